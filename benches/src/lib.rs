@@ -1,0 +1,1 @@
+//! Shared helpers for the benches and latency harnesses.

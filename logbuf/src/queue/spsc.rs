@@ -1,0 +1,401 @@
+//! Single-producer, single-consumer ring of variable-length byte records.
+//!
+//! ```
+//! use logbuf::queue::spsc;
+//!
+//! let (mut producer, mut consumer) = spsc::new(4096);
+//!
+//! let mut claim = producer.try_claim(5).unwrap();
+//! claim.copy_from_slice(b"hello");
+//! claim.commit();
+//!
+//! let record = consumer.try_claim().unwrap();
+//! assert_eq!(&*record, b"hello");
+//! drop(record); // zeroes the bytes and gives them back to the producer
+//! assert!(consumer.try_claim().is_none());
+//! ```
+//!
+//! # Protocol
+//!
+//! One flat buffer of `capacity` bytes (a power of two) and free-running positions; a position's
+//! byte offset is `position & (capacity - 1)`.
+//!
+//! ```text
+//!   shared:       head (CachePadded, written by the consumer only)
+//!   producer:     tail, cached_head, dirty_end        (thread-local, never shared)
+//!   consumer:     head, released                      (thread-local)
+//!
+//!   buffer:  | len | payload..pad | len | payload | 0 0 0 0 0 0 0 0 ....... | SKIP|n | 0 ... |
+//!            ^ released (published head)            ^ tail: next record's length word is 0
+//!
+//!   record:  [ length word: 8 bytes ][ payload: len bytes ][ 0..7 bytes to the next multiple of 8 ]
+//!   length word:  0              not committed (the consumer stops here)
+//!                 1..=max        committed record of that many payload bytes
+//!                 SKIP | n       skip n bytes of payload (padding before the wrap)
+//! ```
+//!
+//! - **Claim.** The producer checks `tail + need - cached_head <= capacity`, reloading `head`
+//!   (`Acquire`, pairing with the consumer's `Release` store of `head`) only when the cached
+//!   value says full. A record never straddles the end of the buffer: if it does not fit before
+//!   the end, the producer writes a skip record over the rest (`Release`, pairing with the
+//!   consumer's `Acquire` load of the length word) and claims at the start.
+//! - **Commit.** The producer writes the payload with plain stores, then the length word with a
+//!   `Release` store. The consumer's `Acquire` load of a non-zero length word makes the payload
+//!   visible. The length word is the only commit marker: the producer never writes a shared
+//!   tail, so a commit costs one store to a cache line the consumer will read anyway.
+//! - **Read and release.** The consumer reads the record in place, then zeroes its bytes, header
+//!   included, and publishes the new `head` with a `Release` store. Because every byte it hands
+//!   back is zero, every length word the producer has not yet written reads as 0: "not
+//!   committed".
+//! - **Truncate and abort.** A claim that is truncated or dropped without `commit` gives its
+//!   unused bytes straight back to the ring: the producer's tail simply does not move past
+//!   them. Those bytes may hold whatever the caller wrote, so the producer remembers how far such
+//!   dirty bytes reach (`dirty_end`), and before committing a record that ends inside them it
+//!   zeroes the one word after the record, where the consumer will look next.
+//!
+//! # Limits
+//!
+//! Capacity is rounded up to a power of two between [`CapacityError::MIN`] and
+//! [`CapacityError::MAX`]. A record's payload may be up to half the capacity minus the 8-byte
+//! header ([`Producer::max_record_len`]): a record that large fits an empty ring wherever the
+//! tail stands, so `Full` always clears once the consumer catches up.
+//!
+//! # Hazards
+//!
+//! - A [`ReadClaim`] or [`Batch`] that is held stops the producer from reusing its bytes and
+//!   everything after them.
+//! - `mem::forget` on a [`WriteClaim`] is harmless here: the claim simply never becomes visible
+//!   and its bytes are reused. (It is not harmless on the [MPSC ring](super::mpsc).)
+
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+
+use super::read::Reader;
+use super::{Batch, CapacityError, ClaimError, ReadClaim};
+use crate::ring::{HEADER, Ring, SKIP, after, checked_capacity, max_record_len, span};
+use crate::sync::{Arc, Ordering};
+
+/// Creates a ring of at least `capacity` bytes (rounded up to a power of two).
+///
+/// # Panics
+///
+/// If `capacity` is below [`CapacityError::MIN`] or above [`CapacityError::MAX`]; use
+/// [`try_new`] to get an error instead.
+///
+/// ```
+/// let (producer, consumer) = logbuf::queue::spsc::new(1000);
+/// assert_eq!(producer.capacity(), 1024);
+/// assert_eq!(consumer.capacity(), 1024);
+/// ```
+pub fn new(capacity: usize) -> (Producer, Consumer) {
+    match try_new(capacity) {
+        Ok(pair) => pair,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// Creates a ring of at least `capacity` bytes, or says why it cannot.
+///
+/// ```
+/// assert!(logbuf::queue::spsc::try_new(8).is_err());
+/// assert!(logbuf::queue::spsc::try_new(1 << 20).is_ok());
+/// ```
+pub fn try_new(capacity: usize) -> Result<(Producer, Consumer), CapacityError> {
+    let capacity = checked_capacity(capacity)?;
+    let ring = Arc::new(Ring::new(capacity));
+    let producer = Producer {
+        ring: ring.clone(),
+        tail: 0,
+        cached_head: 0,
+        dirty_end: 0,
+        capacity,
+        max_len: max_record_len(capacity),
+    };
+    Ok((
+        producer,
+        Consumer {
+            reader: Reader::new(ring),
+        },
+    ))
+}
+
+// === impl Producer ===
+
+/// The writing end of an SPSC ring. `Send`, not `Clone`.
+pub struct Producer {
+    ring: Arc<Ring>,
+    /// Position of the next record.
+    tail: usize,
+    /// Last `head` seen; the consumer has released at least this far.
+    cached_head: usize,
+    /// Bytes in `[tail, dirty_end)` may hold leftovers of truncated or dropped claims.
+    dirty_end: usize,
+    capacity: usize,
+    max_len: usize,
+}
+
+impl Producer {
+    /// Claims room for a record of exactly `len` bytes.
+    ///
+    /// The claim derefs to `&mut [u8]` of `len` bytes (not zeroed if an earlier claim there was
+    /// dropped); write the record into it and call [`WriteClaim::commit`]. Dropping the claim
+    /// without committing gives the room back.
+    ///
+    /// # Errors
+    ///
+    /// [`ClaimError::Full`] if the consumer has not freed enough room yet;
+    /// [`ClaimError::ZeroLength`] and [`ClaimError::TooLarge`] for lengths no ring state accepts.
+    #[inline]
+    pub fn try_claim(&mut self, len: usize) -> Result<WriteClaim<'_>, ClaimError> {
+        if len.wrapping_sub(1) >= self.max_len {
+            return Err(self.len_error(len));
+        }
+        let span = span(len);
+        let off = self.tail & (self.capacity - 1);
+        let room = self.capacity - off;
+        let (pad, need) = if span <= room {
+            (0, span)
+        } else {
+            (room, room + span)
+        };
+        if self.tail.wrapping_add(need).wrapping_sub(self.cached_head) > self.capacity {
+            // Acquire pairs with the consumer's Release store of `head`: the bytes it handed
+            // back are zero before we write them.
+            self.cached_head = self.ring.head.load(Ordering::Acquire);
+            if self.tail.wrapping_add(need).wrapping_sub(self.cached_head) > self.capacity {
+                return Err(ClaimError::Full);
+            }
+        }
+        if pad != 0 {
+            // Release pairs with the consumer's Acquire load of the length word: any leftovers
+            // written into the padding happen before the consumer zeroes it.
+            self.ring
+                .buf
+                .store_header(off, SKIP | (pad - HEADER), Ordering::Release);
+            self.tail = self.tail.wrapping_add(pad);
+        }
+        let pos = self.tail;
+        let end = pos.wrapping_add(span);
+        if after(end, self.dirty_end) {
+            self.dirty_end = end;
+        }
+        let off = pos & (self.capacity - 1);
+        self.ring.buf.note_write(off + HEADER, len);
+        Ok(WriteClaim {
+            producer: self,
+            off,
+            len,
+        })
+    }
+
+    #[cold]
+    fn len_error(&self, len: usize) -> ClaimError {
+        if len == 0 {
+            ClaimError::ZeroLength
+        } else {
+            ClaimError::TooLarge {
+                len,
+                max: self.max_len,
+            }
+        }
+    }
+
+    /// Copies `record` into the ring as one record.
+    ///
+    /// ```
+    /// let (mut tx, mut rx) = logbuf::queue::spsc::new(256);
+    /// tx.try_write(b"abc").unwrap();
+    /// assert_eq!(&*rx.try_claim().unwrap(), b"abc");
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Producer::try_claim`].
+    #[inline]
+    pub fn try_write(&mut self, record: &[u8]) -> Result<(), ClaimError> {
+        let mut claim = self.try_claim(record.len())?;
+        claim.copy_from_slice(record);
+        claim.commit();
+        Ok(())
+    }
+
+    /// Capacity of the ring in bytes.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// The largest record length [`Producer::try_claim`] accepts.
+    pub fn max_record_len(&self) -> usize {
+        self.max_len
+    }
+
+    /// Bytes in use right now (records not yet released by the consumer, their headers and
+    /// padding). Exact for the producer's own writes; the consumer may have released more since.
+    pub fn used_bytes(&self) -> usize {
+        self.tail
+            .wrapping_sub(self.ring.head.load(Ordering::Acquire))
+    }
+
+    /// Whether the consumer has been dropped: nothing written from now on will be read.
+    pub fn is_disconnected(&self) -> bool {
+        self.ring.consumer_gone()
+    }
+}
+
+impl Drop for Producer {
+    fn drop(&mut self) {
+        self.ring.drop_producer();
+    }
+}
+
+impl fmt::Debug for Producer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Producer")
+            .field("capacity", &self.capacity)
+            .finish_non_exhaustive()
+    }
+}
+
+// === impl WriteClaim ===
+
+/// Room for one record, claimed from a [`Producer`]. Derefs to `&mut [u8]`.
+///
+/// [`commit`](WriteClaim::commit) makes the record visible to the consumer; dropping the claim
+/// without committing gives the room back and the consumer never sees it.
+#[must_use = "a WriteClaim that is dropped without commit() discards the record"]
+pub struct WriteClaim<'a> {
+    producer: &'a mut Producer,
+    /// Buffer offset of the length word.
+    off: usize,
+    len: usize,
+}
+
+impl WriteClaim<'_> {
+    /// Publishes the record to the consumer.
+    ///
+    /// A claim truncated to zero bytes publishes nothing, since records are never empty.
+    #[inline]
+    pub fn commit(self) {
+        let p = &mut *self.producer;
+        if self.len == 0 {
+            return;
+        }
+        // The claim borrows the producer, so the tail has not moved since it was made.
+        let end = p.tail.wrapping_add(span(self.len));
+        let buf = &p.ring.buf;
+        if after(p.dirty_end, end) {
+            // The consumer reads the word at `end` next; it may hold leftovers of a dropped or
+            // truncated claim. It lies inside room this producer claimed, so nobody else
+            // touches it. Relaxed: the Release store below orders it.
+            buf.store_header(end & (p.capacity - 1), 0, Ordering::Relaxed);
+        }
+        buf.note_write(self.off + HEADER, self.len);
+        // Release pairs with the consumer's Acquire load of the length word: the payload
+        // (and the zero above) are visible to it before it reads them.
+        buf.store_header(self.off, self.len, Ordering::Release);
+        p.tail = end;
+    }
+
+    /// Shortens the record to `len` bytes; a `len` at or above the current length does nothing.
+    /// The bytes cut off go back to the ring.
+    ///
+    /// ```
+    /// let (mut tx, mut rx) = logbuf::queue::spsc::new(256);
+    /// let mut claim = tx.try_claim(64).unwrap(); // an upper bound
+    /// claim[..2].copy_from_slice(b"hi");
+    /// claim.truncate(2);
+    /// claim.commit();
+    /// assert_eq!(&*rx.try_claim().unwrap(), b"hi");
+    /// ```
+    #[inline]
+    pub fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+
+    /// Drops the claim without publishing it (the same as letting it go out of scope).
+    pub fn abort(self) {}
+}
+
+impl Deref for WriteClaim<'_> {
+    type Target = [u8];
+
+    #[inline]
+    fn deref(&self) -> &[u8] {
+        // SAFETY: [off + HEADER, off + HEADER + len) lies in room claimed by this producer,
+        // which the `&mut Producer` borrow makes ours alone until commit.
+        unsafe {
+            std::slice::from_raw_parts(self.producer.ring.buf.ptr(self.off + HEADER), self.len)
+        }
+    }
+}
+
+impl DerefMut for WriteClaim<'_> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as in `deref`; `&mut self` makes this the only reference into the room.
+        unsafe {
+            std::slice::from_raw_parts_mut(self.producer.ring.buf.ptr(self.off + HEADER), self.len)
+        }
+    }
+}
+
+impl fmt::Debug for WriteClaim<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WriteClaim")
+            .field("len", &self.len)
+            .finish_non_exhaustive()
+    }
+}
+
+// === impl Consumer ===
+
+/// The reading end of an SPSC ring. `Send`, not `Clone`.
+pub struct Consumer {
+    reader: Reader,
+}
+
+impl Consumer {
+    /// The next committed record, or `None` if there is none yet.
+    ///
+    /// Dropping the returned claim zeroes the record and gives its room back to the producer.
+    #[inline]
+    pub fn try_claim(&mut self) -> Option<ReadClaim<'_>> {
+        self.reader.try_claim()
+    }
+
+    /// Reads several records and releases them together; see [`Batch`].
+    pub fn batch(&mut self) -> Batch<'_> {
+        self.reader.batch()
+    }
+
+    /// Whether no committed record is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.reader.is_empty()
+    }
+
+    /// Capacity of the ring in bytes.
+    pub fn capacity(&self) -> usize {
+        self.reader.capacity()
+    }
+
+    /// Whether the producer has been dropped. Records it committed before that stay readable:
+    /// once this returns `true` and [`Consumer::try_claim`] returns `None`, nothing more will
+    /// ever arrive.
+    pub fn is_disconnected(&self) -> bool {
+        self.reader.ring.producers_gone()
+    }
+}
+
+impl Drop for Consumer {
+    fn drop(&mut self) {
+        self.reader.ring.drop_consumer();
+    }
+}
+
+impl fmt::Debug for Consumer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Consumer")
+            .field("capacity", &self.capacity())
+            .finish_non_exhaustive()
+    }
+}

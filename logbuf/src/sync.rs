@@ -1,0 +1,191 @@
+//! The one place the crate takes its synchronisation primitives from.
+//!
+//! Under `--cfg loom` every atomic, `Arc`, spin hint and thread yield comes from loom, so the loom
+//! models in `tests/loom_*.rs` explore every interleaving the memory model allows. The ring's
+//! record headers live inside a byte buffer in normal builds; loom cannot see atomics made by
+//! casting bytes, so the buffer in [`crate::ring`] reaches its header words only through the
+//! accessors of [`Buffer`], which this module implements twice.
+
+#[cfg(loom)]
+pub(crate) use loom::sync::Arc;
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::{AtomicUsize, Ordering};
+
+#[cfg(not(loom))]
+pub(crate) use std::sync::Arc;
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// A hint that the caller is spinning. Under loom it yields, since loom's scheduler is not fair
+/// and a spin loop that never yields never lets the thread it waits for run.
+#[inline]
+pub(crate) fn spin_loop() {
+    #[cfg(loom)]
+    loom::thread::yield_now();
+    #[cfg(not(loom))]
+    std::hint::spin_loop();
+}
+
+pub(crate) use buffer::Buffer;
+
+#[cfg(not(loom))]
+mod buffer {
+    use super::{AtomicUsize, Ordering};
+    use std::alloc::{Layout, alloc_zeroed, dealloc, handle_alloc_error};
+    use std::ptr::NonNull;
+
+    /// A zeroed, 64-byte aligned byte buffer whose 8-byte aligned words can be used as atomics.
+    pub(crate) struct Buffer {
+        ptr: NonNull<u8>,
+        len: usize,
+    }
+
+    // SAFETY: the buffer is plain memory owned by this value; every access to it goes through
+    // the ring protocol, which gives each byte one writer at a time.
+    unsafe impl Send for Buffer {}
+    // SAFETY: as above; concurrent access is to disjoint byte ranges or through atomics.
+    unsafe impl Sync for Buffer {}
+
+    impl Buffer {
+        const ALIGN: usize = 64;
+
+        /// Allocates `len` zeroed bytes. `len` is a power of two and at least 8.
+        pub(crate) fn new(len: usize) -> Self {
+            let layout =
+                Layout::from_size_align(len, Self::ALIGN).expect("capacity checked by caller");
+            // SAFETY: `len` is non-zero, so the layout has a non-zero size.
+            let raw = unsafe { alloc_zeroed(layout) };
+            let Some(ptr) = NonNull::new(raw) else {
+                handle_alloc_error(layout)
+            };
+            Self { ptr, len }
+        }
+
+        /// The word at byte offset `off` as an atomic.
+        #[inline(always)]
+        fn word(&self, off: usize) -> &AtomicUsize {
+            debug_assert!(off % 8 == 0 && off + 8 <= self.len);
+            // SAFETY: `off` is 8-aligned and in bounds, the buffer is 64-aligned, so the pointer
+            // is aligned for `AtomicUsize` (at most 8 bytes) and points into live memory that
+            // outlives `&self`. Non-atomic accesses to these bytes are ordered with the atomic
+            // ones by the ring protocol (see `crate::ring`).
+            unsafe { &*self.ptr.as_ptr().add(off).cast::<AtomicUsize>() }
+        }
+
+        #[inline(always)]
+        pub(crate) fn load_header(&self, off: usize, order: Ordering) -> usize {
+            self.word(off).load(order)
+        }
+
+        #[inline(always)]
+        pub(crate) fn store_header(&self, off: usize, value: usize, order: Ordering) {
+            self.word(off).store(value, order)
+        }
+
+        /// Pointer to byte `off`. Reads and writes through it are the caller's to justify.
+        #[inline(always)]
+        pub(crate) fn ptr(&self, off: usize) -> *mut u8 {
+            debug_assert!(off <= self.len);
+            // SAFETY: `off` is at most the length of the allocation, so the result is in bounds
+            // or one past the end.
+            unsafe { self.ptr.as_ptr().add(off) }
+        }
+
+        /// Records that this thread writes `len` bytes at `off` (checked under loom only).
+        #[inline(always)]
+        pub(crate) fn note_write(&self, _off: usize, _len: usize) {}
+
+        /// Records that this thread reads `len` bytes at `off` (checked under loom only).
+        #[inline(always)]
+        pub(crate) fn note_read(&self, _off: usize, _len: usize) {}
+
+        /// Zeroes `len` bytes at `off`, header words included.
+        ///
+        /// # Safety
+        /// The caller owns the range: no other thread reads or writes it until a release store
+        /// that this call is sequenced before.
+        #[inline(always)]
+        pub(crate) unsafe fn zero(&self, off: usize, len: usize) {
+            debug_assert!(off + len <= self.len);
+            // SAFETY: in bounds (asserted above in debug builds, guaranteed by the caller), and
+            // the caller owns the range.
+            unsafe { self.ptr(off).write_bytes(0, len) }
+        }
+    }
+
+    impl Drop for Buffer {
+        fn drop(&mut self) {
+            let layout = Layout::from_size_align(self.len, Self::ALIGN).expect("valid at new");
+            // SAFETY: allocated in `new` with this very layout, and freed only here.
+            unsafe { dealloc(self.ptr.as_ptr(), layout) }
+        }
+    }
+}
+
+#[cfg(loom)]
+mod buffer {
+    use super::{AtomicUsize, Ordering};
+    use loom::cell::UnsafeCell;
+
+    /// Loom's view of the buffer: the bytes live in a plain `Vec`, every 8-byte word has a loom
+    /// atomic standing in for its header value, and a loom `UnsafeCell<()>` that records each
+    /// read and write of the word's bytes so loom reports any access the protocol leaves
+    /// unordered.
+    pub(crate) struct Buffer {
+        bytes: Box<[std::cell::UnsafeCell<u8>]>,
+        headers: Box<[AtomicUsize]>,
+        access: Box<[UnsafeCell<()>]>,
+    }
+
+    // SAFETY: see the non-loom `Buffer`; loom checks the claim.
+    unsafe impl Send for Buffer {}
+    // SAFETY: see the non-loom `Buffer`; loom checks the claim.
+    unsafe impl Sync for Buffer {}
+
+    impl Buffer {
+        pub(crate) fn new(len: usize) -> Self {
+            let words = len / 8;
+            Self {
+                bytes: (0..len).map(|_| std::cell::UnsafeCell::new(0)).collect(),
+                headers: (0..words).map(|_| AtomicUsize::new(0)).collect(),
+                access: (0..words).map(|_| UnsafeCell::new(())).collect(),
+            }
+        }
+
+        pub(crate) fn load_header(&self, off: usize, order: Ordering) -> usize {
+            self.headers[off / 8].load(order)
+        }
+
+        pub(crate) fn store_header(&self, off: usize, value: usize, order: Ordering) {
+            self.headers[off / 8].store(value, order)
+        }
+
+        pub(crate) fn ptr(&self, off: usize) -> *mut u8 {
+            // SAFETY: `off` is at most the length, so the result is in bounds or one past it.
+            unsafe { std::cell::UnsafeCell::raw_get(self.bytes.as_ptr()).add(off) }
+        }
+
+        pub(crate) fn note_write(&self, off: usize, len: usize) {
+            for w in off / 8..(off + len).div_ceil(8) {
+                self.access[w].with_mut(|_| ());
+            }
+        }
+
+        pub(crate) fn note_read(&self, off: usize, len: usize) {
+            for w in off / 8..(off + len).div_ceil(8) {
+                self.access[w].with(|_| ());
+            }
+        }
+
+        /// # Safety
+        /// As for the non-loom `Buffer::zero`.
+        pub(crate) unsafe fn zero(&self, off: usize, len: usize) {
+            self.note_write(off, len);
+            for w in off / 8..(off + len) / 8 {
+                self.headers[w].store(0, Ordering::Relaxed);
+            }
+            // SAFETY: delegated to the caller.
+            unsafe { self.ptr(off).write_bytes(0, len) }
+        }
+    }
+}
