@@ -399,3 +399,254 @@ impl fmt::Debug for Consumer {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    fn read_all(c: &mut Consumer) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        while let Some(r) = c.try_claim() {
+            out.push(r.to_vec());
+        }
+        out
+    }
+
+    #[test]
+    fn capacity_is_rounded_and_checked() {
+        assert_eq!(new(64).0.capacity(), 64);
+        assert_eq!(new(65).0.capacity(), 128);
+        assert_eq!(try_new(63).unwrap_err().requested(), 63);
+        assert_eq!(try_new(0).unwrap_err().requested(), 0);
+        assert!(try_new(CapacityError::MAX + 1).is_err());
+        assert!(try_new(usize::MAX).is_err());
+        assert_eq!(new(64).0.max_record_len(), 24);
+    }
+
+    #[test]
+    #[should_panic(expected = "out of range")]
+    fn new_panics_on_bad_capacity() {
+        let _ = new(1);
+    }
+
+    #[test]
+    fn zero_and_too_large_are_permanent_errors() {
+        let (mut p, _c) = new(64);
+        assert_eq!(p.try_claim(0).unwrap_err(), ClaimError::ZeroLength);
+        assert_eq!(p.try_claim(25).unwrap_err(), ClaimError::TooLarge { len: 25, max: 24 });
+        assert_eq!(p.try_claim(usize::MAX).unwrap_err(), ClaimError::TooLarge { len: usize::MAX, max: 24 });
+        assert!(!p.try_claim(0).unwrap_err().is_retryable());
+        assert!(p.try_claim(24).is_ok());
+    }
+
+    #[test]
+    fn full_then_space_after_read() {
+        let (mut p, mut c) = new(64);
+        // Four records of span 16 fill 64 bytes exactly.
+        for i in 0..4u8 {
+            p.try_write(&[i; 8]).unwrap();
+        }
+        assert_eq!(p.used_bytes(), 64);
+        assert_eq!(p.try_claim(1).unwrap_err(), ClaimError::Full);
+        assert!(p.try_claim(1).unwrap_err().is_retryable());
+        assert_eq!(&*c.try_claim().unwrap(), &[0; 8]);
+        p.try_write(&[9; 8]).unwrap();
+        assert_eq!(read_all(&mut c), vec![vec![1; 8], vec![2; 8], vec![3; 8], vec![9; 8]]);
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn wrap_with_padding() {
+        let (mut p, mut c) = new(64);
+        p.try_write(&[1; 24]).unwrap(); // span 32 at 0
+        p.try_write(&[2; 8]).unwrap(); // span 16 at 32
+        assert_eq!(read_all(&mut c).len(), 2);
+        // Tail at 48: a span-32 record does not fit the last 16 bytes, so a 16-byte skip pads
+        // to the end and the record lands at 0.
+        p.try_write(&[3; 20]).unwrap();
+        assert_eq!(p.used_bytes(), 16 + 32);
+        assert!(!c.is_empty());
+        assert_eq!(read_all(&mut c), vec![vec![3; 20]]);
+        assert_eq!(p.used_bytes(), 0);
+    }
+
+    #[test]
+    fn exact_fit_at_the_end() {
+        let (mut p, mut c) = new(64);
+        p.try_write(&[1; 24]).unwrap();
+        assert_eq!(read_all(&mut c).len(), 1);
+        p.try_write(&[2; 24]).unwrap(); // 32..64 exactly
+        p.try_write(&[3; 24]).unwrap(); // 0..32, no padding
+        assert_eq!(p.used_bytes(), 64);
+        assert_eq!(read_all(&mut c), vec![vec![2; 24], vec![3; 24]]);
+    }
+
+    #[test]
+    fn padding_is_counted_against_room() {
+        let (mut p, mut c) = new(64);
+        p.try_write(&[1; 24]).unwrap(); // 0..32
+        p.try_write(&[2; 8]).unwrap(); // 32..48
+        // Needs 16 bytes of padding plus 32: only 16 are free.
+        assert_eq!(p.try_claim(24).unwrap_err(), ClaimError::Full);
+        drop(c.try_claim());
+        // 0..32 is free: 16 bytes of padding plus 32 fit exactly in the 48 free bytes.
+        p.try_write(&[3; 24]).unwrap();
+        assert_eq!(p.used_bytes(), 64);
+        assert_eq!(read_all(&mut c), vec![vec![2; 8], vec![3; 24]]);
+        p.try_write(&[4; 24]).unwrap();
+        assert_eq!(read_all(&mut c), vec![vec![4; 24]]);
+    }
+
+    #[test]
+    fn abort_before_wrap_returns_room() {
+        let (mut p, mut c) = new(64);
+        let mut claim = p.try_claim(24).unwrap();
+        claim.fill(0xff);
+        drop(claim);
+        assert_eq!(p.used_bytes(), 0);
+        assert!(c.try_claim().is_none());
+        p.try_write(&[5; 4]).unwrap();
+        p.try_write(&[6; 4]).unwrap();
+        assert_eq!(read_all(&mut c), vec![vec![5; 4], vec![6; 4]]);
+    }
+
+    #[test]
+    fn abort_after_wrap_keeps_padding_consistent() {
+        let (mut p, mut c) = new(64);
+        p.try_write(&[1; 24]).unwrap();
+        p.try_write(&[2; 8]).unwrap();
+        assert_eq!(read_all(&mut c).len(), 2);
+        let mut claim = p.try_claim(20).unwrap(); // pads 48..64, claims 0..32
+        claim.fill(0xff);
+        claim.abort();
+        assert!(c.try_claim().is_none(), "the skip is passed over and nothing else is visible");
+        assert_eq!(p.used_bytes(), 0);
+        p.try_write(&[7; 3]).unwrap();
+        assert_eq!(read_all(&mut c), vec![vec![7; 3]]);
+    }
+
+    #[test]
+    fn truncate_publishes_prefix_and_returns_rest() {
+        let (mut p, mut c) = new(128);
+        let mut claim = p.try_claim(56).unwrap();
+        claim.fill(0xff); // leftovers beyond the truncated end must never read as a length
+        claim[..3].copy_from_slice(b"abc");
+        claim.truncate(3);
+        assert_eq!(claim.len(), 3);
+        claim.truncate(10); // growing is a no-op
+        assert_eq!(claim.len(), 3);
+        claim.commit();
+        assert_eq!(p.used_bytes(), 16);
+        assert_eq!(read_all(&mut c), vec![b"abc".to_vec()]);
+        assert!(c.is_empty());
+        p.try_write(b"de").unwrap();
+        p.try_write(b"fgh").unwrap();
+        assert_eq!(read_all(&mut c), vec![b"de".to_vec(), b"fgh".to_vec()]);
+    }
+
+    #[test]
+    fn truncate_to_zero_commits_nothing() {
+        let (mut p, mut c) = new(64);
+        let mut claim = p.try_claim(8).unwrap();
+        claim.fill(0xee);
+        claim.truncate(0);
+        claim.commit();
+        assert!(c.try_claim().is_none());
+        assert_eq!(p.used_bytes(), 0);
+    }
+
+    #[test]
+    fn forgotten_claim_leaves_no_trace() {
+        let (mut p, mut c) = new(128);
+        let mut claim = p.try_claim(56).unwrap();
+        claim.fill(0xff);
+        std::mem::forget(claim);
+        p.try_write(b"x").unwrap();
+        p.try_write(b"y").unwrap();
+        assert_eq!(read_all(&mut c), vec![b"x".to_vec(), b"y".to_vec()]);
+    }
+
+    #[test]
+    fn read_claim_zeroes_and_releases() {
+        let (mut p, mut c) = new(64);
+        p.try_write(&[1; 24]).unwrap();
+        {
+            let r = c.try_claim().unwrap();
+            assert_eq!(r.len(), 24);
+            assert_eq!(p.used_bytes(), 32, "held claim keeps its room");
+        }
+        assert_eq!(p.used_bytes(), 0);
+    }
+
+    #[test]
+    fn batch_releases_once_at_drop() {
+        let (mut p, mut c) = new(256);
+        for i in 1..=5u8 {
+            p.try_write(&[i; 9]).unwrap();
+        }
+        let mut batch = c.batch();
+        assert_eq!(batch.next(), Some(&[1u8; 9][..]));
+        assert_eq!(batch.next(), Some(&[2u8; 9][..]));
+        assert_eq!(batch.count(), 2);
+        drop(batch);
+        assert_eq!(p.used_bytes(), 3 * 24);
+        let mut batch = c.batch();
+        let mut rest = Vec::new();
+        while let Some(r) = batch.next() {
+            rest.push(r[0]);
+        }
+        assert_eq!(batch.next(), None);
+        drop(batch);
+        assert_eq!(rest, [3, 4, 5]);
+        assert_eq!(p.used_bytes(), 0);
+    }
+
+    #[test]
+    fn batch_over_a_whole_ring_of_laps() {
+        let (mut p, mut c) = new(64);
+        for lap in 0..10u8 {
+            while p.try_write(&[lap; 8]).is_ok() {}
+            let mut batch = c.batch();
+            let mut n = 0;
+            while let Some(r) = batch.next() {
+                assert_eq!(r, &[lap; 8]);
+                n += 1;
+            }
+            assert_eq!(n, 4);
+        }
+    }
+
+    #[test]
+    fn disconnect_both_ways() {
+        let (mut p, mut c) = new(64);
+        assert!(!p.is_disconnected() && !c.is_disconnected());
+        p.try_write(b"last").unwrap();
+        drop(p);
+        assert!(c.is_disconnected());
+        assert_eq!(&*c.try_claim().unwrap(), b"last", "committed records survive the producer");
+        assert!(c.try_claim().is_none());
+
+        let (p, c) = new(64);
+        drop(c);
+        assert!(p.is_disconnected());
+    }
+
+    #[test]
+    fn debug_does_not_dump_buffers() {
+        let (mut p, mut c) = new(64);
+        assert_eq!(format!("{p:?}"), "Producer { capacity: 64, .. }");
+        assert_eq!(format!("{c:?}"), "Consumer { capacity: 64, .. }");
+        let claim = p.try_claim(3).unwrap();
+        assert_eq!(format!("{claim:?}"), "WriteClaim { len: 3, .. }");
+        claim.commit();
+        let r = c.try_claim().unwrap();
+        assert_eq!(format!("{r:?}"), "ReadClaim { len: 3, .. }");
+    }
+
+    #[test]
+    fn endpoints_are_send() {
+        fn send<T: Send>() {}
+        send::<Producer>();
+        send::<Consumer>();
+    }
+}
