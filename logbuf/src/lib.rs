@@ -37,3 +37,8 @@
 pub mod queue;
 mod ring;
 mod sync;
+
+/// The README's examples, compiled and run as doc tests.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
