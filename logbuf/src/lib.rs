@@ -1,7 +1,8 @@
 //! Lock-free rings of variable-length byte records, built for logging: the thread that writes
 //! pays for a bounds check, a `memcpy` and one store.
 //!
-//! - [`queue::spsc`]: one producer, one consumer.
+//! - [`queue::spsc`]: one producer, one consumer; the producer never touches a shared counter.
+//! - [`queue::mpsc`]: many producers (`Clone` handles), one consumer.
 //!
 //! Every ring is a flat, power-of-two byte buffer with free-running positions. A record is an
 //! 8-byte length word followed by its payload, padded to 8 bytes. The length word is the commit

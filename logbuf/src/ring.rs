@@ -41,6 +41,15 @@ pub(crate) const fn after(a: usize, b: usize) -> bool {
     (a.wrapping_sub(b) as isize) > 0
 }
 
+/// Where a record of `span` bytes goes when the tail stands at `tail`: the padding needed first
+/// (0, or the bytes up to the end of the buffer when the record does not fit before it) and the
+/// total room the claim takes, padding included.
+#[inline(always)]
+pub(crate) const fn placement(tail: usize, span: usize, capacity: usize) -> (usize, usize) {
+    let room = capacity - (tail & (capacity - 1));
+    if span <= room { (0, span) } else { (room, room + span) }
+}
+
 /// Rounds a requested capacity up to a power of two and checks its range.
 pub(crate) fn checked_capacity(requested: usize) -> Result<usize, CapacityError> {
     if requested > MAX_CAPACITY {
@@ -84,6 +93,30 @@ impl Ring {
     #[inline(always)]
     pub(crate) fn mask(&self) -> usize {
         self.capacity - 1
+    }
+
+    /// Writes a skip record over the `pad` bytes from buffer offset `off` to the end of the
+    /// buffer, so the consumer passes over them to the start.
+    #[inline]
+    pub(crate) fn write_padding(&self, off: usize, pad: usize) {
+        debug_assert_eq!(off + pad, self.capacity);
+        // Release pairs with the consumer's Acquire load of the length word: anything written
+        // into these bytes before (leftovers of dropped claims) happens before it zeroes them.
+        self.buf.store_header(off, SKIP | (pad - HEADER), Ordering::Release);
+    }
+
+    /// The payload of the record whose length word is at buffer offset `off`.
+    ///
+    /// # Safety
+    /// The caller owns `[off + HEADER, off + HEADER + len)` for the lifetime it picks: a
+    /// producer between claim and commit, the consumer between acquiring the length word and
+    /// releasing the record.
+    #[inline(always)]
+    #[allow(clippy::mut_from_ref)] // Ownership comes from the ring protocol, not the borrow.
+    pub(crate) unsafe fn payload<'a>(&'a self, off: usize, len: usize) -> &'a mut [u8] {
+        // SAFETY: in bounds because records never straddle the end of the buffer; exclusive
+        // by the caller's contract.
+        unsafe { std::slice::from_raw_parts_mut(self.buf.ptr(off + HEADER), len) }
     }
 
     /// The consumer is gone: nothing written from now on will be read.

@@ -16,16 +16,6 @@ pub(crate) use std::sync::Arc;
 #[cfg(not(loom))]
 pub(crate) use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// A hint that the caller is spinning. Under loom it yields, since loom's scheduler is not fair
-/// and a spin loop that never yields never lets the thread it waits for run.
-#[inline]
-pub(crate) fn spin_loop() {
-    #[cfg(loom)]
-    loom::thread::yield_now();
-    #[cfg(not(loom))]
-    std::hint::spin_loop();
-}
-
 pub(crate) use buffer::Buffer;
 
 #[cfg(not(loom))]

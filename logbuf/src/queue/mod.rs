@@ -3,13 +3,14 @@
 //! - [`spsc`]: one producer, one consumer. The producer never touches a shared counter.
 //! - [`mpsc`]: many producers, one consumer.
 //!
-//! Both hand out RAII claims: a [`spsc::WriteClaim`] is a `&mut [u8]` window into the ring that
-//! becomes visible to the consumer on `commit`; a [`ReadClaim`] is a `&[u8]` window that gives its
+//! Both hand out RAII claims: a write claim ([`spsc::WriteClaim`], [`mpsc::WriteClaim`]) is a
+//! `&mut [u8]` window into the ring that becomes visible to the consumer on `commit`; a [`ReadClaim`] is a `&[u8]` window that gives its
 //! bytes back to the producers when dropped. Nothing here blocks, allocates after construction or
 //! makes a system call; a full ring is reported as [`ClaimError::Full`].
 
 use std::fmt;
 
+pub mod mpsc;
 mod read;
 pub mod spsc;
 

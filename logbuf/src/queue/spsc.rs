@@ -72,7 +72,7 @@ use std::ops::{Deref, DerefMut};
 
 use super::read::Reader;
 use super::{Batch, CapacityError, ClaimError, ReadClaim};
-use crate::ring::{HEADER, Ring, SKIP, after, checked_capacity, max_record_len, span};
+use crate::ring::{HEADER, Ring, after, checked_capacity, max_record_len, placement, span};
 use crate::sync::{Arc, Ordering};
 
 /// Creates a ring of at least `capacity` bytes (rounded up to a power of two).
@@ -151,13 +151,7 @@ impl Producer {
             return Err(self.len_error(len));
         }
         let span = span(len);
-        let off = self.tail & (self.capacity - 1);
-        let room = self.capacity - off;
-        let (pad, need) = if span <= room {
-            (0, span)
-        } else {
-            (room, room + span)
-        };
+        let (pad, need) = placement(self.tail, span, self.capacity);
         if self.tail.wrapping_add(need).wrapping_sub(self.cached_head) > self.capacity {
             // Acquire pairs with the consumer's Release store of `head`: the bytes it handed
             // back are zero before we write them.
@@ -167,11 +161,7 @@ impl Producer {
             }
         }
         if pad != 0 {
-            // Release pairs with the consumer's Acquire load of the length word: any leftovers
-            // written into the padding happen before the consumer zeroes it.
-            self.ring
-                .buf
-                .store_header(off, SKIP | (pad - HEADER), Ordering::Release);
+            self.ring.write_padding(self.tail & (self.capacity - 1), pad);
             self.tail = self.tail.wrapping_add(pad);
         }
         let pos = self.tail;
@@ -321,11 +311,9 @@ impl Deref for WriteClaim<'_> {
 
     #[inline]
     fn deref(&self) -> &[u8] {
-        // SAFETY: [off + HEADER, off + HEADER + len) lies in room claimed by this producer,
-        // which the `&mut Producer` borrow makes ours alone until commit.
-        unsafe {
-            std::slice::from_raw_parts(self.producer.ring.buf.ptr(self.off + HEADER), self.len)
-        }
+        // SAFETY: the payload lies in room claimed by this producer, which the
+        // `&mut Producer` borrow makes ours alone until commit.
+        unsafe { self.producer.ring.payload(self.off, self.len) }
     }
 }
 
@@ -333,9 +321,7 @@ impl DerefMut for WriteClaim<'_> {
     #[inline]
     fn deref_mut(&mut self) -> &mut [u8] {
         // SAFETY: as in `deref`; `&mut self` makes this the only reference into the room.
-        unsafe {
-            std::slice::from_raw_parts_mut(self.producer.ring.buf.ptr(self.off + HEADER), self.len)
-        }
+        unsafe { self.producer.ring.payload(self.off, self.len) }
     }
 }
 
