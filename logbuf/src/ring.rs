@@ -47,7 +47,11 @@ pub(crate) const fn after(a: usize, b: usize) -> bool {
 #[inline(always)]
 pub(crate) const fn placement(tail: usize, span: usize, capacity: usize) -> (usize, usize) {
     let room = capacity - (tail & (capacity - 1));
-    if span <= room { (0, span) } else { (room, room + span) }
+    if span <= room {
+        (0, span)
+    } else {
+        (room, room + span)
+    }
 }
 
 /// Rounds a requested capacity up to a power of two and checks its range.
@@ -102,7 +106,8 @@ impl Ring {
         debug_assert_eq!(off + pad, self.capacity);
         // Release pairs with the consumer's Acquire load of the length word: anything written
         // into these bytes before (leftovers of dropped claims) happens before it zeroes them.
-        self.buf.store_header(off, SKIP | (pad - HEADER), Ordering::Release);
+        self.buf
+            .store_header(off, SKIP | (pad - HEADER), Ordering::Release);
     }
 
     /// The payload of the record whose length word is at buffer offset `off`.

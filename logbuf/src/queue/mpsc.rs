@@ -106,7 +106,12 @@ pub fn try_new(capacity: usize) -> Result<(Producer, Consumer), CapacityError> {
         capacity,
         max_len: max_record_len(capacity),
     };
-    Ok((producer, Consumer { reader: Reader::new(ring) }))
+    Ok((
+        producer,
+        Consumer {
+            reader: Reader::new(ring),
+        },
+    ))
 }
 
 // === impl Producer ===
@@ -171,7 +176,13 @@ impl Producer {
         }
         let off = tail.wrapping_add(pad) & (self.capacity - 1);
         ring.buf.note_write(off + HEADER, len);
-        Ok(WriteClaim { ring, off, len, span, done: false })
+        Ok(WriteClaim {
+            ring,
+            off,
+            len,
+            span,
+            done: false,
+        })
     }
 
     #[cold]
@@ -179,7 +190,10 @@ impl Producer {
         if len == 0 {
             ClaimError::ZeroLength
         } else {
-            ClaimError::TooLarge { len, max: self.max_len }
+            ClaimError::TooLarge {
+                len,
+                max: self.max_len,
+            }
         }
     }
 
@@ -241,7 +255,9 @@ impl Drop for Producer {
 
 impl fmt::Debug for Producer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Producer").field("capacity", &self.capacity).finish_non_exhaustive()
+        f.debug_struct("Producer")
+            .field("capacity", &self.capacity)
+            .finish_non_exhaustive()
     }
 }
 
@@ -290,14 +306,20 @@ impl WriteClaim<'_> {
             // Relaxed: the consumer reaches this word only through the record before it, whose
             // Release store below (or the skip's own, when nothing is used) orders it.
             let skip = SKIP | (self.span - used - HEADER);
-            let order = if used == 0 { Ordering::Release } else { Ordering::Relaxed };
+            let order = if used == 0 {
+                Ordering::Release
+            } else {
+                Ordering::Relaxed
+            };
             self.ring.buf.store_header(self.off + used, skip, order);
         }
         if used != 0 {
             self.ring.buf.note_write(self.off + HEADER, self.len);
             // Release pairs with the consumer's Acquire load of the length word: the payload
             // is visible to it before it reads it.
-            self.ring.buf.store_header(self.off, self.len, Ordering::Release);
+            self.ring
+                .buf
+                .store_header(self.off, self.len, Ordering::Release);
         }
     }
 }
@@ -333,7 +355,9 @@ impl DerefMut for WriteClaim<'_> {
 
 impl fmt::Debug for WriteClaim<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WriteClaim").field("len", &self.len).finish_non_exhaustive()
+        f.debug_struct("WriteClaim")
+            .field("len", &self.len)
+            .finish_non_exhaustive()
     }
 }
 
@@ -384,7 +408,9 @@ impl Drop for Consumer {
 
 impl fmt::Debug for Consumer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Consumer").field("capacity", &self.capacity()).finish_non_exhaustive()
+        f.debug_struct("Consumer")
+            .field("capacity", &self.capacity())
+            .finish_non_exhaustive()
     }
 }
 
@@ -404,7 +430,10 @@ mod tests {
     fn length_errors() {
         let (mut p, _c) = new(64);
         assert_eq!(p.try_claim(0).unwrap_err(), ClaimError::ZeroLength);
-        assert_eq!(p.try_claim(25).unwrap_err(), ClaimError::TooLarge { len: 25, max: 24 });
+        assert_eq!(
+            p.try_claim(25).unwrap_err(),
+            ClaimError::TooLarge { len: 25, max: 24 }
+        );
         assert!(try_new(CapacityError::MAX + 1).is_err());
     }
 
@@ -416,7 +445,10 @@ mod tests {
         let mut b = p2.try_claim(4).unwrap();
         b.copy_from_slice(b"bbbb");
         b.commit();
-        assert!(c.try_claim().is_none(), "the consumer waits at the uncommitted first claim");
+        assert!(
+            c.try_claim().is_none(),
+            "the consumer waits at the uncommitted first claim"
+        );
         assert!(c.is_empty());
         a.copy_from_slice(b"aaaa");
         a.commit();
@@ -429,7 +461,11 @@ mod tests {
         let mut claim = p.try_claim(24).unwrap();
         claim.fill(0xff);
         drop(claim);
-        assert_eq!(p.used_bytes(), 32, "the skip holds its room until the consumer passes it");
+        assert_eq!(
+            p.used_bytes(),
+            32,
+            "the skip holds its room until the consumer passes it"
+        );
         p.try_write(b"x").unwrap();
         assert_eq!(read_all(&mut c), vec![b"x".to_vec()]);
         assert_eq!(p.used_bytes(), 0);

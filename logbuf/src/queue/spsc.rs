@@ -161,7 +161,8 @@ impl Producer {
             }
         }
         if pad != 0 {
-            self.ring.write_padding(self.tail & (self.capacity - 1), pad);
+            self.ring
+                .write_padding(self.tail & (self.capacity - 1), pad);
             self.tail = self.tail.wrapping_add(pad);
         }
         let pos = self.tail;
@@ -419,8 +420,17 @@ mod tests {
     fn zero_and_too_large_are_permanent_errors() {
         let (mut p, _c) = new(64);
         assert_eq!(p.try_claim(0).unwrap_err(), ClaimError::ZeroLength);
-        assert_eq!(p.try_claim(25).unwrap_err(), ClaimError::TooLarge { len: 25, max: 24 });
-        assert_eq!(p.try_claim(usize::MAX).unwrap_err(), ClaimError::TooLarge { len: usize::MAX, max: 24 });
+        assert_eq!(
+            p.try_claim(25).unwrap_err(),
+            ClaimError::TooLarge { len: 25, max: 24 }
+        );
+        assert_eq!(
+            p.try_claim(usize::MAX).unwrap_err(),
+            ClaimError::TooLarge {
+                len: usize::MAX,
+                max: 24
+            }
+        );
         assert!(!p.try_claim(0).unwrap_err().is_retryable());
         assert!(p.try_claim(24).is_ok());
     }
@@ -437,7 +447,10 @@ mod tests {
         assert!(p.try_claim(1).unwrap_err().is_retryable());
         assert_eq!(&*c.try_claim().unwrap(), &[0; 8]);
         p.try_write(&[9; 8]).unwrap();
-        assert_eq!(read_all(&mut c), vec![vec![1; 8], vec![2; 8], vec![3; 8], vec![9; 8]]);
+        assert_eq!(
+            read_all(&mut c),
+            vec![vec![1; 8], vec![2; 8], vec![3; 8], vec![9; 8]]
+        );
         assert!(c.is_empty());
     }
 
@@ -505,7 +518,10 @@ mod tests {
         let mut claim = p.try_claim(20).unwrap(); // pads 48..64, claims 0..32
         claim.fill(0xff);
         claim.abort();
-        assert!(c.try_claim().is_none(), "the skip is passed over and nothing else is visible");
+        assert!(
+            c.try_claim().is_none(),
+            "the skip is passed over and nothing else is visible"
+        );
         assert_eq!(p.used_bytes(), 0);
         p.try_write(&[7; 3]).unwrap();
         assert_eq!(read_all(&mut c), vec![vec![7; 3]]);
@@ -609,7 +625,11 @@ mod tests {
         p.try_write(b"last").unwrap();
         drop(p);
         assert!(c.is_disconnected());
-        assert_eq!(&*c.try_claim().unwrap(), b"last", "committed records survive the producer");
+        assert_eq!(
+            &*c.try_claim().unwrap(),
+            b"last",
+            "committed records survive the producer"
+        );
         assert!(c.try_claim().is_none());
 
         let (p, c) = new(64);
