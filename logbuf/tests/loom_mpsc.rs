@@ -119,7 +119,10 @@ fn full_is_reported_not_waited_for() {
         let b = thread::spawn(move || p1.try_write(&[1; 24]));
         let z = p2.try_write(&[2; 24]);
         let results = [a.join().unwrap(), b.join().unwrap(), z];
-        let full = results.iter().filter(|r| **r == Err(ClaimError::Full)).count();
+        let full = results
+            .iter()
+            .filter(|r| **r == Err(ClaimError::Full))
+            .count();
         assert_eq!(full, 1, "{results:?}");
         assert_eq!(p2.try_write(&[2; 1]), Err(ClaimError::Full));
         let mut seen = 0;
