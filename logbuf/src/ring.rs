@@ -118,7 +118,7 @@ impl Ring {
     /// releasing the record.
     #[inline(always)]
     #[allow(clippy::mut_from_ref)] // Ownership comes from the ring protocol, not the borrow.
-    pub(crate) unsafe fn payload<'a>(&'a self, off: usize, len: usize) -> &'a mut [u8] {
+    pub(crate) unsafe fn payload(&self, off: usize, len: usize) -> &mut [u8] {
         // SAFETY: in bounds because records never straddle the end of the buffer; exclusive
         // by the caller's contract.
         unsafe { std::slice::from_raw_parts_mut(self.buf.ptr(off + HEADER), len) }
