@@ -3,6 +3,8 @@
 //!
 //! - [`queue::spsc`]: one producer, one consumer; the producer never touches a shared counter.
 //! - [`queue::mpsc`]: many producers (`Clone` handles), one consumer.
+//! - [`channel::spsc`] and [`channel::mpsc`]: the same rings with a receiver that parks when
+//!   idle and wakes on [`channel::Sender::notify`] or after its park interval.
 //!
 //! Every ring is a flat, power-of-two byte buffer with free-running positions. A record is an
 //! 8-byte length word followed by its payload, padded to 8 bytes. The length word is the commit
@@ -32,9 +34,10 @@
 //! });
 //! ```
 //!
-//! Nothing in this crate blocks: a full ring is [`queue::ClaimError::Full`], and retrying or
+//! No sender in this crate blocks: a full ring is [`queue::ClaimError::Full`], and retrying or
 //! dropping is the caller's choice.
 
+pub mod channel;
 pub mod queue;
 mod ring;
 mod sync;

@@ -9,12 +9,74 @@
 #[cfg(loom)]
 pub(crate) use loom::sync::Arc;
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicUsize, Ordering};
+pub(crate) use loom::sync::atomic::{AtomicUsize, Ordering, fence};
+#[cfg(loom)]
+pub(crate) use loom::thread::{Thread, current as current_thread};
 
 #[cfg(not(loom))]
 pub(crate) use std::sync::Arc;
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicUsize, Ordering};
+pub(crate) use std::sync::atomic::{AtomicUsize, Ordering, fence};
+#[cfg(not(loom))]
+pub(crate) use std::thread::{Thread, current as current_thread};
+
+/// A hint that the caller is spinning. Under loom it yields, since loom's scheduler is not fair
+/// and a spin loop that never yields never lets the thread it waits for run.
+#[inline]
+pub(crate) fn spin_loop() {
+    #[cfg(loom)]
+    loom::thread::yield_now();
+    #[cfg(not(loom))]
+    std::hint::spin_loop();
+}
+
+/// Gives up the rest of the time slice (consumer side only: it is a system call).
+#[inline]
+pub(crate) fn yield_now() {
+    #[cfg(loom)]
+    loom::thread::yield_now();
+    #[cfg(not(loom))]
+    std::thread::yield_now();
+}
+
+/// Parks the current thread for at most `timeout`. Loom has no clock, so under loom this parks
+/// until unparked: a model that loses a wake-up then deadlocks, which loom reports.
+#[inline]
+pub(crate) fn park_timeout(timeout: std::time::Duration) {
+    #[cfg(loom)]
+    {
+        let _ = timeout;
+        loom::thread::park();
+    }
+    #[cfg(not(loom))]
+    std::thread::park_timeout(timeout);
+}
+
+/// Under loom, the `UnsafeCell` that tracks accesses; otherwise std's, with the same
+/// `with`/`with_mut` shape.
+#[cfg(loom)]
+pub(crate) use loom::cell::UnsafeCell;
+
+#[cfg(not(loom))]
+#[derive(Debug, Default)]
+pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+#[cfg(not(loom))]
+impl<T> UnsafeCell<T> {
+    pub(crate) const fn new(value: T) -> Self {
+        Self(std::cell::UnsafeCell::new(value))
+    }
+
+    #[inline(always)]
+    pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+        f(self.0.get())
+    }
+
+    #[inline(always)]
+    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        f(self.0.get())
+    }
+}
 
 pub(crate) use buffer::Buffer;
 

@@ -49,7 +49,11 @@ fn produce(mut producer: mpsc::Producer, id: u64) {
                 fill_record(&mut claim, tag(id, seq) | 1 << 63);
             }
         }
-        let bound = if rng.below(4) == 0 { (len + 1 + rng.below(64)).min(max) } else { len };
+        let bound = if rng.below(4) == 0 {
+            (len + 1 + rng.below(64)).min(max)
+        } else {
+            len
+        };
         let mut spins = 0;
         loop {
             let err = match producer.try_claim(bound) {
@@ -62,7 +66,11 @@ fn produce(mut producer: mpsc::Producer, id: u64) {
                 }
                 Err(e) => e,
             };
-            assert_eq!(err, ClaimError::Full, "producer {id} record {seq} ({bound} bytes)");
+            assert_eq!(
+                err,
+                ClaimError::Full,
+                "producer {id} record {seq} ({bound} bytes)"
+            );
             if producer.is_disconnected() {
                 return;
             }
@@ -73,8 +81,9 @@ fn produce(mut producer: mpsc::Producer, id: u64) {
 
 fn consume(mut consumer: mpsc::Consumer, producers: u64) -> Vec<u64> {
     let max = consumer.capacity() / 2 - 8;
-    let mut lengths: Vec<Lengths> =
-        (0..producers).map(|id| Lengths::new(SEED ^ id, MAX_LEN, max)).collect();
+    let mut lengths: Vec<Lengths> = (0..producers)
+        .map(|id| Lengths::new(SEED ^ id, MAX_LEN, max))
+        .collect();
     let mut next = vec![0u64; producers as usize];
     let mut check = |record: &[u8]| {
         let id = u64::from_le_bytes(record[..8].try_into().unwrap()) >> 48;
@@ -120,7 +129,11 @@ fn stress(capacity: usize, producers: u64) {
         drop(producer);
         reader.join().unwrap()
     });
-    assert_eq!(counts, vec![N; producers as usize], "records received per producer");
+    assert_eq!(
+        counts,
+        vec![N; producers as usize],
+        "records received per producer"
+    );
 }
 
 #[test]

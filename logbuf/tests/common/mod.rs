@@ -39,7 +39,11 @@ pub(crate) struct Lengths {
 
 impl Lengths {
     pub(crate) fn new(seed: u64, max_len: usize, ring_max: usize) -> Self {
-        Self { rng: Rng::new(seed), max_len: max_len.min(ring_max), ring_max }
+        Self {
+            rng: Rng::new(seed),
+            max_len: max_len.min(ring_max),
+            ring_max,
+        }
     }
 
     pub(crate) fn next(&mut self) -> usize {
@@ -89,14 +93,25 @@ pub(crate) fn check_record(record: &[u8], seq: u64, len: usize) {
     assert_eq!(record.len(), len, "record {seq:#x}: wrong length");
     if len < 16 {
         for (i, &b) in record.iter().enumerate() {
-            assert_eq!(b, short_byte(seq, i), "record {seq:#x} ({len} bytes): byte {i}");
+            assert_eq!(
+                b,
+                short_byte(seq, i),
+                "record {seq:#x} ({len} bytes): byte {i}"
+            );
         }
         return;
     }
     let got = u64::from_le_bytes(record[..8].try_into().unwrap());
-    assert_eq!(got, seq, "record {seq:#x} ({len} bytes): wrong sequence number");
+    assert_eq!(
+        got, seq,
+        "record {seq:#x} ({len} bytes): wrong sequence number"
+    );
     let sum = u64::from_le_bytes(record[len - 8..].try_into().unwrap());
-    assert_eq!(sum, fnv1a(&record[..len - 8]), "record {seq:#x} ({len} bytes): bad checksum");
+    assert_eq!(
+        sum,
+        fnv1a(&record[..len - 8]),
+        "record {seq:#x} ({len} bytes): bad checksum"
+    );
 }
 
 /// Spins, then yields: the tests may run on two cores with other tests beside them.

@@ -1,0 +1,591 @@
+//! Channels: the [queues](crate::queue) with a receiver that sleeps when there is nothing to do.
+//!
+//! - [`spsc::channel`]: one sender, one receiver.
+//! - [`mpsc::channel`]: `Clone` senders, one receiver.
+//!
+//! Senders cost what the raw queue costs: [`Sender::try_send`] is one load of the receiver's
+//! liveness flag plus the queue's claim, and never makes a system call. The receiver spins
+//! briefly, then parks with a timeout (the *park interval*, [`DEFAULT_PARK_INTERVAL`] unless
+//! [set](Receiver::set_park_interval)), so it notices records and disconnects even when no
+//! sender calls [`Sender::notify`]; a `notify` wakes it at once.
+//!
+//! ```
+//! use std::time::Duration;
+//! use logbuf::channel::mpsc;
+//!
+//! let (tx, mut rx) = mpsc::channel(64 * 1024);
+//! let writer = std::thread::spawn({
+//!     let mut tx = tx.clone();
+//!     move || tx.send_bytes(b"from a thread").unwrap()
+//! });
+//! assert_eq!(&*rx.recv_timeout(Duration::from_secs(5)).unwrap(), b"from a thread");
+//! writer.join().unwrap();
+//! drop(tx);
+//! assert!(rx.recv().is_err(), "every sender is gone and nothing is left");
+//! ```
+//!
+//! # Wake-ups
+//!
+//! ```text
+//!   receiver                                   sender
+//!   store state = PARKED                       commit (Release store of the length word)
+//!   fence(SeqCst)  ───────── pairs ─────────   fence(SeqCst)
+//!   re-check queue; park if still empty        load state; unpark only if PARKED
+//! ```
+//!
+//! The two fences are ordered one way or the other: either the sender's load sees `PARKED`
+//! and unparks, or the receiver's re-check sees the record. A record committed and notified
+//! while the receiver is falling asleep is never left waiting for the park timeout. A notifier
+//! moves the state from `PARKED` to `NOTIFYING` with a compare-exchange before it reads the
+//! receiver's thread handle, and the receiver waits out `NOTIFYING` before it changes that
+//! handle, so the handle is never read while it is written.
+
+use std::fmt;
+use std::mem::ManuallyDrop;
+use std::time::{Duration, Instant};
+
+use crossbeam_utils::CachePadded;
+
+use crate::queue::{self, Batch, ClaimError, ReadClaim};
+use crate::sync::{
+    Arc, AtomicUsize, Ordering, Thread, UnsafeCell, current_thread, fence, park_timeout, spin_loop,
+    yield_now,
+};
+
+pub mod mpsc;
+pub mod spsc;
+
+/// How long an idle receiver sleeps before it looks again without being notified.
+pub const DEFAULT_PARK_INTERVAL: Duration = Duration::from_millis(5);
+
+/// Spins of a sender's [`Sender::send`] before it gives up with `Full`: about 10 µs to 100 µs,
+/// depending on the machine.
+const SEND_SPINS: u32 = if cfg!(loom) { 2 } else { 4096 };
+/// Spins, then yields, of a receiver before it parks.
+const RECV_SPINS: u32 = if cfg!(loom) { 1 } else { 64 };
+const RECV_YIELDS: u32 = if cfg!(loom) { 0 } else { 8 };
+
+// === errors ===
+
+/// Why a send failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TrySendError {
+    /// No room right now; the receiver frees room as it reads.
+    Full,
+    /// The receiver is gone; nothing sent will ever be read.
+    Disconnected,
+    /// A record of zero bytes was asked for. Retrying cannot help.
+    ZeroLength,
+    /// The record is larger than this channel can ever hold. Retrying cannot help.
+    TooLarge {
+        /// The length asked for.
+        len: usize,
+        /// The largest length this channel accepts.
+        max: usize,
+    },
+}
+
+impl From<ClaimError> for TrySendError {
+    fn from(e: ClaimError) -> Self {
+        match e {
+            ClaimError::Full => TrySendError::Full,
+            ClaimError::ZeroLength => TrySendError::ZeroLength,
+            ClaimError::TooLarge { len, max } => TrySendError::TooLarge { len, max },
+        }
+    }
+}
+
+impl fmt::Display for TrySendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TrySendError::Full => f.write_str("channel is full"),
+            TrySendError::Disconnected => f.write_str("receiver is disconnected"),
+            TrySendError::ZeroLength => f.write_str("record length is zero"),
+            TrySendError::TooLarge { len, max } => {
+                write!(
+                    f,
+                    "record of {len} bytes exceeds the channel's maximum of {max} bytes"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for TrySendError {}
+
+/// Every sender is gone and every record sent has been received.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RecvError;
+
+impl fmt::Display for RecvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("receiving on an empty and disconnected channel")
+    }
+}
+
+impl std::error::Error for RecvError {}
+
+/// Why [`Receiver::try_recv`] returned no record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TryRecvError {
+    /// No record is committed yet.
+    Empty,
+    /// Every sender is gone and every record sent has been received.
+    Disconnected,
+}
+
+impl fmt::Display for TryRecvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TryRecvError::Empty => f.write_str("receiving on an empty channel"),
+            TryRecvError::Disconnected => RecvError.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for TryRecvError {}
+
+/// Why [`Receiver::recv_timeout`] returned no record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RecvTimeoutError {
+    /// No record arrived in time.
+    Timeout,
+    /// Every sender is gone and every record sent has been received.
+    Disconnected,
+}
+
+impl fmt::Display for RecvTimeoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecvTimeoutError::Timeout => f.write_str("timed out waiting on a channel"),
+            RecvTimeoutError::Disconnected => RecvError.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for RecvTimeoutError {}
+
+// === the queues a channel wraps ===
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for crate::queue::spsc::Producer {}
+    impl Sealed for crate::queue::mpsc::Producer {}
+    impl Sealed for crate::queue::spsc::Consumer {}
+    impl Sealed for crate::queue::mpsc::Consumer {}
+}
+
+/// The writing end of a queue a [`Sender`] wraps: [`queue::spsc::Producer`] or
+/// [`queue::mpsc::Producer`]. Sealed.
+pub trait QueueProducer: sealed::Sealed + fmt::Debug {
+    /// The queue's write claim.
+    type Claim<'a>
+    where
+        Self: 'a;
+    #[doc(hidden)]
+    fn claim(&mut self, len: usize) -> Result<Self::Claim<'_>, ClaimError>;
+    #[doc(hidden)]
+    fn write(&mut self, record: &[u8]) -> Result<(), ClaimError>;
+    #[doc(hidden)]
+    fn consumer_gone(&self) -> bool;
+    #[doc(hidden)]
+    fn max_len(&self) -> usize;
+}
+
+/// The reading end of a queue a [`Receiver`] wraps: [`queue::spsc::Consumer`] or
+/// [`queue::mpsc::Consumer`]. Sealed.
+pub trait QueueConsumer: sealed::Sealed + fmt::Debug {
+    #[doc(hidden)]
+    fn claim(&mut self) -> Option<ReadClaim<'_>>;
+    #[doc(hidden)]
+    fn read_batch(&mut self) -> Batch<'_>;
+    #[doc(hidden)]
+    fn empty(&self) -> bool;
+    #[doc(hidden)]
+    fn producers_gone(&self) -> bool;
+}
+
+macro_rules! impl_queue_endpoints {
+    ($kind:ident) => {
+        impl QueueProducer for queue::$kind::Producer {
+            type Claim<'a> = queue::$kind::WriteClaim<'a>;
+            #[inline]
+            fn claim(&mut self, len: usize) -> Result<Self::Claim<'_>, ClaimError> {
+                self.try_claim(len)
+            }
+            #[inline]
+            fn write(&mut self, record: &[u8]) -> Result<(), ClaimError> {
+                self.try_write(record)
+            }
+            #[inline]
+            fn consumer_gone(&self) -> bool {
+                self.is_disconnected()
+            }
+            fn max_len(&self) -> usize {
+                self.max_record_len()
+            }
+        }
+
+        impl QueueConsumer for queue::$kind::Consumer {
+            #[inline]
+            fn claim(&mut self) -> Option<ReadClaim<'_>> {
+                self.try_claim()
+            }
+            fn read_batch(&mut self) -> Batch<'_> {
+                self.batch()
+            }
+            #[inline]
+            fn empty(&self) -> bool {
+                self.is_empty()
+            }
+            #[inline]
+            fn producers_gone(&self) -> bool {
+                self.is_disconnected()
+            }
+        }
+    };
+}
+
+impl_queue_endpoints!(spsc);
+impl_queue_endpoints!(mpsc);
+
+// === impl Signal ===
+
+const RUNNING: usize = 0;
+const PARKED: usize = 1;
+const NOTIFYING: usize = 2;
+
+/// The receiver's sleep state and thread handle, shared with the senders.
+pub(crate) struct Signal {
+    state: CachePadded<AtomicUsize>,
+    /// Written by the receiver only while `state` is `RUNNING`; read by a notifier only while
+    /// it holds `NOTIFYING`.
+    thread: UnsafeCell<Option<Thread>>,
+}
+
+// SAFETY: `thread` is written and read only under the state protocol above, which gives each
+// access exclusive use of the slot; everything else is atomic.
+unsafe impl Sync for Signal {}
+// SAFETY: `Thread` is `Send`; the atomics are.
+unsafe impl Send for Signal {}
+
+impl Signal {
+    pub(crate) fn new() -> Self {
+        Self {
+            state: CachePadded::new(AtomicUsize::new(RUNNING)),
+            thread: UnsafeCell::new(None),
+        }
+    }
+
+    /// Wakes the receiver if it is parked. Called after a commit or a disconnect.
+    #[inline]
+    pub(crate) fn notify(&self) {
+        // Pairs with the fence in `park`: either the load below sees PARKED, or the receiver's
+        // re-check after its fence sees what this thread committed before this fence.
+        fence(Ordering::SeqCst);
+        if self.state.load(Ordering::Relaxed) == PARKED {
+            self.wake();
+        }
+    }
+
+    #[cold]
+    fn wake(&self) {
+        // Acquire pairs with the Release store of PARKED: the thread handle written before it
+        // is visible.
+        if self
+            .state
+            .compare_exchange(PARKED, NOTIFYING, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+        {
+            // SAFETY: holding NOTIFYING, this notifier is the only one reading the slot, and
+            // the receiver does not write it until the state leaves NOTIFYING.
+            let thread = self.thread.with(|slot| unsafe { (*slot).clone() });
+            // Release pairs with the receiver's Acquire when it leaves PARKED: the read above
+            // is done before it may write the slot again.
+            self.state.store(RUNNING, Ordering::Release);
+            if let Some(thread) = thread {
+                thread.unpark();
+            }
+        }
+    }
+
+    /// Parks the calling (receiver) thread for at most `timeout`, unless `ready` says there is
+    /// something to do once the senders can see that this thread is about to park.
+    fn park(&self, timeout: Duration, ready: impl Fn() -> bool) {
+        // SAFETY: the state is RUNNING and no notifier holds NOTIFYING (the last `park` waited
+        // for that before returning), so the receiver alone touches the slot.
+        self.thread
+            .with_mut(|slot| unsafe { *slot = Some(current_thread()) });
+        // Release pairs with a notifier's Acquire compare-exchange: it sees the handle.
+        self.state.store(PARKED, Ordering::Release);
+        // Pairs with the fence in `notify`.
+        fence(Ordering::SeqCst);
+        if !ready() {
+            park_timeout(timeout);
+        }
+        // Leave PARKED. A notifier that got in first is between NOTIFYING and RUNNING or done;
+        // wait for it, and Acquire its Release so its read of the slot is over.
+        loop {
+            match self
+                .state
+                .compare_exchange(PARKED, RUNNING, Ordering::Acquire, Ordering::Acquire)
+            {
+                Ok(_) | Err(RUNNING) => return,
+                Err(_) => spin_loop(),
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Signal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad("Signal { .. }")
+    }
+}
+
+// === impl Sender ===
+
+/// The sending end of a channel; see [`spsc::Sender`] and [`mpsc::Sender`].
+pub struct Sender<P: QueueProducer> {
+    /// Dropped by hand in `Drop`, before the receiver is notified of the disconnect.
+    producer: ManuallyDrop<P>,
+    signal: Arc<Signal>,
+}
+
+impl<P: QueueProducer> Sender<P> {
+    fn new(producer: P, signal: Arc<Signal>) -> Self {
+        Self {
+            producer: ManuallyDrop::new(producer),
+            signal,
+        }
+    }
+
+    /// Claims room for a record of `len` bytes, once.
+    ///
+    /// Write the record into the claim and `commit` it, then call [`Sender::notify`] (or let the
+    /// receiver find it within its park interval).
+    ///
+    /// # Errors
+    ///
+    /// [`TrySendError::Disconnected`] if the receiver is gone, [`TrySendError::Full`] if there is
+    /// no room now, and the length errors no retry can cure.
+    #[inline]
+    pub fn try_send(&mut self, len: usize) -> Result<P::Claim<'_>, TrySendError> {
+        if self.producer.consumer_gone() {
+            return Err(TrySendError::Disconnected);
+        }
+        Ok(self.producer.claim(len)?)
+    }
+
+    /// Claims room for a record of `len` bytes, spinning a bounded while (no system call, no
+    /// sleep) if the channel is full.
+    ///
+    /// # Errors
+    ///
+    /// As [`Sender::try_send`]; `Full` once the spins are used up.
+    #[inline]
+    pub fn send(&mut self, len: usize) -> Result<P::Claim<'_>, TrySendError> {
+        let producer: *mut P = &mut *self.producer;
+        let mut spins = 0;
+        loop {
+            // SAFETY: a fresh borrow of the producer each time round; a failed attempt's borrow
+            // ends with its error, so at most the returned claim still borrows it. (The
+            // borrow checker cannot see that a borrow returned on one path ends on the other.)
+            let producer = unsafe { &mut *producer };
+            if producer.consumer_gone() {
+                return Err(TrySendError::Disconnected);
+            }
+            match producer.claim(len) {
+                Ok(claim) => return Ok(claim),
+                Err(ClaimError::Full) if spins < SEND_SPINS => {
+                    spins += 1;
+                    spin_loop();
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Copies `record` into the channel as one record and notifies the receiver, spinning a
+    /// bounded while if the channel is full, as [`Sender::send`] does.
+    ///
+    /// # Errors
+    ///
+    /// As [`Sender::send`].
+    pub fn send_bytes(&mut self, record: &[u8]) -> Result<(), TrySendError> {
+        let mut spins = 0;
+        loop {
+            if self.producer.consumer_gone() {
+                return Err(TrySendError::Disconnected);
+            }
+            match self.producer.write(record) {
+                Ok(()) => break,
+                Err(ClaimError::Full) if spins < SEND_SPINS => {
+                    spins += 1;
+                    spin_loop();
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.notify();
+        Ok(())
+    }
+
+    /// Wakes the receiver if it is parked. When it is not, this costs a fence and one load of a
+    /// cache line only the receiver writes.
+    #[inline]
+    pub fn notify(&self) {
+        self.signal.notify();
+    }
+
+    /// Whether the receiver is gone: nothing sent from now on will be read.
+    pub fn is_disconnected(&self) -> bool {
+        self.producer.consumer_gone()
+    }
+
+    /// The largest record length this channel accepts.
+    pub fn max_record_len(&self) -> usize {
+        self.producer.max_len()
+    }
+}
+
+impl<P: QueueProducer> Drop for Sender<P> {
+    fn drop(&mut self) {
+        // SAFETY: dropped exactly once, here, and never used after.
+        unsafe { ManuallyDrop::drop(&mut self.producer) };
+        // The receiver may be parked waiting for records that will now never come.
+        self.signal.notify();
+    }
+}
+
+impl<P: QueueProducer> fmt::Debug for Sender<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sender")
+            .field("producer", &*self.producer)
+            .finish_non_exhaustive()
+    }
+}
+
+// === impl Receiver ===
+
+/// The receiving end of a channel; see [`spsc::Receiver`] and [`mpsc::Receiver`].
+pub struct Receiver<C: QueueConsumer> {
+    consumer: C,
+    signal: Arc<Signal>,
+    park_interval: Duration,
+}
+
+impl<C: QueueConsumer> Receiver<C> {
+    fn new(consumer: C, signal: Arc<Signal>) -> Self {
+        Self {
+            consumer,
+            signal,
+            park_interval: DEFAULT_PARK_INTERVAL,
+        }
+    }
+
+    /// The next record if one is committed.
+    ///
+    /// # Errors
+    ///
+    /// [`TryRecvError::Empty`] if none is, [`TryRecvError::Disconnected`] if none is and every
+    /// sender is gone.
+    #[inline]
+    pub fn try_recv(&mut self) -> Result<ReadClaim<'_>, TryRecvError> {
+        // Load before looking: records committed before the last sender left are visible then.
+        let gone = self.consumer.producers_gone();
+        match self.consumer.claim() {
+            Some(record) => Ok(record),
+            None if gone => Err(TryRecvError::Disconnected),
+            None => Err(TryRecvError::Empty),
+        }
+    }
+
+    /// The next record, waiting for it as long as it takes.
+    ///
+    /// # Errors
+    ///
+    /// [`RecvError`] once every sender is gone and every record has been received.
+    pub fn recv(&mut self) -> Result<ReadClaim<'_>, RecvError> {
+        self.recv_deadline(None).map_err(|_| RecvError)
+    }
+
+    /// The next record, waiting at most `timeout` for it.
+    ///
+    /// # Errors
+    ///
+    /// [`RecvTimeoutError::Timeout`] if none arrived in time, [`RecvTimeoutError::Disconnected`]
+    /// once every sender is gone and every record has been received.
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<ReadClaim<'_>, RecvTimeoutError> {
+        self.recv_deadline(Instant::now().checked_add(timeout))
+    }
+
+    fn recv_deadline(
+        &mut self,
+        deadline: Option<Instant>,
+    ) -> Result<ReadClaim<'_>, RecvTimeoutError> {
+        let mut spins = 0;
+        loop {
+            let gone = self.consumer.producers_gone();
+            if !self.consumer.empty() || gone {
+                break;
+            }
+            if spins < RECV_SPINS {
+                spin_loop();
+            } else if spins < RECV_SPINS + RECV_YIELDS {
+                yield_now();
+            } else {
+                let mut wait = self.park_interval;
+                if let Some(deadline) = deadline {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return Err(RecvTimeoutError::Timeout);
+                    }
+                    wait = wait.min(deadline - now);
+                }
+                let consumer = &self.consumer;
+                self.signal
+                    .park(wait, || !consumer.empty() || consumer.producers_gone());
+            }
+            spins += 1;
+        }
+        // A record is waiting, or every sender is gone and what they sent has been received.
+        self.consumer.claim().ok_or(RecvTimeoutError::Disconnected)
+    }
+
+    /// Reads the records committed so far and releases them together; see [`Batch`].
+    pub fn batch(&mut self) -> Batch<'_> {
+        self.consumer.read_batch()
+    }
+
+    /// Whether every sender is gone. Records they sent stay readable until received.
+    pub fn is_disconnected(&self) -> bool {
+        self.consumer.producers_gone()
+    }
+
+    /// Whether no record is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.consumer.empty()
+    }
+
+    /// How long an idle receiver sleeps before looking again without a notification.
+    pub fn park_interval(&self) -> Duration {
+        self.park_interval
+    }
+
+    /// Sets how long an idle receiver sleeps before looking again without a notification.
+    /// Shorter finds un-notified records sooner and costs more CPU when idle. A zero interval is
+    /// taken as one microsecond.
+    pub fn set_park_interval(&mut self, interval: Duration) {
+        self.park_interval = interval.max(Duration::from_micros(1));
+    }
+}
+
+impl<C: QueueConsumer> fmt::Debug for Receiver<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Receiver")
+            .field("consumer", &self.consumer)
+            .field("park_interval", &self.park_interval)
+            .finish_non_exhaustive()
+    }
+}
