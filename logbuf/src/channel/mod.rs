@@ -46,7 +46,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_utils::CachePadded;
 
-use crate::queue::{self, Batch, ClaimError, ReadClaim};
+use crate::queue::{self, Batch, ClaimError, Consumer, ReadClaim};
 use crate::sync::{
     Arc, AtomicUsize, Ordering, Thread, UnsafeCell, current_thread, fence, park_timeout, spin_loop,
     yield_now,
@@ -171,8 +171,6 @@ mod sealed {
     pub trait Sealed {}
     impl Sealed for crate::queue::spsc::Producer {}
     impl Sealed for crate::queue::mpsc::Producer {}
-    impl Sealed for crate::queue::spsc::Consumer {}
-    impl Sealed for crate::queue::mpsc::Consumer {}
 }
 
 /// The writing end of a queue a [`Sender`] wraps: [`queue::spsc::Producer`] or
@@ -192,20 +190,7 @@ pub trait QueueProducer: sealed::Sealed + fmt::Debug {
     fn max_len(&self) -> usize;
 }
 
-/// The reading end of a queue a [`Receiver`] wraps: [`queue::spsc::Consumer`] or
-/// [`queue::mpsc::Consumer`]. Sealed.
-pub trait QueueConsumer: sealed::Sealed + fmt::Debug {
-    #[doc(hidden)]
-    fn claim(&mut self) -> Option<ReadClaim<'_>>;
-    #[doc(hidden)]
-    fn read_batch(&mut self) -> Batch<'_>;
-    #[doc(hidden)]
-    fn empty(&self) -> bool;
-    #[doc(hidden)]
-    fn producers_gone(&self) -> bool;
-}
-
-macro_rules! impl_queue_endpoints {
+macro_rules! impl_queue_producer {
     ($kind:ident) => {
         impl QueueProducer for queue::$kind::Producer {
             type Claim<'a> = queue::$kind::WriteClaim<'a>;
@@ -225,29 +210,11 @@ macro_rules! impl_queue_endpoints {
                 self.max_record_len()
             }
         }
-
-        impl QueueConsumer for queue::$kind::Consumer {
-            #[inline]
-            fn claim(&mut self) -> Option<ReadClaim<'_>> {
-                self.try_claim()
-            }
-            fn read_batch(&mut self) -> Batch<'_> {
-                self.batch()
-            }
-            #[inline]
-            fn empty(&self) -> bool {
-                self.is_empty()
-            }
-            #[inline]
-            fn producers_gone(&self) -> bool {
-                self.is_disconnected()
-            }
-        }
     };
 }
 
-impl_queue_endpoints!(spsc);
-impl_queue_endpoints!(mpsc);
+impl_queue_producer!(spsc);
+impl_queue_producer!(mpsc);
 
 // === impl Signal ===
 
@@ -468,15 +435,15 @@ impl<P: QueueProducer> fmt::Debug for Sender<P> {
 
 // === impl Receiver ===
 
-/// The receiving end of a channel; see [`spsc::Receiver`] and [`mpsc::Receiver`].
-pub struct Receiver<C: QueueConsumer> {
-    consumer: C,
+/// The receiving end of a channel, SPSC or MPSC alike.
+pub struct Receiver {
+    consumer: Consumer,
     signal: Arc<Signal>,
     park_interval: Duration,
 }
 
-impl<C: QueueConsumer> Receiver<C> {
-    fn new(consumer: C, signal: Arc<Signal>) -> Self {
+impl Receiver {
+    fn new(consumer: Consumer, signal: Arc<Signal>) -> Self {
         Self {
             consumer,
             signal,
@@ -493,8 +460,8 @@ impl<C: QueueConsumer> Receiver<C> {
     #[inline]
     pub fn try_recv(&mut self) -> Result<ReadClaim<'_>, TryRecvError> {
         // Load before looking: records committed before the last sender left are visible then.
-        let gone = self.consumer.producers_gone();
-        match self.consumer.claim() {
+        let gone = self.consumer.is_disconnected();
+        match self.consumer.try_claim() {
             Some(record) => Ok(record),
             None if gone => Err(TryRecvError::Disconnected),
             None => Err(TryRecvError::Empty),
@@ -526,8 +493,8 @@ impl<C: QueueConsumer> Receiver<C> {
     ) -> Result<ReadClaim<'_>, RecvTimeoutError> {
         let mut spins = 0;
         loop {
-            let gone = self.consumer.producers_gone();
-            if !self.consumer.empty() || gone {
+            let gone = self.consumer.is_disconnected();
+            if !self.consumer.is_empty() || gone {
                 break;
             }
             if spins < RECV_SPINS {
@@ -545,27 +512,29 @@ impl<C: QueueConsumer> Receiver<C> {
                 }
                 let consumer = &self.consumer;
                 self.signal
-                    .park(wait, || !consumer.empty() || consumer.producers_gone());
+                    .park(wait, || !consumer.is_empty() || consumer.is_disconnected());
             }
             spins += 1;
         }
         // A record is waiting, or every sender is gone and what they sent has been received.
-        self.consumer.claim().ok_or(RecvTimeoutError::Disconnected)
+        self.consumer
+            .try_claim()
+            .ok_or(RecvTimeoutError::Disconnected)
     }
 
     /// Reads the records committed so far and releases them together; see [`Batch`].
     pub fn batch(&mut self) -> Batch<'_> {
-        self.consumer.read_batch()
+        self.consumer.batch()
     }
 
     /// Whether every sender is gone. Records they sent stay readable until received.
     pub fn is_disconnected(&self) -> bool {
-        self.consumer.producers_gone()
+        self.consumer.is_disconnected()
     }
 
     /// Whether no record is waiting.
     pub fn is_empty(&self) -> bool {
-        self.consumer.empty()
+        self.consumer.is_empty()
     }
 
     /// How long an idle receiver sleeps before looking again without a notification.
@@ -581,7 +550,7 @@ impl<C: QueueConsumer> Receiver<C> {
     }
 }
 
-impl<C: QueueConsumer> fmt::Debug for Receiver<C> {
+impl fmt::Debug for Receiver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Receiver")
             .field("consumer", &self.consumer)

@@ -21,8 +21,8 @@ use super::Signal;
 /// clone is dropped.
 pub type Sender = super::Sender<queue::mpsc::Producer>;
 
-/// The receiving end of an MPSC channel. `Send`, not `Clone`.
-pub type Receiver = super::Receiver<queue::mpsc::Consumer>;
+/// The receiving end; the same type for every channel kind.
+pub use super::Receiver;
 
 /// Creates a channel over a ring of at least `capacity` bytes (rounded up to a power of two).
 ///

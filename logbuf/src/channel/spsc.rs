@@ -19,8 +19,8 @@ use super::Signal;
 /// The sending end of an SPSC channel. `Send`, not `Clone`.
 pub type Sender = super::Sender<queue::spsc::Producer>;
 
-/// The receiving end of an SPSC channel. `Send`, not `Clone`.
-pub type Receiver = super::Receiver<queue::spsc::Consumer>;
+/// The receiving end; the same type for every channel kind.
+pub use super::Receiver;
 
 /// Creates a channel over a ring of at least `capacity` bytes (rounded up to a power of two).
 ///

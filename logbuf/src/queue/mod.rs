@@ -14,7 +14,7 @@ pub mod mpsc;
 mod read;
 pub mod spsc;
 
-pub use read::{Batch, ReadClaim};
+pub use read::{Batch, Consumer, ReadClaim};
 
 /// Why a write claim failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -74,8 +74,8 @@
 use std::fmt;
 use std::ops::{Deref, DerefMut};
 
-use super::read::Reader;
-use super::{Batch, CapacityError, ClaimError, ReadClaim};
+pub use super::{Batch, Consumer, ReadClaim};
+use super::{CapacityError, ClaimError};
 use crate::ring::{HEADER, Ring, SKIP, checked_capacity, max_record_len, placement, span};
 use crate::sync::{Arc, Ordering};
 
@@ -106,12 +106,7 @@ pub fn try_new(capacity: usize) -> Result<(Producer, Consumer), CapacityError> {
         capacity,
         max_len: max_record_len(capacity),
     };
-    Ok((
-        producer,
-        Consumer {
-            reader: Reader::new(ring),
-        },
-    ))
+    Ok((producer, Consumer::new(ring)))
 }
 
 // === impl Producer ===
@@ -357,59 +352,6 @@ impl fmt::Debug for WriteClaim<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WriteClaim")
             .field("len", &self.len)
-            .finish_non_exhaustive()
-    }
-}
-
-// === impl Consumer ===
-
-/// The reading end of an MPSC ring. `Send`, not `Clone`.
-pub struct Consumer {
-    reader: Reader,
-}
-
-impl Consumer {
-    /// The next committed record in claim order, or `None` if it is not committed yet.
-    ///
-    /// Dropping the returned claim zeroes the record and gives its room back to the producers.
-    #[inline]
-    pub fn try_claim(&mut self) -> Option<ReadClaim<'_>> {
-        self.reader.try_claim()
-    }
-
-    /// Reads several records and releases them together; see [`Batch`].
-    pub fn batch(&mut self) -> Batch<'_> {
-        self.reader.batch()
-    }
-
-    /// Whether no committed record is waiting at the front.
-    pub fn is_empty(&self) -> bool {
-        self.reader.is_empty()
-    }
-
-    /// Capacity of the ring in bytes.
-    pub fn capacity(&self) -> usize {
-        self.reader.capacity()
-    }
-
-    /// Whether every producer has been dropped. Records committed before that stay readable:
-    /// once this returns `true` and [`Consumer::try_claim`] returns `None`, nothing more will
-    /// ever arrive.
-    pub fn is_disconnected(&self) -> bool {
-        self.reader.ring.producers_gone()
-    }
-}
-
-impl Drop for Consumer {
-    fn drop(&mut self) {
-        self.reader.ring.drop_consumer();
-    }
-}
-
-impl fmt::Debug for Consumer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Consumer")
-            .field("capacity", &self.capacity())
             .finish_non_exhaustive()
     }
 }

@@ -1,4 +1,4 @@
-//! The consumer side, shared by the SPSC and MPSC rings: reading committed records in order,
+//! The consumer side, one type for the SPSC and MPSC rings: reading committed records in order,
 //! passing over skips, zeroing what was read and handing it back with one `Release` store.
 
 use std::fmt;
@@ -7,16 +7,20 @@ use std::ops::Deref;
 use crate::ring::{HEADER, Ring, SKIP, span};
 use crate::sync::{Arc, Ordering};
 
-/// The consumer's private state.
-pub(crate) struct Reader {
-    pub(crate) ring: Arc<Ring>,
+/// The reading end of a ring ([`spsc`](super::spsc) or [`mpsc`](super::mpsc)). `Send`, not
+/// `Clone`.
+///
+/// Records come out in the order producers claimed room for them; the consumer waits at a
+/// claim that is not committed yet and never reads past it.
+pub struct Consumer {
+    ring: Arc<Ring>,
     /// Position of the next record to look at.
     head: usize,
     /// Position up to which bytes are zeroed and published in `ring.head`.
     released: usize,
 }
 
-impl Reader {
+impl Consumer {
     pub(crate) fn new(ring: Arc<Ring>) -> Self {
         Self {
             ring,
@@ -79,8 +83,11 @@ impl Reader {
         self.released = self.head;
     }
 
+    /// The next committed record, or `None` if it is not committed yet.
+    ///
+    /// Dropping the returned claim zeroes the record and gives its room back to the producers.
     #[inline]
-    pub(crate) fn try_claim(&mut self) -> Option<ReadClaim<'_>> {
+    pub fn try_claim(&mut self) -> Option<ReadClaim<'_>> {
         match self.peek() {
             Some((pos, len)) => {
                 let off = (pos & self.ring.mask()) + HEADER;
@@ -100,7 +107,8 @@ impl Reader {
         }
     }
 
-    pub(crate) fn batch(&mut self) -> Batch<'_> {
+    /// Reads several records and releases them together; see [`Batch`].
+    pub fn batch(&mut self) -> Batch<'_> {
         Batch {
             reader: self,
             pending: 0,
@@ -108,8 +116,8 @@ impl Reader {
         }
     }
 
-    /// Whether no committed record waits, looking past skips without consuming them.
-    pub(crate) fn is_empty(&self) -> bool {
+    /// Whether no committed record is waiting at the front.
+    pub fn is_empty(&self) -> bool {
         let ring = &*self.ring;
         let mut pos = self.head;
         loop {
@@ -127,8 +135,30 @@ impl Reader {
         }
     }
 
-    pub(crate) fn capacity(&self) -> usize {
+    /// Capacity of the ring in bytes.
+    pub fn capacity(&self) -> usize {
         self.ring.capacity
+    }
+
+    /// Whether every producer has been dropped. Records committed before that stay readable:
+    /// once this returns `true` and [`Consumer::try_claim`] returns `None`, nothing more will
+    /// ever arrive.
+    pub fn is_disconnected(&self) -> bool {
+        self.ring.producers_gone()
+    }
+}
+
+impl Drop for Consumer {
+    fn drop(&mut self) {
+        self.ring.drop_consumer();
+    }
+}
+
+impl fmt::Debug for Consumer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Consumer")
+            .field("capacity", &self.capacity())
+            .finish_non_exhaustive()
     }
 }
 
@@ -138,7 +168,7 @@ impl Reader {
 /// that space (and everything after it) from being reused, so drop it promptly.
 #[must_use = "a ReadClaim releases its record when dropped; dropping it at once discards the record"]
 pub struct ReadClaim<'a> {
-    reader: &'a mut Reader,
+    reader: &'a mut Consumer,
     /// Buffer offset of the payload.
     off: usize,
     len: usize,
@@ -195,7 +225,7 @@ impl fmt::Debug for ReadClaim<'_> {
 /// ```
 #[must_use = "a Batch reads nothing until `next` is called"]
 pub struct Batch<'a> {
-    reader: &'a mut Reader,
+    reader: &'a mut Consumer,
     /// Span of the record last returned, consumed on the next call or at drop.
     pending: usize,
     count: usize,
