@@ -14,7 +14,7 @@ mod common;
 
 use std::thread;
 
-use common::{Lengths, Rng, SEED, backoff, check_record, fill_record};
+use common::{Backoff, Lengths, Rng, SEED, check_record, fill_record};
 use logbuf::queue::{ClaimError, mpsc};
 
 /// Records per producer.
@@ -54,7 +54,7 @@ fn produce(mut producer: mpsc::Producer, id: u64) {
         } else {
             len
         };
-        let mut spins = 0;
+        let mut backoff = Backoff::new();
         loop {
             let err = match producer.try_claim(bound) {
                 Ok(mut claim) => {
@@ -74,7 +74,7 @@ fn produce(mut producer: mpsc::Producer, id: u64) {
             if producer.is_disconnected() {
                 return;
             }
-            backoff(&mut spins);
+            backoff.wait("producer", seq);
         }
     }
 }
@@ -93,7 +93,8 @@ fn consume(mut consumer: mpsc::Consumer, producers: u64) -> Vec<u64> {
         next[id as usize] += 1;
     };
     let mut rng = Rng::new(0xC0FFEE);
-    let mut spins = 0;
+    let mut backoff = Backoff::new();
+    let mut received = 0u64;
     loop {
         let mut read = 0;
         if rng.below(2) == 0 {
@@ -106,14 +107,15 @@ fn consume(mut consumer: mpsc::Consumer, producers: u64) -> Vec<u64> {
             check(&record);
             read = 1;
         }
+        received += read;
         if read > 0 {
-            spins = 0;
+            backoff.reset();
         } else if consumer.is_disconnected() {
             if consumer.is_empty() {
                 return next;
             }
         } else {
-            backoff(&mut spins);
+            backoff.wait("consumer", received);
         }
     }
 }

@@ -2,6 +2,8 @@
 //! PRNG that producer and consumer both replay.
 #![allow(dead_code)] // Each test binary uses its own part.
 
+use std::time::{Duration, Instant};
+
 /// Seed of the length sequences.
 pub(crate) const SEED: u64 = 0x9E37_79B9_7F4A_7C15;
 
@@ -114,12 +116,44 @@ pub(crate) fn check_record(record: &[u8], seq: u64, len: usize) {
     );
 }
 
-/// Spins, then yields: the tests may run on two cores with other tests beside them.
-pub(crate) fn backoff(spins: &mut u32) {
-    *spins += 1;
-    if *spins < 64 {
-        std::hint::spin_loop();
-    } else {
+/// How long a thread may wait for the other one before the test gives up on the ring.
+pub(crate) const STALL_LIMIT: Duration = Duration::from_secs(60);
+
+/// Waiting for the other thread: spins, then yields (the tests may run on two cores with other
+/// tests beside them). Panics after [`STALL_LIMIT`] without progress, so that a ring that wedges
+/// (each side waiting for the other) fails the test instead of hanging it.
+pub(crate) struct Backoff {
+    spins: u32,
+    since: Option<Instant>,
+}
+
+impl Backoff {
+    pub(crate) fn new() -> Self {
+        Self {
+            spins: 0,
+            since: None,
+        }
+    }
+
+    /// The thread made progress.
+    pub(crate) fn reset(&mut self) {
+        self.spins = 0;
+        self.since = None;
+    }
+
+    pub(crate) fn wait(&mut self, who: &str, seq: u64) {
+        self.spins += 1;
+        if self.spins < 64 {
+            std::hint::spin_loop();
+            return;
+        }
         std::thread::yield_now();
+        if self.spins % 1024 == 0 {
+            let since = *self.since.get_or_insert_with(Instant::now);
+            assert!(
+                since.elapsed() < STALL_LIMIT,
+                "{who}: no progress for {STALL_LIMIT:?} at record {seq}"
+            );
+        }
     }
 }
