@@ -510,6 +510,8 @@ impl Receiver {
                     }
                     wait = wait.min(deadline - now);
                 }
+                // Hand back what was read before sleeping on it.
+                self.consumer.release();
                 let consumer = &self.consumer;
                 self.signal
                     .park(wait, || !consumer.is_empty() || consumer.is_disconnected());

@@ -1,5 +1,11 @@
 //! The consumer side, one type for the SPSC and MPSC rings: reading committed records in order,
-//! passing over skips, zeroing what was read and handing it back with one `Release` store.
+//! passing over skips, zeroing each record as it is consumed, and handing the bytes back to the
+//! producers in chunks, each with one `Release` store of `head`.
+//!
+//! Why chunks: a store of `head` per record makes the line holding `head` bounce between the
+//! cores on every record once the ring is full, and lets the producer write into the lines right
+//! behind the ones the consumer is reading. Publishing every `capacity / 16` bytes, and whenever
+//! the consumer catches up, keeps both apart; `BENCHMARKS.md` has the measurements.
 
 use std::fmt;
 use std::ops::Deref;
@@ -7,37 +13,52 @@ use std::ops::Deref;
 use crate::ring::{HEADER, Ring, SKIP, span};
 use crate::sync::{Arc, Ordering};
 
+/// Fraction of the capacity the consumer may hold consumed-but-unpublished while it keeps
+/// reading. Loom's rings are tiny; half of one still holds back two small records.
+const RELEASE_CHUNK_DIVISOR: usize = if cfg!(loom) { 2 } else { 16 };
+
 /// The reading end of a ring ([`spsc`](super::spsc) or [`mpsc`](super::mpsc)). `Send`, not
 /// `Clone`.
 ///
 /// Records come out in the order producers claimed room for them; the consumer waits at a
 /// claim that is not committed yet and never reads past it.
+///
+/// Consumed records are zeroed at once and handed back to the producers in chunks of
+/// `capacity / 16` bytes, and in full whenever a read finds nothing waiting (or on
+/// [`Consumer::release`]), so a consumer that stops reading part-way through a busy stream holds
+/// at most a sixteenth of the ring.
 pub struct Consumer {
     ring: Arc<Ring>,
-    /// Position of the next record to look at.
+    /// Position of the next record to look at; everything before it is zeroed.
     head: usize,
-    /// Position up to which bytes are zeroed and published in `ring.head`.
+    /// Position published in `ring.head`.
     released: usize,
+    /// Publish once this many bytes are consumed and not yet published.
+    chunk: usize,
 }
 
 impl Consumer {
     pub(crate) fn new(ring: Arc<Ring>) -> Self {
+        let chunk = ring.capacity / RELEASE_CHUNK_DIVISOR;
         Self {
             ring,
             head: 0,
             released: 0,
+            chunk,
         }
     }
 
-    /// Finds the next committed record at or after `self.head`, passing over skips. Returns
-    /// its position and payload length, leaving `self.head` on it.
+    /// Finds the next committed record at or after `self.head`, consuming skips on the way.
+    /// Returns its position and payload length, leaving `self.head` on it. When there is none,
+    /// publishes everything consumed so far.
     #[inline]
     fn peek(&mut self) -> Option<(usize, usize)> {
-        let ring = &*self.ring;
         loop {
+            let ring = &*self.ring;
             // Everything up to `released + capacity` may belong to producers; once the unread
             // window covers the whole ring there is nothing committed beyond it.
             if self.head.wrapping_sub(self.released) >= ring.capacity {
+                self.release();
                 return None;
             }
             let off = self.head & ring.mask();
@@ -45,6 +66,7 @@ impl Consumer {
             // payload written before it is visible below.
             let word = ring.buf.load_header(off, Ordering::Acquire);
             if word == 0 {
+                self.release();
                 return None;
             }
             let len = word & !SKIP;
@@ -53,61 +75,60 @@ impl Consumer {
                 "corrupt length word {word:#x} at {off}"
             );
             if word & SKIP != 0 {
-                self.head = self.head.wrapping_add(span(len));
+                self.consume(span(len));
                 continue;
             }
             return Some((self.head, len));
         }
     }
 
-    /// Zeroes everything between `released` and `head` and publishes `head` to producers.
+    /// Zeroes the record of `span` bytes at `head` and moves past it; publishes when a chunk's
+    /// worth is waiting.
     #[inline]
-    fn release(&mut self) {
-        let len = self.head.wrapping_sub(self.released);
-        if len == 0 {
-            return;
-        }
+    fn consume(&mut self, span: usize) {
         let ring = &*self.ring;
-        let off = self.released & ring.mask();
-        let first = len.min(ring.capacity - off);
-        // SAFETY: [released, head) was committed by producers and read by this consumer; no
-        // producer writes it until it sees the `head` store below.
-        unsafe { ring.buf.zero(off, first) };
-        if len > first {
-            // SAFETY: as above, for the part that wrapped to the start of the buffer.
-            unsafe { ring.buf.zero(0, len - first) };
+        // SAFETY: the record at `head` was committed (its length word acquired) and is read;
+        // records never straddle the end of the buffer, and no producer writes these bytes
+        // until a `head` store past them, which `release` makes after this.
+        unsafe { ring.buf.zero(self.head & ring.mask(), span) };
+        self.head = self.head.wrapping_add(span);
+        if self.head.wrapping_sub(self.released) >= self.chunk {
+            self.release();
         }
-        // Release pairs with the producers' Acquire load of `head` before they claim: the zeroes
-        // written above are in place before any producer reuses these bytes.
-        ring.head.store(self.head, Ordering::Release);
-        self.released = self.head;
+    }
+
+    /// Hands everything consumed so far back to the producers.
+    ///
+    /// Reads do this by themselves every `capacity / 16` bytes and whenever they find nothing
+    /// waiting; call it when you stop reading for a while without having seen an empty ring.
+    #[inline]
+    pub fn release(&mut self) {
+        if self.head != self.released {
+            // Release pairs with the producers' Acquire load of `head` before they claim: the
+            // zeroes written in `consume` are in place before any producer reuses these bytes.
+            self.ring.head.store(self.head, Ordering::Release);
+            self.released = self.head;
+        }
     }
 
     /// The next committed record, or `None` if it is not committed yet.
     ///
-    /// Dropping the returned claim zeroes the record and gives its room back to the producers.
+    /// Dropping the returned claim zeroes the record; its room goes back to the producers with
+    /// the next chunk (see [`Consumer`]).
     #[inline]
     pub fn try_claim(&mut self) -> Option<ReadClaim<'_>> {
-        match self.peek() {
-            Some((pos, len)) => {
-                let off = (pos & self.ring.mask()) + HEADER;
-                self.ring.buf.note_read(off, len);
-                Some(ReadClaim {
-                    reader: self,
-                    off,
-                    len,
-                    span: span(len),
-                })
-            }
-            None => {
-                // Hand back skips passed over on the way.
-                self.release();
-                None
-            }
-        }
+        let (pos, len) = self.peek()?;
+        let off = (pos & self.ring.mask()) + HEADER;
+        self.ring.buf.note_read(off, len);
+        Some(ReadClaim {
+            reader: self,
+            off,
+            len,
+            span: span(len),
+        })
     }
 
-    /// Reads several records and releases them together; see [`Batch`].
+    /// Reads records in a loop; see [`Batch`].
     pub fn batch(&mut self) -> Batch<'_> {
         Batch {
             reader: self,
@@ -190,8 +211,7 @@ impl Deref for ReadClaim<'_> {
 impl Drop for ReadClaim<'_> {
     #[inline]
     fn drop(&mut self) {
-        self.reader.head = self.reader.head.wrapping_add(self.span);
-        self.reader.release();
+        self.reader.consume(self.span);
     }
 }
 
@@ -203,12 +223,11 @@ impl fmt::Debug for ReadClaim<'_> {
     }
 }
 
-/// Reads many records and releases them all with one store when dropped.
+/// Reads records one after another in a loop, without a claim object per record.
 ///
-/// Each call to [`Batch::next`] returns the next committed record; the previous one stays
-/// unreleased until the batch is dropped, when everything read is zeroed and handed back at
-/// once. That saves a shared store per record, which matters when the consumer is the
-/// bottleneck; the price is that producers get no space back until the batch ends.
+/// Each call to [`Batch::next`] consumes the record returned before (zeroing it) and returns the
+/// next committed one. Room goes back to the producers in chunks, as for
+/// [`Consumer::try_claim`], and in full when `next` finds nothing waiting.
 ///
 /// ```
 /// let (mut tx, mut rx) = logbuf::queue::spsc::new(1024);
@@ -236,8 +255,10 @@ impl Batch<'_> {
     #[allow(clippy::should_implement_trait)] // Lending: the record borrows the batch.
     #[inline]
     pub fn next(&mut self) -> Option<&[u8]> {
-        self.reader.head = self.reader.head.wrapping_add(self.pending);
-        self.pending = 0;
+        if self.pending != 0 {
+            self.reader.consume(self.pending);
+            self.pending = 0;
+        }
         let (pos, len) = self.reader.peek()?;
         let ring = &*self.reader.ring;
         let off = (pos & ring.mask()) + HEADER;
@@ -257,8 +278,9 @@ impl Batch<'_> {
 
 impl Drop for Batch<'_> {
     fn drop(&mut self) {
-        self.reader.head = self.reader.head.wrapping_add(self.pending);
-        self.reader.release();
+        if self.pending != 0 {
+            self.reader.consume(self.pending);
+        }
     }
 }
 

@@ -524,7 +524,31 @@ mod tests {
     }
 
     #[test]
-    fn batch_releases_once_at_drop() {
+    fn room_goes_back_in_chunks_and_when_caught_up() {
+        // 1024 bytes: chunks of 64, records of span 16.
+        let (mut p, mut c) = new(1024);
+        for i in 0..8u8 {
+            p.try_write(&[i; 8]).unwrap();
+        }
+        drop(c.try_claim().unwrap());
+        assert_eq!(p.used_bytes(), 128, "one record is less than a chunk");
+        c.release();
+        assert_eq!(p.used_bytes(), 112, "release hands back what was read");
+        for _ in 0..4 {
+            drop(c.try_claim().unwrap());
+        }
+        assert_eq!(p.used_bytes(), 48, "a chunk's worth goes back by itself");
+        drop(c.try_claim().unwrap());
+        assert_eq!(p.used_bytes(), 48);
+        let mut batch = c.batch();
+        assert!(batch.next().is_some() && batch.next().is_some());
+        assert!(batch.next().is_none());
+        drop(batch);
+        assert_eq!(p.used_bytes(), 0, "finding nothing hands back everything");
+    }
+
+    #[test]
+    fn batch_reads_in_order() {
         let (mut p, mut c) = new(256);
         for i in 1..=5u8 {
             p.try_write(&[i; 9]).unwrap();
