@@ -116,7 +116,7 @@ mod buffer {
         /// The word at byte offset `off` as an atomic.
         #[inline(always)]
         fn word(&self, off: usize) -> &AtomicUsize {
-            debug_assert!(off % 8 == 0 && off + 8 <= self.len);
+            debug_assert!(off.is_multiple_of(8) && off + 8 <= self.len);
             // SAFETY: `off` is 8-aligned and in bounds, the buffer is 64-aligned, so the pointer
             // is aligned for `AtomicUsize` (at most 8 bytes) and points into live memory that
             // outlives `&self`. Non-atomic accesses to these bytes are ordered with the atomic

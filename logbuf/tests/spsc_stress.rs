@@ -91,7 +91,7 @@ fn produce(mut producer: spsc::Producer, n: u64, style: ProducerStyle) {
                     if bound > len {
                         // Words of value 1 would read as committed 1-byte records.
                         for (i, b) in claim[len..].iter_mut().enumerate() {
-                            *b = u8::from((len + i) % 8 == 0);
+                            *b = u8::from((len + i).is_multiple_of(8));
                         }
                     }
                     fill_record(&mut claim[..len], seq);

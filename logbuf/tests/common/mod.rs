@@ -148,7 +148,7 @@ impl Backoff {
             return;
         }
         std::thread::yield_now();
-        if self.spins % 1024 == 0 {
+        if self.spins.is_multiple_of(1024) {
             let since = *self.since.get_or_insert_with(Instant::now);
             assert!(
                 since.elapsed() < STALL_LIMIT,

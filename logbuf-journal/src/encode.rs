@@ -1,0 +1,393 @@
+//! The hot-path encoder: writes records in the [wire format](crate::wire) straight into a byte
+//! slice (a ring claim), with no allocation and no intermediate values.
+//!
+//! It emits exactly the bytes postcard emits for the [`wire`](crate::wire) types; the tests in
+//! `tests/encoder.rs` check that for random records of every kind and value.
+//!
+//! The slice is an upper bound claimed in advance. Writing past its end is not an error at the
+//! point it happens: the encoder stops writing, remembers, and [`Encoder::finish`] reports
+//! [`Overflow`], so the caller can fall back to a larger claim.
+//!
+//! ```
+//! use logbuf_journal::encode::Encoder;
+//! use logbuf_journal::wire::{Record, Value};
+//!
+//! let mut buf = [0u8; 64];
+//! let mut enc = Encoder::new(&mut buf);
+//! enc.event(7, 1_000, 1, Some(2), 2);
+//! enc.value_str("hello");
+//! enc.value_u64(42);
+//! let len = enc.finish().unwrap();
+//!
+//! let Record::Event(event) = postcard::from_bytes(&buf[..len]).unwrap() else { panic!() };
+//! assert_eq!((event.callsite, event.parent), (7, Some(2)));
+//! assert_eq!(event.values, [Value::Str("hello"), Value::U64(42)]);
+//! ```
+
+use std::fmt;
+
+/// The slice given to an [`Encoder`] was too small for what was written into it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Overflow {
+    /// Bytes the record needed, where known: formatted text is not measured past the end.
+    pub needed: usize,
+}
+
+impl fmt::Display for Overflow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "record needs at least {} bytes", self.needed)
+    }
+}
+
+impl std::error::Error for Overflow {}
+
+/// Record kinds, as [`Record`](crate::wire::Record)'s variant indices.
+mod kind {
+    pub(super) const EVENT: u8 = 1;
+    pub(super) const SPAN_NEW: u8 = 2;
+    pub(super) const SPAN_RECORD: u8 = 3;
+}
+
+/// Value kinds, as [`Value`](crate::wire::Value)'s variant indices.
+mod value {
+    pub(super) const EMPTY: u8 = 0;
+    pub(super) const U64: u8 = 1;
+    pub(super) const I64: u8 = 2;
+    pub(super) const U128: u8 = 3;
+    pub(super) const I128: u8 = 4;
+    pub(super) const F64: u8 = 5;
+    pub(super) const BOOL: u8 = 6;
+    pub(super) const STR: u8 = 7;
+    pub(super) const BYTES: u8 = 8;
+    pub(super) const DEBUG: u8 = 9;
+    pub(super) const ERROR: u8 = 10;
+}
+
+/// Bytes reserved for the length of text formatted in place: up to 2^21 - 1 bytes of text.
+const FORMATTED_LEN_BYTES: usize = 3;
+
+/// Writes one record into a byte slice. See the [module docs](self).
+///
+/// The caller writes a record header ([`Encoder::event`], [`Encoder::span_new`],
+/// [`Encoder::span_record`]) with the number of values, then exactly that many values.
+#[derive(Debug)]
+pub struct Encoder<'b> {
+    buf: &'b mut [u8],
+    len: usize,
+    /// Bytes that did not fit; `len + lost` is what the record needed.
+    lost: usize,
+}
+
+impl<'b> Encoder<'b> {
+    /// An encoder writing from the start of `buf`.
+    #[inline]
+    pub fn new(buf: &'b mut [u8]) -> Self {
+        Self {
+            buf,
+            len: 0,
+            lost: 0,
+        }
+    }
+
+    /// Bytes written so far, or [`Overflow`] if the slice was too small.
+    #[inline]
+    pub fn finish(self) -> Result<usize, Overflow> {
+        if self.lost == 0 {
+            Ok(self.len)
+        } else {
+            Err(Overflow {
+                needed: self.len + self.lost,
+            })
+        }
+    }
+
+    // === primitives ===
+
+    #[inline(always)]
+    fn raw(&mut self, bytes: &[u8]) {
+        match self.buf.get_mut(self.len..self.len + bytes.len()) {
+            Some(dst) if self.lost == 0 => {
+                dst.copy_from_slice(bytes);
+                self.len += bytes.len();
+            }
+            _ => self.lost += bytes.len(),
+        }
+    }
+
+    #[inline(always)]
+    fn byte(&mut self, b: u8) {
+        match self.buf.get_mut(self.len) {
+            Some(dst) if self.lost == 0 => {
+                *dst = b;
+                self.len += 1;
+            }
+            _ => self.lost += 1,
+        }
+    }
+
+    /// A varint: 7 bits a byte, least significant first, high bit set on all but the last.
+    #[inline(always)]
+    fn varint(&mut self, mut v: u64) {
+        let mut tmp = [0u8; 10];
+        let mut n = 0;
+        while v >= 0x80 {
+            tmp[n] = v as u8 | 0x80;
+            v >>= 7;
+            n += 1;
+        }
+        tmp[n] = v as u8;
+        self.raw(&tmp[..=n]);
+    }
+
+    #[inline]
+    fn varint128(&mut self, mut v: u128) {
+        let mut tmp = [0u8; 19];
+        let mut n = 0;
+        while v >= 0x80 {
+            tmp[n] = v as u8 | 0x80;
+            v >>= 7;
+            n += 1;
+        }
+        tmp[n] = v as u8;
+        self.raw(&tmp[..=n]);
+    }
+
+    #[inline(always)]
+    fn option(&mut self, v: Option<u64>) {
+        match v {
+            None => self.byte(0),
+            Some(v) => {
+                self.byte(1);
+                self.varint(v);
+            }
+        }
+    }
+
+    #[inline]
+    fn len_prefixed(&mut self, bytes: &[u8]) {
+        self.varint(bytes.len() as u64);
+        self.raw(bytes);
+    }
+
+    /// Formats `args` in place behind a length prefix of [`FORMATTED_LEN_BYTES`], then closes
+    /// the gap if the length needs fewer. Near the end of the slice (or for text too long for
+    /// the reserved prefix) it measures the text first and formats it again.
+    fn formatted(&mut self, args: fmt::Arguments<'_>) {
+        // A literal with no arguments needs no formatting machinery.
+        if let Some(s) = args.as_str() {
+            return self.len_prefixed(s.as_bytes());
+        }
+        let start = self.len;
+        let text_at = start + FORMATTED_LEN_BYTES;
+        if self.lost == 0 && text_at <= self.buf.len() {
+            let mut w = SliceWriter {
+                buf: &mut self.buf[text_at..],
+                len: 0,
+                overflow: 0,
+            };
+            let _ = fmt::write(&mut w, args);
+            let text = w.len;
+            if w.overflow == 0 && text < 1 << (7 * FORMATTED_LEN_BYTES) {
+                let prefix = varint_len(text as u64);
+                self.varint(text as u64);
+                self.buf
+                    .copy_within(text_at..text_at + text, start + prefix);
+                self.len = start + prefix + text;
+                return;
+            }
+        }
+        self.formatted_slow(args);
+    }
+
+    #[cold]
+    fn formatted_slow(&mut self, args: fmt::Arguments<'_>) {
+        let mut counter = Counter(0);
+        let _ = fmt::write(&mut counter, args);
+        let text = counter.0;
+        let prefix = varint_len(text as u64);
+        if self.lost != 0 || self.len + prefix + text > self.buf.len() {
+            self.lost += prefix + text;
+            return;
+        }
+        self.varint(text as u64);
+        let mut w = SliceWriter {
+            buf: &mut self.buf[self.len..],
+            len: 0,
+            overflow: 0,
+        };
+        let _ = fmt::write(&mut w, args);
+        // The same arguments format to the same text; guard against a `Display` that does not.
+        if w.len != text || w.overflow != 0 {
+            self.lost += w.overflow.max(1);
+            return;
+        }
+        self.len += text;
+    }
+
+    // === record headers ===
+
+    /// Starts an event record with `values` values to follow.
+    #[inline]
+    pub fn event(
+        &mut self,
+        callsite: u64,
+        time: u64,
+        thread: u64,
+        parent: Option<u64>,
+        values: usize,
+    ) {
+        self.byte(kind::EVENT);
+        self.varint(callsite);
+        self.varint(time);
+        self.varint(thread);
+        self.option(parent);
+        self.varint(values as u64);
+    }
+
+    /// Starts a span-creation record with `values` values to follow.
+    #[inline]
+    #[allow(clippy::too_many_arguments)] // One per field of the record, in wire order.
+    pub fn span_new(
+        &mut self,
+        id: u64,
+        parent: Option<u64>,
+        callsite: u64,
+        time: u64,
+        thread: u64,
+        values: usize,
+    ) {
+        self.byte(kind::SPAN_NEW);
+        self.varint(id);
+        self.option(parent);
+        self.varint(callsite);
+        self.varint(time);
+        self.varint(thread);
+        self.varint(values as u64);
+    }
+
+    /// Starts a span-record record with `values` values to follow.
+    #[inline]
+    pub fn span_record(&mut self, id: u64, values: usize) {
+        self.byte(kind::SPAN_RECORD);
+        self.varint(id);
+        self.varint(values as u64);
+    }
+
+    // === values ===
+
+    /// A field that was not recorded.
+    #[inline]
+    pub fn value_empty(&mut self) {
+        self.byte(value::EMPTY);
+    }
+
+    /// A `u64` value.
+    #[inline]
+    pub fn value_u64(&mut self, v: u64) {
+        self.byte(value::U64);
+        self.varint(v);
+    }
+
+    /// An `i64` value.
+    #[inline]
+    pub fn value_i64(&mut self, v: i64) {
+        self.byte(value::I64);
+        self.varint(((v << 1) ^ (v >> 63)) as u64);
+    }
+
+    /// A `u128` value.
+    #[inline]
+    pub fn value_u128(&mut self, v: u128) {
+        self.byte(value::U128);
+        self.varint128(v);
+    }
+
+    /// An `i128` value.
+    #[inline]
+    pub fn value_i128(&mut self, v: i128) {
+        self.byte(value::I128);
+        self.varint128(((v << 1) ^ (v >> 127)) as u128);
+    }
+
+    /// An `f64` value.
+    #[inline]
+    pub fn value_f64(&mut self, v: f64) {
+        self.byte(value::F64);
+        self.raw(&v.to_le_bytes());
+    }
+
+    /// A `bool` value.
+    #[inline]
+    pub fn value_bool(&mut self, v: bool) {
+        self.byte(value::BOOL);
+        self.byte(u8::from(v));
+    }
+
+    /// A string value.
+    #[inline]
+    pub fn value_str(&mut self, v: &str) {
+        self.byte(value::STR);
+        self.len_prefixed(v.as_bytes());
+    }
+
+    /// A byte-string value.
+    #[inline]
+    pub fn value_bytes(&mut self, v: &[u8]) {
+        self.byte(value::BYTES);
+        self.len_prefixed(v);
+    }
+
+    /// Text formatted now, in place (`Debug` values, formatted messages).
+    #[inline]
+    pub fn value_debug(&mut self, args: fmt::Arguments<'_>) {
+        self.byte(value::DEBUG);
+        self.formatted(args);
+    }
+
+    /// An error: its `Display`, then the `Display` of each source, outermost first.
+    pub fn value_error(&mut self, err: &(dyn std::error::Error + 'static)) {
+        self.byte(value::ERROR);
+        self.formatted(format_args!("{err}"));
+        let sources = std::iter::successors(err.source(), |e| e.source());
+        self.varint(sources.clone().count() as u64);
+        for source in sources {
+            self.formatted(format_args!("{source}"));
+        }
+    }
+}
+
+/// Bytes of the varint encoding of `v`.
+#[inline]
+pub fn varint_len(v: u64) -> usize {
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+/// Formats into a slice; counts what did not fit.
+struct SliceWriter<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+    overflow: usize,
+}
+
+impl fmt::Write for SliceWriter<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        match self.buf.get_mut(self.len..self.len + s.len()) {
+            Some(dst) if self.overflow == 0 => {
+                dst.copy_from_slice(s.as_bytes());
+                self.len += s.len();
+            }
+            _ => self.overflow += s.len(),
+        }
+        Ok(())
+    }
+}
+
+/// Counts formatted bytes.
+struct Counter(usize);
+
+impl fmt::Write for Counter {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0 += s.len();
+        Ok(())
+    }
+}

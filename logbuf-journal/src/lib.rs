@@ -1,0 +1,11 @@
+//! The event journal shared by logbuf's `tracing` and `log` back ends.
+//!
+//! - [`wire`]: the versioned record format (serde types, postcard encoding), documented byte by
+//!   byte in `FORMAT.md`.
+//! - [`encode`]: the hot-path encoder that writes those records straight into a ring claim.
+//!
+//! The journal knows nothing of `tracing` or `log`: front ends turn their events into
+//! [`wire`] records through the [`encode::Encoder`].
+
+pub mod encode;
+pub mod wire;

@@ -1,0 +1,261 @@
+//! The journal's records, as serde types encoded with [postcard](https://docs.rs/postcard).
+//!
+//! These types are the definition of the format; `FORMAT.md` in this crate spells out the bytes.
+//! A record is a postcard-encoded [`Record`]: a varint kind (the variant index) followed by the
+//! fields of that kind, in declaration order. Integers are varints (LEB128, signed ones
+//! zig-zagged first), `f64` is 8 little-endian bytes, strings and byte strings are a varint
+//! length and the bytes, an `Option` is a `0` or a `1` followed by the value, a `Vec` is a varint
+//! count followed by the items.
+//!
+//! # Version rules
+//!
+//! The format has a major and a minor version ([`FORMAT_MAJOR`], [`FORMAT_MINOR`]). A minor
+//! version may add record kinds at the end of [`Record`] and value kinds at the end of
+//! [`Value`]; readers skip record kinds they do not know (the frame around each record gives its
+//! length). Anything else (a field added, removed or reordered, a kind renumbered) is a new
+//! major version, which older readers refuse.
+//!
+//! ```
+//! use logbuf_journal::wire::{Event, Record, Value};
+//!
+//! let record = Record::Event(Event {
+//!     callsite: 3,
+//!     time: 1_000,
+//!     thread: 1,
+//!     parent: None,
+//!     values: vec![Value::Str("done"), Value::U64(42)],
+//! });
+//! let bytes = postcard::to_allocvec(&record).unwrap();
+//! assert_eq!(bytes, [1, 3, 0xe8, 0x07, 1, 0, 2, 7, 4, b'd', b'o', b'n', b'e', 1, 42]);
+//! assert_eq!(postcard::from_bytes::<Record<'_>>(&bytes).unwrap(), record);
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+/// Major version of the format: readers refuse files of another major version.
+pub const FORMAT_MAJOR: u16 = 1;
+/// Minor version of the format: newer minors only add record and value kinds at the end.
+pub const FORMAT_MINOR: u16 = 0;
+
+/// One journal record.
+///
+/// The variant index is the record kind on the wire; new kinds are only ever appended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Record<'a> {
+    /// Kind 0: what a callsite is, written once before its first event or span (and again at
+    /// the start of every file, so each file decodes on its own).
+    #[serde(borrow)]
+    Callsite(Callsite<'a>),
+    /// Kind 1: an event.
+    #[serde(borrow)]
+    Event(Event<'a>),
+    /// Kind 2: a span was created.
+    #[serde(borrow)]
+    SpanNew(SpanNew<'a>),
+    /// Kind 3: values were recorded on an existing span.
+    #[serde(borrow)]
+    SpanRecord(SpanRecord<'a>),
+    /// Kind 4: a thread entered a span.
+    SpanEnter(SpanTransition),
+    /// Kind 5: a thread exited a span.
+    SpanExit(SpanTransition),
+    /// Kind 6: a span was closed; its id may be reused afterwards.
+    SpanClose(SpanClose),
+    /// Kind 7: a span follows from another (a causal link that is not parenthood).
+    FollowsFrom(FollowsFrom),
+    /// Kind 8: the name of a thread, written before its first record.
+    #[serde(borrow)]
+    ThreadName(ThreadName<'a>),
+    /// Kind 9: events a thread dropped because its ring was full.
+    Dropped(Dropped),
+    /// Kind 10: a pairing of the tick counter with wall-clock time.
+    Clock(Clock),
+}
+
+/// Whether a callsite emits events or creates spans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum CallsiteKind {
+    /// `0`: an event callsite.
+    Event,
+    /// `1`: a span callsite.
+    Span,
+}
+
+/// Verbosity level, ordered from the most to the least verbose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Level {
+    /// `0`
+    Trace,
+    /// `1`
+    Debug,
+    /// `2`
+    Info,
+    /// `3`
+    Warn,
+    /// `4`
+    Error,
+}
+
+/// A callsite: the static description events and spans refer to by id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Callsite<'a> {
+    /// The id events and spans use; unique within a file.
+    pub id: u64,
+    /// Event or span.
+    pub kind: CallsiteKind,
+    /// Level.
+    pub level: Level,
+    /// Target, usually the module path.
+    pub target: &'a str,
+    /// Name: the span name, or an event's name (tracing makes one from file and line).
+    pub name: &'a str,
+    /// Module path, if known.
+    pub module_path: Option<&'a str>,
+    /// Source file, if known.
+    pub file: Option<&'a str>,
+    /// Source line, if known.
+    pub line: Option<u32>,
+    /// Field names, in the order events and spans give their values.
+    #[serde(borrow)]
+    pub fields: Vec<&'a str>,
+}
+
+/// An event: a callsite, when, on which thread, inside which span, with which values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event<'a> {
+    /// Callsite id.
+    pub callsite: u64,
+    /// Tick counter at the event; [`Clock`] records turn ticks into wall-clock time.
+    pub time: u64,
+    /// Thread id, as given by the journal (small integers, named by [`ThreadName`]).
+    pub thread: u64,
+    /// Id of the span the event is in, if any.
+    pub parent: Option<u64>,
+    /// Values in the order of the callsite's fields; [`Value::Empty`] for fields not recorded.
+    #[serde(borrow)]
+    pub values: Vec<Value<'a>>,
+}
+
+/// A new span.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpanNew<'a> {
+    /// The span's id; unique among open spans.
+    pub id: u64,
+    /// Parent span, if any.
+    pub parent: Option<u64>,
+    /// Callsite id.
+    pub callsite: u64,
+    /// Tick counter at creation.
+    pub time: u64,
+    /// Thread that created it.
+    pub thread: u64,
+    /// Values in the order of the callsite's fields; [`Value::Empty`] for fields not recorded.
+    #[serde(borrow)]
+    pub values: Vec<Value<'a>>,
+}
+
+/// Values recorded on an existing span after its creation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpanRecord<'a> {
+    /// The span's id.
+    pub id: u64,
+    /// Values in the order of the callsite's fields; [`Value::Empty`] for fields not recorded
+    /// by this call.
+    #[serde(borrow)]
+    pub values: Vec<Value<'a>>,
+}
+
+/// A thread entering or exiting a span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpanTransition {
+    /// The span's id.
+    pub id: u64,
+    /// Tick counter at the transition.
+    pub time: u64,
+    /// The thread.
+    pub thread: u64,
+}
+
+/// A span closing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpanClose {
+    /// The span's id.
+    pub id: u64,
+    /// Tick counter at the close.
+    pub time: u64,
+}
+
+/// A causal link from one span to another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FollowsFrom {
+    /// The span that follows.
+    pub span: u64,
+    /// The span it follows from.
+    pub follows: u64,
+}
+
+/// The name of a thread id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadName<'a> {
+    /// Thread id.
+    pub thread: u64,
+    /// Its name.
+    pub name: &'a str,
+}
+
+/// Events dropped by one thread because its ring was full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dropped {
+    /// Thread id.
+    pub thread: u64,
+    /// How many events were dropped.
+    pub count: u64,
+    /// Tick counter at the first dropped event.
+    pub first_time: u64,
+    /// Tick counter at the last dropped event.
+    pub last_time: u64,
+}
+
+/// A pairing of the tick counter with wall-clock time. Two of these give the tick rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Clock {
+    /// Tick counter.
+    pub ticks: u64,
+    /// Nanoseconds since the Unix epoch at the same moment.
+    pub unix_nanos: u64,
+}
+
+/// A field value.
+///
+/// The variant index is the value kind on the wire; new kinds are only ever appended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Value<'a> {
+    /// Kind 0: the field was not recorded.
+    Empty,
+    /// Kind 1.
+    U64(u64),
+    /// Kind 2.
+    I64(i64),
+    /// Kind 3.
+    U128(u128),
+    /// Kind 4.
+    I128(i128),
+    /// Kind 5.
+    F64(f64),
+    /// Kind 6.
+    Bool(bool),
+    /// Kind 7: a string value.
+    Str(&'a str),
+    /// Kind 8: a byte string.
+    Bytes(&'a [u8]),
+    /// Kind 9: text formatted on the logging thread: `Debug` values and formatted messages.
+    Debug(&'a str),
+    /// Kind 10: an error, its message and the messages of its source chain, outermost first.
+    Error {
+        /// `Display` of the error.
+        message: &'a str,
+        /// `Display` of each `source()`, outermost first.
+        #[serde(borrow)]
+        sources: Vec<&'a str>,
+    },
+}

@@ -1,0 +1,313 @@
+//! The hot-path encoder emits exactly the bytes postcard emits for the serde types, for random
+//! records of every kind the encoder writes and every value kind, and reports overflow (never
+//! panics) when the slice is too small.
+
+use std::fmt;
+
+use logbuf_journal::encode::{Encoder, Overflow, varint_len};
+use logbuf_journal::wire::{Event, Record, SpanNew, SpanRecord, Value};
+use proptest::prelude::*;
+
+/// A value with owned storage, so strategies can make them.
+#[derive(Debug, Clone)]
+enum Owned {
+    Empty,
+    U64(u64),
+    I64(i64),
+    U128(u128),
+    I128(i128),
+    F64(f64),
+    Bool(bool),
+    Str(String),
+    Bytes(Vec<u8>),
+    Debug(String),
+    Error(String, Vec<String>),
+}
+
+impl Owned {
+    fn as_value(&self) -> Value<'_> {
+        match self {
+            Owned::Empty => Value::Empty,
+            Owned::U64(v) => Value::U64(*v),
+            Owned::I64(v) => Value::I64(*v),
+            Owned::U128(v) => Value::U128(*v),
+            Owned::I128(v) => Value::I128(*v),
+            Owned::F64(v) => Value::F64(*v),
+            Owned::Bool(v) => Value::Bool(*v),
+            Owned::Str(v) => Value::Str(v),
+            Owned::Bytes(v) => Value::Bytes(v),
+            Owned::Debug(v) => Value::Debug(v),
+            Owned::Error(m, s) => Value::Error {
+                message: m,
+                sources: s.iter().map(|s| &s[..]).collect(),
+            },
+        }
+    }
+
+    fn encode(&self, enc: &mut Encoder<'_>) {
+        match self {
+            Owned::Empty => enc.value_empty(),
+            Owned::U64(v) => enc.value_u64(*v),
+            Owned::I64(v) => enc.value_i64(*v),
+            Owned::U128(v) => enc.value_u128(*v),
+            Owned::I128(v) => enc.value_i128(*v),
+            Owned::F64(v) => enc.value_f64(*v),
+            Owned::Bool(v) => enc.value_bool(*v),
+            Owned::Str(v) => enc.value_str(v),
+            Owned::Bytes(v) => enc.value_bytes(v),
+            // Through the formatting machinery, as a `Debug` value would go.
+            Owned::Debug(v) => enc.value_debug(format_args!("{}", Shown(v))),
+            Owned::Error(m, s) => enc.value_error(&Chain::new(m, s)),
+        }
+    }
+}
+
+/// Displays a string in several pieces, as real formatting does.
+struct Shown<'a>(&'a str);
+
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mid = (0..=self.0.len() / 2)
+            .rev()
+            .find(|&i| self.0.is_char_boundary(i))
+            .unwrap_or(0);
+        f.write_str(&self.0[..mid])?;
+        f.write_str(&self.0[mid..])
+    }
+}
+
+/// An error with a chain of sources.
+#[derive(Debug)]
+struct Chain {
+    message: String,
+    source: Option<Box<Chain>>,
+}
+
+impl Chain {
+    fn new(message: &str, sources: &[String]) -> Self {
+        let source = sources
+            .split_first()
+            .map(|(first, rest)| Box::new(Chain::new(first, rest)));
+        Chain {
+            message: message.to_owned(),
+            source,
+        }
+    }
+}
+
+impl fmt::Display for Chain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", Shown(&self.message))
+    }
+}
+
+impl std::error::Error for Chain {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|s| s as _)
+    }
+}
+
+fn owned() -> impl Strategy<Value = Owned> {
+    let text = ".{0,40}";
+    prop_oneof![
+        Just(Owned::Empty),
+        any::<u64>().prop_map(Owned::U64),
+        any::<i64>().prop_map(Owned::I64),
+        any::<u128>().prop_map(Owned::U128),
+        any::<i128>().prop_map(Owned::I128),
+        any::<f64>()
+            .prop_filter("NaN != NaN", |v| !v.is_nan())
+            .prop_map(Owned::F64),
+        any::<bool>().prop_map(Owned::Bool),
+        text.prop_map(Owned::Str),
+        proptest::collection::vec(any::<u8>(), 0..200).prop_map(Owned::Bytes),
+        ".{0,300}".prop_map(Owned::Debug),
+        (text, proptest::collection::vec(text, 0..4)).prop_map(|(m, s)| Owned::Error(m, s)),
+    ]
+}
+
+#[derive(Debug, Clone)]
+enum Header {
+    Event {
+        callsite: u64,
+        time: u64,
+        thread: u64,
+        parent: Option<u64>,
+    },
+    SpanNew {
+        id: u64,
+        parent: Option<u64>,
+        callsite: u64,
+        time: u64,
+        thread: u64,
+    },
+    SpanRecord {
+        id: u64,
+    },
+}
+
+fn header() -> impl Strategy<Value = Header> {
+    let id = prop_oneof![0..300u64, any::<u64>()];
+    prop_oneof![
+        (
+            id.clone(),
+            any::<u64>(),
+            id.clone(),
+            proptest::option::of(id.clone())
+        )
+            .prop_map(|(callsite, time, thread, parent)| Header::Event {
+                callsite,
+                time,
+                thread,
+                parent
+            }),
+        (
+            id.clone(),
+            proptest::option::of(id.clone()),
+            id.clone(),
+            any::<u64>(),
+            id.clone()
+        )
+            .prop_map(|(id, parent, callsite, time, thread)| Header::SpanNew {
+                id,
+                parent,
+                callsite,
+                time,
+                thread
+            }),
+        id.prop_map(|id| Header::SpanRecord { id }),
+    ]
+}
+
+fn record<'a>(header: &Header, values: &'a [Owned]) -> Record<'a> {
+    let values = values.iter().map(Owned::as_value).collect();
+    match *header {
+        Header::Event {
+            callsite,
+            time,
+            thread,
+            parent,
+        } => Record::Event(Event {
+            callsite,
+            time,
+            thread,
+            parent,
+            values,
+        }),
+        Header::SpanNew {
+            id,
+            parent,
+            callsite,
+            time,
+            thread,
+        } => Record::SpanNew(SpanNew {
+            id,
+            parent,
+            callsite,
+            time,
+            thread,
+            values,
+        }),
+        Header::SpanRecord { id } => Record::SpanRecord(SpanRecord { id, values }),
+    }
+}
+
+fn encode(buf: &mut [u8], header: &Header, values: &[Owned]) -> Result<usize, Overflow> {
+    let mut enc = Encoder::new(buf);
+    match *header {
+        Header::Event {
+            callsite,
+            time,
+            thread,
+            parent,
+        } => enc.event(callsite, time, thread, parent, values.len()),
+        Header::SpanNew {
+            id,
+            parent,
+            callsite,
+            time,
+            thread,
+        } => enc.span_new(id, parent, callsite, time, thread, values.len()),
+        Header::SpanRecord { id } => enc.span_record(id, values.len()),
+    }
+    for v in values {
+        v.encode(&mut enc);
+    }
+    enc.finish()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: if cfg!(miri) { 16 } else { 2_000 },
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn encoder_bytes_are_postcard_bytes(
+        header in header(),
+        values in proptest::collection::vec(owned(), 0..8),
+    ) {
+        let want = postcard::to_allocvec(&record(&header, &values)).unwrap();
+        let mut buf = vec![0u8; want.len() + 64];
+        let len = encode(&mut buf, &header, &values).unwrap();
+        prop_assert_eq!(&buf[..len], &want[..]);
+        let decoded: Record<'_> = postcard::from_bytes(&buf[..len]).unwrap();
+        prop_assert_eq!(decoded, record(&header, &values));
+    }
+
+    #[test]
+    fn too_small_a_slice_is_overflow_with_the_size_needed(
+        header in header(),
+        values in proptest::collection::vec(owned(), 0..6),
+        cut in any::<proptest::sample::Index>(),
+    ) {
+        let want = postcard::to_allocvec(&record(&header, &values)).unwrap();
+        let short = cut.index(want.len());
+        let mut buf = vec![0u8; short];
+        prop_assert_eq!(encode(&mut buf, &header, &values), Err(Overflow { needed: want.len() }));
+        // An exact fit is enough.
+        let mut buf = vec![0u8; want.len()];
+        prop_assert_eq!(encode(&mut buf, &header, &values), Ok(want.len()));
+    }
+}
+
+#[test]
+fn varint_len_matches_the_encoding() {
+    for v in [
+        0,
+        1,
+        127,
+        128,
+        16_383,
+        16_384,
+        u64::from(u32::MAX),
+        u64::MAX,
+    ] {
+        assert_eq!(
+            varint_len(v),
+            postcard::to_allocvec(&v).unwrap().len(),
+            "{v}"
+        );
+    }
+}
+
+#[test]
+fn formatted_text_longer_than_the_reserved_prefix_is_exact() {
+    // 200 bytes of text need a 2-byte length; the encoder reserves 3 and closes the gap.
+    let text = "x".repeat(200);
+    let mut buf = [0u8; 512];
+    let mut enc = Encoder::new(&mut buf);
+    enc.event(1, 2, 3, None, 1);
+    enc.value_debug(format_args!("{}", Shown(&text)));
+    let len = enc.finish().unwrap();
+    let want = postcard::to_allocvec(&Record::Event(Event {
+        callsite: 1,
+        time: 2,
+        thread: 3,
+        parent: None,
+        values: vec![Value::Debug(&text)],
+    }))
+    .unwrap();
+    assert_eq!(&buf[..len], &want[..]);
+}
