@@ -1,0 +1,429 @@
+//! Binary journal files: a header, then checksummed frames each holding one record.
+//!
+//! ```text
+//! file:    magic (8) | major u16 LE | minor u16 LE | header frame | frame | frame | ...
+//! frame:   len u32 LE | crc32 u32 LE (of the payload) | payload (len bytes)
+//! ```
+//!
+//! The header frame's payload is a postcard [`FileHeader`]; every other frame's payload is one
+//! postcard [`Record`]. The checksum lets [`FileReader`] tell a torn tail (a crash mid-write) and
+//! damaged bytes from records: it stops cleanly at a torn tail, and skips damage by scanning for
+//! the next frame whose checksum holds.
+//!
+//! ```
+//! use logbuf_journal::file::{FileHeader, FileReader, FileWriter};
+//! use logbuf_journal::wire::{Clock, Record, ThreadName};
+//!
+//! let header = FileHeader { pid: 7, program: "demo".into(), clock: Clock { ticks: 0, unix_nanos: 0 } };
+//! let mut writer = FileWriter::new(Vec::new(), &header).unwrap();
+//! let record = Record::ThreadName(ThreadName { thread: 1, name: "main" });
+//! writer.write_record(&postcard::to_allocvec(&record).unwrap()).unwrap();
+//! let bytes = writer.into_inner();
+//!
+//! let mut reader = FileReader::new(&bytes[..]).unwrap();
+//! assert_eq!(reader.header().program, "demo");
+//! assert_eq!(reader.next_record().unwrap().unwrap(), record);
+//! assert!(reader.next_record().is_none());
+//! assert!(reader.stats().is_clean());
+//! ```
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, BufReader, Read, Write};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::wire::{Clock, FORMAT_MAJOR, FORMAT_MINOR, Record};
+
+/// The first eight bytes of every journal file. The high byte and the `\r\n`/`\n` pair catch
+/// transfers that mangle binary files.
+pub const MAGIC: [u8; 8] = *b"\x89LBF\r\n\x1a\n";
+
+/// The largest frame payload a reader accepts. Records are at most half a ring; this bounds
+/// what a damaged length can make a reader wait for.
+pub const MAX_FRAME: usize = 16 << 20;
+
+const FRAME_HEADER: usize = 8;
+/// Magic, major and minor.
+const PREAMBLE: usize = 12;
+/// Record kinds this version knows (`Record`'s variants).
+const KNOWN_KINDS: u64 = 11;
+
+/// What a file says about where it came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileHeader {
+    /// Process id of the writer.
+    pub pid: u32,
+    /// Program name of the writer.
+    pub program: String,
+    /// Tick counter and wall clock when the file was started.
+    pub clock: Clock,
+}
+
+// === writing ===
+
+/// Writes a journal file: the preamble and header on creation, then one frame per record.
+#[derive(Debug)]
+pub struct FileWriter<W: Write> {
+    inner: W,
+    bytes: u64,
+}
+
+impl<W: Write> FileWriter<W> {
+    /// Writes the preamble and `header` to `inner`.
+    ///
+    /// # Errors
+    ///
+    /// What `inner` returns.
+    pub fn new(mut inner: W, header: &FileHeader) -> io::Result<Self> {
+        let mut preamble = [0u8; PREAMBLE];
+        preamble[..8].copy_from_slice(&MAGIC);
+        preamble[8..10].copy_from_slice(&FORMAT_MAJOR.to_le_bytes());
+        preamble[10..12].copy_from_slice(&FORMAT_MINOR.to_le_bytes());
+        inner.write_all(&preamble)?;
+        let mut writer = Self {
+            inner,
+            bytes: PREAMBLE as u64,
+        };
+        let header = postcard::to_allocvec(header).map_err(io::Error::other)?;
+        writer.write_record(&header)?;
+        Ok(writer)
+    }
+
+    /// Writes one frame holding `record`, an encoded [`Record`].
+    ///
+    /// # Errors
+    ///
+    /// What the inner writer returns; `InvalidInput` for an empty record or one over
+    /// [`MAX_FRAME`] bytes.
+    pub fn write_record(&mut self, record: &[u8]) -> io::Result<()> {
+        if record.is_empty() || record.len() > MAX_FRAME {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("a frame holds 1 to {MAX_FRAME} bytes, not {}", record.len()),
+            ));
+        }
+        let mut head = [0u8; FRAME_HEADER];
+        head[..4].copy_from_slice(&(record.len() as u32).to_le_bytes());
+        head[4..].copy_from_slice(&crc32fast::hash(record).to_le_bytes());
+        self.inner.write_all(&head)?;
+        self.inner.write_all(record)?;
+        self.bytes += (FRAME_HEADER + record.len()) as u64;
+        Ok(())
+    }
+
+    /// Bytes written so far, preamble included.
+    pub fn bytes_written(&self) -> u64 {
+        self.bytes
+    }
+
+    /// The inner writer.
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.inner
+    }
+
+    /// Gives back the inner writer.
+    pub fn into_inner(self) -> W {
+        self.inner
+    }
+}
+
+// === reading ===
+
+/// Why a file could not be opened as a journal.
+#[derive(Debug)]
+pub enum OpenError {
+    /// Reading failed.
+    Io(io::Error),
+    /// The file does not start with [`MAGIC`]: it is not a logbuf journal.
+    NotAJournal,
+    /// The file was written in a major version this reader does not read.
+    UnsupportedVersion {
+        /// Major version of the file.
+        major: u16,
+        /// Minor version of the file.
+        minor: u16,
+    },
+    /// The header frame is missing or damaged.
+    BadHeader,
+}
+
+impl fmt::Display for OpenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OpenError::Io(e) => write!(f, "cannot read: {e}"),
+            OpenError::NotAJournal => f.write_str("not a logbuf journal (bad magic bytes)"),
+            OpenError::UnsupportedVersion { major, minor } => write!(
+                f,
+                "journal format {major}.{minor} is not supported (this reader reads {FORMAT_MAJOR}.x)"
+            ),
+            OpenError::BadHeader => f.write_str("journal header is damaged or truncated"),
+        }
+    }
+}
+
+impl std::error::Error for OpenError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            OpenError::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<io::Error> for OpenError {
+    fn from(e: io::Error) -> Self {
+        OpenError::Io(e)
+    }
+}
+
+/// What a reader met besides good records.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadStats {
+    /// Records returned.
+    pub records: u64,
+    /// Runs of damaged bytes skipped to reach the next good frame.
+    pub damaged_regions: u64,
+    /// Bytes in those runs.
+    pub damaged_bytes: u64,
+    /// Good frames holding a record kind this reader does not know (from a newer minor version).
+    pub unknown_records: u64,
+    /// Good frames whose record would not decode (a value kind from a newer minor version).
+    pub undecodable_records: u64,
+    /// Bytes at the end of the file that do not make a whole frame: a write cut short.
+    pub torn_tail_bytes: u64,
+}
+
+impl ReadStats {
+    /// Whether every byte of the file was a good, known record.
+    pub fn is_clean(&self) -> bool {
+        *self
+            == ReadStats {
+                records: self.records,
+                ..ReadStats::default()
+            }
+    }
+}
+
+/// Reads a journal file record by record, streaming, tolerant of torn tails and damage.
+///
+/// [`FileReader::next_record`] never panics, whatever the bytes: damage is skipped and counted
+/// in [`FileReader::stats`].
+#[derive(Debug)]
+pub struct FileReader<R: Read> {
+    src: R,
+    buf: Vec<u8>,
+    /// Unconsumed bytes are `buf[start..end]`.
+    start: usize,
+    end: usize,
+    /// File offset of `buf[0]`.
+    consumed_base: usize,
+    eof: bool,
+    header: FileHeader,
+    minor: u16,
+    stats: ReadStats,
+}
+
+impl FileReader<BufReader<File>> {
+    /// Opens the journal file at `path`.
+    ///
+    /// # Errors
+    ///
+    /// See [`OpenError`].
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, OpenError> {
+        Self::new(BufReader::with_capacity(1 << 16, File::open(path)?))
+    }
+}
+
+impl<R: Read> FileReader<R> {
+    /// Reads and checks the preamble and header from `src`.
+    ///
+    /// # Errors
+    ///
+    /// See [`OpenError`].
+    pub fn new(src: R) -> Result<Self, OpenError> {
+        let mut reader = Self {
+            src,
+            buf: vec![0; 1 << 16],
+            start: 0,
+            end: 0,
+            consumed_base: 0,
+            eof: false,
+            header: FileHeader {
+                pid: 0,
+                program: String::new(),
+                clock: Clock {
+                    ticks: 0,
+                    unix_nanos: 0,
+                },
+            },
+            minor: 0,
+            stats: ReadStats::default(),
+        };
+        if !reader.fill(PREAMBLE)? || reader.buf[..8] != MAGIC {
+            return Err(OpenError::NotAJournal);
+        }
+        let major = u16::from_le_bytes([reader.buf[8], reader.buf[9]]);
+        let minor = u16::from_le_bytes([reader.buf[10], reader.buf[11]]);
+        if major != FORMAT_MAJOR {
+            return Err(OpenError::UnsupportedVersion { major, minor });
+        }
+        reader.minor = minor;
+        reader.start = PREAMBLE;
+        let Some((at, len)) = reader.frame_at_start(false)? else {
+            return Err(OpenError::BadHeader);
+        };
+        reader.header =
+            postcard::from_bytes(&reader.buf[at..at + len]).map_err(|_| OpenError::BadHeader)?;
+        reader.start = at + len;
+        Ok(reader)
+    }
+
+    /// The file's header.
+    pub fn header(&self) -> &FileHeader {
+        &self.header
+    }
+
+    /// The file's format version, major and minor.
+    pub fn version(&self) -> (u16, u16) {
+        (FORMAT_MAJOR, self.minor)
+    }
+
+    /// What was met so far besides good records.
+    pub fn stats(&self) -> &ReadStats {
+        &self.stats
+    }
+
+    /// The next record, skipping damage and records this version cannot decode; `None` at the
+    /// end of the file (or at a torn tail).
+    ///
+    /// # Errors
+    ///
+    /// Reading the source failed; the reader can be tried again.
+    pub fn next_record(&mut self) -> Option<io::Result<Record<'_>>> {
+        loop {
+            let (at, len) = match self.next_frame() {
+                Ok(Some(frame)) => frame,
+                Ok(None) => return None,
+                Err(e) => return Some(Err(e)),
+            };
+            let payload = &self.buf[at..at + len];
+            if !matches!(read_varint(payload), Some(kind) if kind < KNOWN_KINDS) {
+                self.stats.unknown_records += 1;
+                continue;
+            }
+            // SAFETY: `buf` is not touched again until the next call, which needs `&mut self`
+            // and so ends the returned borrow first. The raw pointer only tells the borrow
+            // checker that the loop's other path (which refills `buf`) does not overlap with
+            // this one's return.
+            let payload: &[u8] = unsafe { &*std::ptr::from_ref(payload) };
+            match postcard::from_bytes::<Record<'_>>(payload) {
+                Ok(record) => {
+                    self.stats.records += 1;
+                    return Some(Ok(record));
+                }
+                Err(_) => self.stats.undecodable_records += 1,
+            }
+        }
+    }
+
+    /// Finds the next good frame at or after `start`, skipping damage; returns its payload's
+    /// place in `buf` and moves `start` past it.
+    fn next_frame(&mut self) -> io::Result<Option<(usize, usize)>> {
+        let mut damaged_from = None;
+        loop {
+            match self.frame_at_start(true)? {
+                Some((at, len)) => {
+                    if let Some(from) = damaged_from {
+                        self.stats.damaged_regions += 1;
+                        self.stats.damaged_bytes +=
+                            (self.consumed_at(at - FRAME_HEADER) - from) as u64;
+                    }
+                    self.start = at + len;
+                    return Ok(Some((at, len)));
+                }
+                None if self.start == self.end && self.eof => {
+                    if let Some(from) = damaged_from {
+                        // Damage running to the end of the file is a torn tail.
+                        self.stats.torn_tail_bytes += (self.consumed_at(self.end) - from) as u64;
+                    }
+                    return Ok(None);
+                }
+                None => {
+                    damaged_from.get_or_insert(self.consumed_at(self.start));
+                    self.start += 1;
+                }
+            }
+        }
+    }
+
+    /// File offset of `buf[i]`.
+    fn consumed_at(&self, i: usize) -> usize {
+        self.consumed_base + i
+    }
+
+    /// Whether a good frame starts at `start`: its length is in range, it is all there, and its
+    /// checksum holds (and, for a `record` frame, its first byte can start a record kind).
+    /// Returns the payload's place in `buf`.
+    fn frame_at_start(&mut self, record: bool) -> io::Result<Option<(usize, usize)>> {
+        if !self.fill(FRAME_HEADER)? {
+            return Ok(None);
+        }
+        let head = &self.buf[self.start..self.start + FRAME_HEADER];
+        let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+        if len == 0 || len > MAX_FRAME || !self.fill(FRAME_HEADER + len)? {
+            return Ok(None);
+        }
+        let at = self.start + FRAME_HEADER;
+        let payload = &self.buf[at..at + len];
+        // Every record kind below 128 starts with a byte below 0x80; checking that first saves
+        // a checksum over most false starts while scanning damage.
+        Ok(
+            ((!record || payload[0] < 0x80) && crc32fast::hash(payload) == crc)
+                .then_some((at, len)),
+        )
+    }
+
+    /// Makes `n` bytes available from `start`, reading more as needed. `false` if the source
+    /// ends first. The buffer grows only as bytes arrive, so a damaged length cannot make it
+    /// allocate more than the file holds.
+    fn fill(&mut self, n: usize) -> io::Result<bool> {
+        while self.end - self.start < n {
+            if self.eof {
+                return Ok(false);
+            }
+            if self.start > 0 && self.start >= self.buf.len() / 2 {
+                self.buf.copy_within(self.start..self.end, 0);
+                self.consumed_base += self.start;
+                self.end -= self.start;
+                self.start = 0;
+            }
+            if self.end == self.buf.len() {
+                let grown = self.buf.len() * 2;
+                self.buf.resize(grown, 0);
+            }
+            let end = self.buf.len();
+            match self.src.read(&mut self.buf[self.end..end]) {
+                Ok(0) => self.eof = true,
+                Ok(read) => self.end += read,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// The varint at the start of `bytes`, if it is one.
+fn read_varint(bytes: &[u8]) -> Option<u64> {
+    let mut v = 0u64;
+    for (i, &b) in bytes.iter().enumerate().take(10) {
+        v |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return Some(v);
+        }
+    }
+    None
+}
