@@ -24,7 +24,7 @@ fn record(i: u64, text: &str) -> Record<'_> {
     match i % 11 {
         0 => Record::Callsite(Callsite {
             id: i,
-            kind: if i % 2 == 0 {
+            kind: if i.is_multiple_of(2) {
                 CallsiteKind::Event
             } else {
                 CallsiteKind::Span
@@ -41,7 +41,7 @@ fn record(i: u64, text: &str) -> Record<'_> {
             callsite: i,
             time: i * 1000,
             thread: i % 3,
-            parent: (i % 2 == 0).then_some(i / 2),
+            parent: i.is_multiple_of(2).then_some(i / 2),
             values: vec![
                 Value::Str(text),
                 Value::U64(i),
