@@ -1,14 +1,66 @@
 //! The event journal shared by logbuf's `tracing` and `log` back ends.
 //!
+//! On the logging thread, [`Journal::write`] encodes a record straight into the thread's own
+//! SPSC ring (created on the thread's first write): no lock, no allocation, no system call. A
+//! worker thread drains every ring, orders records by timestamp, writes callsite and thread
+//! definitions before the records that use them, reports dropped events in the log itself, and
+//! hands everything to the [`Sink`]s.
+//!
+//! ```
+//! use logbuf_journal::Journal;
+//! use logbuf_journal::file::FileReader;
+//! use logbuf_journal::wire::{Callsite, CallsiteKind, Level, Record, Value};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let path = dir.path().join("app.lbf");
+//! let (journal, guard) = Journal::builder().file(&path)?.build()?;
+//!
+//! let callsite = journal.register_callsite(&Callsite {
+//!     id: 0,
+//!     kind: CallsiteKind::Event,
+//!     level: Level::Info,
+//!     target: "demo",
+//!     name: "event demo.rs:1",
+//!     module_path: Some("demo"),
+//!     file: Some("demo.rs"),
+//!     line: Some(1),
+//!     fields: vec!["message", "user"],
+//! });
+//! journal.write(64, |enc, time| {
+//!     enc.event(callsite, time, 0, None, 2);
+//!     enc.value_str("signed in");
+//!     enc.value_u64(42);
+//! });
+//! drop(guard); // writes everything and syncs the file
+//!
+//! let mut reader = FileReader::open(&path)?;
+//! let mut values = Vec::new();
+//! while let Some(record) = reader.next_record() {
+//!     if let Record::Event(event) = record? {
+//!         values.push(format!("{:?}", event.values));
+//!     }
+//! }
+//! assert_eq!(values, [r#"[Str("signed in"), U64(42)]"#]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! - [`wire`]: the versioned record format (serde types, postcard encoding), documented byte by
 //!   byte in `FORMAT.md`.
 //! - [`encode`]: the hot-path encoder that writes those records straight into a ring claim.
 //! - [`file`]: binary journal files: header, checksummed frames, a reader that survives torn
 //!   tails and damage.
+//! - [`sink`]: the [`Sink`] trait and the binary file sink.
 //!
 //! The journal knows nothing of `tracing` or `log`: front ends turn their events into
 //! [`wire`] records through the [`encode::Encoder`].
 
+mod clock;
 pub mod encode;
 pub mod file;
+mod journal;
+pub mod sink;
 pub mod wire;
+mod worker;
+
+pub use journal::{BuildError, Builder, FullPolicy, Guard, Journal, RingStats, Stats, Written};
+pub use sink::Sink;

@@ -1,0 +1,610 @@
+//! The journal: per-thread rings on the logging side, a worker thread that drains them into
+//! sinks in time order.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::io;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::thread::{self, Thread};
+use std::time::Duration;
+
+use logbuf::queue::{CapacityError, ClaimError, Consumer, spsc};
+
+use crate::clock;
+use crate::encode::{Encoder, Overflow};
+use crate::sink::{BinaryFileSink, Sink};
+use crate::wire::{Callsite, Record, ThreadName};
+use crate::worker;
+
+/// Bytes in front of every ring record: the tick counter, little-endian, so the worker can order
+/// records without decoding them.
+pub(crate) const STAMP: usize = 8;
+
+/// What to do with an event when the thread's ring is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FullPolicy {
+    /// Drop the event and count it; the worker writes a [`Dropped`](crate::wire::Dropped)
+    /// record saying how many, so the loss shows in the log itself. The default.
+    Drop,
+    /// Spin, then yield, until the worker makes room. Nothing is lost; the logging thread waits.
+    Block,
+}
+
+/// The outcome of [`Journal::write`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    /// The record is in the ring.
+    Committed,
+    /// The record was dropped and counted: the ring was full (under [`FullPolicy::Drop`]),
+    /// the record was larger than a ring can hold, or the thread was already inside a write.
+    Dropped,
+}
+
+/// Why a journal could not be built.
+#[derive(Debug)]
+pub enum BuildError {
+    /// The ring capacity is out of range.
+    Capacity(CapacityError),
+    /// The worker thread could not be started.
+    Spawn(io::Error),
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BuildError::Capacity(e) => write!(f, "journal ring: {e}"),
+            BuildError::Spawn(e) => write!(f, "cannot start the journal worker: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            BuildError::Capacity(e) => Some(e),
+            BuildError::Spawn(e) => Some(e),
+        }
+    }
+}
+
+/// Counters of a running journal; see [`Journal::stats`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Records handed to the sinks (events, spans and the journal's own records).
+    pub records_written: u64,
+    /// Bytes of those records.
+    pub bytes_written: u64,
+    /// Events dropped (ring full, too large, re-entrant) and reported in the log.
+    pub dropped: u64,
+    /// Errors the sinks returned.
+    pub sink_errors: u64,
+    /// One entry per thread that has logged: its journal thread id and the most bytes the
+    /// worker found waiting in its ring in one pass (a lower bound of the ring's high-water
+    /// mark).
+    pub rings: Vec<RingStats>,
+}
+
+/// Per-thread figures in [`Stats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RingStats {
+    /// Journal thread id.
+    pub thread: u64,
+    /// Most bytes waiting in the ring at one worker pass.
+    pub high_water: usize,
+}
+
+/// Settings for a journal; [`Journal::builder`] makes one.
+pub struct Builder {
+    ring_capacity: usize,
+    policy: FullPolicy,
+    sinks: Vec<Box<dyn Sink>>,
+    pub(crate) timing: Timing,
+}
+
+/// The worker's clockwork, shared with it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timing {
+    pub(crate) flush_interval: Duration,
+    pub(crate) idle_park: Duration,
+    pub(crate) order_window: Duration,
+    pub(crate) shutdown_timeout: Duration,
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("ring_capacity", &self.ring_capacity)
+            .field("policy", &self.policy)
+            .field("sinks", &self.sinks.len())
+            .field("timing", &self.timing)
+            .finish()
+    }
+}
+
+impl Builder {
+    /// Bytes of each thread's ring (rounded up to a power of two). Default 1 MiB: size it for
+    /// the largest burst one thread logs within [`Builder::idle_park_interval`].
+    pub fn ring_capacity(mut self, bytes: usize) -> Self {
+        self.ring_capacity = bytes;
+        self
+    }
+
+    /// What to do when a thread's ring is full. Default [`FullPolicy::Drop`].
+    pub fn policy(mut self, policy: FullPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Adds a sink. Records go to every sink, in the order they were added.
+    pub fn sink(mut self, sink: impl Sink + 'static) -> Self {
+        self.sinks.push(Box::new(sink));
+        self
+    }
+
+    /// Adds a binary file sink writing to `path`.
+    ///
+    /// # Errors
+    ///
+    /// If the file cannot be created.
+    pub fn file(self, path: impl AsRef<Path>) -> io::Result<Self> {
+        Ok(self.sink(BinaryFileSink::create(path)?))
+    }
+
+    /// How often the worker flushes sinks while records arrive. Default 100 ms.
+    pub fn flush_interval(mut self, interval: Duration) -> Self {
+        self.timing.flush_interval = interval;
+        self
+    }
+
+    /// How long an idle worker sleeps before looking at the rings again. Default 2 ms.
+    pub fn idle_park_interval(mut self, interval: Duration) -> Self {
+        self.timing.idle_park = interval.max(Duration::from_micros(10));
+        self
+    }
+
+    /// How long the worker holds records back so that records from other threads with earlier
+    /// timestamps can be written before them. Records whose timestamps are further apart than
+    /// this across threads are written in time order; closer ones may be written in the order
+    /// the worker found them. Default 10 ms.
+    pub fn order_window(mut self, window: Duration) -> Self {
+        self.timing.order_window = window;
+        self
+    }
+
+    /// How long dropping the [`Guard`] waits for the worker to write everything. Default 30 s.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.timing.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Starts the worker thread.
+    ///
+    /// # Errors
+    ///
+    /// See [`BuildError`].
+    pub fn build(self) -> Result<(Journal, Guard), BuildError> {
+        // Check the capacity now, not on some thread's first event.
+        drop(spsc::try_new(self.ring_capacity).map_err(BuildError::Capacity)?);
+        static NEXT_JOURNAL: AtomicU64 = AtomicU64::new(1);
+        let shared = Arc::new(Shared {
+            id: NEXT_JOURNAL.fetch_add(1, Ordering::Relaxed),
+            ring_capacity: self.ring_capacity,
+            policy: self.policy,
+            pending: Mutex::new(Pending::default()),
+            slots: Mutex::new(Vec::new()),
+            worker: OnceLock::new(),
+            flush: Mutex::new(FlushState::default()),
+            flushed: Condvar::new(),
+            shutdown: AtomicBool::new(false),
+            next_thread: AtomicU64::new(1),
+            next_callsite: AtomicU64::new(1),
+            records_written: AtomicU64::new(0),
+            bytes_written: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            sink_errors: AtomicU64::new(0),
+            lost_reentrant: AtomicU64::new(0),
+        });
+        let timing = self.timing;
+        let sinks = self.sinks;
+        let worker_shared = shared.clone();
+        let handle = thread::Builder::new()
+            .name("logbuf-journal".into())
+            .spawn(move || worker::run(worker_shared, sinks, timing))
+            .map_err(BuildError::Spawn)?;
+        let _ = shared.worker.set(handle.thread().clone());
+        let guard = Guard {
+            shared: shared.clone(),
+            timeout: timing.shutdown_timeout,
+            handle: Some(handle),
+        };
+        Ok((Journal { shared }, guard))
+    }
+}
+
+// === shared state ===
+
+/// A thread's ring as the worker holds it, and the thread's counters.
+pub(crate) struct RingEntry {
+    pub(crate) consumer: Consumer,
+    pub(crate) slot: Arc<ThreadSlot>,
+}
+
+/// Counters a logging thread updates and the worker reads.
+#[derive(Debug)]
+pub(crate) struct ThreadSlot {
+    pub(crate) thread: u64,
+    pub(crate) dropped: AtomicU64,
+    pub(crate) first_drop: AtomicU64,
+    pub(crate) last_drop: AtomicU64,
+    pub(crate) high_water: AtomicUsize,
+}
+
+/// Handed from logging threads to the worker under a lock, off the hot path: new rings, and
+/// definitions (callsites, thread names) to write before the records that use them.
+#[derive(Default)]
+pub(crate) struct Pending {
+    pub(crate) rings: Vec<RingEntry>,
+    pub(crate) definitions: Vec<Vec<u8>>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct FlushState {
+    pub(crate) requested: u64,
+    pub(crate) done: u64,
+    /// The worker has exited.
+    pub(crate) exited: bool,
+}
+
+pub(crate) struct Shared {
+    id: u64,
+    ring_capacity: usize,
+    policy: FullPolicy,
+    pub(crate) pending: Mutex<Pending>,
+    slots: Mutex<Vec<Arc<ThreadSlot>>>,
+    worker: OnceLock<Thread>,
+    pub(crate) flush: Mutex<FlushState>,
+    pub(crate) flushed: Condvar,
+    pub(crate) shutdown: AtomicBool,
+    next_thread: AtomicU64,
+    next_callsite: AtomicU64,
+    pub(crate) records_written: AtomicU64,
+    pub(crate) bytes_written: AtomicU64,
+    pub(crate) dropped: AtomicU64,
+    pub(crate) sink_errors: AtomicU64,
+    /// Events dropped where no thread slot could take the count (re-entrant writes, writes
+    /// during thread teardown); the worker reports them as thread 0.
+    pub(crate) lost_reentrant: AtomicU64,
+}
+
+/// A poisoned lock only means a thread panicked while holding it; the data is still consistent
+/// for our purposes (plain counters and queues), so carry on.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shared {
+    fn wake_worker(&self) {
+        if let Some(t) = self.worker.get() {
+            t.unpark();
+        }
+    }
+}
+
+// === thread-local rings ===
+
+/// A thread's producer for one journal.
+struct Local {
+    journal: u64,
+    producer: spsc::Producer,
+    slot: Arc<ThreadSlot>,
+}
+
+thread_local! {
+    static LOCALS: RefCell<Vec<Local>> = const { RefCell::new(Vec::new()) };
+}
+
+// === impl Journal ===
+
+/// A handle to a journal, cheap to clone, used by the logging front ends.
+#[derive(Clone)]
+pub struct Journal {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for Journal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Journal")
+            .field("id", &self.shared.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Journal {
+    /// Settings with their defaults.
+    pub fn builder() -> Builder {
+        Builder {
+            ring_capacity: 1 << 20,
+            policy: FullPolicy::Drop,
+            sinks: Vec::new(),
+            timing: Timing {
+                flush_interval: Duration::from_millis(100),
+                idle_park: Duration::from_millis(2),
+                order_window: Duration::from_millis(10),
+                shutdown_timeout: Duration::from_secs(30),
+            },
+        }
+    }
+
+    /// The tick counter now, as records are stamped with.
+    #[inline]
+    pub fn now(&self) -> u64 {
+        clock::global().now()
+    }
+
+    /// Registers a callsite and returns the id records refer to it by. Its definition is
+    /// written before any record that the calling thread writes after this returns. The `id`
+    /// in `callsite` is ignored.
+    pub fn register_callsite(&self, callsite: &Callsite<'_>) -> u64 {
+        let id = self.shared.next_callsite.fetch_add(1, Ordering::Relaxed);
+        let def = Record::Callsite(Callsite {
+            id,
+            ..callsite.clone()
+        });
+        self.define(&def);
+        id
+    }
+
+    fn define(&self, record: &Record<'_>) {
+        match postcard::to_allocvec(record) {
+            Ok(bytes) => lock(&self.shared.pending).definitions.push(bytes),
+            Err(_) => {
+                self.shared.lost_reentrant.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Writes one record from the calling thread: `encode` writes it with the [`Encoder`] it is
+    /// given (and the record's timestamp), into at most `max_len` bytes at first. If the record
+    /// turns out longer, `encode` is called again with room for all of it.
+    ///
+    /// No lock, no allocation, no system call, except on a thread's first write (which creates
+    /// and registers its ring) and under [`FullPolicy::Block`] when the ring is full.
+    #[inline]
+    pub fn write(&self, max_len: usize, mut encode: impl FnMut(&mut Encoder<'_>, u64)) -> Written {
+        let time = self.now();
+        let written = LOCALS.try_with(|cell| {
+            let Ok(mut locals) = cell.try_borrow_mut() else {
+                // Logging from inside a write on this thread (a `Debug` impl that logs).
+                return None;
+            };
+            let local = match locals.iter().position(|l| l.journal == self.shared.id) {
+                Some(i) => &mut locals[i],
+                None => self.register_thread(&mut locals)?,
+            };
+            Some(self.write_local(local, time, max_len, &mut encode))
+        });
+        match written {
+            Ok(Some(w)) => w,
+            // Re-entrant, or the thread's locals are gone (thread exit) or could not be made.
+            _ => {
+                self.shared.lost_reentrant.fetch_add(1, Ordering::Relaxed);
+                Written::Dropped
+            }
+        }
+    }
+
+    #[inline]
+    fn write_local(
+        &self,
+        local: &mut Local,
+        time: u64,
+        max_len: usize,
+        encode: &mut impl FnMut(&mut Encoder<'_>, u64),
+    ) -> Written {
+        let max = local.producer.max_record_len();
+        let mut want = max_len.max(1).saturating_add(STAMP);
+        let mut spins = 0u32;
+        loop {
+            let mut claim = match local.producer.try_claim(want) {
+                Ok(claim) => claim,
+                Err(ClaimError::Full) if self.shared.policy == FullPolicy::Block => {
+                    if local.producer.is_disconnected() {
+                        return drop_event(&local.slot, time);
+                    }
+                    spins += 1;
+                    if spins < 64 {
+                        std::hint::spin_loop();
+                    } else {
+                        self.shared.wake_worker();
+                        thread::yield_now();
+                    }
+                    continue;
+                }
+                Err(ClaimError::TooLarge { .. }) if want > max => {
+                    // An upper bound past the ring's maximum: try the maximum, the record may
+                    // still fit it.
+                    want = max;
+                    continue;
+                }
+                Err(_) => return drop_event(&local.slot, time),
+            };
+            let mut enc = Encoder::new(&mut claim[STAMP..]);
+            encode(&mut enc, time);
+            match enc.finish() {
+                Ok(len) => {
+                    claim[..STAMP].copy_from_slice(&time.to_le_bytes());
+                    claim.truncate(STAMP + len);
+                    claim.commit();
+                    return Written::Committed;
+                }
+                Err(Overflow { needed }) => {
+                    drop(claim);
+                    if STAMP + needed <= want || STAMP + needed > max {
+                        return drop_event(&local.slot, time);
+                    }
+                    want = STAMP + needed;
+                }
+            }
+        }
+    }
+
+    #[cold]
+    fn register_thread<'l>(&self, locals: &'l mut Vec<Local>) -> Option<&'l mut Local> {
+        // Forget rings of journals that are gone.
+        locals.retain(|l| !l.producer.is_disconnected());
+        let (producer, consumer) = spsc::try_new(self.shared.ring_capacity).ok()?;
+        let thread = self.shared.next_thread.fetch_add(1, Ordering::Relaxed);
+        let slot = Arc::new(ThreadSlot {
+            thread,
+            dropped: AtomicU64::new(0),
+            first_drop: AtomicU64::new(0),
+            last_drop: AtomicU64::new(0),
+            high_water: AtomicUsize::new(0),
+        });
+        let current = thread::current();
+        let name = current
+            .name()
+            .map_or_else(|| format!("{:?}", current.id()), str::to_owned);
+        let def = postcard::to_allocvec(&Record::ThreadName(ThreadName {
+            thread,
+            name: &name,
+        }))
+        .ok()?;
+        {
+            let mut pending = lock(&self.shared.pending);
+            pending.definitions.push(def);
+            pending.rings.push(RingEntry {
+                consumer,
+                slot: slot.clone(),
+            });
+        }
+        lock(&self.shared.slots).push(slot.clone());
+        locals.push(Local {
+            journal: self.shared.id,
+            producer,
+            slot,
+        });
+        locals.last_mut()
+    }
+
+    /// Returns once every record committed before the call is written and the sinks are
+    /// flushed, or the worker has stopped. Waits at most `timeout`; returns whether the flush
+    /// completed in time.
+    pub fn flush_timeout(&self, timeout: Duration) -> bool {
+        if self
+            .shared
+            .worker
+            .get()
+            .is_some_and(|w| w.id() == thread::current().id())
+        {
+            // A sink logging into its own journal: the worker cannot wait for itself.
+            return false;
+        }
+        let deadline = std::time::Instant::now() + timeout;
+        let mut state = lock(&self.shared.flush);
+        state.requested += 1;
+        let ticket = state.requested;
+        self.shared.wake_worker();
+        while state.done < ticket && !state.exited {
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            state = self
+                .shared
+                .flushed
+                .wait_timeout(state, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        state.done >= ticket
+    }
+
+    /// [`Journal::flush_timeout`] with no practical limit (an hour).
+    pub fn flush(&self) -> bool {
+        self.flush_timeout(Duration::from_secs(3600))
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> Stats {
+        let rings = lock(&self.shared.slots)
+            .iter()
+            .map(|s| RingStats {
+                thread: s.thread,
+                high_water: s.high_water.load(Ordering::Relaxed),
+            })
+            .collect();
+        Stats {
+            records_written: self.shared.records_written.load(Ordering::Relaxed),
+            bytes_written: self.shared.bytes_written.load(Ordering::Relaxed),
+            dropped: self.shared.dropped.load(Ordering::Relaxed),
+            sink_errors: self.shared.sink_errors.load(Ordering::Relaxed),
+            rings,
+        }
+    }
+}
+
+/// Counts a dropped event on its thread's slot, for the worker to report.
+#[cold]
+fn drop_event(slot: &ThreadSlot, time: u64) -> Written {
+    let _ = slot
+        .first_drop
+        .compare_exchange(0, time, Ordering::Relaxed, Ordering::Relaxed);
+    slot.last_drop.store(time, Ordering::Relaxed);
+    // Release: the worker's Acquire swap of the count sees the times stored above.
+    slot.dropped.fetch_add(1, Ordering::Release);
+    Written::Dropped
+}
+
+// === impl Guard ===
+
+/// Keeps the journal's worker running; dropping it writes everything logged so far, syncs the
+/// sinks and stops the worker.
+///
+/// Bind it to a named variable that lives as long as logging should work: `let _guard = ...`.
+/// Binding it to `_` drops it at once, and everything logged afterwards is discarded.
+#[must_use = "dropping the guard stops the journal; bind it with `let _guard = ...`"]
+pub struct Guard {
+    shared: Arc<Shared>,
+    timeout: Duration,
+    handle: Option<thread::JoinHandle<()>>,
+}
+
+impl fmt::Debug for Guard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Guard")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        self.shared.shutdown.store(true, Ordering::Release);
+        self.shared.wake_worker();
+        let deadline = std::time::Instant::now() + self.timeout;
+        let mut state = lock(&self.shared.flush);
+        while !state.exited {
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                eprintln!(
+                    "logbuf-journal: the worker did not finish writing within {:?}; giving up on it",
+                    self.timeout
+                );
+                return;
+            }
+            state = self
+                .shared
+                .flushed
+                .wait_timeout(state, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        drop(state);
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
+    }
+}

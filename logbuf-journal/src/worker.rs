@@ -1,0 +1,264 @@
+//! The worker thread: drains every thread's ring, orders records by timestamp within the order
+//! window, writes definitions before the records that use them, reports drops, and drives the
+//! sinks.
+
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use crate::clock;
+use crate::journal::{RingEntry, STAMP, Shared, Timing, lock};
+use crate::sink::{Entry, Sink};
+use crate::wire::{Dropped, Record};
+
+/// How often sink errors are reported on stderr, at most.
+const ERROR_REPORT_INTERVAL: Duration = Duration::from_secs(10);
+/// How often a clock record is written, so readers can turn ticks into wall-clock time.
+const CLOCK_INTERVAL: Duration = Duration::from_secs(1);
+/// Spins of an idle worker before it parks.
+const IDLE_SPINS: u32 = 32;
+
+/// A record read from a ring, waiting for its turn.
+struct Staged {
+    time: u64,
+    /// Arrival order, to keep records with equal timestamps in the order they were read.
+    seq: u64,
+    start: usize,
+    len: usize,
+}
+
+struct Worker {
+    shared: Arc<Shared>,
+    sinks: Vec<Box<dyn Sink>>,
+    timing: Timing,
+    rings: Vec<RingEntry>,
+    staged: Vec<Staged>,
+    arena: Vec<u8>,
+    seq: u64,
+    last_flush: Instant,
+    last_clock: Instant,
+    errors_unreported: u64,
+    last_error_report: Option<Instant>,
+}
+
+pub(crate) fn run(shared: Arc<Shared>, sinks: Vec<Box<dyn Sink>>, timing: Timing) {
+    let mut w = Worker {
+        shared,
+        sinks,
+        timing,
+        rings: Vec::new(),
+        staged: Vec::new(),
+        arena: Vec::new(),
+        seq: 0,
+        last_flush: Instant::now(),
+        last_clock: Instant::now(),
+        errors_unreported: 0,
+        last_error_report: None,
+    };
+    w.write_clock();
+    let mut idle = 0u32;
+    loop {
+        // Read the requests before draining: everything committed before a flush request was
+        // made is then in the rings when they are drained below.
+        let ticket = lock(&w.shared.flush).requested;
+        let shutdown = w.shared.shutdown.load(Ordering::Acquire);
+        let read = w.drain();
+        w.write_definitions();
+        w.report_drops();
+        let everything = shutdown || ticket > lock(&w.shared.flush).done;
+        w.emit(everything);
+        if w.last_clock.elapsed() >= CLOCK_INTERVAL {
+            w.write_clock();
+        }
+        if everything || w.last_flush.elapsed() >= w.timing.flush_interval {
+            w.flush_sinks(shutdown);
+        }
+        if everything {
+            let mut state = lock(&w.shared.flush);
+            state.done = state.done.max(ticket);
+            if shutdown && read == 0 {
+                state.exited = true;
+                drop(state);
+                w.shared.flushed.notify_all();
+                return;
+            }
+            drop(state);
+            w.shared.flushed.notify_all();
+        }
+        if read > 0 {
+            idle = 0;
+        } else if idle < IDLE_SPINS {
+            idle += 1;
+            std::hint::spin_loop();
+        } else {
+            // Wake in time to write staged records once the order window has passed.
+            let wait = if w.staged.is_empty() {
+                w.timing.idle_park
+            } else {
+                w.timing.idle_park.min(w.timing.order_window)
+            };
+            std::thread::park_timeout(wait);
+        }
+    }
+}
+
+impl Worker {
+    /// Moves every committed record from the rings into the staging area; drops rings whose
+    /// thread is gone once they are empty. Returns how many records were read.
+    fn drain(&mut self) -> usize {
+        self.rings.append(&mut lock(&self.shared.pending).rings);
+        let mut read = 0;
+        for ring in &mut self.rings {
+            let mut bytes = 0;
+            let mut batch = ring.consumer.batch();
+            while let Some(record) = batch.next() {
+                bytes += record.len();
+                let Some((stamp, body)) = record.split_first_chunk::<STAMP>() else {
+                    continue;
+                };
+                self.staged.push(Staged {
+                    time: u64::from_le_bytes(*stamp),
+                    seq: self.seq,
+                    start: self.arena.len(),
+                    len: body.len(),
+                });
+                self.seq += 1;
+                self.arena.extend_from_slice(body);
+                read += 1;
+            }
+            drop(batch);
+            ring.slot.high_water.fetch_max(bytes, Ordering::Relaxed);
+        }
+        // A ring whose producer is gone and which is empty will never hold anything again.
+        // `is_disconnected` is read first: records committed before the producer left are
+        // visible to the `is_empty` that follows.
+        self.rings
+            .retain(|r| !(r.consumer.is_disconnected() && r.consumer.is_empty()));
+        read
+    }
+
+    /// Writes the callsite and thread-name definitions registered so far. Called after
+    /// `drain`: a definition is registered before the records that use it are committed, so
+    /// every record drained so far has its definition here or earlier.
+    fn write_definitions(&mut self) {
+        let definitions = std::mem::take(&mut lock(&self.shared.pending).definitions);
+        for def in &definitions {
+            self.write(def);
+        }
+    }
+
+    /// Turns the threads' drop counters into `Dropped` records.
+    fn report_drops(&mut self) {
+        let mut reports = Vec::new();
+        for ring in &self.rings {
+            // Acquire pairs with the Release increment in `drop_event`: the times are in place.
+            let count = ring.slot.dropped.swap(0, Ordering::Acquire);
+            if count > 0 {
+                let first = ring.slot.first_drop.swap(0, Ordering::Relaxed);
+                let last = ring.slot.last_drop.load(Ordering::Relaxed);
+                reports.push(Dropped {
+                    thread: ring.slot.thread,
+                    count,
+                    first_time: first,
+                    last_time: last,
+                });
+            }
+        }
+        let lost = self.shared.lost_reentrant.swap(0, Ordering::Relaxed);
+        if lost > 0 {
+            let now = clock::global().now();
+            reports.push(Dropped {
+                thread: 0,
+                count: lost,
+                first_time: now,
+                last_time: now,
+            });
+        }
+        for report in reports {
+            self.shared
+                .dropped
+                .fetch_add(report.count, Ordering::Relaxed);
+            if let Ok(bytes) = postcard::to_allocvec(&Record::Dropped(report)) {
+                self.write(&bytes);
+            }
+        }
+    }
+
+    /// Writes staged records in time order: all of them, or those older than the order window.
+    fn emit(&mut self, everything: bool) {
+        if self.staged.is_empty() {
+            return;
+        }
+        self.staged.sort_unstable_by_key(|s| (s.time, s.seq));
+        let ticks = clock::global();
+        let now = ticks.now();
+        let window = u64::try_from(self.timing.order_window.as_nanos()).unwrap_or(u64::MAX);
+        let ready = if everything {
+            self.staged.len()
+        } else {
+            self.staged
+                .partition_point(|s| s.time <= now && ticks.nanos_between(s.time, now) >= window)
+        };
+        if ready == 0 {
+            return;
+        }
+        let staged = std::mem::take(&mut self.staged);
+        let arena = std::mem::take(&mut self.arena);
+        for s in &staged[..ready] {
+            self.write(&arena[s.start..s.start + s.len]);
+        }
+        // Keep what is not ready, compacting the arena.
+        for s in &staged[ready..] {
+            let start = self.arena.len();
+            self.arena
+                .extend_from_slice(&arena[s.start..s.start + s.len]);
+            self.staged.push(Staged { start, ..*s });
+        }
+    }
+
+    fn write_clock(&mut self) {
+        self.last_clock = Instant::now();
+        if let Ok(bytes) = postcard::to_allocvec(&Record::Clock(clock::global().pair())) {
+            self.write(&bytes);
+        }
+    }
+
+    /// Hands one record to every sink.
+    fn write(&mut self, bytes: &[u8]) {
+        let mut failed = 0;
+        for sink in &mut self.sinks {
+            if let Err(e) = sink.write(Entry::new(bytes)) {
+                failed += 1;
+                self.errors_unreported += 1;
+                report(&mut self.last_error_report, &mut self.errors_unreported, &e);
+            }
+        }
+        self.shared.sink_errors.fetch_add(failed, Ordering::Relaxed);
+        self.shared.records_written.fetch_add(1, Ordering::Relaxed);
+        self.shared
+            .bytes_written
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+    }
+
+    fn flush_sinks(&mut self, sync: bool) {
+        self.last_flush = Instant::now();
+        for sink in &mut self.sinks {
+            let result = if sync { sink.sync() } else { sink.flush() };
+            if let Err(e) = result {
+                self.shared.sink_errors.fetch_add(1, Ordering::Relaxed);
+                self.errors_unreported += 1;
+                report(&mut self.last_error_report, &mut self.errors_unreported, &e);
+            }
+        }
+    }
+}
+
+/// Reports sink errors on stderr, at most once per [`ERROR_REPORT_INTERVAL`].
+fn report(last: &mut Option<Instant>, unreported: &mut u64, error: &io::Error) {
+    if last.is_none_or(|t| t.elapsed() >= ERROR_REPORT_INTERVAL) {
+        eprintln!("logbuf-journal: {unreported} sink error(s), the latest: {error}");
+        *last = Some(Instant::now());
+        *unreported = 0;
+    }
+}
