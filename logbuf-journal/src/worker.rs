@@ -66,6 +66,7 @@ pub(crate) fn run(shared: Arc<Shared>, sinks: Vec<Box<dyn Sink>>, timing: Timing
         let read = w.drain();
         w.write_definitions();
         w.report_drops();
+        w.reap();
         let everything = shutdown || ticket > lock(&w.shared.flush).done;
         w.emit(everything);
         if w.last_clock.elapsed() >= CLOCK_INTERVAL {
@@ -130,12 +131,23 @@ impl Worker {
             drop(batch);
             ring.slot.high_water.fetch_max(bytes, Ordering::Relaxed);
         }
-        // A ring whose producer is gone and which is empty will never hold anything again.
-        // `is_disconnected` is read first: records committed before the producer left are
-        // visible to the `is_empty` that follows.
-        self.rings
-            .retain(|r| !(r.consumer.is_disconnected() && r.consumer.is_empty()));
         read
+    }
+
+    /// Frees the rings of threads that are gone, once they are empty, reporting drops they
+    /// counted since the last report.
+    fn reap(&mut self) {
+        // `is_disconnected` is read first: records committed (and drops counted) before the
+        // producer left are visible to what follows.
+        let (gone, live): (Vec<_>, Vec<_>) = std::mem::take(&mut self.rings)
+            .into_iter()
+            .partition(|r| r.consumer.is_disconnected() && r.consumer.is_empty());
+        self.rings = live;
+        for ring in gone {
+            if let Some(report) = take_drops(&ring) {
+                self.write_drops(report);
+            }
+        }
     }
 
     /// Writes the callsite and thread-name definitions registered so far. Called after
@@ -150,21 +162,7 @@ impl Worker {
 
     /// Turns the threads' drop counters into `Dropped` records.
     fn report_drops(&mut self) {
-        let mut reports = Vec::new();
-        for ring in &self.rings {
-            // Acquire pairs with the Release increment in `drop_event`: the times are in place.
-            let count = ring.slot.dropped.swap(0, Ordering::Acquire);
-            if count > 0 {
-                let first = ring.slot.first_drop.swap(0, Ordering::Relaxed);
-                let last = ring.slot.last_drop.load(Ordering::Relaxed);
-                reports.push(Dropped {
-                    thread: ring.slot.thread,
-                    count,
-                    first_time: first,
-                    last_time: last,
-                });
-            }
-        }
+        let mut reports: Vec<Dropped> = self.rings.iter().filter_map(take_drops).collect();
         let lost = self.shared.lost_reentrant.swap(0, Ordering::Relaxed);
         if lost > 0 {
             let now = clock::global().now();
@@ -176,12 +174,16 @@ impl Worker {
             });
         }
         for report in reports {
-            self.shared
-                .dropped
-                .fetch_add(report.count, Ordering::Relaxed);
-            if let Ok(bytes) = postcard::to_allocvec(&Record::Dropped(report)) {
-                self.write(&bytes);
-            }
+            self.write_drops(report);
+        }
+    }
+
+    fn write_drops(&mut self, report: Dropped) {
+        self.shared
+            .dropped
+            .fetch_add(report.count, Ordering::Relaxed);
+        if let Ok(bytes) = postcard::to_allocvec(&Record::Dropped(report)) {
+            self.write(&bytes);
         }
     }
 
@@ -252,6 +254,18 @@ impl Worker {
             }
         }
     }
+}
+
+/// The drops a thread counted since the last call, if any.
+fn take_drops(ring: &RingEntry) -> Option<Dropped> {
+    // Acquire pairs with the Release increment in `drop_event`: the times are in place.
+    let count = ring.slot.dropped.swap(0, Ordering::Acquire);
+    (count > 0).then(|| Dropped {
+        thread: ring.slot.thread,
+        count,
+        first_time: ring.slot.first_drop.swap(0, Ordering::Relaxed),
+        last_time: ring.slot.last_drop.load(Ordering::Relaxed),
+    })
 }
 
 /// Reports sink errors on stderr, at most once per [`ERROR_REPORT_INTERVAL`].
