@@ -47,7 +47,7 @@
 //! - [`wire`]: the versioned record format (serde types, postcard encoding), documented byte by
 //!   byte in `FORMAT.md`.
 //! - [`encode`]: the hot-path encoder that writes those records straight into a ring claim.
-//! - [`file`]: binary journal files: header, checksummed frames, a reader that survives torn
+//! - [`file`](mod@file): binary journal files: header, checksummed frames, a reader that survives torn
 //!   tails and damage.
 //! - [`sink`]: the [`Sink`] trait and the binary file sink.
 //!
