@@ -1,0 +1,28 @@
+//! Feeds arbitrary bytes to the journal file reader, raw and behind a valid preamble and
+//! header: it must never panic, loop forever or allocate without bound.
+//!
+//! ```text
+//! cargo install cargo-fuzz
+//! cd logbuf-journal && cargo +nightly fuzz run reader -- -max_total_time=300
+//! ```
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use logbuf_journal::file::{FileHeader, FileReader, FileWriter};
+use logbuf_journal::wire::Clock;
+
+fn read_all(bytes: &[u8]) {
+    if let Ok(mut reader) = FileReader::new(bytes) {
+        while let Some(record) = reader.next_record() {
+            let _ = record.map(|r| format!("{r:?}"));
+        }
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    read_all(data);
+    let header = FileHeader { pid: 1, program: "fuzz".into(), clock: Clock { ticks: 0, unix_nanos: 0 } };
+    let mut w = FileWriter::new(Vec::new(), &header).expect("in-memory writer");
+    w.get_mut().extend_from_slice(data);
+    read_all(&w.into_inner());
+});
