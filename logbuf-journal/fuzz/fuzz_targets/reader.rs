@@ -21,7 +21,14 @@ fn read_all(bytes: &[u8]) {
 
 fuzz_target!(|data: &[u8]| {
     read_all(data);
-    let header = FileHeader { pid: 1, program: "fuzz".into(), clock: Clock { ticks: 0, unix_nanos: 0 } };
+    let header = FileHeader {
+        pid: 1,
+        program: "fuzz".into(),
+        clock: Clock {
+            ticks: 0,
+            unix_nanos: 0,
+        },
+    };
     let mut w = FileWriter::new(Vec::new(), &header).expect("in-memory writer");
     w.get_mut().extend_from_slice(data);
     read_all(&w.into_inner());
