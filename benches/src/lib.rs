@@ -565,3 +565,120 @@ pub fn machine() -> String {
         scheduling_policy()
     )
 }
+
+/// Waiting for the multi-threaded harnesses: plain spinning while there are no more spinning
+/// threads than CPUs, spin-then-yield when there are.
+///
+/// Under `chrt -f` (SCHED_FIFO) threads of equal priority are never time-sliced: a runnable
+/// thread waits until the one on its CPU blocks or yields. With more threads than CPUs, a
+/// producer that spins on "full" while the consumer waits for its CPU would wait forever, so
+/// every waiting loop of those runs spins [`Backoff::SPINS`] times and then calls
+/// `sched_yield` on each further attempt, for every ring alike. With no more threads than CPUs
+/// it only spins, as the SPSC harnesses do.
+///
+/// ```
+/// let mut b = logbuf_benches::Backoff::yielding();
+/// for _ in 0..200 {
+///     b.snooze();
+/// }
+/// assert!(b.yielded() > 0);
+/// b.reset();
+/// let mut s = logbuf_benches::Backoff::spinning();
+/// for _ in 0..200 {
+///     s.snooze();
+/// }
+/// assert_eq!(s.yielded(), 0);
+/// ```
+#[derive(Debug, Default, Clone)]
+pub struct Backoff {
+    step: u32,
+    yields: u64,
+    spin_only: bool,
+}
+
+impl Backoff {
+    /// Spins before the first yield.
+    pub const SPINS: u32 = 128;
+
+    /// A backoff for a run of `threads` spinning threads: [`Backoff::yielding`] if they are
+    /// more than the CPUs, [`Backoff::spinning`] otherwise.
+    pub fn for_threads(threads: usize) -> Self {
+        if oversubscribed(threads) {
+            Self::yielding()
+        } else {
+            Self::spinning()
+        }
+    }
+
+    /// A backoff that spins [`Backoff::SPINS`] times, then yields.
+    pub fn yielding() -> Self {
+        Self::default()
+    }
+
+    /// A backoff that never yields.
+    pub fn spinning() -> Self {
+        Self {
+            spin_only: true,
+            ..Self::default()
+        }
+    }
+
+    /// One wait: a spin hint for the first [`Backoff::SPINS`] calls since the last reset (or
+    /// always, for [`Backoff::spinning`]), a `sched_yield` after that.
+    #[inline]
+    pub fn snooze(&mut self) {
+        if self.spin_only || self.step < Self::SPINS {
+            self.step += 1;
+            std::hint::spin_loop();
+        } else {
+            self.yields += 1;
+            std::thread::yield_now();
+        }
+    }
+
+    /// Starts spinning again (call after progress).
+    #[inline]
+    pub fn reset(&mut self) {
+        self.step = 0;
+    }
+
+    /// `sched_yield` calls made so far.
+    pub fn yielded(&self) -> u64 {
+        self.yields
+    }
+}
+
+/// The calling thread's scheduler statistics from `/proc/thread-self/schedstat`: nanoseconds
+/// on a CPU, nanoseconds runnable but waiting for one, and the number of times it was put on a
+/// CPU; `None` where the file is missing.
+///
+/// ```
+/// if let Some(s) = logbuf_benches::thread_schedstat() {
+///     assert!(s.on_cpu_ns > 0);
+/// }
+/// ```
+pub fn thread_schedstat() -> Option<SchedStat> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let mut fields = stat.split_whitespace().map(str::parse::<u64>);
+    Some(SchedStat {
+        on_cpu_ns: fields.next()?.ok()?,
+        waiting_ns: fields.next()?.ok()?,
+        timeslices: fields.next()?.ok()?,
+    })
+}
+
+/// One reading of [`thread_schedstat`].
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SchedStat {
+    /// Nanoseconds spent on a CPU.
+    pub on_cpu_ns: u64,
+    /// Nanoseconds spent runnable, waiting for a CPU.
+    pub waiting_ns: u64,
+    /// Times the thread was put on a CPU (each wake-up from a sleep is one).
+    pub timeslices: u64,
+}
+
+/// Whether `threads` spinning threads are more than the machine's logical CPUs.
+pub fn oversubscribed(threads: usize) -> bool {
+    threads > std::thread::available_parallelism().map_or(1, |n| n.get())
+}
