@@ -5,7 +5,7 @@
 
 use crossbeam_utils::CachePadded;
 
-use crate::queue::CapacityError;
+use crate::queue::{CapacityError, ClaimError};
 use crate::sync::{AtomicUsize, Buffer, Ordering};
 
 /// Bytes of the length word in front of every record.
@@ -33,6 +33,25 @@ pub(crate) const fn span(len: usize) -> usize {
 #[inline]
 pub(crate) const fn max_record_len(capacity: usize) -> usize {
     capacity / 2 - HEADER
+}
+
+/// Checks a claim length: `Ok` for `1..=max`, else the error no retry can cure.
+#[inline(always)]
+pub(crate) fn check_len(len: usize, max: usize) -> Result<(), ClaimError> {
+    if len.wrapping_sub(1) >= max {
+        Err(len_error(len, max))
+    } else {
+        Ok(())
+    }
+}
+
+#[cold]
+fn len_error(len: usize, max: usize) -> ClaimError {
+    if len == 0 {
+        ClaimError::ZeroLength
+    } else {
+        ClaimError::TooLarge { len, max }
+    }
 }
 
 /// `a` is after `b` on the free-running position line.

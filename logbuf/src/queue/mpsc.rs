@@ -76,7 +76,9 @@ use std::ops::{Deref, DerefMut};
 
 pub use super::{Batch, Consumer, ReadClaim};
 use super::{CapacityError, ClaimError};
-use crate::ring::{HEADER, Ring, SKIP, checked_capacity, max_record_len, placement, span};
+use crate::ring::{
+    HEADER, Ring, SKIP, check_len, checked_capacity, max_record_len, placement, span,
+};
 use crate::sync::{Arc, Ordering};
 
 /// Creates a ring of at least `capacity` bytes (rounded up to a power of two).
@@ -134,9 +136,7 @@ impl Producer {
     /// [`ClaimError::ZeroLength`] and [`ClaimError::TooLarge`] for lengths no ring state accepts.
     #[inline]
     pub fn try_claim(&mut self, len: usize) -> Result<WriteClaim<'_>, ClaimError> {
-        if len.wrapping_sub(1) >= self.max_len {
-            return Err(self.len_error(len));
-        }
+        check_len(len, self.max_len)?;
         let span = span(len);
         let ring = &*self.ring;
         let mut tail = ring.tail.load(Ordering::Relaxed);
@@ -178,18 +178,6 @@ impl Producer {
             span,
             done: false,
         })
-    }
-
-    #[cold]
-    fn len_error(&self, len: usize) -> ClaimError {
-        if len == 0 {
-            ClaimError::ZeroLength
-        } else {
-            ClaimError::TooLarge {
-                len,
-                max: self.max_len,
-            }
-        }
     }
 
     /// Copies `record` into the ring as one record.

@@ -72,7 +72,9 @@ use std::ops::{Deref, DerefMut};
 
 pub use super::{Batch, Consumer, ReadClaim};
 use super::{CapacityError, ClaimError};
-use crate::ring::{HEADER, Ring, after, checked_capacity, max_record_len, placement, span};
+use crate::ring::{
+    HEADER, Ring, after, check_len, checked_capacity, max_record_len, placement, span,
+};
 use crate::sync::{Arc, Ordering};
 
 /// Creates a ring of at least `capacity` bytes (rounded up to a power of two).
@@ -142,9 +144,7 @@ impl Producer {
     /// [`ClaimError::ZeroLength`] and [`ClaimError::TooLarge`] for lengths no ring state accepts.
     #[inline]
     pub fn try_claim(&mut self, len: usize) -> Result<WriteClaim<'_>, ClaimError> {
-        if len.wrapping_sub(1) >= self.max_len {
-            return Err(self.len_error(len));
-        }
+        check_len(len, self.max_len)?;
         let span = span(len);
         let (pad, need) = placement(self.tail, span, self.capacity);
         if self.tail.wrapping_add(need).wrapping_sub(self.cached_head) > self.capacity {
@@ -172,18 +172,6 @@ impl Producer {
             off,
             len,
         })
-    }
-
-    #[cold]
-    fn len_error(&self, len: usize) -> ClaimError {
-        if len == 0 {
-            ClaimError::ZeroLength
-        } else {
-            ClaimError::TooLarge {
-                len,
-                max: self.max_len,
-            }
-        }
     }
 
     /// Copies `record` into the ring as one record.
