@@ -54,6 +54,9 @@ use std::sync::atomic::{AtomicU64, Ordering, fence};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
+use logbuf_benches::harness::{
+    copy_commit, spin_for, stolen_since, sum_record, time_until_ok, waited_since,
+};
 use logbuf_benches::{
     Isolated, Quiet, Table, XorShift64, cycles, fmt_ratio, machine, median, run_queue_wait_ns,
     setting, steal_secs, thread_schedstat, word_sum,
@@ -72,13 +75,6 @@ const WARM: usize = 1000;
 
 fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 1 << 40, 3).expect("valid histogram bounds")
-}
-
-fn stolen_since(before: Option<f64>) -> f64 {
-    match (before, steal_secs()) {
-        (Some(a), Some(b)) => b - a,
-        _ => 0.0,
-    }
 }
 
 // === 1. ping-pong ===
@@ -454,14 +450,7 @@ impl Writer for LogbufChannelW {
 
     #[inline(always)]
     fn try_write(tx: &mut Self::Tx, payload: &[u8]) -> bool {
-        let ok = match tx.try_send(payload.len()) {
-            Ok(mut claim) => {
-                claim.copy_from_slice(payload);
-                claim.commit();
-                true
-            }
-            Err(_) => false,
-        };
+        let ok = copy_commit(tx.try_send(payload.len()), payload, |c| c.commit());
         if ok {
             tx.notify();
         }
@@ -470,13 +459,7 @@ impl Writer for LogbufChannelW {
 
     #[inline(always)]
     fn try_read(rx: &mut Self::Rx, sum: &mut u64) -> bool {
-        match rx.try_recv() {
-            Ok(record) => {
-                *sum = sum.wrapping_add(word_sum(&record));
-                true
-            }
-            Err(_) => false,
-        }
+        sum_record(rx.try_recv().ok(), sum)
     }
 }
 
@@ -493,25 +476,12 @@ impl Writer for LogbufQueueW {
 
     #[inline(always)]
     fn try_write(tx: &mut Self::Tx, payload: &[u8]) -> bool {
-        match tx.try_claim(payload.len()) {
-            Ok(mut claim) => {
-                claim.copy_from_slice(payload);
-                claim.commit();
-                true
-            }
-            Err(_) => false,
-        }
+        copy_commit(tx.try_claim(payload.len()), payload, |c| c.commit())
     }
 
     #[inline(always)]
     fn try_read(rx: &mut Self::Rx, sum: &mut u64) -> bool {
-        match rx.try_claim() {
-            Some(record) => {
-                *sum = sum.wrapping_add(word_sum(&record));
-                true
-            }
-            None => false,
-        }
+        sum_record(rx.try_claim(), sum)
     }
 }
 
@@ -528,14 +498,7 @@ impl Writer for NexusChannelW {
 
     #[inline(always)]
     fn try_write(tx: &mut Self::Tx, payload: &[u8]) -> bool {
-        let ok = match tx.try_send(payload.len()) {
-            Ok(mut claim) => {
-                claim.copy_from_slice(payload);
-                claim.commit();
-                true
-            }
-            Err(_) => false,
-        };
+        let ok = copy_commit(tx.try_send(payload.len()), payload, |c| c.commit());
         if ok {
             tx.notify();
         }
@@ -567,25 +530,12 @@ impl Writer for NexusQueueW {
 
     #[inline(always)]
     fn try_write(tx: &mut Self::Tx, payload: &[u8]) -> bool {
-        match tx.try_claim(payload.len()) {
-            Ok(mut claim) => {
-                claim.copy_from_slice(payload);
-                claim.commit();
-                true
-            }
-            Err(_) => false,
-        }
+        copy_commit(tx.try_claim(payload.len()), payload, |c| c.commit())
     }
 
     #[inline(always)]
     fn try_read(rx: &mut Self::Rx, sum: &mut u64) -> bool {
-        match rx.try_claim() {
-            Some(record) => {
-                *sum = sum.wrapping_add(word_sum(&record));
-                true
-            }
-            None => false,
-        }
+        sum_record(rx.try_claim(), sum)
     }
 }
 
@@ -608,10 +558,6 @@ fn cost_run<W: Writer>(
     pace: u64,
 ) -> Cost {
     let expected = (0..samples).fold(0u64, |a, i| a.wrapping_add(word_sum(cost_payload(src, i))));
-    let waited = |before: Option<u64>| match (before, run_queue_wait_ns()) {
-        (Some(a), Some(b)) => b.saturating_sub(a) as f64 / 1e9,
-        _ => 0.0,
-    };
     let steal_before = steal_secs();
     let barrier = Barrier::new(2);
     let (tx, rx) = h;
@@ -622,24 +568,10 @@ fn cost_run<W: Writer>(
             let before = run_queue_wait_ns();
             for i in 0..samples {
                 let bytes = cost_payload(src, i);
-                loop {
-                    let t0 = cycles::start();
-                    let ok = W::try_write(&mut tx.0, bytes);
-                    let t1 = cycles::stop();
-                    if ok {
-                        hist.saturating_record(t1.wrapping_sub(t0));
-                        break;
-                    }
-                    spin_loop();
-                }
-                if pace > 0 {
-                    let until = cycles::start() + pace;
-                    while cycles::start() < until {
-                        spin_loop();
-                    }
-                }
+                hist.saturating_record(time_until_ok(|| W::try_write(&mut tx.0, bytes), spin_loop));
+                spin_for(pace);
             }
-            (hist, waited(before))
+            (hist, waited_since(before))
         });
         let consumer = s.spawn(|| {
             let (mut got, mut sum) = (0usize, 0u64);
@@ -653,7 +585,7 @@ fn cost_run<W: Writer>(
                     spin_loop();
                 }
             }
-            (sum, waited(before), t0.elapsed().as_secs_f64())
+            (sum, waited_since(before), t0.elapsed().as_secs_f64())
         });
         let c = consumer.join().expect("consumer panicked");
         let (hist, pw) = producer.join().expect("producer panicked");

@@ -38,9 +38,13 @@ use std::sync::Barrier;
 use std::time::Instant;
 
 use hdrhistogram::Histogram;
+use logbuf_benches::harness::{
+    QUANTILES, Retries, copy_commit, latency_rows, latency_table, spin_for, stolen_since,
+    sum_record, time_until_ok, waited_since,
+};
 use logbuf_benches::{
-    Backoff, Isolated, Quiet, Table, cycles, fmt_ratio, machine, median, oversubscribed,
-    run_queue_wait_ns, setting, steal_secs, word_sum,
+    Backoff, Isolated, Quiet, cycles, machine, oversubscribed, run_queue_wait_ns, setting,
+    steal_secs, word_sum,
 };
 
 /// Ring size for both contenders, in bytes.
@@ -78,25 +82,12 @@ impl Ring for Logbuf {
 
     #[inline(always)]
     fn try_write(p: &mut Self::Producer, payload: &[u8]) -> bool {
-        match p.try_claim(payload.len()) {
-            Ok(mut claim) => {
-                claim.copy_from_slice(payload);
-                claim.commit();
-                true
-            }
-            Err(_) => false,
-        }
+        copy_commit(p.try_claim(payload.len()), payload, |c| c.commit())
     }
 
     #[inline(always)]
     fn try_read(c: &mut Self::Consumer, sum: &mut u64) -> bool {
-        match c.try_claim() {
-            Some(record) => {
-                *sum = sum.wrapping_add(word_sum(&record));
-                true
-            }
-            None => false,
-        }
+        sum_record(c.try_claim(), sum)
     }
 }
 
@@ -114,25 +105,12 @@ impl Ring for Nexus {
 
     #[inline(always)]
     fn try_write(p: &mut Self::Producer, payload: &[u8]) -> bool {
-        match p.try_claim(payload.len()) {
-            Ok(mut claim) => {
-                claim.copy_from_slice(payload);
-                claim.commit();
-                true
-            }
-            Err(_) => false,
-        }
+        copy_commit(p.try_claim(payload.len()), payload, |c| c.commit())
     }
 
     #[inline(always)]
     fn try_read(c: &mut Self::Consumer, sum: &mut u64) -> bool {
-        match c.try_claim() {
-            Some(record) => {
-                *sum = sum.wrapping_add(word_sum(&record));
-                true
-            }
-            None => false,
-        }
+        sum_record(c.try_claim(), sum)
     }
 }
 
@@ -183,10 +161,6 @@ fn run<R: Ring>(
     let n = producers.len();
     let total = samples * n;
     let expected = (0..total).fold(0u64, |acc, i| acc.wrapping_add(word_sum(payload(src, i))));
-    let waited = |before: Option<u64>| match (before, run_queue_wait_ns()) {
-        (Some(a), Some(b)) => b.saturating_sub(a) as f64 / 1e9,
-        _ => 0.0,
-    };
     let steal_before = steal_secs();
     let barrier = Barrier::new(n + 1);
     let (producer, full, yields, waits, secs, sum) = std::thread::scope(|s| {
@@ -204,27 +178,19 @@ fn run<R: Ring>(
                     let mut i = p;
                     while i < total {
                         let bytes = payload(src, i);
-                        loop {
-                            let t0 = cycles::start();
-                            let ok = R::try_write(&mut tx.0, bytes);
-                            let t1 = cycles::stop();
-                            if ok {
-                                hist.saturating_record(t1.wrapping_sub(t0));
-                                break;
-                            }
-                            full += 1;
-                            backoff.snooze();
-                        }
+                        let ticks = time_until_ok(
+                            || R::try_write(&mut tx.0, bytes),
+                            || {
+                                full += 1;
+                                backoff.snooze();
+                            },
+                        );
+                        hist.saturating_record(ticks);
                         backoff.reset();
-                        if pace > 0 {
-                            let until = cycles::start() + pace;
-                            while cycles::start() < until {
-                                std::hint::spin_loop();
-                            }
-                        }
+                        spin_for(pace);
                         i += n;
                     }
-                    (hist, full, backoff.yielded(), waited(before))
+                    (hist, full, backoff.yielded(), waited_since(before))
                 })
             })
             .collect();
@@ -243,7 +209,7 @@ fn run<R: Ring>(
                 }
             }
             let secs = t0.elapsed().as_secs_f64();
-            (sum, secs, backoff.yielded(), waited(before))
+            (sum, secs, backoff.yielded(), waited_since(before))
         });
         let (sum, secs, mut yields, mut waits) = consumer.join().expect("consumer panicked");
         let mut merged = histogram();
@@ -257,10 +223,7 @@ fn run<R: Ring>(
         }
         (merged, full, yields, waits, secs, sum)
     });
-    let stolen = match (steal_before, steal_secs()) {
-        (Some(a), Some(b)) => b - a,
-        _ => 0.0,
-    };
+    let stolen = stolen_since(steal_before);
     assert_eq!(sum, expected, "{}: consumer's byte sum is off", R::NAME);
     assert_eq!(producer.len(), total as u64);
     Run {
@@ -287,31 +250,6 @@ fn handles<R: Ring>(n: usize) -> Handles<R> {
     (v, Isolated(rx))
 }
 
-/// A run, re-done up to `retries` times while something outside took its time.
-fn run_clean<R: Ring>(
-    h: &mut Handles<R>,
-    src: &[u8],
-    samples: usize,
-    pace: u64,
-    retries: usize,
-    reruns: &mut usize,
-    quiet: &mut Quiet,
-) -> Run {
-    quiet.wait();
-    let mut r = run::<R>(&mut h.0, &mut h.1, src, samples, pace);
-    for _ in 0..retries {
-        if !r.disturbed() {
-            break;
-        }
-        *reruns += 1;
-        quiet.wait();
-        r = run::<R>(&mut h.0, &mut h.1, src, samples, pace);
-    }
-    r
-}
-
-const QUANTILES: [(&str, f64); 3] = [("p50", 0.5), ("p99", 0.99), ("p999", 0.999)];
-
 #[allow(clippy::too_many_arguments)]
 fn scenario(
     name: &str,
@@ -330,7 +268,7 @@ fn scenario(
     run::<Logbuf>(&mut ours.0, &mut ours.1, &src, samples, pace);
     run::<Nexus>(&mut theirs.0, &mut theirs.1, &src, samples, pace);
 
-    let mut reruns = 0;
+    let mut retries = Retries::new(retries);
     let mut disturbed = 0;
     // [contender][quantile, then mean] -> per-round values
     let mut q = vec![vec![Vec::with_capacity(rounds); QUANTILES.len() + 1]; 2];
@@ -338,32 +276,22 @@ fn scenario(
     let mut yields = [0u64; 2];
     for round in 0..rounds {
         // Alternate which ring goes first, so neither always follows the other.
+        let mut a = |retries: &mut Retries, quiet: &mut Quiet| {
+            retries.run(quiet, Run::disturbed, || {
+                run::<Logbuf>(&mut ours.0, &mut ours.1, &src, samples, pace)
+            })
+        };
+        let mut b = |retries: &mut Retries, quiet: &mut Quiet| {
+            retries.run(quiet, Run::disturbed, || {
+                run::<Nexus>(&mut theirs.0, &mut theirs.1, &src, samples, pace)
+            })
+        };
         let (a, b) = if round % 2 == 0 {
-            let a =
-                run_clean::<Logbuf>(&mut ours, &src, samples, pace, retries, &mut reruns, quiet);
-            let b = run_clean::<Nexus>(
-                &mut theirs,
-                &src,
-                samples,
-                pace,
-                retries,
-                &mut reruns,
-                quiet,
-            );
-            (a, b)
+            let a = a(&mut retries, quiet);
+            (a, b(&mut retries, quiet))
         } else {
-            let b = run_clean::<Nexus>(
-                &mut theirs,
-                &src,
-                samples,
-                pace,
-                retries,
-                &mut reruns,
-                quiet,
-            );
-            let a =
-                run_clean::<Logbuf>(&mut ours, &src, samples, pace, retries, &mut reruns, quiet);
-            (a, b)
+            let b = b(&mut retries, quiet);
+            (a(&mut retries, quiet), b)
         };
         let mut line = format!("  {n}P round {round}:");
         for (k, r) in [a, b].iter().enumerate() {
@@ -396,38 +324,18 @@ fn scenario(
             ""
         }
     );
-    let mut header = vec!["producer: claim+copy 64 B+commit".to_owned()];
-    for (label, _) in QUANTILES {
-        header.push(format!("{label} (median)"));
-    }
-    header.push("mean (median)".to_owned());
-    for (label, _) in QUANTILES {
-        header.push(format!("{label} logbuf/nexus"));
-    }
-    header.push("mean logbuf/nexus".to_owned());
-    let mut table = Table::new(header);
-    for (k, who) in ["logbuf mpsc", "nexus-logbuf mpsc"].iter().enumerate() {
-        let mut row = vec![(*who).to_owned()];
-        for (j, per_round) in q[k].iter().enumerate() {
-            let digits = if j == QUANTILES.len() { 1 } else { 0 };
-            row.push(format!("{:.digits$}", median(&mut per_round.clone())));
-        }
-        for (ours, theirs) in q[0].iter().zip(&q[1]) {
-            if k == 0 {
-                let mut ratios: Vec<f64> = ours.iter().zip(theirs).map(|(a, b)| a / b).collect();
-                row.push(fmt_ratio(median(&mut ratios)));
-            } else {
-                row.push(String::new());
-            }
-        }
-        table.row(row);
-    }
+    let mut table = latency_table("producer: claim+copy 64 B+commit", "logbuf", "nexus");
+    latency_rows(
+        &mut table,
+        ["logbuf mpsc", "nexus-logbuf mpsc"].map(str::to_owned),
+        [&q[0], &q[1]],
+    );
     print!("{}", table.render());
     let claims = (samples * n * rounds) as u64;
     println!(
         "\nclaims that found the ring full (retried, not recorded): logbuf {} ({:.3} per record), \
          nexus-logbuf {} ({:.3} per record); sched_yield calls per run: logbuf {:.0}, \
-         nexus-logbuf {:.0}; runs re-done: {reruns}; kept although still disturbed: {disturbed} \
+         nexus-logbuf {:.0}; runs re-done: {}; kept although still disturbed: {disturbed} \
          of {}",
         full[0],
         full[0] as f64 / claims as f64,
@@ -435,6 +343,7 @@ fn scenario(
         full[1] as f64 / claims as f64,
         yields[0] as f64 / rounds as f64,
         yields[1] as f64 / rounds as f64,
+        retries.reruns,
         2 * rounds
     );
 }

@@ -48,80 +48,19 @@
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
+use logbuf_benches::harness::{Retries, copy_commit, stolen_since, waited_since};
+use logbuf_benches::workload::{SEED, Tally, Workload};
 use logbuf_benches::{
     Backoff, Isolated, Quiet, Table, XorShift64, fmt, fmt_ratio, machine, median, min_max,
-    oversubscribed, run_queue_wait_ns, setting, steal_secs, word_sum,
+    oversubscribed, run_queue_wait_ns, setting, steal_secs,
 };
 
 /// Ring size for every contender, in bytes.
 const RING: usize = 2 << 20;
-/// Payload lengths cycle through a table this long (a power of two).
-const LEN_TABLE: usize = 1 << 16;
 /// The longest payload.
 const MAX_LEN: usize = 1024;
-/// Seed of the payload-length generator (the same as `spsc_throughput`'s).
-const SEED: u64 = 0x5EED_1234_ABCD_0001;
 /// A run is "disturbed" when a thread spent more than this fraction of it waiting for a CPU.
 const DISTURBED: f64 = 0.01;
-
-/// The records one run moves, and what the consumer must end up with.
-struct Workload {
-    name: &'static str,
-    lens: Vec<u32>,
-    src: Vec<u8>,
-    msgs: u64,
-    bytes: u64,
-    sum: u64,
-    mean_len: f64,
-}
-
-impl Workload {
-    fn new(name: &'static str, msgs: u64, mut len: impl FnMut() -> u32) -> Self {
-        let lens: Vec<u32> = (0..LEN_TABLE).map(|_| len()).collect();
-        let mut src = vec![0u8; 2048];
-        XorShift64::new(SEED ^ 0xFF).fill(&mut src);
-        let mut w = Self {
-            name,
-            lens,
-            src,
-            msgs,
-            bytes: 0,
-            sum: 0,
-            mean_len: 0.0,
-        };
-        let (bytes, sum) = (0..msgs as usize).fold((0, 0), |(bytes, sum), i| {
-            let p = w.payload(i);
-            (bytes + p.len() as u64, word_sum(p).wrapping_add(sum))
-        });
-        (w.bytes, w.sum) = (bytes, sum);
-        w.mean_len = w.bytes as f64 / msgs as f64;
-        w
-    }
-
-    /// Record `i`: its length from the table, its bytes from a varying offset of `src`.
-    #[inline(always)]
-    fn payload(&self, i: usize) -> &[u8] {
-        let len = self.lens[i & (LEN_TABLE - 1)] as usize;
-        &self.src[(i * 24) & 1023..][..len]
-    }
-}
-
-/// What the consumer saw in one run.
-#[derive(Default)]
-struct Tally {
-    msgs: u64,
-    bytes: u64,
-    sum: u64,
-}
-
-impl Tally {
-    #[inline(always)]
-    fn add(&mut self, record: &[u8]) {
-        self.msgs += 1;
-        self.bytes += record.len() as u64;
-        self.sum = self.sum.wrapping_add(word_sum(record));
-    }
-}
 
 /// One timed run.
 #[derive(Clone, Copy)]
@@ -166,10 +105,6 @@ where
     C: Send,
 {
     let n = producers.len();
-    let waited = |before: Option<u64>| match (before, run_queue_wait_ns()) {
-        (Some(a), Some(b)) => b.saturating_sub(a) as f64 / 1e9,
-        _ => 0.0,
-    };
     let steal_before = steal_secs();
     let barrier = Barrier::new(n + 1);
     let (secs, tally, waits, yields) = std::thread::scope(|s| {
@@ -183,7 +118,7 @@ where
                     barrier.wait();
                     let before = run_queue_wait_ns();
                     produce(&mut tx.0, p, n, &mut backoff);
-                    (waited(before), backoff.yielded())
+                    (waited_since(before), backoff.yielded())
                 })
             })
             .collect();
@@ -196,7 +131,7 @@ where
             (
                 t0.elapsed().as_secs_f64(),
                 tally,
-                waited(before),
+                waited_since(before),
                 backoff.yielded(),
             )
         });
@@ -214,10 +149,7 @@ where
         "{who} with {n} producers: consumer tally (records, bytes, byte sum) differs from the \
          producers'"
     );
-    let stolen = match (steal_before, steal_secs()) {
-        (Some(a), Some(b)) => b - a,
-        _ => 0.0,
-    };
+    let stolen = stolen_since(steal_before);
     Run {
         secs,
         waited: waits,
@@ -422,14 +354,7 @@ fn logbuf_mpsc_run((txs, rx): &mut LogbufMpsc, w: &Workload, batch: bool) -> Run
         txs,
         |tx, p, n, backoff| {
             produce_with(w, p, n, backoff, |payload| {
-                match tx.try_claim(payload.len()) {
-                    Ok(mut claim) => {
-                        claim.copy_from_slice(payload);
-                        claim.commit();
-                        true
-                    }
-                    Err(_) => false,
-                }
+                copy_commit(tx.try_claim(payload.len()), payload, |c| c.commit())
             })
         },
         &mut rx.0,
@@ -448,14 +373,7 @@ fn logbuf_spsc_run((txs, rx): &mut LogbufSpsc, w: &Workload, batch: bool) -> Run
         txs,
         |tx, p, n, backoff| {
             produce_with(w, p, n, backoff, |payload| {
-                match tx.try_claim(payload.len()) {
-                    Ok(mut claim) => {
-                        claim.copy_from_slice(payload);
-                        claim.commit();
-                        true
-                    }
-                    Err(_) => false,
-                }
+                copy_commit(tx.try_claim(payload.len()), payload, |c| c.commit())
             })
         },
         &mut rx.0,
@@ -470,14 +388,7 @@ fn nexus_run((txs, rx): &mut NexusMpsc, w: &Workload) -> Run {
         txs,
         |tx, p, n, backoff| {
             produce_with(w, p, n, backoff, |payload| {
-                match tx.try_claim(payload.len()) {
-                    Ok(mut claim) => {
-                        claim.copy_from_slice(payload);
-                        claim.commit();
-                        true
-                    }
-                    Err(_) => false,
-                }
+                copy_commit(tx.try_claim(payload.len()), payload, |c| c.commit())
             })
         },
         &mut rx.0,
@@ -534,21 +445,13 @@ fn run_case(w: &Workload, n: usize, trials: usize, retries: usize, quiet: &mut Q
     let mut secs: Vec<Vec<f64>> = vec![Vec::with_capacity(trials); k];
     let mut yields = vec![0u64; k];
     let mut waited = vec![0.0f64; k];
-    let (mut reruns, mut kept_disturbed, mut busy_starts) = (0, 0, 0);
+    let mut retry = Retries::new(retries);
+    let mut kept_disturbed = 0;
     for t in 0..trials {
         let mut line = format!("  {n}P trial {t:>2}:");
         for j in 0..k {
             let idx = (j + t) % k;
-            busy_starts += usize::from(!quiet.wait());
-            let mut run = contenders[idx].run(&mut rings, w);
-            for _ in 0..retries {
-                if !run.disturbed() {
-                    break;
-                }
-                reruns += 1;
-                busy_starts += usize::from(!quiet.wait());
-                run = contenders[idx].run(&mut rings, w);
-            }
+            let run = retry.run(quiet, Run::disturbed, || contenders[idx].run(&mut rings, w));
             kept_disturbed += usize::from(run.disturbed());
             secs[idx].push(run.secs);
             yields[idx] += run.yields;
@@ -561,6 +464,7 @@ fn run_case(w: &Workload, n: usize, trials: usize, retries: usize, quiet: &mut Q
         eprintln!("{line}  (Mmsg/s)");
     }
 
+    let (reruns, busy_starts) = (retry.reruns, retry.busy_starts);
     let gbps = |s: f64| w.bytes as f64 / s / 1e9;
     let mmsgs = |s: f64| w.msgs as f64 / s / 1e6;
     let mut table = Table::new([

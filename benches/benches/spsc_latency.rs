@@ -34,9 +34,12 @@ use std::sync::Barrier;
 use std::time::Instant;
 
 use hdrhistogram::Histogram;
+use logbuf_benches::harness::{
+    QUANTILES, Retries, copy_commit, latency_rows, latency_table, spin_for, stolen_since,
+    sum_record, time_until_ok, waited_since,
+};
 use logbuf_benches::{
-    Isolated, Quiet, Table, cycles, fmt_ratio, isolate, machine, median, run_queue_wait_ns,
-    setting, steal_secs, word_sum,
+    Quiet, cycles, isolate, machine, run_queue_wait_ns, setting, steal_secs, word_sum,
 };
 
 /// Ring size for both contenders, in bytes.
@@ -74,25 +77,12 @@ impl Ring for Logbuf {
 
     #[inline(always)]
     fn try_write(p: &mut Self::Producer, payload: &[u8]) -> bool {
-        match p.try_claim(payload.len()) {
-            Ok(mut claim) => {
-                claim.copy_from_slice(payload);
-                claim.commit();
-                true
-            }
-            Err(_) => false,
-        }
+        copy_commit(p.try_claim(payload.len()), payload, |c| c.commit())
     }
 
     #[inline(always)]
     fn try_read(c: &mut Self::Consumer, sum: &mut u64) -> bool {
-        match c.try_claim() {
-            Some(record) => {
-                *sum = sum.wrapping_add(word_sum(&record));
-                true
-            }
-            None => false,
-        }
+        sum_record(c.try_claim(), sum)
     }
 }
 
@@ -110,25 +100,12 @@ impl Ring for Nexus {
 
     #[inline(always)]
     fn try_write(p: &mut Self::Producer, payload: &[u8]) -> bool {
-        match p.try_claim(payload.len()) {
-            Ok(mut claim) => {
-                claim.copy_from_slice(payload);
-                claim.commit();
-                true
-            }
-            Err(_) => false,
-        }
+        copy_commit(p.try_claim(payload.len()), payload, |c| c.commit())
     }
 
     #[inline(always)]
     fn try_read(c: &mut Self::Consumer, sum: &mut u64) -> bool {
-        match c.try_claim() {
-            Some(record) => {
-                *sum = sum.wrapping_add(word_sum(&record));
-                true
-            }
-            None => false,
-        }
+        sum_record(c.try_claim(), sum)
     }
 }
 
@@ -166,10 +143,6 @@ fn run<R: Ring>(
     pace: u64,
 ) -> Run {
     let expected = (0..samples).fold(0u64, |acc, i| acc.wrapping_add(word_sum(payload(src, i))));
-    let waited = |before: Option<u64>| match (before, run_queue_wait_ns()) {
-        (Some(a), Some(b)) => b.saturating_sub(a) as f64 / 1e9,
-        _ => 0.0,
-    };
     let steal_before = steal_secs();
     let barrier = Barrier::new(2);
     let ((producer, full, p_wait), (consumer, empty, c_wait, sum), secs) =
@@ -181,25 +154,17 @@ fn run<R: Ring>(
                 let before = run_queue_wait_ns();
                 for i in 0..samples {
                     let bytes = payload(src, i);
-                    loop {
-                        let t0 = cycles::start();
-                        let ok = R::try_write(tx, bytes);
-                        let t1 = cycles::stop();
-                        if ok {
-                            hist.saturating_record(t1.wrapping_sub(t0));
-                            break;
-                        }
-                        full += 1;
-                        spin_loop();
-                    }
-                    if pace > 0 {
-                        let until = cycles::start() + pace;
-                        while cycles::start() < until {
+                    let ticks = time_until_ok(
+                        || R::try_write(tx, bytes),
+                        || {
+                            full += 1;
                             spin_loop();
-                        }
-                    }
+                        },
+                    );
+                    hist.saturating_record(ticks);
+                    spin_for(pace);
                 }
-                (hist, full, waited(before))
+                (hist, full, waited_since(before))
             });
             let consumer = s.spawn(|| {
                 let mut hist = histogram();
@@ -220,15 +185,12 @@ fn run<R: Ring>(
                     }
                 }
                 let secs = t0.elapsed().as_secs_f64();
-                ((hist, empty, waited(before), sum), secs)
+                ((hist, empty, waited_since(before), sum), secs)
             });
             let (c, secs) = consumer.join().expect("consumer panicked");
             (producer.join().expect("producer panicked"), c, secs)
         });
-    let stolen = match (steal_before, steal_secs()) {
-        (Some(a), Some(b)) => b - a,
-        _ => 0.0,
-    };
+    let stolen = stolen_since(steal_before);
     assert_eq!(sum, expected, "{}: consumer's byte sum is off", R::NAME);
     assert_eq!(producer.len(), samples as u64);
     assert_eq!(consumer.len(), samples as u64);
@@ -248,31 +210,6 @@ fn payload(src: &[u8], i: usize) -> &[u8] {
     &src[(i * 24) & 255..][..PAYLOAD]
 }
 
-/// A run, re-done up to `retries` times while another process took one of its cores.
-fn run_clean<R: Ring>(
-    ring: &mut (Isolated<R::Producer>, Isolated<R::Consumer>),
-    src: &[u8],
-    samples: usize,
-    pace: u64,
-    retries: usize,
-    reruns: &mut usize,
-    quiet: &mut Quiet,
-) -> Run {
-    quiet.wait();
-    let mut r = run::<R>(&mut ring.0, &mut ring.1, src, samples, pace);
-    for _ in 0..retries {
-        if !r.disturbed() {
-            break;
-        }
-        *reruns += 1;
-        quiet.wait();
-        r = run::<R>(&mut ring.0, &mut ring.1, src, samples, pace);
-    }
-    r
-}
-
-const QUANTILES: [(&str, f64); 3] = [("p50", 0.5), ("p99", 0.99), ("p999", 0.999)];
-
 fn scenario(
     name: &str,
     pace: u64,
@@ -290,7 +227,7 @@ fn scenario(
     run::<Logbuf>(&mut ours.0, &mut ours.1, &src, samples, pace);
     run::<Nexus>(&mut theirs.0, &mut theirs.1, &src, samples, pace);
 
-    let mut reruns = 0;
+    let mut retries = Retries::new(retries);
     let mut disturbed = 0;
     // [contender][side][quantile] -> per-round values
     // The last slot of the innermost level holds the mean.
@@ -298,16 +235,12 @@ fn scenario(
     let mut full = [0u64; 2];
     let mut empty = [0u64; 2];
     for round in 0..rounds {
-        let a = run_clean::<Logbuf>(&mut ours, &src, samples, pace, retries, &mut reruns, quiet);
-        let b = run_clean::<Nexus>(
-            &mut theirs,
-            &src,
-            samples,
-            pace,
-            retries,
-            &mut reruns,
-            quiet,
-        );
+        let a = retries.run(quiet, Run::disturbed, || {
+            run::<Logbuf>(&mut ours.0, &mut ours.1, &src, samples, pace)
+        });
+        let b = retries.run(quiet, Run::disturbed, || {
+            run::<Nexus>(&mut theirs.0, &mut theirs.1, &src, samples, pace)
+        });
         let mut line = format!("  round {round}:");
         for (k, r) in [a, b].iter().enumerate() {
             disturbed += usize::from(r.disturbed());
@@ -330,16 +263,7 @@ fn scenario(
     }
 
     println!("\n### {name} — {samples} records of {PAYLOAD} B per run, {rounds} rounds\n");
-    let mut header = vec!["operation".to_owned()];
-    for (label, _) in QUANTILES {
-        header.push(format!("{label} (median)"));
-    }
-    header.push("mean (median)".to_owned());
-    for (label, _) in QUANTILES {
-        header.push(format!("{label} logbuf/nexus"));
-    }
-    header.push("mean logbuf/nexus".to_owned());
-    let mut table = Table::new(header);
+    let mut table = latency_table("operation", "logbuf", "nexus");
     for (side, op) in [
         "producer: claim+copy+commit",
         "consumer: claim+read+release",
@@ -347,23 +271,11 @@ fn scenario(
     .iter()
     .enumerate()
     {
-        for (k, who) in ["logbuf", "nexus-logbuf"].iter().enumerate() {
-            let mut row = vec![format!("{op}, {who}")];
-            for (j, per_round) in q[k][side].iter().enumerate() {
-                let digits = if j == QUANTILES.len() { 1 } else { 0 };
-                row.push(format!("{:.digits$}", median(&mut per_round.clone())));
-            }
-            for (ours, theirs) in q[0][side].iter().zip(&q[1][side]) {
-                if k == 0 {
-                    let mut ratios: Vec<f64> =
-                        ours.iter().zip(theirs).map(|(a, b)| a / b).collect();
-                    row.push(fmt_ratio(median(&mut ratios)));
-                } else {
-                    row.push(String::new());
-                }
-            }
-            table.row(row);
-        }
+        latency_rows(
+            &mut table,
+            ["logbuf", "nexus-logbuf"].map(|who| format!("{op}, {who}")),
+            [&q[0][side], &q[1][side]],
+        );
     }
     print!("{}", table.render());
     println!(
@@ -373,8 +285,9 @@ fn scenario(
         full[0], full[1], empty[0], empty[1]
     );
     println!(
-        "runs re-done because a thread waited for a CPU: {reruns}; kept although still \
+        "runs re-done because a thread waited for a CPU: {}; kept although still \
          disturbed: {disturbed} of {}",
+        retries.reruns,
         2 * rounds
     );
 }

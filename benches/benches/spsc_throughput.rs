@@ -39,78 +39,17 @@ use std::mem::MaybeUninit;
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
+use logbuf_benches::harness::{Retries, copy_commit, stolen_since, waited_since};
+use logbuf_benches::workload::{SEED, Tally, Workload};
 use logbuf_benches::{
     Isolated, Quiet, Table, XorShift64, fmt, fmt_ratio, isolate, machine, median,
-    run_queue_wait_ns, setting, steal_secs, word_sum,
+    run_queue_wait_ns, setting, steal_secs,
 };
 
 /// Ring size for every contender, in bytes.
 const RING: usize = 2 << 20;
-/// Payload lengths cycle through a table this long (a power of two).
-const LEN_TABLE: usize = 1 << 16;
 /// The longest payload of any case.
 const MAX_LEN: usize = 1024;
-/// Seed of the payload-length generator.
-const SEED: u64 = 0x5EED_1234_ABCD_0001;
-
-/// The records one run moves, and what the consumer must end up with.
-struct Workload {
-    name: &'static str,
-    lens: Vec<u32>,
-    src: Vec<u8>,
-    msgs: u64,
-    bytes: u64,
-    sum: u64,
-    mean_len: f64,
-}
-
-impl Workload {
-    fn new(name: &'static str, msgs: u64, mut len: impl FnMut() -> u32) -> Self {
-        let lens: Vec<u32> = (0..LEN_TABLE).map(|_| len()).collect();
-        let mut src = vec![0u8; 2048];
-        XorShift64::new(SEED ^ 0xFF).fill(&mut src);
-        let mut w = Self {
-            name,
-            lens,
-            src,
-            msgs,
-            bytes: 0,
-            sum: 0,
-            mean_len: 0.0,
-        };
-        let (bytes, sum) = (0..msgs as usize).fold((0, 0), |(bytes, sum), i| {
-            let p = w.payload(i);
-            (bytes + p.len() as u64, word_sum(p).wrapping_add(sum))
-        });
-        (w.bytes, w.sum) = (bytes, sum);
-        w.mean_len = w.bytes as f64 / msgs as f64;
-        w
-    }
-
-    /// Record `i`: its length from the table, its bytes from a varying offset of `src`.
-    #[inline(always)]
-    fn payload(&self, i: usize) -> &[u8] {
-        let len = self.lens[i & (LEN_TABLE - 1)] as usize;
-        &self.src[(i * 24) & 1023..][..len]
-    }
-}
-
-/// What the consumer saw in one run.
-#[derive(Default)]
-struct Tally {
-    msgs: u64,
-    bytes: u64,
-    sum: u64,
-}
-
-impl Tally {
-    #[inline(always)]
-    fn add(&mut self, record: &[u8]) {
-        self.msgs += 1;
-        self.bytes += record.len() as u64;
-        self.sum = self.sum.wrapping_add(word_sum(record));
-    }
-}
 
 /// One timed run.
 #[derive(Clone, Copy)]
@@ -140,10 +79,6 @@ where
     P: FnOnce() + Send,
     C: FnOnce() -> Tally + Send,
 {
-    let waited = |before: Option<u64>| match (before, run_queue_wait_ns()) {
-        (Some(a), Some(b)) => b.saturating_sub(a) as f64 / 1e9,
-        _ => 0.0,
-    };
     let steal_before = steal_secs();
     let barrier = Barrier::new(2);
     let (secs, tally, waits) = std::thread::scope(|s| {
@@ -151,14 +86,14 @@ where
             barrier.wait();
             let before = run_queue_wait_ns();
             produce();
-            waited(before)
+            waited_since(before)
         });
         let consumer = s.spawn(|| {
             barrier.wait();
             let before = run_queue_wait_ns();
             let t0 = Instant::now();
             let tally = consume();
-            (t0.elapsed().as_secs_f64(), tally, waited(before))
+            (t0.elapsed().as_secs_f64(), tally, waited_since(before))
         });
         let (secs, tally, consumer_wait) = consumer.join().expect("consumer panicked");
         let producer_wait = producer.join().expect("producer panicked");
@@ -170,10 +105,7 @@ where
         "{who} on {}: consumer tally (records, bytes, byte sum) differs from the producer's",
         w.name
     );
-    let stolen = match (steal_before, steal_secs()) {
-        (Some(a), Some(b)) => b - a,
-        _ => 0.0,
-    };
+    let stolen = stolen_since(steal_before);
     Run {
         secs,
         waited: waits + stolen,
@@ -268,15 +200,8 @@ fn logbuf_run(
         || {
             for i in 0..w.msgs as usize {
                 let payload = w.payload(i);
-                loop {
-                    match tx.try_claim(payload.len()) {
-                        Ok(mut claim) => {
-                            claim.copy_from_slice(payload);
-                            claim.commit();
-                            break;
-                        }
-                        Err(_) => spin_loop(),
-                    }
+                while !copy_commit(tx.try_claim(payload.len()), payload, |c| c.commit()) {
+                    spin_loop();
                 }
             }
         },
@@ -317,15 +242,8 @@ fn nexus_run(
         || {
             for i in 0..w.msgs as usize {
                 let payload = w.payload(i);
-                loop {
-                    match tx.try_claim(payload.len()) {
-                        Ok(mut claim) => {
-                            claim.copy_from_slice(payload);
-                            claim.commit();
-                            break;
-                        }
-                        Err(_) => spin_loop(),
-                    }
+                while !copy_commit(tx.try_claim(payload.len()), payload, |c| c.commit()) {
+                    spin_loop();
                 }
             }
         },
@@ -469,21 +387,15 @@ fn run_case(w: &Workload, trials: usize, retries: usize, quiet: &mut Quiet) {
     }
     let n = Contender::ALL.len();
     let mut secs: Vec<Vec<f64>> = vec![Vec::with_capacity(trials); n];
-    let (mut reruns, mut kept_disturbed, mut busy_starts) = (0, 0, 0);
+    let mut retry = Retries::new(retries);
+    let mut kept_disturbed = 0;
     for t in 0..trials {
         let mut line = format!("  trial {t:>2}:");
         for k in 0..n {
             let idx = (k + t) % n;
-            busy_starts += usize::from(!quiet.wait());
-            let mut run = Contender::ALL[idx].run(&mut rings, w);
-            for _ in 0..retries {
-                if !run.disturbed() {
-                    break;
-                }
-                reruns += 1;
-                busy_starts += usize::from(!quiet.wait());
-                run = Contender::ALL[idx].run(&mut rings, w);
-            }
+            let run = retry.run(quiet, Run::disturbed, || {
+                Contender::ALL[idx].run(&mut rings, w)
+            });
             if run.disturbed() {
                 kept_disturbed += 1;
             }
@@ -496,6 +408,7 @@ fn run_case(w: &Workload, trials: usize, retries: usize, quiet: &mut Quiet) {
         eprintln!("{line}  (Mmsg/s)");
     }
 
+    let (reruns, busy_starts) = (retry.reruns, retry.busy_starts);
     let gbps = |s: f64| w.bytes as f64 / s / 1e9;
     let mmsgs = |s: f64| w.msgs as f64 / s / 1e6;
     let mut table = Table::new([

@@ -1,11 +1,15 @@
 //! Shared helpers for the benches and latency harnesses: a seeded PRNG, a cycle counter, the
-//! median, trial-count settings and a markdown table printer.
+//! median, trial-count settings and a markdown table printer; in [`harness`] the pieces of a
+//! timed run the harnesses share, in [`workload`] the records the throughput harnesses move.
 //!
 //! Nothing here is measured; the harnesses under `benches/` use it to keep their own code
 //! about the rings they compare.
 
 use std::fmt::Write as _;
 use std::time::Instant;
+
+pub mod harness;
+pub mod workload;
 
 /// A 64-bit xorshift generator (Marsaglia's 13/7/17 triple): fast, seedable, and good enough
 /// to pick payload lengths. Not for anything that needs real randomness.
