@@ -52,6 +52,93 @@ pub(crate) fn park_timeout(timeout: std::time::Duration) {
     std::thread::park_timeout(timeout);
 }
 
+/// Asymmetric memory barriers: a cheap one for the frequent side of a handshake, an expensive
+/// one for the rare side, which together order like a `SeqCst` fence on each side.
+///
+/// On Linux the heavy side is `membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)`: when it returns,
+/// every thread of the process that was running has executed a full memory barrier, and threads
+/// that were not running pass one when they are scheduled. The light side then only has to stop
+/// the compiler from reordering. Where the system call is missing or refused (other systems,
+/// seccomp filters, Miri, loom) both sides are `fence(SeqCst)`. A handshake must use one mode on
+/// both sides: [`barrier::asymmetric`] decides it once per process.
+pub(crate) mod barrier {
+    use super::{Ordering, fence};
+
+    /// Whether the heavy side is a `membarrier` call (decided, and registered, on first use).
+    pub(crate) fn asymmetric() -> bool {
+        imp::available()
+    }
+
+    /// The frequent side's barrier.
+    #[inline(always)]
+    pub(crate) fn light(asymmetric: bool) {
+        if asymmetric {
+            std::sync::atomic::compiler_fence(Ordering::SeqCst);
+        } else {
+            fence(Ordering::SeqCst);
+        }
+    }
+
+    /// The rare side's barrier.
+    pub(crate) fn heavy(asymmetric: bool) {
+        if asymmetric {
+            imp::membarrier_all();
+        } else {
+            fence(Ordering::SeqCst);
+        }
+    }
+
+    #[cfg(all(target_os = "linux", not(loom), not(miri)))]
+    mod imp {
+        use std::sync::OnceLock;
+
+        // From <linux/membarrier.h>.
+        const MEMBARRIER_CMD_QUERY: libc::c_long = 0;
+        const MEMBARRIER_CMD_PRIVATE_EXPEDITED: libc::c_long = 1 << 3;
+        const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED: libc::c_long = 1 << 4;
+
+        fn membarrier(cmd: libc::c_long) -> libc::c_long {
+            // SAFETY: membarrier takes two integers (command, flags) and a CPU id it ignores
+            // without MEMBARRIER_CMD_FLAG_CPU; it touches no memory of ours.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_membarrier,
+                    cmd,
+                    0 as libc::c_long,
+                    0 as libc::c_long,
+                )
+            }
+        }
+
+        pub(super) fn available() -> bool {
+            static AVAILABLE: OnceLock<bool> = OnceLock::new();
+            *AVAILABLE.get_or_init(|| {
+                let supported = membarrier(MEMBARRIER_CMD_QUERY);
+                supported >= 0
+                    && supported & MEMBARRIER_CMD_PRIVATE_EXPEDITED != 0
+                    && membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0
+            })
+        }
+
+        pub(super) fn membarrier_all() {
+            // Registered in `available`, which decided this mode, so the call cannot fail with
+            // EPERM; should the kernel refuse anyway, a local fence is all that is left to do.
+            if membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0 {
+                std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+    }
+
+    #[cfg(not(all(target_os = "linux", not(loom), not(miri))))]
+    mod imp {
+        pub(super) fn available() -> bool {
+            false
+        }
+
+        pub(super) fn membarrier_all() {}
+    }
+}
+
 /// Under loom, the `UnsafeCell` that tracks accesses; otherwise std's, with the same
 /// `with`/`with_mut` shape.
 #[cfg(loom)]

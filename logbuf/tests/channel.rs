@@ -246,3 +246,55 @@ fn stress_two_senders_checksummed() {
         assert_eq!(next, [N; 2]);
     });
 }
+
+/// Many sleep/wake handshakes in a row: with a park interval far longer than the receive
+/// timeout, only the notifications can deliver the records in time, so a single lost wake-up
+/// fails the test with a timeout.
+#[test]
+fn no_wake_up_is_lost_over_many_handshakes() {
+    const ROUNDS: u32 = if cfg!(miri) { 20 } else { 2_000 };
+    let (mut ping_tx, mut ping_rx) = spsc::channel(1024);
+    let (mut pong_tx, mut pong_rx) = spsc::channel(1024);
+    for rx in [&mut ping_rx, &mut pong_rx] {
+        rx.set_park_interval(Duration::from_secs(600));
+        rx.set_max_park_interval(Duration::from_secs(600));
+    }
+    let echo = thread::spawn(move || {
+        for _ in 0..ROUNDS {
+            let round = ping_rx
+                .recv_timeout(Duration::from_secs(30))
+                .expect("ping lost")
+                .to_vec();
+            pong_tx.send_bytes(&round).unwrap();
+        }
+    });
+    for round in 0..ROUNDS {
+        ping_tx.send_bytes(&round.to_le_bytes()).unwrap();
+        let back = pong_rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("pong lost");
+        assert_eq!(&*back, &round.to_le_bytes());
+    }
+    echo.join().unwrap();
+}
+
+#[test]
+fn park_interval_settings() {
+    let (_tx, mut rx) = mpsc::channel(1024);
+    assert_eq!(rx.park_interval(), logbuf::channel::DEFAULT_PARK_INTERVAL);
+    assert_eq!(
+        rx.max_park_interval(),
+        logbuf::channel::DEFAULT_MAX_PARK_INTERVAL
+    );
+    rx.set_park_interval(Duration::ZERO);
+    assert_eq!(rx.park_interval(), Duration::from_micros(1));
+    rx.set_max_park_interval(Duration::from_millis(3));
+    assert_eq!(rx.max_park_interval(), Duration::from_millis(3));
+    // Growing sleeps still end at the requested timeout.
+    let t = Instant::now();
+    assert_eq!(
+        rx.recv_timeout(Duration::from_millis(20)).unwrap_err(),
+        RecvTimeoutError::Timeout
+    );
+    assert!(t.elapsed() >= Duration::from_millis(20));
+}

@@ -5,9 +5,11 @@
 //!
 //! Senders cost what the raw queue costs: [`Sender::try_send`] is one load of the receiver's
 //! liveness flag plus the queue's claim, and never makes a system call. The receiver spins
-//! briefly, then parks with a timeout (the *park interval*, [`DEFAULT_PARK_INTERVAL`] unless
-//! [set](Receiver::set_park_interval)), so it notices records and disconnects even when no
-//! sender calls [`Sender::notify`]; a `notify` wakes it at once.
+//! briefly, then parks with a timeout, so it notices records and disconnects even when no
+//! sender calls [`Sender::notify`]; a `notify` wakes it at once. The timeout starts at the *park
+//! interval* ([`DEFAULT_PARK_INTERVAL`] unless [set](Receiver::set_park_interval)) and doubles
+//! while nothing arrives, up to the *maximum park interval* ([`DEFAULT_MAX_PARK_INTERVAL`]), so
+//! an idle receiver costs almost nothing.
 //!
 //! ```
 //! use std::time::Duration;
@@ -29,16 +31,24 @@
 //! ```text
 //!   receiver                                   sender
 //!   store state = PARKED                       commit (Release store of the length word)
-//!   fence(SeqCst)  ───────── pairs ─────────   fence(SeqCst)
+//!   heavy barrier  ───────── pairs ─────────   light barrier
 //!   re-check queue; park if still empty        load state; unpark only if PARKED
 //! ```
 //!
-//! The two fences are ordered one way or the other: either the sender's load sees `PARKED`
+//! The two barriers are ordered one way or the other: either the sender's load sees `PARKED`
 //! and unparks, or the receiver's re-check sees the record. A record committed and notified
-//! while the receiver is falling asleep is never left waiting for the park timeout. A notifier
-//! moves the state from `PARKED` to `NOTIFYING` with a compare-exchange before it reads the
-//! receiver's thread handle, and the receiver waits out `NOTIFYING` before it changes that
-//! handle, so the handle is never read while it is written.
+//! while the receiver is falling asleep is never left waiting for the park timeout.
+//!
+//! On Linux the heavy barrier is `membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)` and the light
+//! one only a compiler fence, so `notify` on an awake receiver costs one load of a line the
+//! receiver rarely writes; the receiver pays the system call once each time it goes to sleep
+//! (it stays `PARKED` across timeouts). Elsewhere, or where the system call is refused, both are
+//! `fence(SeqCst)`; that is also the form the loom model in `tests/loom_channel.rs` checks, as
+//! loom cannot model `membarrier`.
+//!
+//! A notifier moves the state from `PARKED` to `NOTIFYING` with a compare-exchange before it
+//! reads the receiver's thread handle, and the receiver waits out `NOTIFYING` before it changes
+//! that handle, so the handle is never read while it is written.
 
 use std::fmt;
 use std::mem::ManuallyDrop;
@@ -48,15 +58,17 @@ use crossbeam_utils::CachePadded;
 
 use crate::queue::{self, Batch, ClaimError, Consumer, ReadClaim};
 use crate::sync::{
-    Arc, AtomicUsize, Ordering, Thread, UnsafeCell, current_thread, fence, park_timeout, spin_loop,
-    yield_now,
+    Arc, AtomicUsize, Ordering, Thread, UnsafeCell, barrier, current_thread, park_timeout,
+    spin_loop, yield_now,
 };
 
 pub mod mpsc;
 pub mod spsc;
 
-/// How long an idle receiver sleeps before it looks again without being notified.
+/// How long an idle receiver first sleeps before it looks again without being notified.
 pub const DEFAULT_PARK_INTERVAL: Duration = Duration::from_millis(5);
+/// The longest an idle receiver sleeps before it looks again without being notified.
+pub const DEFAULT_MAX_PARK_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Spins of a sender's [`Sender::send`] before it gives up with `Full`: about 10 µs to 100 µs,
 /// depending on the machine.
@@ -228,10 +240,13 @@ pub(crate) struct Signal {
     /// Written by the receiver only while `state` is `RUNNING`; read by a notifier only while
     /// it holds `NOTIFYING`.
     thread: UnsafeCell<Option<Thread>>,
+    /// Whether the barriers are asymmetric (`membarrier`); fixed for the channel's life, so
+    /// both sides of every handshake use the same kind.
+    asymmetric: bool,
 }
 
 // SAFETY: `thread` is written and read only under the state protocol above, which gives each
-// access exclusive use of the slot; everything else is atomic.
+// access exclusive use of the slot; everything else is atomic or immutable.
 unsafe impl Sync for Signal {}
 // SAFETY: `Thread` is `Send`; the atomics are.
 unsafe impl Send for Signal {}
@@ -241,15 +256,16 @@ impl Signal {
         Self {
             state: CachePadded::new(AtomicUsize::new(RUNNING)),
             thread: UnsafeCell::new(None),
+            asymmetric: barrier::asymmetric(),
         }
     }
 
     /// Wakes the receiver if it is parked. Called after a commit or a disconnect.
     #[inline]
     pub(crate) fn notify(&self) {
-        // Pairs with the fence in `park`: either the load below sees PARKED, or the receiver's
-        // re-check after its fence sees what this thread committed before this fence.
-        fence(Ordering::SeqCst);
+        // Pairs with the heavy barrier in `park`: either the load below sees PARKED, or the
+        // receiver's re-check after its barrier sees what this thread committed before.
+        barrier::light(self.asymmetric);
         if self.state.load(Ordering::Relaxed) == PARKED {
             self.wake();
         }
@@ -267,8 +283,8 @@ impl Signal {
             // SAFETY: holding NOTIFYING, this notifier is the only one reading the slot, and
             // the receiver does not write it until the state leaves NOTIFYING.
             let thread = self.thread.with(|slot| unsafe { (*slot).clone() });
-            // Release pairs with the receiver's Acquire when it leaves PARKED: the read above
-            // is done before it may write the slot again.
+            // Release pairs with the receiver's Acquire when it sees RUNNING again: the read
+            // above is done before it may write the slot.
             self.state.store(RUNNING, Ordering::Release);
             if let Some(thread) = thread {
                 thread.unpark();
@@ -277,21 +293,33 @@ impl Signal {
     }
 
     /// Parks the calling (receiver) thread for at most `timeout`, unless `ready` says there is
-    /// something to do once the senders can see that this thread is about to park.
+    /// something to do once the senders can see that this thread is parked. The state stays
+    /// `PARKED` afterwards, so that parking again costs no second barrier; call [`Signal::leave`]
+    /// before going back to work.
     fn park(&self, timeout: Duration, ready: impl Fn() -> bool) {
-        // SAFETY: the state is RUNNING and no notifier holds NOTIFYING (the last `park` waited
-        // for that before returning), so the receiver alone touches the slot.
-        self.thread
-            .with_mut(|slot| unsafe { *slot = Some(current_thread()) });
-        // Release pairs with a notifier's Acquire compare-exchange: it sees the handle.
-        self.state.store(PARKED, Ordering::Release);
-        // Pairs with the fence in `notify`.
-        fence(Ordering::SeqCst);
+        if self.state.load(Ordering::Relaxed) != PARKED {
+            // A notifier may still be reading the slot: wait until it is done.
+            while self.state.load(Ordering::Acquire) == NOTIFYING {
+                spin_loop();
+            }
+            // SAFETY: the state is RUNNING and only this receiver moves it out of RUNNING, so
+            // no notifier touches the slot now.
+            self.thread
+                .with_mut(|slot| unsafe { *slot = Some(current_thread()) });
+            // Release pairs with a notifier's Acquire compare-exchange: it sees the handle.
+            self.state.store(PARKED, Ordering::Release);
+            // Pairs with the light barrier in `notify`.
+            barrier::heavy(self.asymmetric);
+        }
         if !ready() {
             park_timeout(timeout);
         }
-        // Leave PARKED. A notifier that got in first is between NOTIFYING and RUNNING or done;
-        // wait for it, and Acquire its Release so its read of the slot is over.
+    }
+
+    /// Leaves `PARKED` after [`Signal::park`]. A notifier that got in first is between
+    /// `NOTIFYING` and `RUNNING` or done; wait for it, and Acquire its Release so its read of the
+    /// slot is over.
+    fn leave(&self) {
         loop {
             match self
                 .state
@@ -398,8 +426,9 @@ impl<P: QueueProducer> Sender<P> {
         Ok(())
     }
 
-    /// Wakes the receiver if it is parked. When it is not, this costs a fence and one load of a
-    /// cache line only the receiver writes.
+    /// Wakes the receiver if it is parked. When it is not, this costs one load of a cache line
+    /// the receiver writes only when it goes to sleep or wakes (plus a `SeqCst` fence where the
+    /// asymmetric barrier is unavailable; see the [module docs](self)).
     #[inline]
     pub fn notify(&self) {
         self.signal.notify();
@@ -440,6 +469,7 @@ pub struct Receiver {
     consumer: Consumer,
     signal: Arc<Signal>,
     park_interval: Duration,
+    max_park_interval: Duration,
 }
 
 impl Receiver {
@@ -448,6 +478,7 @@ impl Receiver {
             consumer,
             signal,
             park_interval: DEFAULT_PARK_INTERVAL,
+            max_park_interval: DEFAULT_MAX_PARK_INTERVAL,
         }
     }
 
@@ -492,21 +523,23 @@ impl Receiver {
         deadline: Option<Instant>,
     ) -> Result<ReadClaim<'_>, RecvTimeoutError> {
         let mut spins = 0;
-        loop {
+        let mut parked = false;
+        let mut interval = self.park_interval;
+        let timed_out = loop {
             let gone = self.consumer.is_disconnected();
             if !self.consumer.is_empty() || gone {
-                break;
+                break false;
             }
             if spins < RECV_SPINS {
                 spin_loop();
             } else if spins < RECV_SPINS + RECV_YIELDS {
                 yield_now();
             } else {
-                let mut wait = self.park_interval;
+                let mut wait = interval;
                 if let Some(deadline) = deadline {
                     let now = Instant::now();
                     if now >= deadline {
-                        return Err(RecvTimeoutError::Timeout);
+                        break true;
                     }
                     wait = wait.min(deadline - now);
                 }
@@ -515,8 +548,16 @@ impl Receiver {
                 let consumer = &self.consumer;
                 self.signal
                     .park(wait, || !consumer.is_empty() || consumer.is_disconnected());
+                parked = true;
+                interval = (interval * 2).min(self.max_park_interval.max(self.park_interval));
             }
             spins += 1;
+        };
+        if parked {
+            self.signal.leave();
+        }
+        if timed_out {
+            return Err(RecvTimeoutError::Timeout);
         }
         // A record is waiting, or every sender is gone and what they sent has been received.
         self.consumer
@@ -539,16 +580,28 @@ impl Receiver {
         self.consumer.is_empty()
     }
 
-    /// How long an idle receiver sleeps before looking again without a notification.
+    /// How long an idle receiver first sleeps before looking again without a notification.
     pub fn park_interval(&self) -> Duration {
         self.park_interval
     }
 
-    /// Sets how long an idle receiver sleeps before looking again without a notification.
+    /// Sets how long an idle receiver first sleeps before looking again without a
+    /// notification; each further sleep doubles it, up to [`Receiver::max_park_interval`].
     /// Shorter finds un-notified records sooner and costs more CPU when idle. A zero interval is
     /// taken as one microsecond.
     pub fn set_park_interval(&mut self, interval: Duration) {
         self.park_interval = interval.max(Duration::from_micros(1));
+    }
+
+    /// The longest an idle receiver sleeps before looking again without a notification.
+    pub fn max_park_interval(&self) -> Duration {
+        self.max_park_interval
+    }
+
+    /// Sets the longest an idle receiver sleeps before looking again without a notification.
+    /// An interval below the park interval is taken as the park interval: no growth.
+    pub fn set_max_park_interval(&mut self, interval: Duration) {
+        self.max_park_interval = interval;
     }
 }
 
@@ -557,6 +610,7 @@ impl fmt::Debug for Receiver {
         f.debug_struct("Receiver")
             .field("consumer", &self.consumer)
             .field("park_interval", &self.park_interval)
+            .field("max_park_interval", &self.max_park_interval)
             .finish_non_exhaustive()
     }
 }
