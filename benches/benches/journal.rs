@@ -1,0 +1,240 @@
+//! The journal's costs: what the logging thread pays per event, how fast the worker writes a
+//! binary file, and how many bytes an event takes on disk beside tracing-subscriber's text.
+//!
+//! ```text
+//! chrt -f 10 cargo bench -p logbuf-benches --bench journal
+//! # knobs: --events N (1000000), --rounds N (5)      env LOGBUF_BENCH_EVENTS, LOGBUF_BENCH_ROUNDS
+//! ```
+//!
+//! The event has three fields besides its message, as in
+//! `info!(user_id = 42u64, latency_ms = 0.25, ok = true, "request handled")`.
+
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use hdrhistogram::Histogram;
+use logbuf_benches::{Table, cycles, fmt, machine, median, setting};
+use logbuf_journal::sink::Entry;
+use logbuf_journal::wire::{Callsite, CallsiteKind, Level};
+use logbuf_journal::{FullPolicy, Journal, Sink, Written};
+
+/// Throws records away, counting them: isolates the logging thread's cost from disk speed.
+struct Discard(Arc<AtomicU64>);
+
+impl Sink for Discard {
+    fn write(&mut self, entry: Entry<'_>) -> io::Result<()> {
+        self.0
+            .fetch_add(entry.bytes().len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn callsite(journal: &Journal) -> u64 {
+    journal.register_callsite(&Callsite {
+        id: 0,
+        kind: CallsiteKind::Event,
+        level: Level::Info,
+        target: "bench::journal",
+        name: "event benches/journal.rs:40",
+        module_path: Some("bench::journal"),
+        file: Some("benches/journal.rs"),
+        line: Some(40),
+        fields: vec!["message", "user_id", "latency_ms", "ok"],
+    })
+}
+
+/// One event, as a front end writes it.
+#[inline(always)]
+fn log(journal: &Journal, cs: u64, i: u64) -> Written {
+    journal.write(48, |enc, time| {
+        enc.event(cs, time, 1, None, 4);
+        enc.value_str("request handled");
+        enc.value_u64(i);
+        enc.value_f64(0.25);
+        enc.value_bool(true);
+    })
+}
+
+/// Per-event cost on the logging thread while the worker drains concurrently.
+/// Also returns the mean over batches of 1000 events timed together, which carries no
+/// timed-region overhead.
+fn hot_path(events: u64) -> (Histogram<u64>, u64, f64) {
+    let bytes = Arc::new(AtomicU64::new(0));
+    let (journal, guard) = Journal::builder()
+        .ring_capacity(64 << 20)
+        .sink(Discard(bytes.clone()))
+        .build()
+        .expect("journal");
+    let cs = callsite(&journal);
+    log(&journal, cs, 0); // the thread's ring is created on its first write
+    let mut hist = Histogram::<u64>::new(3).expect("histogram");
+    let mut dropped = 0;
+    for i in 0..events {
+        let t0 = cycles::start();
+        let written = log(&journal, cs, i);
+        let t1 = cycles::stop();
+        hist.saturating_record(t1 - t0);
+        dropped += u64::from(written == Written::Dropped);
+    }
+    let mut batched = 0;
+    for b in 0..events / 1000 {
+        let t0 = cycles::start();
+        for i in 0..1000 {
+            dropped += u64::from(log(&journal, cs, b * 1000 + i) == Written::Dropped);
+        }
+        batched += cycles::stop() - t0;
+    }
+    drop(guard);
+    (
+        hist,
+        dropped,
+        batched as f64 / (events / 1000 * 1000).max(1) as f64,
+    )
+}
+
+/// Events per second from one thread to a binary file, until the file is synced.
+fn to_file(events: u64) -> (f64, u64) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("bench.lbf");
+    let (journal, guard) = Journal::builder()
+        .ring_capacity(4 << 20)
+        .policy(FullPolicy::Block)
+        .file(&path)
+        .expect("file")
+        .build()
+        .expect("journal");
+    let cs = callsite(&journal);
+    let start = Instant::now();
+    for i in 0..events {
+        log(&journal, cs, i);
+    }
+    drop(guard); // drains, writes, syncs
+    let secs = start.elapsed().as_secs_f64();
+    let size = std::fs::metadata(&path).expect("file").len();
+    (events as f64 / secs, size)
+}
+
+/// Counts bytes written.
+#[derive(Clone, Default)]
+struct Counter(Arc<Mutex<u64>>);
+
+impl Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        *self.0.lock().expect("counter") += buf.len() as u64;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Bytes tracing-subscriber's default `fmt` output takes for the same events (no ANSI).
+fn text_bytes(events: u64) -> u64 {
+    let counter = Counter::default();
+    let writer = counter.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        for i in 0..events {
+            tracing::info!(target: "bench::journal", user_id = i, latency_ms = 0.25, ok = true, "request handled");
+        }
+    });
+    *counter.0.lock().expect("counter")
+}
+
+fn main() {
+    let events = setting("events", "LOGBUF_BENCH_EVENTS", 1_000_000) as u64;
+    let rounds = setting("rounds", "LOGBUF_BENCH_ROUNDS", 5);
+    let per_ns = cycles::ticks_per_ns(200);
+    println!(
+        "## journal\n\nmachine: {}\nunit: {} ({per_ns:.3} per ns)\n",
+        machine(),
+        cycles::UNIT
+    );
+
+    let mut p50 = Vec::new();
+    let mut p99 = Vec::new();
+    let mut mean = Vec::new();
+    let mut batch_mean = Vec::new();
+    let mut drops = 0;
+    let mut rates = Vec::new();
+    let mut size = 0;
+    for _ in 0..rounds {
+        let (hist, dropped, batched) = hot_path(events);
+        batch_mean.push(batched);
+        p50.push(hist.value_at_quantile(0.5) as f64);
+        p99.push(hist.value_at_quantile(0.99) as f64);
+        mean.push(hist.mean());
+        drops += dropped;
+        let (rate, bytes) = to_file(events);
+        rates.push(rate);
+        size = bytes;
+    }
+    let (p50, p99, mean) = (median(&mut p50), median(&mut p99), median(&mut mean));
+    let batch_mean = median(&mut batch_mean);
+    let (overhead, _) = cycles::overhead(100_000);
+    let rate = median(&mut rates);
+    let mut t = Table::new(["figure", "value", "target"]);
+    t.row([
+        "hot path, encode + commit, p50".into(),
+        format!("{} cyc, {} ns", fmt(p50, 0), fmt(p50 / per_ns, 1)),
+        "< 50 ns".to_string(),
+    ]);
+    t.row([
+        "hot path, p99".into(),
+        format!("{} cyc, {} ns", fmt(p99, 0), fmt(p99 / per_ns, 1)),
+        String::new(),
+    ]);
+    t.row([
+        "hot path, mean over batches of 1000 (no timer cost)".into(),
+        format!(
+            "{} cyc, {} ns",
+            fmt(batch_mean, 1),
+            fmt(batch_mean / per_ns, 1)
+        ),
+        "< 50 ns".to_string(),
+    ]);
+    t.row([
+        "hot path, mean".into(),
+        format!("{} cyc, {} ns", fmt(mean, 1), fmt(mean / per_ns, 1)),
+        String::new(),
+    ]);
+    t.row([
+        "worker to a binary file (1 thread, synced)".into(),
+        format!(
+            "{} M events/s, {} MB/s",
+            fmt(rate / 1e6, 2),
+            fmt(rate * size as f64 / events as f64 / 1e6, 0)
+        ),
+        ">= 5 M events/s".to_string(),
+    ]);
+    let per_event = size as f64 / events as f64;
+    let text = text_bytes(events.min(200_000)) as f64 / events.min(200_000) as f64;
+    t.row([
+        "bytes per event, binary file".into(),
+        fmt(per_event, 1),
+        String::new(),
+    ]);
+    t.row([
+        "bytes per event, tracing-subscriber fmt text".into(),
+        fmt(text, 1),
+        String::new(),
+    ]);
+    t.row([
+        "binary / text".into(),
+        format!("{:.2}", per_event / text),
+        "<= 0.33".to_string(),
+    ]);
+    println!(
+        "{events} events per round, {rounds} rounds, medians over rounds; events dropped in the hot-path runs: {drops}; \
+         per-event figures include the timed region's own cost ({overhead} cyc median) except the batch mean\n"
+    );
+    println!("{}", t.render());
+}
