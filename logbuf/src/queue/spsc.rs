@@ -44,7 +44,8 @@
 //!   visible. The length word is the only commit marker: the producer never writes a shared
 //!   tail, so a commit costs one store to a cache line the consumer will read anyway.
 //! - **Read and release.** The consumer reads the record in place, then zeroes its bytes, header
-//!   included, and publishes the new `head` with a `Release` store. Because every byte it hands
+//!   included, and publishes the new `head` with a `Release` store: every `capacity / 16` bytes,
+//!   and whenever it finds nothing more to read (see [`Consumer`]). Because every byte it hands
 //!   back is zero, every length word the producer has not yet written reads as 0: "not
 //!   committed".
 //! - **Truncate and abort.** A claim that is truncated or dropped without `commit` gives its
