@@ -51,8 +51,8 @@ fn callsite(journal: &Journal) -> u64 {
 /// One event, as a front end writes it.
 #[inline(always)]
 fn log(journal: &Journal, cs: u64, i: u64) -> Written {
-    journal.write(48, |enc, time| {
-        enc.event(cs, time, 1, None, 4);
+    journal.write(48, |enc, at| {
+        enc.event(cs, at.time, at.thread, None, 4);
         enc.value_str("request handled");
         enc.value_u64(i);
         enc.value_f64(0.25);

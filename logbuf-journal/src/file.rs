@@ -303,21 +303,15 @@ impl<R: Read> FileReader<R> {
     /// Reading the source failed; the reader can be tried again.
     pub fn next_record(&mut self) -> Option<io::Result<Record<'_>>> {
         loop {
-            let (at, len) = match self.next_frame() {
-                Ok(Some(frame)) => frame,
-                Ok(None) => return None,
+            let frame = match self.next_known_frame()? {
+                Ok(frame) => frame,
                 Err(e) => return Some(Err(e)),
             };
-            let payload = &self.buf[at..at + len];
-            if !matches!(read_varint(payload), Some(kind) if kind < KNOWN_KINDS) {
-                self.stats.unknown_records += 1;
-                continue;
-            }
             // SAFETY: `buf` is not touched again until the next call, which needs `&mut self`
             // and so ends the returned borrow first. The raw pointer only tells the borrow
             // checker that the loop's other path (which refills `buf`) does not overlap with
             // this one's return.
-            let payload: &[u8] = unsafe { &*std::ptr::from_ref(payload) };
+            let payload: &[u8] = unsafe { &*std::ptr::from_ref(self.payload(frame)) };
             match postcard::from_bytes::<Record<'_>>(payload) {
                 Ok(record) => {
                     self.stats.records += 1;
@@ -325,6 +319,36 @@ impl<R: Read> FileReader<R> {
                 }
                 Err(_) => self.stats.undecodable_records += 1,
             }
+        }
+    }
+
+    /// The next good frame holding a record kind this version knows, as a place in the
+    /// buffer for [`FileReader::payload`]; valid until the next call.
+    pub(crate) fn next_known_frame(&mut self) -> Option<io::Result<(usize, usize)>> {
+        loop {
+            let (at, len) = match self.next_frame() {
+                Ok(Some(frame)) => frame,
+                Ok(None) => return None,
+                Err(e) => return Some(Err(e)),
+            };
+            if matches!(read_varint(&self.buf[at..at + len]), Some(kind) if kind < KNOWN_KINDS) {
+                return Some(Ok((at, len)));
+            }
+            self.stats.unknown_records += 1;
+        }
+    }
+
+    /// The payload of a frame [`FileReader::next_known_frame`] returned.
+    pub(crate) fn payload(&self, (at, len): (usize, usize)) -> &[u8] {
+        &self.buf[at..at + len]
+    }
+
+    /// Counts a frame the caller decoded into a record, or could not.
+    pub(crate) fn count(&mut self, decoded: bool) {
+        if decoded {
+            self.stats.records += 1;
+        } else {
+            self.stats.undecodable_records += 1;
         }
     }
 

@@ -32,6 +32,15 @@ pub enum FullPolicy {
     Block,
 }
 
+/// When and where a record is written: handed to the encoding closure of [`Journal::write`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    /// The tick counter at the write.
+    pub time: u64,
+    /// The journal's id for the writing thread (named by a `ThreadName` record).
+    pub thread: u64,
+}
+
 /// The outcome of [`Journal::write`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Written {
@@ -366,13 +375,17 @@ impl Journal {
     }
 
     /// Writes one record from the calling thread: `encode` writes it with the [`Encoder`] it is
-    /// given (and the record's timestamp), into at most `max_len` bytes at first. If the record
+    /// given (and the record's [`Stamp`]: time and thread), into at most `max_len` bytes at first. If the record
     /// turns out longer, `encode` is called again with room for all of it.
     ///
     /// No lock, no allocation, no system call, except on a thread's first write (which creates
     /// and registers its ring) and under [`FullPolicy::Block`] when the ring is full.
     #[inline]
-    pub fn write(&self, max_len: usize, mut encode: impl FnMut(&mut Encoder<'_>, u64)) -> Written {
+    pub fn write(
+        &self,
+        max_len: usize,
+        mut encode: impl FnMut(&mut Encoder<'_>, Stamp),
+    ) -> Written {
         let time = self.now();
         let written = LOCALS.try_with(|cell| {
             let Ok(mut locals) = cell.try_borrow_mut() else {
@@ -401,7 +414,7 @@ impl Journal {
         local: &mut Local,
         time: u64,
         max_len: usize,
-        encode: &mut impl FnMut(&mut Encoder<'_>, u64),
+        encode: &mut impl FnMut(&mut Encoder<'_>, Stamp),
     ) -> Written {
         let max = local.producer.max_record_len();
         let mut want = max_len.max(1).saturating_add(STAMP);
@@ -431,7 +444,13 @@ impl Journal {
                 Err(_) => return drop_event(&local.slot, time),
             };
             let mut enc = Encoder::new(&mut claim[STAMP..]);
-            encode(&mut enc, time);
+            encode(
+                &mut enc,
+                Stamp {
+                    time,
+                    thread: local.slot.thread,
+                },
+            );
             match enc.finish() {
                 Ok(len) => {
                     claim[..STAMP].copy_from_slice(&time.to_le_bytes());

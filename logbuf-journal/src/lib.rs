@@ -26,8 +26,8 @@
 //!     line: Some(1),
 //!     fields: vec!["message", "user"],
 //! });
-//! journal.write(64, |enc, time| {
-//!     enc.event(callsite, time, 0, None, 2);
+//! journal.write(64, |enc, at| {
+//!     enc.event(callsite, at.time, at.thread, None, 2);
 //!     enc.value_str("signed in");
 //!     enc.value_u64(42);
 //! });
@@ -58,9 +58,12 @@ mod clock;
 pub mod encode;
 pub mod file;
 mod journal;
+pub mod read;
 pub mod sink;
 pub mod wire;
 mod worker;
 
-pub use journal::{BuildError, Builder, FullPolicy, Guard, Journal, RingStats, Stats, Written};
+pub use journal::{
+    BuildError, Builder, FullPolicy, Guard, Journal, RingStats, Stamp, Stats, Written,
+};
 pub use sink::Sink;

@@ -57,8 +57,8 @@ fn log_from_threads(journal: &Journal, threads: u64, per_thread: u64, pad: usize
                 s.spawn(move || {
                     let (mut ok, mut dropped) = (0, 0);
                     for seq in 0..per_thread {
-                        match journal.write(64 + pad.len(), |enc, time| {
-                            enc.event(cs, time, 0, None, 3);
+                        match journal.write(64 + pad.len(), |enc, at| {
+                            enc.event(cs, at.time, at.thread, None, 3);
                             enc.value_u64(t);
                             enc.value_u64(seq);
                             enc.value_str(pad);
@@ -226,13 +226,13 @@ fn a_write_inside_a_write_is_dropped_and_reported() {
     let (journal, guard) = Journal::builder().sink(memory.clone()).build().unwrap();
     let cs = callsite(&journal);
     let inner = journal.clone();
-    let outer = journal.write(64, |enc, time| {
+    let outer = journal.write(64, |enc, at| {
         // A `Debug` impl that logs, say.
         assert_eq!(
-            inner.write(16, |e, t| e.event(cs, t, 0, None, 0)),
+            inner.write(16, |e, at| e.event(cs, at.time, at.thread, None, 0)),
             Written::Dropped
         );
-        enc.event(cs, time, 0, None, 3);
+        enc.event(cs, at.time, at.thread, None, 3);
         enc.value_u64(9);
         enc.value_u64(9);
         enc.value_str("");
@@ -251,8 +251,8 @@ fn records_longer_than_the_first_guess_are_written_whole() {
     let long = "x".repeat(5_000);
     // A guess of 16 bytes: the journal retries with room for the whole record.
     assert_eq!(
-        journal.write(16, |enc, time| {
-            enc.event(cs, time, 0, None, 3);
+        journal.write(16, |enc, at| {
+            enc.event(cs, at.time, at.thread, None, 3);
             enc.value_u64(1);
             enc.value_u64(2);
             enc.value_debug(format_args!("{long}"));
@@ -262,8 +262,8 @@ fn records_longer_than_the_first_guess_are_written_whole() {
     // Larger than the ring can ever hold: dropped and counted, never a panic.
     let huge = "y".repeat(1 << 20);
     assert_eq!(
-        journal.write(16, |enc, time| {
-            enc.event(cs, time, 0, None, 1);
+        journal.write(16, |enc, at| {
+            enc.event(cs, at.time, at.thread, None, 1);
             enc.value_str(&huge);
         }),
         Written::Dropped
