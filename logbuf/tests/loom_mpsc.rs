@@ -132,3 +132,24 @@ fn full_is_reported_not_waited_for() {
         assert_eq!(seen, 2);
     });
 }
+
+#[test]
+fn the_last_handle_claims_alone_after_the_other_leaves() {
+    loom::model(|| {
+        // One handle writes and drops while the other writes twice: the survivor's second
+        // claim may take the single-handle path, and must see the other's claim on `tail`.
+        let (mut p0, mut c) = mpsc::new(128);
+        let mut p1 = p0.clone();
+        let a = thread::spawn(move || {
+            write(&mut p0, &[0; 8]);
+            drop(p0);
+        });
+        write(&mut p1, &[1; 8]);
+        write(&mut p1, &[1; 16]);
+        let b = thread::spawn(move || drop(p1));
+        let seen = read_until_disconnected(&mut c);
+        assert_per_producer(&seen, &[&[vec![0; 8]], &[vec![1; 8], vec![1; 16]]]);
+        a.join().unwrap();
+        b.join().unwrap();
+    });
+}

@@ -45,6 +45,11 @@
 //!   a compare-exchange (`Relaxed`: the read-modify-write order on `tail` alone hands out
 //!   disjoint ranges; the bytes in them were ordered by the `head` acquire). On failure it retries
 //!   with the value it got back. A failed check is [`ClaimError::Full`] at once.
+//! - **One handle left.** When the producer count (loaded with `Acquire`, pairing with the
+//!   `Release` decrement of each dropped handle) is 1, the claiming handle is the only one, and it
+//!   is borrowed for the claim, so no clone can appear meanwhile: it moves `tail` with a plain
+//!   store instead of a locked compare-exchange, which would wait for the previous record's
+//!   lines to come back from the consumer's core.
 //! - **Commit.** As in the SPSC ring: payload first, then the length word with a `Release` store
 //!   that the consumer's `Acquire` load pairs with. Commits may arrive out of claim order; the
 //!   consumer stops at the first length word that is still zero and never reads past it.
@@ -139,6 +144,10 @@ impl Producer {
         check_len(len, self.max_len)?;
         let span = span(len);
         let ring = &*self.ring;
+        // Acquire pairs with the Release decrement in the drop of the last other handle: its
+        // claims on `tail` happen before this one. With one handle left, and that one borrowed
+        // here, nobody else can claim, and `tail` moves with a plain store.
+        let alone = ring.producers.load(Ordering::Acquire) == 1;
         let mut tail = ring.tail.load(Ordering::Relaxed);
         let pad = loop {
             let (pad, need) = placement(tail, span, self.capacity);
@@ -152,6 +161,12 @@ impl Producer {
                     // ring is full for the current tail too.
                     return Err(ClaimError::Full);
                 }
+            }
+            if alone {
+                // Relaxed: only this thread claims; the bytes were ordered by the Acquire
+                // load of `head`, as below.
+                ring.tail.store(tail.wrapping_add(need), Ordering::Relaxed);
+                break pad;
             }
             // Relaxed: the CAS's place in `tail`'s modification order is what makes the range
             // ours; the bytes in it were ordered by the Acquire load of `head` above (or an
