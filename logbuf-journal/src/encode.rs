@@ -46,6 +46,10 @@ mod kind {
     pub(super) const EVENT: u8 = 1;
     pub(super) const SPAN_NEW: u8 = 2;
     pub(super) const SPAN_RECORD: u8 = 3;
+    pub(super) const SPAN_ENTER: u8 = 4;
+    pub(super) const SPAN_EXIT: u8 = 5;
+    pub(super) const SPAN_CLOSE: u8 = 6;
+    pub(super) const FOLLOWS_FROM: u8 = 7;
 }
 
 /// Value kinds, as [`Value`](crate::wire::Value)'s variant indices.
@@ -271,6 +275,43 @@ impl<'b> Encoder<'b> {
         self.byte(kind::SPAN_RECORD);
         self.varint(id);
         self.varint(values as u64);
+    }
+
+    /// A whole span-enter record: thread `thread` entered span `id` at `time`.
+    #[inline]
+    pub fn span_enter(&mut self, id: u64, time: u64, thread: u64) {
+        self.byte(kind::SPAN_ENTER);
+        self.transition(id, time, thread);
+    }
+
+    /// A whole span-exit record: thread `thread` left span `id` at `time`.
+    #[inline]
+    pub fn span_exit(&mut self, id: u64, time: u64, thread: u64) {
+        self.byte(kind::SPAN_EXIT);
+        self.transition(id, time, thread);
+    }
+
+    #[inline(always)]
+    fn transition(&mut self, id: u64, time: u64, thread: u64) {
+        self.varint(id);
+        self.varint(time);
+        self.varint(thread);
+    }
+
+    /// A whole span-close record: span `id` closed at `time`.
+    #[inline]
+    pub fn span_close(&mut self, id: u64, time: u64) {
+        self.byte(kind::SPAN_CLOSE);
+        self.varint(id);
+        self.varint(time);
+    }
+
+    /// A whole follows-from record: span `span` follows from span `follows`.
+    #[inline]
+    pub fn follows_from(&mut self, span: u64, follows: u64) {
+        self.byte(kind::FOLLOWS_FROM);
+        self.varint(span);
+        self.varint(follows);
     }
 
     // === values ===

@@ -59,6 +59,7 @@ pub mod encode;
 pub mod file;
 mod journal;
 pub mod read;
+pub mod rotate;
 pub mod sink;
 pub mod wire;
 mod worker;

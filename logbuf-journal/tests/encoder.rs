@@ -5,7 +5,9 @@
 use std::fmt;
 
 use logbuf_journal::encode::{Encoder, Overflow, varint_len};
-use logbuf_journal::wire::{Event, Record, SpanNew, SpanRecord, Value};
+use logbuf_journal::wire::{
+    Event, FollowsFrom, Record, SpanClose, SpanNew, SpanRecord, SpanTransition, Value,
+};
 use proptest::prelude::*;
 
 /// A value with owned storage, so strategies can make them.
@@ -269,6 +271,35 @@ proptest! {
         // An exact fit is enough.
         let mut buf = vec![0u8; want.len()];
         prop_assert_eq!(encode(&mut buf, &header, &values), Ok(want.len()));
+    }
+
+    #[test]
+    fn whole_record_methods_are_postcard_bytes(
+        kind in 0..4u8,
+        id in any::<u64>(),
+        time in any::<u64>(),
+        thread in 0..1_000u64,
+    ) {
+        let transition = SpanTransition { id, time, thread };
+        let (record, write): (Record<'_>, fn(&mut Encoder<'_>, u64, u64, u64)) = match kind {
+            0 => (Record::SpanEnter(transition), |e, id, t, th| e.span_enter(id, t, th)),
+            1 => (Record::SpanExit(transition), |e, id, t, th| e.span_exit(id, t, th)),
+            2 => (Record::SpanClose(SpanClose { id, time }), |e, id, t, _| e.span_close(id, t)),
+            _ => (
+                Record::FollowsFrom(FollowsFrom { span: id, follows: time }),
+                |e, id, t, _| e.follows_from(id, t),
+            ),
+        };
+        let want = postcard::to_allocvec(&record).unwrap();
+        let mut buf = vec![0u8; want.len()];
+        let mut enc = Encoder::new(&mut buf);
+        write(&mut enc, id, time, thread);
+        prop_assert_eq!(enc.finish(), Ok(want.len()));
+        prop_assert_eq!(&buf[..], &want[..]);
+        let mut short = vec![0u8; want.len() - 1];
+        let mut enc = Encoder::new(&mut short);
+        write(&mut enc, id, time, thread);
+        prop_assert_eq!(enc.finish(), Err(Overflow { needed: want.len() }));
     }
 }
 

@@ -1,68 +1,12 @@
-//! Where the worker puts records: the [`Sink`] trait and the binary file sink.
+//! The binary journal file sink.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use super::{Entry, Sink};
 use crate::file::{FileHeader, FileWriter};
-use crate::wire::{self, Record};
-
-/// A record on its way to the sinks: its encoded bytes, decoded on demand.
-#[derive(Debug, Clone, Copy)]
-pub struct Entry<'a> {
-    bytes: &'a [u8],
-}
-
-impl<'a> Entry<'a> {
-    pub(crate) fn new(bytes: &'a [u8]) -> Self {
-        Self { bytes }
-    }
-
-    /// The record's postcard bytes, as a binary sink stores them.
-    pub fn bytes(&self) -> &'a [u8] {
-        self.bytes
-    }
-
-    /// The record, decoded.
-    ///
-    /// # Errors
-    ///
-    /// If the bytes are not a record (which the journal's own encoder never produces).
-    pub fn record(&self) -> Result<Record<'a>, postcard::Error> {
-        postcard::from_bytes(self.bytes)
-    }
-}
-
-/// A destination for journal records, driven by the worker thread.
-///
-/// The worker calls [`Sink::write`] for every record in time order, [`Sink::flush`] at the
-/// flush interval and on [`Journal::flush`](crate::Journal::flush), and [`Sink::sync`] when the
-/// journal shuts down. Errors are counted and reported by the worker, which keeps going; a sink
-/// should be ready to be called again after an error.
-pub trait Sink: Send {
-    /// Takes one record.
-    ///
-    /// # Errors
-    ///
-    /// An I/O error; the worker counts it and goes on with the next record.
-    fn write(&mut self, entry: Entry<'_>) -> io::Result<()>;
-
-    /// Pushes buffered records to the operating system.
-    ///
-    /// # Errors
-    ///
-    /// An I/O error; the worker counts it.
-    fn flush(&mut self) -> io::Result<()>;
-
-    /// Flushes and asks the operating system to put the data on disk.
-    ///
-    /// # Errors
-    ///
-    /// An I/O error; the worker counts it.
-    fn sync(&mut self) -> io::Result<()> {
-        self.flush()
-    }
-}
+use crate::wire;
 
 /// Writes the journal as a binary file, read back with [`FileReader`](crate::file::FileReader)
 /// and the `logbuf` command.

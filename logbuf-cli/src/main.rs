@@ -1,0 +1,3 @@
+//! The `logbuf` command.
+
+fn main() {}

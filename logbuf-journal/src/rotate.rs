@@ -1,0 +1,1 @@
+//! File rotation by size and by time, with retention and compression.

@@ -1,0 +1,1 @@
+//! JSON lines with the keys of `tracing-subscriber`'s JSON format.

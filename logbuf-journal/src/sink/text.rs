@@ -1,0 +1,1 @@
+//! Human-readable text, laid out like `tracing-subscriber`'s `fmt` output.

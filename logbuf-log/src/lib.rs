@@ -1,0 +1,1 @@
+//! A `log::Log` back end on the logbuf journal.

@@ -1,0 +1,1 @@
+//! A `tracing_subscriber::Layer` on the logbuf journal.
