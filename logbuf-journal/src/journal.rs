@@ -207,6 +207,7 @@ impl Builder {
             flush: Mutex::new(FlushState::default()),
             flushed: Condvar::new(),
             shutdown: AtomicBool::new(false),
+            reopen: AtomicBool::new(false),
             next_thread: AtomicU64::new(1),
             next_callsite: AtomicU64::new(1),
             records_written: AtomicU64::new(0),
@@ -276,6 +277,8 @@ pub(crate) struct Shared {
     pub(crate) flush: Mutex<FlushState>,
     pub(crate) flushed: Condvar,
     pub(crate) shutdown: AtomicBool,
+    /// [`Journal::reopen`] asked the sinks to reopen their files.
+    pub(crate) reopen: AtomicBool,
     next_thread: AtomicU64,
     next_callsite: AtomicU64,
     pub(crate) records_written: AtomicU64,
@@ -544,6 +547,14 @@ impl Journal {
     /// [`Journal::flush_timeout`] with no practical limit (an hour).
     pub fn flush(&self) -> bool {
         self.flush_timeout(Duration::from_secs(3600))
+    }
+
+    /// Writes everything committed before the call, then has every sink close and reopen its
+    /// file ([`Sink::reopen`]), as `logrotate` expects after it moved the file away. Returns
+    /// whether that happened within `timeout`.
+    pub fn reopen(&self, timeout: Duration) -> bool {
+        self.shared.reopen.store(true, Ordering::Release);
+        self.flush_timeout(timeout)
     }
 
     /// Counters so far.

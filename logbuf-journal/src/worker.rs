@@ -75,6 +75,11 @@ pub(crate) fn run(shared: Arc<Shared>, sinks: Vec<Box<dyn Sink>>, timing: Timing
         if everything || w.last_flush.elapsed() >= w.timing.flush_interval {
             w.flush_sinks(shutdown);
         }
+        // After the flush above, so a reopen requested with a flush ticket finds the records
+        // committed before the request in the old file.
+        if everything && w.shared.reopen.swap(false, Ordering::AcqRel) {
+            w.reopen_sinks();
+        }
         if everything {
             let mut state = lock(&w.shared.flush);
             state.done = state.done.max(ticket);
@@ -241,6 +246,16 @@ impl Worker {
         self.shared
             .bytes_written
             .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+    }
+
+    fn reopen_sinks(&mut self) {
+        for sink in &mut self.sinks {
+            if let Err(e) = sink.reopen() {
+                self.shared.sink_errors.fetch_add(1, Ordering::Relaxed);
+                self.errors_unreported += 1;
+                report(&mut self.last_error_report, &mut self.errors_unreported, &e);
+            }
+        }
     }
 
     fn flush_sinks(&mut self, sync: bool) {

@@ -307,3 +307,53 @@ fn definitions_come_before_the_records_that_use_them() {
     assert_eq!(threads.len(), 3);
     assert_eq!(journal.stats().rings.len(), 3);
 }
+
+#[test]
+fn reopen_starts_a_new_file_that_decodes_on_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.lbf");
+    let moved = dir.path().join("app.lbf.1");
+    let (journal, guard) = Journal::builder().file(&path).unwrap().build().unwrap();
+    let cs = callsite(&journal);
+    let log = |seq: u64| {
+        journal.write(32, |enc, at| {
+            enc.event(cs, at.time, at.thread, None, 3);
+            enc.value_u64(0);
+            enc.value_u64(seq);
+            enc.value_str("");
+        })
+    };
+    for seq in 0..10 {
+        assert_eq!(log(seq), Written::Committed);
+    }
+    assert!(journal.flush());
+    std::fs::rename(&path, &moved).unwrap();
+    // Until the reopen, records still go to the moved file.
+    assert_eq!(log(10), Written::Committed);
+    assert!(journal.reopen(Duration::from_secs(60)));
+    for seq in 11..20 {
+        assert_eq!(log(seq), Written::Committed);
+    }
+    drop(guard);
+
+    let seqs = |p: &std::path::Path| {
+        let mut reader = FileReader::open(p).unwrap();
+        let (mut seqs, mut callsites) = (Vec::new(), 0);
+        while let Some(record) = reader.next_record() {
+            match record.unwrap() {
+                Record::Callsite(_) => callsites += 1,
+                Record::Event(e) => {
+                    let Value::U64(seq) = e.values[1] else {
+                        panic!("{e:?}")
+                    };
+                    seqs.push(seq);
+                }
+                _ => {}
+            }
+        }
+        assert!(reader.stats().is_clean());
+        (seqs, callsites)
+    };
+    assert_eq!(seqs(&moved), ((0..11).collect::<Vec<_>>(), 1));
+    assert_eq!(seqs(&path), ((11..20).collect::<Vec<_>>(), 1));
+}

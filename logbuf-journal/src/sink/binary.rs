@@ -111,6 +111,10 @@ impl Sink for BinaryFileSink {
             None => Ok(()),
         }
     }
+
+    fn reopen(&mut self) -> io::Result<()> {
+        BinaryFileSink::reopen(self)
+    }
 }
 
 fn program_name() -> String {

@@ -71,4 +71,15 @@ pub trait Sink: Send {
     fn sync(&mut self) -> io::Result<()> {
         self.flush()
     }
+
+    /// Closes and opens again whatever the sink writes to, as after an external tool moved the
+    /// file away (`logrotate`). Called on [`Journal::reopen`](crate::Journal::reopen). Sinks
+    /// without a file do nothing.
+    ///
+    /// # Errors
+    ///
+    /// An I/O error; the worker counts it.
+    fn reopen(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
