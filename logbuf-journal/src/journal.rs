@@ -208,6 +208,8 @@ impl Builder {
             flushed: Condvar::new(),
             shutdown: AtomicBool::new(false),
             reopen: AtomicBool::new(false),
+            panic_callsite: OnceLock::new(),
+            shutdown_timeout: self.timing.shutdown_timeout,
             next_thread: AtomicU64::new(1),
             next_callsite: AtomicU64::new(1),
             records_written: AtomicU64::new(0),
@@ -279,6 +281,9 @@ pub(crate) struct Shared {
     pub(crate) shutdown: AtomicBool,
     /// [`Journal::reopen`] asked the sinks to reopen their files.
     pub(crate) reopen: AtomicBool,
+    /// The callsite of panic events, registered by the first panic.
+    panic_callsite: OnceLock<u64>,
+    shutdown_timeout: Duration,
     next_thread: AtomicU64,
     next_callsite: AtomicU64,
     pub(crate) records_written: AtomicU64,
@@ -555,6 +560,72 @@ impl Journal {
     pub fn reopen(&self, timeout: Duration) -> bool {
         self.shared.reopen.store(true, Ordering::Release);
         self.flush_timeout(timeout)
+    }
+
+    /// Installs a panic hook that writes the panic into the journal as an `Error` event
+    /// (target `panic`, fields `message` and `location`) and flushes every sink, then runs the
+    /// hook that was installed before (by default, the one printing the message). The journal's
+    /// records therefore reach the disk before the process unwinds, or aborts under
+    /// `panic = "abort"`.
+    ///
+    /// The hook waits at most the builder's [`shutdown_timeout`](Builder::shutdown_timeout) for
+    /// the flush. It holds the journal weakly: once the journal is gone, it only runs the
+    /// previous hook.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let (journal, _guard) = logbuf_journal::Journal::builder()
+    ///     .file(dir.path().join("app.lbf"))?
+    ///     .build()?;
+    /// journal.install_panic_hook();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn install_panic_hook(&self) {
+        let journal = Arc::downgrade(&self.shared);
+        let timeout = self.shared.shutdown_timeout;
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if let Some(shared) = journal.upgrade() {
+                let journal = Journal { shared };
+                journal.write_panic(info);
+                journal.flush_timeout(timeout);
+            }
+            previous(info);
+        }));
+    }
+
+    #[cold]
+    fn write_panic(&self, info: &std::panic::PanicHookInfo<'_>) {
+        let callsite = *self.shared.panic_callsite.get_or_init(|| {
+            self.register_callsite(&Callsite {
+                id: 0,
+                kind: crate::wire::CallsiteKind::Event,
+                level: crate::wire::Level::Error,
+                target: "panic",
+                name: "panic",
+                module_path: None,
+                file: None,
+                line: None,
+                fields: vec!["message", "location"],
+            })
+        });
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| info.payload().downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("Box<dyn Any>");
+        let location = info.location();
+        self.write(message.len() + 64, |enc, at| {
+            enc.event(callsite, at.time, at.thread, None, 2);
+            enc.value_str(message);
+            match location {
+                Some(l) => {
+                    enc.value_debug(format_args!("{}:{}:{}", l.file(), l.line(), l.column()))
+                }
+                None => enc.value_empty(),
+            }
+        });
     }
 
     /// Counters so far.
