@@ -238,6 +238,9 @@ fn encode(buf: &mut [u8], header: &Header, values: &[Owned]) -> Result<usize, Ov
     enc.finish()
 }
 
+/// Writes a whole record from three numbers (id, time, thread), as the span methods take.
+type WholeRecord = fn(&mut Encoder<'_>, u64, u64, u64);
+
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: if cfg!(miri) { 16 } else { 2_000 },
@@ -281,7 +284,7 @@ proptest! {
         thread in 0..1_000u64,
     ) {
         let transition = SpanTransition { id, time, thread };
-        let (record, write): (Record<'_>, fn(&mut Encoder<'_>, u64, u64, u64)) = match kind {
+        let (record, write): (Record<'_>, WholeRecord) = match kind {
             0 => (Record::SpanEnter(transition), |e, id, t, th| e.span_enter(id, t, th)),
             1 => (Record::SpanExit(transition), |e, id, t, th| e.span_exit(id, t, th)),
             2 => (Record::SpanClose(SpanClose { id, time }), |e, id, t, _| e.span_close(id, t)),
