@@ -5,16 +5,20 @@
 //! - [`text`]: human-readable lines laid out like `tracing-subscriber`'s `fmt` output, formatted
 //!   on the worker thread.
 //! - [`json`]: one JSON object per line, with the keys of `tracing-subscriber`'s JSON format.
+//! - [`MinLevel`]: any sink with a level threshold of its own ([`Sink::min_level`]), so one
+//!   journal can feed several sinks at different levels.
 
 use std::io;
 
 use crate::wire::Record;
 
 mod binary;
+mod filter;
 pub mod json;
 pub mod text;
 
 pub use binary::BinaryFileSink;
+pub use filter::MinLevel;
 
 /// A record on its way to the sinks: its encoded bytes, decoded on demand.
 #[derive(Debug, Clone, Copy)]
@@ -23,7 +27,9 @@ pub struct Entry<'a> {
 }
 
 impl<'a> Entry<'a> {
-    pub(crate) fn new(bytes: &'a [u8]) -> Self {
+    /// An entry for the record `bytes` (postcard-encoded [`Record`]), as the worker hands
+    /// them over; for driving a sink directly.
+    pub fn new(bytes: &'a [u8]) -> Self {
         Self { bytes }
     }
 
@@ -81,5 +87,13 @@ pub trait Sink: Send {
     /// An I/O error; the worker counts it.
     fn reopen(&mut self) -> io::Result<()> {
         Ok(())
+    }
+
+    /// This sink, taking only events at `min` or above (see [`MinLevel`]).
+    fn min_level(self, min: crate::wire::Level) -> MinLevel<Self>
+    where
+        Self: Sized,
+    {
+        MinLevel::new(min, self)
     }
 }
