@@ -1,6 +1,11 @@
 //! Reading a journal as events in context: each event with its callsite, its thread's name, the
 //! spans it is in (outermost first) and its wall-clock time.
 //!
+//! [`Reader`] reads a file. [`Context`] is the state machine underneath it, for records that
+//! come from elsewhere (a sink on the worker thread, a file followed as it grows): feed it every
+//! record in order with [`Context::apply`], and ask it for an event's context with
+//! [`Context::event`].
+//!
 //! ```
 //! # use logbuf_journal::Journal;
 //! # use logbuf_journal::wire::{Callsite, CallsiteKind, Level};
@@ -143,7 +148,7 @@ pub struct Span {
     pub values: Vec<OwnedValue>,
 }
 
-/// An event with its context, as [`Reader::next_event`] yields it.
+/// An event with its context, as [`Reader::next_event`] and [`Context::event`] give it.
 #[derive(Debug)]
 pub struct EventInContext<'a> {
     /// The event as recorded.
@@ -184,8 +189,184 @@ impl WallClock {
         } else {
             span_nanos as f64 / span_ticks as f64
         };
-        let delta = (ticks as f64 - latest.ticks as f64) * per_tick;
-        Some((latest.unix_nanos as f64 + delta).max(0.0) as u64)
+        // The offset from the latest pair in floating point (small), the sum in integers:
+        // nanoseconds since 1970 need more bits than an `f64` has.
+        let delta = ((i128::from(ticks) - i128::from(latest.ticks)) as f64 * per_tick) as i128;
+        let nanos = (i128::from(latest.unix_nanos) + delta).max(0);
+        Some(u64::try_from(nanos).unwrap_or(u64::MAX))
+    }
+}
+
+/// What the records seen so far say about the ones to come: callsite definitions, thread
+/// names, the spans still open (with their values), wall-clock time from `Clock` records, and
+/// counts of orphans and drops.
+///
+/// Memory holds the callsite table, the thread names and the open spans, never the events.
+///
+/// ```
+/// use logbuf_journal::read::Context;
+/// use logbuf_journal::wire::{Callsite, CallsiteKind, Clock, Event, Level, Record, SpanNew, Value};
+///
+/// let records = [
+///     Record::Clock(Clock { ticks: 1_000, unix_nanos: 1_700_000_000_000_000_000 }),
+///     Record::Callsite(Callsite { id: 1, kind: CallsiteKind::Span, level: Level::Info,
+///         target: "app", name: "request", module_path: None, file: None, line: None,
+///         fields: vec!["path"] }),
+///     Record::Callsite(Callsite { id: 2, kind: CallsiteKind::Event, level: Level::Info,
+///         target: "app", name: "event", module_path: None, file: None, line: None,
+///         fields: vec!["message"] }),
+///     Record::SpanNew(SpanNew { id: 7, parent: None, callsite: 1, time: 1_500, thread: 1,
+///         values: vec![Value::Str("/users")] }),
+///     Record::Event(Event { callsite: 2, time: 2_000, thread: 1, parent: Some(7),
+///         values: vec![Value::Debug("done")] }),
+/// ];
+/// let mut context = Context::new();
+/// for record in &records {
+///     context.apply(record);
+///     if let Record::Event(event) = record {
+///         let event = context.event(event.clone()).expect("callsite defined");
+///         assert_eq!(event.callsite.target, "app");
+///         assert_eq!(event.spans[0].callsite.name, "request");
+///         assert_eq!(event.unix_nanos, Some(1_700_000_000_000_001_000));
+///     }
+/// }
+/// ```
+#[derive(Debug, Default)]
+pub struct Context {
+    callsites: HashMap<u64, Callsite>,
+    threads: HashMap<u64, String>,
+    spans: HashMap<u64, Span>,
+    clock: WallClock,
+    orphans: u64,
+    dropped: u64,
+}
+
+impl Context {
+    /// An empty context: no callsites, no threads, no spans, no clock.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Takes in one record: definitions, spans opening, recording and closing, clock pairs and
+    /// drop reports change the context; other records leave it as it is (an event with an
+    /// unknown callsite is counted as an orphan).
+    ///
+    /// Returns `true` for an event whose callsite is known, the events
+    /// [`Context::event`] gives a context to.
+    pub fn apply(&mut self, record: &Record<'_>) -> bool {
+        match record {
+            Record::Callsite(c) => {
+                self.callsites.insert(c.id, Callsite::from(c));
+            }
+            Record::ThreadName(t) => {
+                self.threads.insert(t.thread, t.name.to_owned());
+            }
+            Record::Clock(pair) => self.clock.add(*pair),
+            Record::SpanNew(s) => match self.callsites.get(&s.callsite) {
+                Some(callsite) => {
+                    let span = Span {
+                        id: s.id,
+                        parent: s.parent,
+                        callsite: callsite.clone(),
+                        values: s.values.iter().map(OwnedValue::from).collect(),
+                    };
+                    self.spans.insert(s.id, span);
+                }
+                None => self.orphans += 1,
+            },
+            Record::SpanRecord(r) => {
+                if let Some(span) = self.spans.get_mut(&r.id) {
+                    for (slot, value) in span.values.iter_mut().zip(&r.values) {
+                        if *value != Value::Empty {
+                            *slot = OwnedValue::from(value);
+                        }
+                    }
+                }
+            }
+            Record::SpanClose(c) => {
+                self.spans.remove(&c.id);
+            }
+            Record::Dropped(d) => self.dropped += d.count,
+            Record::SpanEnter(_) | Record::SpanExit(_) | Record::FollowsFrom(_) => {}
+            Record::Event(e) => {
+                let known = self.callsites.contains_key(&e.callsite);
+                self.orphans += u64::from(!known);
+                return known;
+            }
+        }
+        false
+    }
+
+    /// Takes in a clock pair that did not come as a record (a file header's).
+    pub fn add_clock(&mut self, pair: wire::Clock) {
+        self.clock.add(pair);
+    }
+
+    /// The event with its context as it stands now (apply the event's record first, or
+    /// not: events change nothing); `None` if its callsite is unknown.
+    pub fn event<'a>(&'a self, event: wire::Event<'a>) -> Option<EventInContext<'a>> {
+        let callsite = self.callsites.get(&event.callsite)?;
+        Some(EventInContext {
+            thread_name: self.thread_name(event.thread),
+            unix_nanos: self.clock.nanos(event.time),
+            spans: self.scope(event.parent),
+            event,
+            callsite,
+        })
+    }
+
+    /// The span `parent` and its ancestors that are open, outermost first.
+    pub fn scope(&self, parent: Option<u64>) -> Vec<&Span> {
+        let mut spans = Vec::new();
+        let mut next = parent;
+        while let Some(id) = next {
+            match self.spans.get(&id) {
+                // A parent chain longer than the open spans is a cycle (damage).
+                Some(span) if spans.len() <= self.spans.len() => {
+                    spans.push(span);
+                    next = span.parent;
+                }
+                _ => break,
+            }
+        }
+        spans.reverse();
+        spans
+    }
+
+    /// The callsite with this id, if defined.
+    pub fn callsite(&self, id: u64) -> Option<&Callsite> {
+        self.callsites.get(&id)
+    }
+
+    /// The name of a journal thread id, if recorded.
+    pub fn thread_name(&self, thread: u64) -> Option<&str> {
+        self.threads.get(&thread).map(String::as_str)
+    }
+
+    /// The open span with this id.
+    pub fn span(&self, id: u64) -> Option<&Span> {
+        self.spans.get(&id)
+    }
+
+    /// How many spans are open.
+    pub fn open_spans(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// Nanoseconds since the Unix epoch of a tick reading, from the clock pairs seen so far;
+    /// `None` before the first.
+    pub fn unix_nanos(&self, ticks: u64) -> Option<u64> {
+        self.clock.nanos(ticks)
+    }
+
+    /// Events and spans whose callsite was never defined.
+    pub fn orphans(&self) -> u64 {
+        self.orphans
+    }
+
+    /// Events reported as dropped, so far.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
     }
 }
 
@@ -194,12 +375,7 @@ impl WallClock {
 #[derive(Debug)]
 pub struct Reader<R: Read> {
     file: FileReader<R>,
-    callsites: HashMap<u64, Callsite>,
-    threads: HashMap<u64, String>,
-    spans: HashMap<u64, Span>,
-    clock: WallClock,
-    orphans: u64,
-    dropped: u64,
+    context: Context,
 }
 
 impl Reader<BufReader<File>> {
@@ -216,17 +392,9 @@ impl Reader<BufReader<File>> {
 impl<R: Read> Reader<R> {
     /// Reads events from a [`FileReader`].
     pub fn new(file: FileReader<R>) -> Self {
-        let mut clock = WallClock::default();
-        clock.add(file.header().clock);
-        Self {
-            file,
-            callsites: HashMap::new(),
-            threads: HashMap::new(),
-            spans: HashMap::new(),
-            clock,
-            orphans: 0,
-            dropped: 0,
-        }
+        let mut context = Context::new();
+        context.add_clock(file.header().clock);
+        Self { file, context }
     }
 
     /// The next event, with its context; `None` at the end of the file.
@@ -246,59 +414,7 @@ impl<R: Read> Reader<R> {
                 self.file.count(false);
                 continue;
             };
-            let event_ready = match record {
-                Record::Callsite(c) => {
-                    self.callsites.insert(c.id, Callsite::from(&c));
-                    false
-                }
-                Record::ThreadName(t) => {
-                    self.threads.insert(t.thread, t.name.to_owned());
-                    false
-                }
-                Record::Clock(pair) => {
-                    self.clock.add(pair);
-                    false
-                }
-                Record::SpanNew(s) => {
-                    match self.callsites.get(&s.callsite) {
-                        Some(callsite) => {
-                            let span = Span {
-                                id: s.id,
-                                parent: s.parent,
-                                callsite: callsite.clone(),
-                                values: s.values.iter().map(OwnedValue::from).collect(),
-                            };
-                            self.spans.insert(s.id, span);
-                        }
-                        None => self.orphans += 1,
-                    }
-                    false
-                }
-                Record::SpanRecord(r) => {
-                    if let Some(span) = self.spans.get_mut(&r.id) {
-                        for (slot, value) in span.values.iter_mut().zip(&r.values) {
-                            if *value != Value::Empty {
-                                *slot = OwnedValue::from(value);
-                            }
-                        }
-                    }
-                    false
-                }
-                Record::SpanClose(c) => {
-                    self.spans.remove(&c.id);
-                    false
-                }
-                Record::Dropped(d) => {
-                    self.dropped += d.count;
-                    false
-                }
-                Record::SpanEnter(_) | Record::SpanExit(_) | Record::FollowsFrom(_) => false,
-                Record::Event(e) => {
-                    let known = self.callsites.contains_key(&e.callsite);
-                    self.orphans += u64::from(!known);
-                    known
-                }
-            };
+            let event_ready = self.context.apply(&record);
             self.file.count(true);
             if event_ready {
                 break frame;
@@ -311,27 +427,12 @@ impl<R: Read> Reader<R> {
                 "journal record changed while being read",
             )));
         };
-        let callsite = self.callsites.get(&event.callsite)?;
-        let mut spans = Vec::new();
-        let mut next = event.parent;
-        while let Some(id) = next {
-            match self.spans.get(&id) {
-                // A parent chain longer than the open spans is a cycle (damage).
-                Some(span) if spans.len() <= self.spans.len() => {
-                    spans.push(span);
-                    next = span.parent;
-                }
-                _ => break,
-            }
-        }
-        spans.reverse();
-        Some(Ok(EventInContext {
-            thread_name: self.threads.get(&event.thread).map(String::as_str),
-            unix_nanos: self.clock.nanos(event.time),
-            event,
-            callsite,
-            spans,
-        }))
+        self.context.event(event).map(Ok)
+    }
+
+    /// The context as it stands after the last event returned.
+    pub fn context(&self) -> &Context {
+        &self.context
     }
 
     /// What the file reader met besides good records.
@@ -341,11 +442,11 @@ impl<R: Read> Reader<R> {
 
     /// Events and spans whose callsite was never defined (skipped).
     pub fn orphans(&self) -> u64 {
-        self.orphans
+        self.context.orphans
     }
 
     /// Events the journal reported as dropped, so far.
     pub fn dropped(&self) -> u64 {
-        self.dropped
+        self.context.dropped
     }
 }
