@@ -10,7 +10,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread::{self, Thread};
 use std::time::Duration;
 
-use logbuf::queue::{CapacityError, ClaimError, Consumer, spsc};
+use logbuf::queue::{CapacityError, ClaimError, Consumer, mpsc, spsc};
 
 use crate::clock;
 use crate::encode::{Encoder, Overflow};
@@ -30,6 +30,19 @@ pub enum FullPolicy {
     Drop,
     /// Spin, then yield, until the worker makes room. Nothing is lost; the logging thread waits.
     Block,
+}
+
+/// How logging threads share rings; see [`Builder::rings`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rings {
+    /// Each logging thread gets its own SPSC ring, created on its first write and freed after
+    /// the thread exits. The default: no contention between threads, and one busy thread
+    /// cannot fill the others' room. Memory grows with the number of logging threads.
+    PerThread,
+    /// All threads write into one MPSC ring of [`Builder::ring_capacity`] bytes: memory stays
+    /// fixed however many threads log, at the price of a compare-exchange on a shared cache
+    /// line per record when threads log at the same time.
+    Shared,
 }
 
 /// When and where a record is written: handed to the encoding closure of [`Journal::write`].
@@ -89,9 +102,10 @@ pub struct Stats {
     pub dropped: u64,
     /// Errors the sinks returned.
     pub sink_errors: u64,
-    /// One entry per thread that has logged: its journal thread id and the most bytes the
-    /// worker found waiting in its ring in one pass (a lower bound of the ring's high-water
-    /// mark).
+    /// One entry per ring in use: each running thread that has logged (its journal thread id)
+    /// and, under [`Rings::Shared`], the shared ring (thread 0), with the most bytes the worker
+    /// found waiting in it in one pass (a lower bound of the ring's high-water mark). Threads
+    /// that have exited drop out once their records are written.
     pub rings: Vec<RingStats>,
 }
 
@@ -107,6 +121,7 @@ pub struct RingStats {
 /// Settings for a journal; [`Journal::builder`] makes one.
 pub struct Builder {
     ring_capacity: usize,
+    rings: Rings,
     policy: FullPolicy,
     sinks: Vec<Box<dyn Sink>>,
     pub(crate) timing: Timing,
@@ -125,6 +140,7 @@ impl fmt::Debug for Builder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Builder")
             .field("ring_capacity", &self.ring_capacity)
+            .field("rings", &self.rings)
             .field("policy", &self.policy)
             .field("sinks", &self.sinks.len())
             .field("timing", &self.timing)
@@ -137,6 +153,12 @@ impl Builder {
     /// the largest burst one thread logs within [`Builder::idle_park_interval`].
     pub fn ring_capacity(mut self, bytes: usize) -> Self {
         self.ring_capacity = bytes;
+        self
+    }
+
+    /// One ring per logging thread (the default) or one ring shared by all; see [`Rings`].
+    pub fn rings(mut self, rings: Rings) -> Self {
+        self.rings = rings;
         self
     }
 
@@ -196,13 +218,29 @@ impl Builder {
     pub fn build(self) -> Result<(Journal, Guard), BuildError> {
         // Check the capacity now, not on some thread's first event.
         drop(spsc::try_new(self.ring_capacity).map_err(BuildError::Capacity)?);
+        let mut pending = Pending::default();
+        let mut slots = Vec::new();
+        let shared_ring = match self.rings {
+            Rings::PerThread => None,
+            Rings::Shared => {
+                let (producer, consumer) =
+                    mpsc::try_new(self.ring_capacity).map_err(BuildError::Capacity)?;
+                // Thread 0 stands for the shared ring in `Stats::rings`; drops are counted on
+                // the slots of the threads that log.
+                let slot = Arc::new(ThreadSlot::new(0));
+                slots.push(slot.clone());
+                pending.rings.push(RingEntry { consumer, slot });
+                Some(Mutex::new(producer))
+            }
+        };
         static NEXT_JOURNAL: AtomicU64 = AtomicU64::new(1);
         let shared = Arc::new(Shared {
             id: NEXT_JOURNAL.fetch_add(1, Ordering::Relaxed),
             ring_capacity: self.ring_capacity,
             policy: self.policy,
-            pending: Mutex::new(Pending::default()),
-            slots: Mutex::new(Vec::new()),
+            pending: Mutex::new(pending),
+            shared_ring,
+            slots: Mutex::new(slots),
             worker: OnceLock::new(),
             flush: Mutex::new(FlushState::default()),
             flushed: Condvar::new(),
@@ -253,6 +291,18 @@ pub(crate) struct ThreadSlot {
     pub(crate) high_water: AtomicUsize,
 }
 
+impl ThreadSlot {
+    fn new(thread: u64) -> Self {
+        Self {
+            thread,
+            dropped: AtomicU64::new(0),
+            first_drop: AtomicU64::new(0),
+            last_drop: AtomicU64::new(0),
+            high_water: AtomicUsize::new(0),
+        }
+    }
+}
+
 /// Handed from logging threads to the worker under a lock, off the hot path: new rings, and
 /// definitions (callsites, thread names) to write before the records that use them.
 #[derive(Default)]
@@ -274,7 +324,11 @@ pub(crate) struct Shared {
     ring_capacity: usize,
     policy: FullPolicy,
     pub(crate) pending: Mutex<Pending>,
-    slots: Mutex<Vec<Arc<ThreadSlot>>>,
+    /// Under [`Rings::Shared`], the producer each logging thread clones on its first write.
+    shared_ring: Option<Mutex<mpsc::Producer>>,
+    /// Every logging thread's counters (and the shared ring's), for the worker's drop reports
+    /// and [`Journal::stats`]; the worker removes those of threads that are gone.
+    pub(crate) slots: Mutex<Vec<Arc<ThreadSlot>>>,
     worker: OnceLock<Thread>,
     pub(crate) flush: Mutex<FlushState>,
     pub(crate) flushed: Condvar,
@@ -314,12 +368,88 @@ impl Shared {
 /// A thread's producer for one journal.
 struct Local {
     journal: u64,
-    producer: spsc::Producer,
+    producer: LocalProducer,
     slot: Arc<ThreadSlot>,
+}
+
+/// The thread's own ring, or its handle on the journal's shared one.
+enum LocalProducer {
+    Own(spsc::Producer),
+    Shared(mpsc::Producer),
+}
+
+impl LocalProducer {
+    fn is_disconnected(&self) -> bool {
+        match self {
+            LocalProducer::Own(p) => p.is_disconnected(),
+            LocalProducer::Shared(p) => p.is_disconnected(),
+        }
+    }
 }
 
 thread_local! {
     static LOCALS: RefCell<Vec<Local>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The claim-encode-commit loop of [`Journal::write`], for either kind of producer (their
+/// claim types differ, the steps do not).
+macro_rules! claim_and_encode {
+    ($journal:expr, $producer:expr, $slot:expr, $time:expr, $max_len:expr, $encode:expr) => {{
+        let max = $producer.max_record_len();
+        let mut want = $max_len.max(1).saturating_add(STAMP);
+        let mut spins = 0u32;
+        loop {
+            // The claim's borrow of the producer ends with this statement, so the retry
+            // paths below can use the producer again.
+            let error = match $producer.try_claim(want) {
+                Ok(mut claim) => {
+                    let mut enc = Encoder::new(&mut claim[STAMP..]);
+                    $encode(
+                        &mut enc,
+                        Stamp {
+                            time: $time,
+                            thread: $slot.thread,
+                        },
+                    );
+                    match enc.finish() {
+                        Ok(len) => {
+                            claim[..STAMP].copy_from_slice(&$time.to_le_bytes());
+                            claim.truncate(STAMP + len);
+                            claim.commit();
+                            return Written::Committed;
+                        }
+                        Err(Overflow { needed }) => {
+                            drop(claim);
+                            if STAMP + needed <= want || STAMP + needed > max {
+                                return drop_event($slot, $time);
+                            }
+                            want = STAMP + needed;
+                            continue;
+                        }
+                    }
+                }
+                Err(error) => error,
+            };
+            match error {
+                ClaimError::Full if $journal.shared.policy == FullPolicy::Block => {
+                    if $producer.is_disconnected() {
+                        return drop_event($slot, $time);
+                    }
+                    spins += 1;
+                    if spins < 64 {
+                        std::hint::spin_loop();
+                    } else {
+                        $journal.shared.wake_worker();
+                        thread::yield_now();
+                    }
+                }
+                // An upper bound past the ring's maximum: try the maximum, the record may
+                // still fit it.
+                ClaimError::TooLarge { .. } if want > max => want = max,
+                _ => return drop_event($slot, $time),
+            }
+        }
+    }};
 }
 
 // === impl Journal ===
@@ -343,6 +473,7 @@ impl Journal {
     pub fn builder() -> Builder {
         Builder {
             ring_capacity: 1 << 20,
+            rings: Rings::PerThread,
             policy: FullPolicy::Drop,
             sinks: Vec::new(),
             timing: Timing {
@@ -424,55 +555,13 @@ impl Journal {
         max_len: usize,
         encode: &mut impl FnMut(&mut Encoder<'_>, Stamp),
     ) -> Written {
-        let max = local.producer.max_record_len();
-        let mut want = max_len.max(1).saturating_add(STAMP);
-        let mut spins = 0u32;
-        loop {
-            let mut claim = match local.producer.try_claim(want) {
-                Ok(claim) => claim,
-                Err(ClaimError::Full) if self.shared.policy == FullPolicy::Block => {
-                    if local.producer.is_disconnected() {
-                        return drop_event(&local.slot, time);
-                    }
-                    spins += 1;
-                    if spins < 64 {
-                        std::hint::spin_loop();
-                    } else {
-                        self.shared.wake_worker();
-                        thread::yield_now();
-                    }
-                    continue;
-                }
-                Err(ClaimError::TooLarge { .. }) if want > max => {
-                    // An upper bound past the ring's maximum: try the maximum, the record may
-                    // still fit it.
-                    want = max;
-                    continue;
-                }
-                Err(_) => return drop_event(&local.slot, time),
-            };
-            let mut enc = Encoder::new(&mut claim[STAMP..]);
-            encode(
-                &mut enc,
-                Stamp {
-                    time,
-                    thread: local.slot.thread,
-                },
-            );
-            match enc.finish() {
-                Ok(len) => {
-                    claim[..STAMP].copy_from_slice(&time.to_le_bytes());
-                    claim.truncate(STAMP + len);
-                    claim.commit();
-                    return Written::Committed;
-                }
-                Err(Overflow { needed }) => {
-                    drop(claim);
-                    if STAMP + needed <= want || STAMP + needed > max {
-                        return drop_event(&local.slot, time);
-                    }
-                    want = STAMP + needed;
-                }
+        let slot = &local.slot;
+        match &mut local.producer {
+            LocalProducer::Own(producer) => {
+                claim_and_encode!(self, producer, slot, time, max_len, encode)
+            }
+            LocalProducer::Shared(producer) => {
+                claim_and_encode!(self, producer, slot, time, max_len, encode)
             }
         }
     }
@@ -481,15 +570,15 @@ impl Journal {
     fn register_thread<'l>(&self, locals: &'l mut Vec<Local>) -> Option<&'l mut Local> {
         // Forget rings of journals that are gone.
         locals.retain(|l| !l.producer.is_disconnected());
-        let (producer, consumer) = spsc::try_new(self.shared.ring_capacity).ok()?;
+        let (producer, own_ring) = match &self.shared.shared_ring {
+            Some(shared) => (LocalProducer::Shared(lock(shared).clone()), None),
+            None => {
+                let (producer, consumer) = spsc::try_new(self.shared.ring_capacity).ok()?;
+                (LocalProducer::Own(producer), Some(consumer))
+            }
+        };
         let thread = self.shared.next_thread.fetch_add(1, Ordering::Relaxed);
-        let slot = Arc::new(ThreadSlot {
-            thread,
-            dropped: AtomicU64::new(0),
-            first_drop: AtomicU64::new(0),
-            last_drop: AtomicU64::new(0),
-            high_water: AtomicUsize::new(0),
-        });
+        let slot = Arc::new(ThreadSlot::new(thread));
         let current = thread::current();
         let name = current
             .name()
@@ -502,10 +591,12 @@ impl Journal {
         {
             let mut pending = lock(&self.shared.pending);
             pending.definitions.push(def);
-            pending.rings.push(RingEntry {
-                consumer,
-                slot: slot.clone(),
-            });
+            if let Some(consumer) = own_ring {
+                pending.rings.push(RingEntry {
+                    consumer,
+                    slot: slot.clone(),
+                });
+            }
         }
         lock(&self.shared.slots).push(slot.clone());
         locals.push(Local {

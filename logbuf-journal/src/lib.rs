@@ -65,6 +65,6 @@ pub mod wire;
 mod worker;
 
 pub use journal::{
-    BuildError, Builder, FullPolicy, Guard, Journal, RingStats, Stamp, Stats, Written,
+    BuildError, Builder, FullPolicy, Guard, Journal, RingStats, Rings, Stamp, Stats, Written,
 };
 pub use sink::Sink;

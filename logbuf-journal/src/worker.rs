@@ -4,11 +4,11 @@
 
 use std::io;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{Ordering, fence};
 use std::time::{Duration, Instant};
 
 use crate::clock;
-use crate::journal::{RingEntry, STAMP, Shared, Timing, lock};
+use crate::journal::{RingEntry, STAMP, Shared, ThreadSlot, Timing, lock};
 use crate::sink::{Entry, Sink};
 use crate::wire::{Dropped, Record};
 
@@ -84,6 +84,12 @@ pub(crate) fn run(shared: Arc<Shared>, sinks: Vec<Box<dyn Sink>>, timing: Timing
             let mut state = lock(&w.shared.flush);
             state.done = state.done.max(ticket);
             if shutdown && read == 0 {
+                drop(state);
+                // Drops counted by threads that left after this round's report.
+                if w.report_drops() > 0 {
+                    w.flush_sinks(true);
+                }
+                let mut state = lock(&w.shared.flush);
                 state.exited = true;
                 drop(state);
                 w.shared.flushed.notify_all();
@@ -139,20 +145,13 @@ impl Worker {
         read
     }
 
-    /// Frees the rings of threads that are gone, once they are empty, reporting drops they
-    /// counted since the last report.
+    /// Frees the rings of threads that are gone, once they are empty. Their drop counters stay
+    /// in `Shared::slots` until `report_drops` has reported them.
     fn reap(&mut self) {
-        // `is_disconnected` is read first: records committed (and drops counted) before the
-        // producer left are visible to what follows.
-        let (gone, live): (Vec<_>, Vec<_>) = std::mem::take(&mut self.rings)
-            .into_iter()
-            .partition(|r| r.consumer.is_disconnected() && r.consumer.is_empty());
-        self.rings = live;
-        for ring in gone {
-            if let Some(report) = take_drops(&ring) {
-                self.write_drops(report);
-            }
-        }
+        // `is_disconnected` is read first: records committed before the producer left are
+        // visible to `is_empty`.
+        self.rings
+            .retain(|r| !(r.consumer.is_disconnected() && r.consumer.is_empty()));
     }
 
     /// Writes the callsite and thread-name definitions registered so far. Called after
@@ -166,8 +165,20 @@ impl Worker {
     }
 
     /// Turns the threads' drop counters into `Dropped` records.
-    fn report_drops(&mut self) {
-        let mut reports: Vec<Dropped> = self.rings.iter().filter_map(take_drops).collect();
+    fn report_drops(&mut self) -> usize {
+        let mut reports = Vec::new();
+        lock(&self.shared.slots).retain(|slot| {
+            // Only this list still holds the slot: its thread is gone (and its own ring, if it
+            // had one, reaped), so it counts no more drops.
+            let gone = Arc::strong_count(slot) == 1;
+            if gone {
+                // Pairs with the Release decrement of the thread's last `Arc` clone: its last
+                // drop counts are visible to `take_drops` below.
+                fence(Ordering::Acquire);
+            }
+            reports.extend(take_drops(slot));
+            !gone
+        });
         let lost = self.shared.lost_reentrant.swap(0, Ordering::Relaxed);
         if lost > 0 {
             let now = clock::global().now();
@@ -178,9 +189,11 @@ impl Worker {
                 last_time: now,
             });
         }
+        let reported = reports.len();
         for report in reports {
             self.write_drops(report);
         }
+        reported
     }
 
     fn write_drops(&mut self, report: Dropped) {
@@ -272,14 +285,14 @@ impl Worker {
 }
 
 /// The drops a thread counted since the last call, if any.
-fn take_drops(ring: &RingEntry) -> Option<Dropped> {
+fn take_drops(slot: &ThreadSlot) -> Option<Dropped> {
     // Acquire pairs with the Release increment in `drop_event`: the times are in place.
-    let count = ring.slot.dropped.swap(0, Ordering::Acquire);
+    let count = slot.dropped.swap(0, Ordering::Acquire);
     (count > 0).then(|| Dropped {
-        thread: ring.slot.thread,
+        thread: slot.thread,
         count,
-        first_time: ring.slot.first_drop.swap(0, Ordering::Relaxed),
-        last_time: ring.slot.last_drop.load(Ordering::Relaxed),
+        first_time: slot.first_drop.swap(0, Ordering::Relaxed),
+        last_time: slot.last_drop.load(Ordering::Relaxed),
     })
 }
 
