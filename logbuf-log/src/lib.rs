@@ -1,1 +1,70 @@
-//! A `log::Log` back end on the logbuf journal.
+//! A `log::Log` back end on the logbuf journal: set up like env_logger (`RUST_LOG` works the
+//! same), while the logging thread only encodes the record into its own ring and a worker
+//! thread writes it out.
+//!
+//! ```
+//! use logbuf_journal::read::{OwnedValue, Reader};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let path = dir.path().join("app.lbf");
+//! let guard = logbuf_log::Builder::new()
+//!     .parse_filters("info,my_app::db=warn")
+//!     .file(&path)
+//!     .init()?;
+//!
+//! log::info!(user_id = 42, ok = true; "request done in {} us", 17.5);
+//! log::info!("static message");
+//! log::debug!("filtered out");
+//! drop(guard); // writes everything and syncs the file
+//!
+//! let mut reader = Reader::open(&path)?;
+//! let first = reader.next_event().unwrap()?;
+//! assert_eq!(first.callsite.fields, ["message", "user_id", "ok"]);
+//! let values: Vec<OwnedValue> = first.event.values.iter().map(OwnedValue::from).collect();
+//! assert_eq!(values, [
+//!     OwnedValue::Debug("request done in 17.5 us".into()),
+//!     OwnedValue::I64(42),
+//!     OwnedValue::Bool(true),
+//! ]);
+//! let second = reader.next_event().unwrap()?;
+//! assert_eq!(OwnedValue::from(&second.event.values[0]), OwnedValue::Str("static message".into()));
+//! assert!(reader.next_event().is_none());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # What a record costs
+//!
+//! [`Logger::log`](log::Log::log) checks the level, finds the record's callsite in a
+//! thread-local cache (keyed by the addresses of its `'static` strings; the first record of a
+//! callsite on a thread takes a lock once), and encodes the record into the thread's ring:
+//!
+//! - a message without arguments (`args.as_str()`) is copied as a string, never formatted;
+//! - a message with arguments is formatted straight into the ring claim, which is sized from
+//!   the callsite's earlier records; a longer message is measured and written again with room
+//!   for all of it;
+//! - key-values (`log`'s `kv` feature) are stored as typed values: integers, floats, booleans,
+//!   strings and errors as such, anything else as its formatted text.
+//!
+//! A callsite is interned by level, target, module path, file, line and the record's keys, so
+//! records of one call site with different key sets each decode with their own field names.
+//!
+//! # Sharing a journal with `tracing`
+//!
+//! [`Builder::journal`] logs into a journal that a `tracing` layer writes to as well: both
+//! façades then end up in one file, in one time order.
+
+mod builder;
+mod logger;
+
+pub use builder::{Builder, DEFAULT_FILTER_ENV, Error, Guard};
+pub use logger::Logger;
+
+/// Installs a logger with filters from `RUST_LOG` and the [default
+/// sinks](Builder::default_sinks): `Builder::from_default_env().init()`.
+///
+/// # Errors
+///
+/// See [`Builder::init`].
+pub fn init() -> Result<Guard, Error> {
+    Builder::from_default_env().init()
+}

@@ -1,0 +1,569 @@
+//! The [`Logger`]: `log::Log` on a journal, with callsites interned in a thread-local cache.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+use log::kv::{self, VisitSource, VisitValue};
+use log::{LevelFilter, Log, Metadata, Record};
+use logbuf_journal::encode::Encoder;
+use logbuf_journal::wire::{self, CallsiteKind};
+use logbuf_journal::{Journal, Stamp, Written};
+
+/// Keys a record can carry before the key list spills to the heap.
+const INLINE_KEYS: usize = 16;
+/// Callsites one thread caches per logger before the cache is cleared (it fills again from the
+/// logger's shared table). Only programs with targets or keys made at run time reach it.
+const CACHE_LIMIT: usize = 4096;
+/// First guess at a formatted message's length, in bytes; it grows per callsite when a message
+/// turns out longer.
+const FIRST_GUESS: usize = 128;
+/// Upper bound of the per-callsite guess.
+const MAX_GUESS: usize = 1 << 16;
+/// Bytes an event header takes at most: kind, three varints of up to 10 bytes, the parent and
+/// the value count.
+const HEADER_BOUND: usize = 1 + 10 + 10 + 10 + 1 + 5;
+/// Guess per key-value pair.
+const KV_GUESS: usize = 24;
+
+/// A `log::Log` that encodes records into a [`Journal`].
+///
+/// Made by [`Builder::build`](crate::Builder::build) (to call it directly or wrap it) or
+/// installed as the global logger by [`Builder::init`](crate::Builder::init).
+///
+/// On the logging thread a record costs a level check, a lookup of its callsite in a
+/// thread-local cache (no lock after the callsite's first record on the thread), and the
+/// encoding of the message and key-values straight into the thread's ring: a message without
+/// arguments is copied, one with arguments is formatted in place, key-values of primitive types
+/// are stored as typed values. Nothing is allocated for a record whose encoding fits the
+/// ring, unless a `Display` or `Debug` impl of an argument allocates or the filter has a
+/// message pattern (`RUST_LOG=info/pattern`, which env_logger also matches against the
+/// formatted message).
+pub struct Logger {
+    id: u64,
+    journal: Journal,
+    filter: env_filter::Filter,
+    max_level: LevelFilter,
+    /// The filter has a message pattern, so each record's text is checked against it.
+    message_filter: bool,
+    /// Callsites of all threads, by content: the journal's id for each.
+    interned: Mutex<HashMap<SiteKey, u64>>,
+}
+
+impl fmt::Debug for Logger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Logger")
+            .field("journal", &self.journal)
+            .field("filter", &self.filter)
+            .field("max_level", &self.max_level)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Logger {
+    pub(crate) fn new(journal: Journal, filter: env_filter::Filter, message_filter: bool) -> Self {
+        static NEXT_LOGGER: AtomicU64 = AtomicU64::new(1);
+        Self {
+            id: NEXT_LOGGER.fetch_add(1, Ordering::Relaxed),
+            max_level: filter.filter(),
+            journal,
+            filter,
+            message_filter,
+            interned: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The most verbose level any directive of the filter lets through; the builder sets
+    /// `log::set_max_level` to it.
+    pub fn max_level(&self) -> LevelFilter {
+        self.max_level
+    }
+
+    /// The journal records go to, to share with other front ends (the `tracing` layer).
+    pub fn journal(&self) -> &Journal {
+        &self.journal
+    }
+
+    /// Finds the record's callsite: in the thread's cache, or else in the shared table (and
+    /// then in the journal, registering it). `None` when the thread is being torn down.
+    #[inline]
+    fn site(&self, record: &Record<'_>, keys: &KeyList<'_>) -> Option<Site> {
+        let hash = site_hash(record, keys);
+        let cached = CACHES.try_with(|caches| {
+            let caches = caches.try_borrow().ok()?;
+            let cache = caches.iter().find(|c| c.logger == self.id)?;
+            let bucket = cache.sites.get(&hash)?;
+            bucket
+                .iter()
+                .find(|s| s.matches(record, keys))
+                .map(|s| Site {
+                    id: s.id,
+                    enabled: s.enabled,
+                    guess: s.guess.get(),
+                })
+        });
+        match cached {
+            Ok(Some(site)) => Some(site),
+            Ok(None) => Some(self.site_slow(record, keys, hash)),
+            Err(_) => None,
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn site_slow(&self, record: &Record<'_>, keys: &KeyList<'_>, hash: u64) -> Site {
+        let key = SiteKey::of(record, keys);
+        let enabled = self.filter.enabled(record.metadata());
+        let id = if enabled {
+            let mut interned = self.interned.lock().unwrap_or_else(PoisonError::into_inner);
+            match interned.get(&key) {
+                Some(&id) => id,
+                None => {
+                    let id = self.register(&key);
+                    interned.insert(key.clone(), id);
+                    id
+                }
+            }
+        } else {
+            0
+        };
+        let cached = CachedSite {
+            level: record.level(),
+            line: record.line(),
+            target: key.target.clone().into_boxed_str(),
+            module: Loc::of(record.module_path_static(), key.module.as_deref()),
+            file: Loc::of(record.file_static(), key.file.as_deref()),
+            keys: key
+                .keys
+                .iter()
+                .map(|k| k.clone().into_boxed_str())
+                .collect(),
+            id,
+            enabled,
+            guess: Cell::new(FIRST_GUESS),
+        };
+        let _ = CACHES.try_with(|caches| {
+            let Ok(mut caches) = caches.try_borrow_mut() else {
+                return;
+            };
+            let index = match caches.iter().position(|c| c.logger == self.id) {
+                Some(i) => i,
+                None => {
+                    caches.push(ThreadCache {
+                        logger: self.id,
+                        sites: HashMap::default(),
+                        len: 0,
+                    });
+                    caches.len() - 1
+                }
+            };
+            let cache = &mut caches[index];
+            if cache.len >= CACHE_LIMIT {
+                cache.sites.clear();
+                cache.len = 0;
+            }
+            cache.sites.entry(hash).or_default().push(cached);
+            cache.len += 1;
+        });
+        Site {
+            id,
+            enabled,
+            guess: FIRST_GUESS,
+        }
+    }
+
+    fn register(&self, key: &SiteKey) -> u64 {
+        let name = match (&key.file, key.line) {
+            (Some(file), Some(line)) => format!("event {file}:{line}"),
+            (Some(file), None) => format!("event {file}"),
+            _ => format!("event {}", key.target),
+        };
+        let mut fields = Vec::with_capacity(1 + key.keys.len());
+        fields.push("message");
+        fields.extend(key.keys.iter().map(String::as_str));
+        self.journal.register_callsite(&wire::Callsite {
+            id: 0,
+            kind: CallsiteKind::Event,
+            level: wire_level(key.level),
+            target: &key.target,
+            name: &name,
+            module_path: key.module.as_deref(),
+            file: key.file.as_deref(),
+            line: key.line,
+            fields,
+        })
+    }
+
+    /// Remembers that records of this callsite need more room than guessed.
+    #[cold]
+    fn grow_guess(&self, record: &Record<'_>, keys: &KeyList<'_>) {
+        let hash = site_hash(record, keys);
+        let _ = CACHES.try_with(|caches| {
+            let Ok(caches) = caches.try_borrow() else {
+                return;
+            };
+            if let Some(site) = caches
+                .iter()
+                .find(|c| c.logger == self.id)
+                .and_then(|c| c.sites.get(&hash))
+                .and_then(|b| b.iter().find(|s| s.matches(record, keys)))
+            {
+                site.guess.set((site.guess.get() * 2).min(MAX_GUESS));
+            }
+        });
+    }
+}
+
+impl Log for Logger {
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        metadata.level() <= self.max_level && self.filter.enabled(metadata)
+    }
+
+    #[inline]
+    fn log(&self, record: &Record<'_>) {
+        if record.level() > self.max_level {
+            return;
+        }
+        let mut keys = KeyList::new();
+        let _ = record.key_values().visit(&mut keys);
+        let Some(site) = self.site(record, &keys) else {
+            return;
+        };
+        if !site.enabled || (self.message_filter && !self.filter.matches(record)) {
+            return;
+        }
+        let n_keys = keys.len();
+        let args = *record.args();
+        let message = args.as_str();
+        let guess = HEADER_BOUND + message.map_or(site.guess, |m| m.len() + 5) + n_keys * KV_GUESS;
+        let mut calls = 0u32;
+        let written = self
+            .journal
+            .write(guess, |enc: &mut Encoder<'_>, at: Stamp| {
+                calls += 1;
+                enc.event(site.id, at.time, at.thread, None, 1 + n_keys);
+                match message {
+                    Some(m) => enc.value_str(m),
+                    None => enc.value_debug(args),
+                }
+                if n_keys > 0 {
+                    let mut values = EncodeValues { enc, left: n_keys };
+                    let _ = record.key_values().visit(&mut values);
+                    // A source that yields fewer pairs the second time: the record still has one
+                    // value per field.
+                    for _ in 0..values.left {
+                        values.enc.value_empty();
+                    }
+                }
+            });
+        if calls > 1 && written == Written::Committed && message.is_none() {
+            self.grow_guess(record, &keys);
+        }
+    }
+
+    fn flush(&self) {
+        self.journal.flush();
+    }
+}
+
+/// What a record needs of its callsite.
+#[derive(Clone, Copy)]
+struct Site {
+    id: u64,
+    enabled: bool,
+    guess: usize,
+}
+
+// === the thread-local cache ===
+
+thread_local! {
+    static CACHES: RefCell<Vec<ThreadCache>> = const { RefCell::new(Vec::new()) };
+}
+
+/// One thread's callsites for one logger, by [`site_hash`].
+struct ThreadCache {
+    logger: u64,
+    sites: HashMap<u64, Vec<CachedSite>, BuildHasherDefault<PassThrough>>,
+    len: usize,
+}
+
+/// A module path or file as first seen: a `'static` string is compared by address first.
+enum Loc {
+    None,
+    Static(&'static str),
+    Owned(Box<str>),
+}
+
+impl Loc {
+    fn of(static_str: Option<&'static str>, s: Option<&str>) -> Self {
+        match (static_str, s) {
+            (Some(s), _) => Loc::Static(s),
+            (None, Some(s)) => Loc::Owned(s.into()),
+            (None, None) => Loc::None,
+        }
+    }
+
+    #[inline]
+    fn matches(&self, static_str: Option<&'static str>, s: Option<&str>) -> bool {
+        match (self, static_str) {
+            (Loc::Static(a), Some(b)) if std::ptr::eq(*a, b) => true,
+            (Loc::None, _) => s.is_none(),
+            (Loc::Static(a), _) => s == Some(*a),
+            (Loc::Owned(a), _) => s == Some(&**a),
+        }
+    }
+}
+
+struct CachedSite {
+    level: log::Level,
+    line: Option<u32>,
+    target: Box<str>,
+    module: Loc,
+    file: Loc,
+    keys: Box<[Box<str>]>,
+    id: u64,
+    enabled: bool,
+    guess: Cell<usize>,
+}
+
+impl CachedSite {
+    #[inline]
+    fn matches(&self, record: &Record<'_>, keys: &KeyList<'_>) -> bool {
+        self.level == record.level()
+            && self.line == record.line()
+            && self.file.matches(record.file_static(), record.file())
+            && self
+                .module
+                .matches(record.module_path_static(), record.module_path())
+            && *self.target == *record.target()
+            && self.keys.len() == keys.len()
+            && self.keys.iter().zip(keys.iter()).all(|(a, b)| **a == *b)
+    }
+}
+
+/// A callsite by content: what the logger's shared table is keyed by.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct SiteKey {
+    level: log::Level,
+    target: String,
+    module: Option<String>,
+    file: Option<String>,
+    line: Option<u32>,
+    keys: Vec<String>,
+}
+
+impl SiteKey {
+    fn of(record: &Record<'_>, keys: &KeyList<'_>) -> Self {
+        Self {
+            level: record.level(),
+            target: record.target().to_owned(),
+            module: record.module_path().map(str::to_owned),
+            file: record.file().map(str::to_owned),
+            line: record.line(),
+            keys: keys.iter().map(str::to_owned).collect(),
+        }
+    }
+}
+
+/// Mixes the addresses and lengths of a record's strings with its level and line: cheap, and
+/// the same for every record of a callsite whose strings are `'static`. Entries are compared
+/// by content, so equal hashes of different callsites only share a bucket.
+#[inline]
+fn site_hash(record: &Record<'_>, keys: &KeyList<'_>) -> u64 {
+    let target = record.target();
+    let mut h = Mix::default();
+    h.add(target.as_ptr() as u64 ^ ((target.len() as u64) << 48));
+    h.add(record.file_static().map_or(0, |f| f.as_ptr() as u64));
+    h.add(record.module_path_static().map_or(0, |m| m.as_ptr() as u64));
+    h.add(u64::from(record.line().unwrap_or(0)) << 8 | record.level() as u64);
+    for key in keys.iter() {
+        h.add(key.as_ptr() as u64 ^ ((key.len() as u64) << 48));
+    }
+    h.0
+}
+
+/// A multiply-rotate mixer (the FxHash step): enough to spread addresses over a table.
+#[derive(Default)]
+struct Mix(u64);
+
+impl Mix {
+    #[inline(always)]
+    fn add(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+/// A hasher for keys that are already hashes.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+// === key-values ===
+
+/// The keys of a record, in order, on the stack unless there are more than [`INLINE_KEYS`].
+struct KeyList<'kvs> {
+    inline: [&'kvs str; INLINE_KEYS],
+    len: usize,
+    spill: Vec<&'kvs str>,
+}
+
+impl<'kvs> KeyList<'kvs> {
+    #[inline]
+    fn new() -> Self {
+        Self {
+            inline: [""; INLINE_KEYS],
+            len: 0,
+            spill: Vec::new(),
+        }
+    }
+
+    #[inline]
+    fn len(&self) -> usize {
+        self.len + self.spill.len()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &'kvs str> + '_ {
+        self.inline[..self.len]
+            .iter()
+            .copied()
+            .chain(self.spill.iter().copied())
+    }
+}
+
+impl<'kvs> VisitSource<'kvs> for KeyList<'kvs> {
+    #[inline]
+    fn visit_pair(&mut self, key: kv::Key<'kvs>, _: kv::Value<'kvs>) -> Result<(), kv::Error> {
+        // `log` keys are borrowed for the source's lifetime; a key that ever is not is named
+        // by its position.
+        let key = key.to_borrowed_str().unwrap_or("?");
+        if self.len < INLINE_KEYS {
+            self.inline[self.len] = key;
+            self.len += 1;
+        } else {
+            self.spill.push(key);
+        }
+        Ok(())
+    }
+}
+
+/// Writes a record's values, as typed as `log` gives them.
+struct EncodeValues<'e, 'b> {
+    enc: &'e mut Encoder<'b>,
+    /// Values still expected: a source that yields more pairs than the first time is cut off.
+    left: usize,
+}
+
+impl<'kvs> VisitSource<'kvs> for EncodeValues<'_, '_> {
+    fn visit_pair(&mut self, _: kv::Key<'kvs>, value: kv::Value<'kvs>) -> Result<(), kv::Error> {
+        if self.left == 0 {
+            return Ok(());
+        }
+        self.left -= 1;
+        let mut typed = EncodeValue {
+            enc: self.enc,
+            done: false,
+        };
+        let _ = value.visit(&mut typed);
+        if !typed.done {
+            self.enc.value_debug(format_args!("{value}"));
+        }
+        Ok(())
+    }
+}
+
+/// One value: [`EncodeValue::done`] tells whether the visitor wrote it.
+struct EncodeValue<'e, 'b> {
+    enc: &'e mut Encoder<'b>,
+    done: bool,
+}
+
+impl<'v> VisitValue<'v> for EncodeValue<'_, '_> {
+    fn visit_any(&mut self, value: kv::Value<'_>) -> Result<(), kv::Error> {
+        self.enc.value_debug(format_args!("{value}"));
+        self.done = true;
+        Ok(())
+    }
+
+    fn visit_null(&mut self) -> Result<(), kv::Error> {
+        self.enc.value_empty();
+        self.done = true;
+        Ok(())
+    }
+
+    fn visit_u64(&mut self, value: u64) -> Result<(), kv::Error> {
+        self.enc.value_u64(value);
+        self.done = true;
+        Ok(())
+    }
+
+    fn visit_i64(&mut self, value: i64) -> Result<(), kv::Error> {
+        self.enc.value_i64(value);
+        self.done = true;
+        Ok(())
+    }
+
+    fn visit_u128(&mut self, value: u128) -> Result<(), kv::Error> {
+        self.enc.value_u128(value);
+        self.done = true;
+        Ok(())
+    }
+
+    fn visit_i128(&mut self, value: i128) -> Result<(), kv::Error> {
+        self.enc.value_i128(value);
+        self.done = true;
+        Ok(())
+    }
+
+    fn visit_f64(&mut self, value: f64) -> Result<(), kv::Error> {
+        self.enc.value_f64(value);
+        self.done = true;
+        Ok(())
+    }
+
+    fn visit_bool(&mut self, value: bool) -> Result<(), kv::Error> {
+        self.enc.value_bool(value);
+        self.done = true;
+        Ok(())
+    }
+
+    fn visit_str(&mut self, value: &str) -> Result<(), kv::Error> {
+        self.enc.value_str(value);
+        self.done = true;
+        Ok(())
+    }
+
+    fn visit_char(&mut self, value: char) -> Result<(), kv::Error> {
+        self.enc.value_str(value.encode_utf8(&mut [0; 4]));
+        self.done = true;
+        Ok(())
+    }
+}
+
+/// `log`'s level as the journal's.
+fn wire_level(level: log::Level) -> wire::Level {
+    match level {
+        log::Level::Error => wire::Level::Error,
+        log::Level::Warn => wire::Level::Warn,
+        log::Level::Info => wire::Level::Info,
+        log::Level::Debug => wire::Level::Debug,
+        log::Level::Trace => wire::Level::Trace,
+    }
+}
