@@ -1,0 +1,256 @@
+//! The layer and its builder.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use logbuf_journal::{FullPolicy, Guard, Journal, Sink};
+use tracing_core::span::{Attributes, Id, Record};
+use tracing_core::subscriber::Interest;
+use tracing_core::{Event, Metadata, Subscriber};
+use tracing_subscriber::layer::{Context, Layer};
+use tracing_subscriber::registry::LookupSpan;
+
+use crate::Error;
+use crate::callsites::Callsites;
+use crate::values::{FIRST_CLAIM, Mode, write_values};
+
+// === impl LogbufLayer ===
+
+/// A [`Layer`] that encodes events and span transitions into the logbuf journal. See the
+/// [crate docs](crate).
+pub struct LogbufLayer {
+    journal: Journal,
+    callsites: Callsites,
+    enter_exit: bool,
+}
+
+impl fmt::Debug for LogbufLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LogbufLayer")
+            .field("journal", &self.journal)
+            .field("record_enter_exit", &self.enter_exit)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LogbufLayer {
+    /// Settings with their defaults: no sink yet, 1 MiB rings, [`FullPolicy::Drop`],
+    /// enter/exit recorded.
+    pub fn builder() -> Builder {
+        Builder {
+            journal: Journal::builder(),
+            enter_exit: true,
+            error: None,
+        }
+    }
+
+    /// A layer writing into a journal built elsewhere, for instance one the `log` back end
+    /// writes into as well. Enter and exit are recorded; see
+    /// [`LogbufLayer::record_enter_exit`].
+    pub fn from_journal(journal: Journal) -> Self {
+        Self {
+            journal,
+            callsites: Callsites::new(),
+            enter_exit: true,
+        }
+    }
+
+    /// Whether span enter and exit are recorded (with their times and threads, so that a
+    /// viewer can show how long a span was busy). Spans are created, recorded, closed and
+    /// give events their context either way.
+    #[must_use]
+    pub fn record_enter_exit(mut self, on: bool) -> Self {
+        self.enter_exit = on;
+        self
+    }
+
+    /// The journal this layer writes into: for [`Journal::flush`], [`Journal::stats`], or to
+    /// hand to another front end.
+    pub fn journal(&self) -> &Journal {
+        &self.journal
+    }
+
+    #[inline]
+    fn callsite(&self, meta: &'static Metadata<'static>) -> u64 {
+        self.callsites.id(&self.journal, meta)
+    }
+}
+
+impl<S> Layer<S> for LogbufLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
+        self.callsites.register(&self.journal, meta);
+        Interest::always()
+    }
+
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let meta = attrs.metadata();
+        let callsite = self.callsite(meta);
+        let parent = ctx
+            .span(id)
+            .and_then(|span| span.parent())
+            .map(|parent| parent.id().into_u64());
+        let len = meta.fields().len();
+        let id = id.into_u64();
+        let mut mode = Mode::default();
+        self.journal.write(FIRST_CLAIM, |enc, at| {
+            enc.span_new(id, parent, callsite, at.time, at.thread, len);
+            write_values(enc, len, &mut mode, |v| attrs.record(v));
+        });
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        let Some(meta) = ctx.metadata(id) else {
+            return;
+        };
+        let len = meta.fields().len();
+        let id = id.into_u64();
+        let mut mode = Mode::default();
+        self.journal.write(FIRST_CLAIM, |enc, _| {
+            enc.span_record(id, len);
+            write_values(enc, len, &mut mode, |v| values.record(v));
+        });
+    }
+
+    fn on_follows_from(&self, span: &Id, follows: &Id, _ctx: Context<'_, S>) {
+        let (span, follows) = (span.into_u64(), follows.into_u64());
+        self.journal
+            .write(24, |enc, _| enc.follows_from(span, follows));
+    }
+
+    #[inline]
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let meta = event.metadata();
+        let callsite = self.callsite(meta);
+        let parent = ctx.event_span(event).map(|span| span.id().into_u64());
+        let len = meta.fields().len();
+        let mut mode = Mode::default();
+        self.journal.write(FIRST_CLAIM, |enc, at| {
+            enc.event(callsite, at.time, at.thread, parent, len);
+            write_values(enc, len, &mut mode, |v| event.record(v));
+        });
+    }
+
+    fn on_enter(&self, id: &Id, _ctx: Context<'_, S>) {
+        if self.enter_exit {
+            let id = id.into_u64();
+            self.journal
+                .write(32, |enc, at| enc.span_enter(id, at.time, at.thread));
+        }
+    }
+
+    fn on_exit(&self, id: &Id, _ctx: Context<'_, S>) {
+        if self.enter_exit {
+            let id = id.into_u64();
+            self.journal
+                .write(32, |enc, at| enc.span_exit(id, at.time, at.thread));
+        }
+    }
+
+    fn on_close(&self, id: Id, _ctx: Context<'_, S>) {
+        let id = id.into_u64();
+        self.journal
+            .write(24, |enc, at| enc.span_close(id, at.time));
+    }
+}
+
+// === impl Builder ===
+
+/// Settings for a [`LogbufLayer`] and the journal under it; [`LogbufLayer::builder`] makes
+/// one, [`Builder::build`] starts the journal's worker thread.
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct Builder {
+    journal: logbuf_journal::Builder,
+    enter_exit: bool,
+    /// The first sink that could not be made, reported by `build`.
+    error: Option<Error>,
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("journal", &self.journal)
+            .field("record_enter_exit", &self.enter_exit)
+            .field("error", &self.error)
+            .finish()
+    }
+}
+
+impl Builder {
+    /// Adds a binary journal file at `path` (created, or truncated if it exists), read back
+    /// with [`logbuf_journal::read::Reader`] or the `logbuf` command. A file that cannot be
+    /// created is reported by [`Builder::build`].
+    pub fn file(mut self, path: impl AsRef<Path>) -> Self {
+        let path = path.as_ref();
+        if self.error.is_none() {
+            let journal = std::mem::replace(&mut self.journal, Journal::builder());
+            match journal.file(path) {
+                Ok(journal) => self.journal = journal,
+                Err(source) => {
+                    self.error = Some(Error::File {
+                        path: PathBuf::from(path),
+                        source,
+                    });
+                }
+            }
+        }
+        self
+    }
+
+    /// Adds a sink. Records go to every sink, in the order they were added.
+    pub fn sink(mut self, sink: impl Sink + 'static) -> Self {
+        self.journal = self.journal.sink(sink);
+        self
+    }
+
+    /// Bytes of each logging thread's ring. Default 1 MiB: size it for the largest burst one
+    /// thread logs while the worker is asleep (a few milliseconds).
+    pub fn ring_capacity(mut self, bytes: usize) -> Self {
+        self.journal = self.journal.ring_capacity(bytes);
+        self
+    }
+
+    /// What to do when a thread's ring is full. Default [`FullPolicy::Drop`]: the event is
+    /// dropped and counted, and the log says how many were lost.
+    pub fn policy(mut self, policy: FullPolicy) -> Self {
+        self.journal = self.journal.policy(policy);
+        self
+    }
+
+    /// How often the worker flushes the sinks while events arrive. Default 100 ms.
+    pub fn flush_interval(mut self, interval: Duration) -> Self {
+        self.journal = self.journal.flush_interval(interval);
+        self
+    }
+
+    /// How long dropping the [`Guard`] waits for everything to be written. Default 30 s.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.journal = self.journal.shutdown_timeout(timeout);
+        self
+    }
+
+    /// Whether span enter and exit are recorded. Default `true`.
+    pub fn record_enter_exit(mut self, on: bool) -> Self {
+        self.enter_exit = on;
+        self
+    }
+
+    /// Starts the journal's worker thread. Keep the [`Guard`] alive while logging: dropping it
+    /// writes everything logged so far and stops the worker.
+    ///
+    /// # Errors
+    ///
+    /// A file sink could not be created, or the journal could not start
+    /// ([`Error::File`], [`Error::Journal`]).
+    pub fn build(self) -> Result<(LogbufLayer, Guard), Error> {
+        if let Some(error) = self.error {
+            return Err(error);
+        }
+        let (journal, guard) = self.journal.build()?;
+        let layer = LogbufLayer::from_journal(journal).record_enter_exit(self.enter_exit);
+        Ok((layer, guard))
+    }
+}

@@ -1,0 +1,252 @@
+//! Field values into the encoder, as typed values in the order of the callsite's fields.
+//!
+//! A record announces how many values follow and gives them in field order, with an empty
+//! value for each field that was not recorded. tracing visits values in the order its macros
+//! put them, which is field order, so one visit writes them straight into the claim, filling
+//! gaps as it goes. A value set built by hand may come out of order (or name a field twice);
+//! the visitor notices, spoils the attempt by overflowing the claim on purpose, and
+//! [`Journal::write`](logbuf_journal::Journal::write), which calls the encoding again with
+//! room for what the attempt needed, gets one field at a time on its second call.
+
+use std::error::Error;
+use std::fmt::{self, Write as _};
+
+use logbuf_journal::encode::Encoder;
+use tracing_core::field::{Field, Visit};
+
+/// Zeros written to make an attempt overflow; longer than any first claim ([`FIRST_CLAIM`]).
+static SPOILER: [u8; 2 * FIRST_CLAIM] = [0; 2 * FIRST_CLAIM];
+
+/// Bytes the first claim for a record asks for; a longer record is written again with room
+/// for all of it.
+pub(crate) const FIRST_CLAIM: usize = 256;
+
+/// Messages up to this long that format in one piece are stored as strings.
+const MESSAGE_SCRATCH: usize = 256;
+
+/// How the values of one record are written; kept across the journal's calls of the encoding.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Mode {
+    /// The values came out of field order: write them one field at a time.
+    by_field: bool,
+}
+
+/// Writes `len` values, in field order, from what `record` visits.
+#[inline]
+pub(crate) fn write_values(
+    enc: &mut Encoder<'_>,
+    len: usize,
+    mode: &mut Mode,
+    record: impl Fn(&mut dyn Visit),
+) {
+    if mode.by_field {
+        for index in 0..len {
+            let mut one = OneField {
+                enc: &mut *enc,
+                index,
+                done: false,
+            };
+            record(&mut one);
+            if !one.done {
+                enc.value_empty();
+            }
+        }
+        return;
+    }
+    let mut visitor = InOrder {
+        enc: &mut *enc,
+        next: 0,
+        len,
+        disordered: false,
+    };
+    record(&mut visitor);
+    if visitor.disordered {
+        mode.by_field = true;
+        enc.value_bytes(&SPOILER);
+        return;
+    }
+    for _ in visitor.next..len {
+        enc.value_empty();
+    }
+}
+
+/// Writes each value as it is visited, empty values for the fields skipped before it.
+struct InOrder<'e, 'b> {
+    enc: &'e mut Encoder<'b>,
+    next: usize,
+    len: usize,
+    disordered: bool,
+}
+
+impl InOrder<'_, '_> {
+    /// Whether `field` is the next to write; writes the empty values before it.
+    #[inline(always)]
+    fn take(&mut self, field: &Field) -> bool {
+        let index = field.index();
+        if index < self.next || index >= self.len || self.disordered {
+            self.disordered = true;
+            return false;
+        }
+        while self.next < index {
+            self.enc.value_empty();
+            self.next += 1;
+        }
+        self.next = index + 1;
+        true
+    }
+}
+
+/// Writes the value of one field, the first time it is visited.
+struct OneField<'e, 'b> {
+    enc: &'e mut Encoder<'b>,
+    index: usize,
+    done: bool,
+}
+
+impl OneField<'_, '_> {
+    #[inline(always)]
+    fn take(&mut self, field: &Field) -> bool {
+        if self.done || field.index() != self.index {
+            return false;
+        }
+        self.done = true;
+        true
+    }
+}
+
+macro_rules! visit_impl {
+    ($t:ident) => {
+        impl Visit for $t<'_, '_> {
+            #[inline]
+            fn record_u64(&mut self, field: &Field, value: u64) {
+                if self.take(field) {
+                    self.enc.value_u64(value);
+                }
+            }
+
+            #[inline]
+            fn record_i64(&mut self, field: &Field, value: i64) {
+                if self.take(field) {
+                    self.enc.value_i64(value);
+                }
+            }
+
+            #[inline]
+            fn record_u128(&mut self, field: &Field, value: u128) {
+                if self.take(field) {
+                    self.enc.value_u128(value);
+                }
+            }
+
+            #[inline]
+            fn record_i128(&mut self, field: &Field, value: i128) {
+                if self.take(field) {
+                    self.enc.value_i128(value);
+                }
+            }
+
+            #[inline]
+            fn record_f64(&mut self, field: &Field, value: f64) {
+                if self.take(field) {
+                    self.enc.value_f64(value);
+                }
+            }
+
+            #[inline]
+            fn record_bool(&mut self, field: &Field, value: bool) {
+                if self.take(field) {
+                    self.enc.value_bool(value);
+                }
+            }
+
+            #[inline]
+            fn record_str(&mut self, field: &Field, value: &str) {
+                if self.take(field) {
+                    self.enc.value_str(value);
+                }
+            }
+
+            #[inline]
+            fn record_bytes(&mut self, field: &Field, value: &[u8]) {
+                if self.take(field) {
+                    self.enc.value_bytes(value);
+                }
+            }
+
+            fn record_error(&mut self, field: &Field, value: &(dyn Error + 'static)) {
+                if self.take(field) {
+                    self.enc.value_error(value);
+                }
+            }
+
+            #[inline]
+            fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+                if self.take(field) {
+                    if field.name() == "message" {
+                        message(self.enc, value);
+                    } else {
+                        self.enc.value_debug(format_args!("{value:?}"));
+                    }
+                }
+            }
+        }
+    };
+}
+
+visit_impl!(InOrder);
+visit_impl!(OneField);
+
+/// The `message` field. tracing hands it over as `&dyn Debug` (a `fmt::Arguments`), so the
+/// literal of `info!("done")` cannot be told from formatted text without formatting it. It is
+/// formatted into a stack buffer: a message that came out in one piece (a literal, or a lone
+/// string argument) is stored as a string; one assembled from several pieces as formatted text.
+#[inline]
+fn message(enc: &mut Encoder<'_>, value: &dyn fmt::Debug) {
+    let mut scratch = Scratch {
+        buf: [0; MESSAGE_SCRATCH],
+        len: 0,
+        pieces: 0,
+        overflow: false,
+    };
+    if write!(scratch, "{value:?}").is_ok() && !scratch.overflow {
+        // Whole `str`s were copied in, so the bytes are UTF-8.
+        if let Ok(text) = std::str::from_utf8(&scratch.buf[..scratch.len]) {
+            if scratch.pieces <= 1 {
+                enc.value_str(text);
+            } else {
+                enc.value_debug(format_args!("{text}"));
+            }
+            return;
+        }
+    }
+    enc.value_debug(format_args!("{value:?}"));
+}
+
+/// A small formatting buffer that counts the pieces written into it.
+struct Scratch {
+    buf: [u8; MESSAGE_SCRATCH],
+    len: usize,
+    pieces: usize,
+    overflow: bool,
+}
+
+impl fmt::Write for Scratch {
+    #[inline]
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        if s.is_empty() {
+            return Ok(());
+        }
+        self.pieces += 1;
+        match self.buf.get_mut(self.len..self.len + s.len()) {
+            Some(dst) => {
+                dst.copy_from_slice(s.as_bytes());
+                self.len += s.len();
+                Ok(())
+            }
+            None => {
+                self.overflow = true;
+                Err(fmt::Error)
+            }
+        }
+    }
+}
