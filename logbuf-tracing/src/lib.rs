@@ -7,6 +7,7 @@ mod values;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use logbuf_journal::sink::text::TextSink;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
@@ -42,6 +43,28 @@ fn env_filter() -> EnvFilter {
     EnvFilter::builder()
         .with_default_directive(LevelFilter::INFO.into())
         .from_env_lossy()
+}
+
+/// Installs a global subscriber writing human-readable lines to standard error (laid out like
+/// `tracing-subscriber`'s `fmt` output, formatted on the journal's worker thread), filtered by
+/// `RUST_LOG` (default `info`). Keep the returned [`Guard`] alive while logging.
+///
+/// ```
+/// let _guard = logbuf_tracing::init()?;
+/// tracing::info!(user_id = 42u64, "signed in");
+/// # Ok::<(), logbuf_tracing::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// The journal could not start, or a global subscriber was already set.
+pub fn init() -> Result<Guard, Error> {
+    let (layer, guard) = LogbufLayer::builder().sink(TextSink::stderr()).build()?;
+    tracing_subscriber::registry()
+        .with(env_filter())
+        .with(layer)
+        .try_init()?;
+    Ok(guard)
 }
 
 /// Installs a global subscriber writing a binary journal file at `path`, filtered by
