@@ -1,3 +1,264 @@
-//! The `logbuf` command.
+//! The `logbuf` command: read, follow, filter, summarise and export logbuf binary logs.
+//!
+//! Exit codes: 0 every file read whole; 1 bad arguments, a file that cannot be read, or output
+//! that failed; 2 a file that is not a logbuf journal; 3 a journal with damage (what could be
+//! decoded was written, what was skipped is on stderr).
 
-fn main() {}
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use logbuf_cli::cat::{self, Options};
+use logbuf_cli::filter::{Filter, parse_field, parse_level};
+use logbuf_cli::follow::{self, FollowOptions};
+use logbuf_cli::render::Format;
+use logbuf_cli::time::{now_nanos, parse_time};
+use logbuf_cli::{Exit, export, stats};
+use logbuf_journal::wire::Level;
+
+const AFTER_HELP: &str = "\
+Examples:
+  logbuf cat app.lbf                          every event, as text
+  logbuf cat app.*.lbf app.lbf --level warn   a rotated series, merged in time order, warnings and errors
+  logbuf cat app.lbf --json | jq .fields      JSON lines
+  logbuf cat app.lbf --since 10m --target app::db --field user_id=42
+  logbuf follow app.lbf                       like tail -f, across rotation
+  logbuf stats app.lbf --top 20               counts per level, callsite and thread; damage
+  logbuf export --chrome app.lbf -o trace.json   open in https://ui.perfetto.dev
+
+Exit codes:
+  0  every file was read whole
+  1  bad arguments, a file that cannot be read (missing, a directory), or failed output
+  2  a file is not a logbuf journal (text, random bytes, empty) or of an unknown format version
+  3  damage: what could be decoded was written; what was skipped is reported on stderr";
+
+/// Read, follow, filter, summarise and export logbuf binary logs.
+#[derive(Debug, Parser)]
+#[command(name = "logbuf", version, after_help = AFTER_HELP)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Decode journal files to text (or JSON lines), several files merged in time order.
+    #[command(after_help = "\
+Examples:
+  logbuf cat app.lbf
+  logbuf cat app.2026-11-28.lbf app.lbf           merged by wall-clock time
+  logbuf cat app.lbf --level warn --since 2026-11-29T08:00:00Z --until 30m
+  logbuf cat app.lbf --thread worker-1 --span request --field status=500
+  logbuf cat app.lbf --json --color never > app.jsonl")]
+    Cat {
+        /// Journal files (a rotated series is merged in time order).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        show: Show,
+    },
+    /// Print events as they are written, like `tail -f`, following rotation.
+    #[command(after_help = "\
+Examples:
+  logbuf follow app.lbf
+  logbuf follow app.lbf -n 0 --level error       only new errors
+
+Rotation: when the file has no more bytes, the path is looked up again; if it names another
+file (renamed away and recreated, or a moved symlink) or the file was truncated, the old file
+is read to its end and the new one from its start. Stop with Ctrl-C.")]
+    Follow {
+        /// The journal file (its path, which rotation may point at a new file).
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Events already in the file to print first.
+        #[arg(short = 'n', long = "lines", default_value_t = 10, value_name = "N")]
+        lines: usize,
+        /// Milliseconds between looks for new bytes.
+        #[arg(long, default_value_t = 100, value_name = "MS")]
+        poll_ms: u64,
+        #[command(flatten)]
+        show: Show,
+    },
+    /// Summarise journal files: events per level, callsite, thread; time span; drops; damage.
+    #[command(after_help = "\
+Examples:
+  logbuf stats app.lbf
+  logbuf stats app.*.lbf --top 5")]
+    Stats {
+        /// Journal files.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// How many of the busiest callsites to list.
+        #[arg(long, default_value_t = 10, value_name = "N")]
+        top: usize,
+    },
+    /// Export spans and events for a trace viewer.
+    #[command(after_help = "\
+Examples:
+  logbuf export --chrome app.lbf -o trace.json    then open it in https://ui.perfetto.dev
+  logbuf export --chrome app.*.lbf > trace.json   or in chrome://tracing")]
+    Export {
+        /// Chrome trace-event JSON (Perfetto, chrome://tracing). The only format for now.
+        #[arg(long, required = true)]
+        chrome: bool,
+        /// Journal files.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Write to this file instead of stdout.
+        #[arg(short = 'o', long = "output", value_name = "OUT")]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+/// What to show and how: shared by `cat` and `follow`.
+#[derive(Debug, Args)]
+struct Show {
+    /// JSON lines instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Colours in text output.
+    #[arg(long, value_enum, default_value_t = Color::Auto, value_name = "WHEN")]
+    color: Color,
+    /// The least severe level to show: trace, debug, info, warn, error.
+    #[arg(long, value_parser = parse_level, value_name = "LEVEL")]
+    level: Option<Level>,
+    /// Only targets starting with this prefix.
+    #[arg(long, value_name = "PREFIX")]
+    target: Option<String>,
+    /// Only this thread, by name or journal thread id.
+    #[arg(long, value_name = "NAME|ID")]
+    thread: Option<String>,
+    /// Events at or after this time: RFC 3339, or a time ago like 30s, 10m, 2h, 1d.
+    #[arg(long, value_name = "TIME")]
+    since: Option<String>,
+    /// Events before this time: RFC 3339, or a time ago like 30s, 10m, 2h, 1d.
+    #[arg(long, value_name = "TIME")]
+    until: Option<String>,
+    /// Only events inside a span of this name.
+    #[arg(long, value_name = "NAME")]
+    span: Option<String>,
+    /// Only events whose field (or a span's) equals the value; repeat for several.
+    #[arg(long = "field", value_parser = parse_field, value_name = "KEY=VALUE")]
+    fields: Vec<(String, String)>,
+}
+
+impl Show {
+    fn options(self) -> Result<Options, String> {
+        let now = now_nanos();
+        let since = self.since.map(|t| parse_time(&t, now)).transpose()?;
+        let until = self.until.map(|t| parse_time(&t, now)).transpose()?;
+        let color = match self.color {
+            Color::Always => true,
+            Color::Never => false,
+            Color::Auto => io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        };
+        Ok(Options {
+            format: if self.json {
+                Format::Json
+            } else {
+                Format::Text { color }
+            },
+            filter: Filter {
+                level: self.level,
+                target: self.target,
+                thread: self.thread,
+                since,
+                until,
+                span: self.span,
+                fields: self.fields,
+            },
+        })
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                Exit::Error.code()
+            } else {
+                0
+            });
+        }
+    };
+    let stderr = io::stderr();
+    let mut diagnostics = stderr.lock();
+    let exit = match run(cli, &mut diagnostics) {
+        Ok(exit) => exit,
+        // The reader of our output went away (`logbuf cat ... | head`): not an error.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Exit::Ok,
+        Err(e) => {
+            let _ = writeln!(diagnostics, "logbuf: {e}");
+            Exit::Error
+        }
+    };
+    ExitCode::from(exit.code())
+}
+
+/// An error of ours, already worded for the user.
+fn usage(message: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, message)
+}
+
+fn run(cli: Cli, diagnostics: &mut dyn Write) -> io::Result<Exit> {
+    let stdout = io::stdout();
+    match cli.command {
+        Command::Cat { files, show } => {
+            let options = show.options().map_err(usage)?;
+            let mut out = stdout.lock();
+            Ok(cat::run_paths(&files, &options, &mut out, diagnostics)?.exit)
+        }
+        Command::Follow {
+            file,
+            lines,
+            poll_ms,
+            show,
+        } => {
+            let options = FollowOptions {
+                cat: show.options().map_err(usage)?,
+                backlog: lines,
+                poll: Duration::from_millis(poll_ms.max(1)),
+            };
+            let mut out = stdout.lock();
+            follow::run(&file, &options, &mut out, diagnostics, &|| false)
+        }
+        Command::Stats { files, top } => {
+            let mut out = BufWriter::new(stdout.lock());
+            stats::run(&files, top, &mut out, diagnostics)
+        }
+        Command::Export {
+            chrome,
+            files,
+            output,
+        } => {
+            debug_assert!(chrome);
+            match output {
+                Some(path) => {
+                    let file = File::create(&path).map_err(|e| {
+                        usage(format!(
+                            "{}: {}",
+                            path.display(),
+                            logbuf_cli::input::describe_io(&e)
+                        ))
+                    })?;
+                    let mut out = BufWriter::new(file);
+                    export::chrome(&files, &mut out, diagnostics)
+                }
+                None => export::chrome(&files, &mut stdout.lock(), diagnostics),
+            }
+        }
+    }
+}

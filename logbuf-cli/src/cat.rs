@@ -1,0 +1,235 @@
+//! `logbuf cat`: decode journal files, filter, and write events as text or JSON lines, merging
+//! several files (a rotated series) in wall-clock order.
+//!
+//! Streaming: each file is read through a fixed buffer, and memory holds each file's callsite
+//! table, thread names and open spans, never its events.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use logbuf_journal::read::Reader;
+
+use crate::filter::Filter;
+use crate::input::{Exit, damage_report, open_journal};
+use crate::render::{Format, Renderer};
+
+/// Output is handed to the writer in pieces of about this size.
+const OUT_CHUNK: usize = 1 << 16;
+
+/// What to write and which events.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Text or JSON.
+    pub format: Format,
+    /// Which events.
+    pub filter: Filter,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    /// Events decoded, before filtering.
+    pub events_read: u64,
+    /// Events written.
+    pub events_written: u64,
+    /// The exit status the run calls for.
+    pub exit: Exit,
+}
+
+/// One journal being read, with the name reports use for it.
+#[derive(Debug)]
+pub struct Source<R: Read> {
+    /// The file's path, for messages.
+    pub path: PathBuf,
+    /// The reader.
+    pub reader: Reader<R>,
+}
+
+/// Opens `paths`, then writes their events to `out` (see [`run`]). Files that cannot be opened
+/// get one line each on `diagnostics`, are left out, and set the exit status.
+///
+/// # Errors
+///
+/// Writing to `out` failed.
+pub fn run_paths(
+    paths: &[PathBuf],
+    options: &Options,
+    out: &mut dyn Write,
+    diagnostics: &mut dyn Write,
+) -> io::Result<Summary> {
+    let mut exit = Exit::Ok;
+    let mut sources = Vec::with_capacity(paths.len());
+    for path in paths {
+        match open_journal(path) {
+            Ok(file) => sources.push(Source {
+                path: path.clone(),
+                reader: Reader::new(file),
+            }),
+            Err(failure) => {
+                let _ = writeln!(diagnostics, "logbuf: {failure}");
+                exit = exit.worst(failure.exit);
+            }
+        }
+    }
+    let mut summary = run(sources, options, out, diagnostics)?;
+    summary.exit = summary.exit.worst(exit);
+    Ok(summary)
+}
+
+/// Writes the events of `sources` that pass the filter to `out`: one source in file order,
+/// several merged by wall-clock time (ties go to the source listed first; within a source,
+/// file order is kept). What a source skipped (damage, a torn tail) is reported on
+/// `diagnostics` once it is read to its end.
+///
+/// # Errors
+///
+/// Writing to `out` failed. Read errors of a source are reported on `diagnostics` and end
+/// that source, not the run.
+pub fn run<R: Read>(
+    sources: Vec<Source<R>>,
+    options: &Options,
+    out: &mut dyn Write,
+    diagnostics: &mut dyn Write,
+) -> io::Result<Summary> {
+    let mut summary = Summary {
+        events_read: 0,
+        events_written: 0,
+        exit: Exit::Ok,
+    };
+    let mut renderer = Renderer::new(options.format);
+    if sources.len() == 1 {
+        let mut sources = sources;
+        let mut source = sources.pop().expect("one source");
+        let mut buf = Vec::with_capacity(OUT_CHUNK + 4096);
+        loop {
+            match source.reader.next_event() {
+                None => break,
+                Some(Ok(event)) => {
+                    summary.events_read += 1;
+                    if options.filter.matches(&event) {
+                        renderer.render(&event, &mut buf);
+                        summary.events_written += 1;
+                        if buf.len() >= OUT_CHUNK {
+                            out.write_all(&buf)?;
+                            buf.clear();
+                        }
+                    }
+                }
+                Some(Err(e)) => {
+                    read_failed(&source.path, &e, diagnostics, &mut summary);
+                    break;
+                }
+            }
+        }
+        out.write_all(&buf)?;
+        finish(&source, diagnostics, &mut summary);
+    } else {
+        merge(
+            sources,
+            options,
+            &mut renderer,
+            out,
+            diagnostics,
+            &mut summary,
+        )?;
+    }
+    out.flush()?;
+    Ok(summary)
+}
+
+fn read_failed(path: &Path, e: &io::Error, diagnostics: &mut dyn Write, summary: &mut Summary) {
+    let _ = writeln!(
+        diagnostics,
+        "logbuf: {}: read failed: {}",
+        path.display(),
+        crate::input::describe_io(e)
+    );
+    summary.exit = summary.exit.worst(Exit::Error);
+}
+
+fn finish<R: Read>(source: &Source<R>, diagnostics: &mut dyn Write, summary: &mut Summary) {
+    let reader = &source.reader;
+    if let Some((line, exit)) = damage_report(&source.path, reader.stats(), reader.orphans()) {
+        let _ = writeln!(diagnostics, "logbuf: {line}");
+        summary.exit = summary.exit.worst(exit);
+    }
+}
+
+/// A source's next event that passes the filter, rendered into `line`; its time, or `None`
+/// when the source is done.
+fn next_rendered<R: Read>(
+    source: &mut Source<R>,
+    options: &Options,
+    renderer: &mut Renderer,
+    line: &mut Vec<u8>,
+    diagnostics: &mut dyn Write,
+    summary: &mut Summary,
+) -> Option<u64> {
+    loop {
+        match source.reader.next_event() {
+            None => return None,
+            Some(Ok(event)) => {
+                summary.events_read += 1;
+                if options.filter.matches(&event) {
+                    line.clear();
+                    renderer.render(&event, line);
+                    return Some(event.unix_nanos.unwrap_or(0));
+                }
+            }
+            Some(Err(e)) => {
+                read_failed(&source.path, &e, diagnostics, summary);
+                return None;
+            }
+        }
+    }
+}
+
+/// The k-way merge: each source keeps its next line rendered; the earliest goes out.
+fn merge<R: Read>(
+    mut sources: Vec<Source<R>>,
+    options: &Options,
+    renderer: &mut Renderer,
+    out: &mut dyn Write,
+    diagnostics: &mut dyn Write,
+    summary: &mut Summary,
+) -> io::Result<()> {
+    let mut lines: Vec<Vec<u8>> = vec![Vec::new(); sources.len()];
+    let mut heap = BinaryHeap::with_capacity(sources.len());
+    for (i, source) in sources.iter_mut().enumerate() {
+        match next_rendered(
+            source,
+            options,
+            renderer,
+            &mut lines[i],
+            diagnostics,
+            summary,
+        ) {
+            Some(at) => heap.push(Reverse((at, i))),
+            None => finish(source, diagnostics, summary),
+        }
+    }
+    let mut buf = Vec::with_capacity(OUT_CHUNK + 4096);
+    while let Some(Reverse((_, i))) = heap.pop() {
+        buf.extend_from_slice(&lines[i]);
+        summary.events_written += 1;
+        if buf.len() >= OUT_CHUNK {
+            out.write_all(&buf)?;
+            buf.clear();
+        }
+        let source = &mut sources[i];
+        match next_rendered(
+            source,
+            options,
+            renderer,
+            &mut lines[i],
+            diagnostics,
+            summary,
+        ) {
+            Some(at) => heap.push(Reverse((at, i))),
+            None => finish(source, diagnostics, summary),
+        }
+    }
+    out.write_all(&buf)
+}

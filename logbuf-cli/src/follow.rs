@@ -1,0 +1,291 @@
+//! `logbuf follow`: print a journal's events as they are written, like `tail -f`, and carry
+//! on into the next file when the log rotates.
+//!
+//! How rotation is noticed: whenever the open file has no more bytes, the path given is looked
+//! up again. If it now names another file (another device and inode: the old file was renamed
+//! away and a new one created, or a "current" symlink was moved), or the same file shorter
+//! than what was read (truncated in place), the old file is read to its end and the new file
+//! is read from its start. If the path is missing for a while (between a rename and the
+//! creation of the next file), following waits for it to come back.
+//!
+//! A record still being written when the file has no more bytes is waited for, not counted as
+//! a torn tail: the reader only reports a torn tail when the file was replaced.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::Duration;
+
+use logbuf_journal::read::Reader;
+
+use crate::cat::Options;
+use crate::input::{Exit, damage_report, describe_io, journal_from, open_plain};
+use crate::render::Renderer;
+
+/// How to follow.
+#[derive(Debug, Clone)]
+pub struct FollowOptions {
+    /// Format and filter.
+    pub cat: Options,
+    /// How many of the events already in the file to print before following (like
+    /// `tail -n`).
+    pub backlog: usize,
+    /// How long to wait before looking for new bytes again.
+    pub poll: Duration,
+}
+
+impl Default for FollowOptions {
+    fn default() -> Self {
+        Self {
+            cat: Options::default(),
+            backlog: 10,
+            poll: Duration::from_millis(100),
+        }
+    }
+}
+
+/// Rendered lines on their way out. Until the file is first read to its end, lines go to a
+/// backlog of the last few; after that, straight to the writer, flushed whenever the file has
+/// no more bytes for now.
+struct Output<'o> {
+    out: &'o mut dyn Write,
+    buf: Vec<u8>,
+    backlog: Option<VecDeque<Vec<u8>>>,
+    keep: usize,
+    error: Option<io::Error>,
+}
+
+impl Output<'_> {
+    fn line(&mut self, render: impl FnOnce(&mut Vec<u8>)) {
+        match &mut self.backlog {
+            Some(lines) => {
+                if self.keep == 0 {
+                    return;
+                }
+                let mut line = if lines.len() >= self.keep {
+                    lines.pop_front().unwrap_or_default()
+                } else {
+                    Vec::new()
+                };
+                line.clear();
+                render(&mut line);
+                lines.push_back(line);
+            }
+            None => {
+                render(&mut self.buf);
+                if self.buf.len() >= 1 << 16 {
+                    self.flush();
+                }
+            }
+        }
+    }
+
+    /// Writes what is waiting, ending the backlog phase.
+    fn flush(&mut self) {
+        if let Some(lines) = self.backlog.take() {
+            for line in lines {
+                self.buf.extend_from_slice(&line);
+            }
+        }
+        if self.error.is_some() {
+            self.buf.clear();
+            return;
+        }
+        let result = self
+            .out
+            .write_all(&self.buf)
+            .and_then(|()| self.out.flush());
+        self.buf.clear();
+        if let Err(e) = result {
+            self.error = Some(e);
+        }
+    }
+}
+
+/// The identity of a file: device and inode.
+fn identity(meta: &std::fs::Metadata) -> (u64, u64) {
+    (meta.dev(), meta.ino())
+}
+
+/// A file that reads as if it never ended: at its end it waits for more bytes, and reports
+/// the end only once the path names another file (rotation) or the file was truncated.
+struct Growing<'a, 'o> {
+    file: File,
+    path: PathBuf,
+    id: (u64, u64),
+    pos: u64,
+    poll: Duration,
+    output: Rc<RefCell<Output<'o>>>,
+    /// Stops following when the output is gone (a closed pipe) or, in tests, after a while.
+    stop: &'a dyn Fn() -> bool,
+}
+
+impl Read for Growing<'_, '_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let n = self.file.read(buf)?;
+            if n > 0 {
+                self.pos += n as u64;
+                return Ok(n);
+            }
+            let replaced = match std::fs::metadata(&self.path) {
+                Ok(meta) => identity(&meta) != self.id || meta.len() < self.pos,
+                Err(_) => false,
+            };
+            if replaced {
+                // Bytes written to the old file just before it was replaced.
+                let n = self.file.read(buf)?;
+                self.pos += n as u64;
+                return Ok(n);
+            }
+            let failed = {
+                let mut output = self.output.borrow_mut();
+                output.flush();
+                output.error.is_some()
+            };
+            if failed || (self.stop)() {
+                return Ok(0);
+            }
+            std::thread::sleep(self.poll);
+        }
+    }
+}
+
+/// Waits for `path` to exist (it may be between a rename and the next file's creation) and
+/// opens it; `None` when told to stop.
+fn open_when_there(
+    path: &Path,
+    poll: Duration,
+    stop: &dyn Fn() -> bool,
+) -> Option<io::Result<(File, (u64, u64))>> {
+    loop {
+        match File::open(path) {
+            Ok(file) => {
+                return Some(file.metadata().map(|meta| (file, identity(&meta))));
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Some(Err(e)),
+        }
+        if stop() {
+            return None;
+        }
+        std::thread::sleep(poll);
+    }
+}
+
+/// Follows the journal at `path`, writing events to `out` as they come, until `stop` returns
+/// true (checked whenever there is nothing new to read) or writing fails. The `logbuf`
+/// command passes a `stop` that never fires; the process ends with a signal.
+///
+/// Returns the exit status: [`Exit::Error`] if the file is missing at the start or cannot be
+/// read, [`Exit::NotAJournal`] if it is not a journal, [`Exit::Damaged`] if damage was
+/// skipped; each with a line on `diagnostics`.
+///
+/// # Errors
+///
+/// Writing to `out` failed.
+pub fn run(
+    path: &Path,
+    options: &FollowOptions,
+    out: &mut dyn Write,
+    diagnostics: &mut dyn Write,
+    stop: &dyn Fn() -> bool,
+) -> io::Result<Exit> {
+    // The first file must be there, and be a journal or empty (about to be written).
+    let mut exit = Exit::Ok;
+    match open_plain(path) {
+        Ok(_) => {}
+        Err(failure) if failure.exit == Exit::NotAJournal => {} // empty: wait for the header
+        Err(failure) => {
+            let _ = writeln!(diagnostics, "logbuf: {failure}");
+            return Ok(failure.exit);
+        }
+    }
+    let output = Rc::new(RefCell::new(Output {
+        out,
+        buf: Vec::with_capacity(1 << 16),
+        backlog: Some(VecDeque::with_capacity(options.backlog.min(4096))),
+        keep: options.backlog,
+        error: None,
+    }));
+    let mut renderer = Renderer::new(options.cat.format);
+    let mut first = true;
+    loop {
+        let (file, id) = match open_when_there(path, options.poll, stop) {
+            None => break,
+            Some(Ok(opened)) => opened,
+            Some(Err(e)) => {
+                let _ = writeln!(
+                    diagnostics,
+                    "logbuf: {}: {}",
+                    path.display(),
+                    describe_io(&e)
+                );
+                exit = exit.worst(Exit::Error);
+                break;
+            }
+        };
+        let growing = Growing {
+            file,
+            path: path.to_path_buf(),
+            id,
+            pos: 0,
+            poll: options.poll,
+            output: output.clone(),
+            stop,
+        };
+        let journal = match journal_from(path, growing) {
+            Ok(journal) => journal,
+            Err(failure) => {
+                if stop() || output.borrow().error.is_some() {
+                    break;
+                }
+                let _ = writeln!(diagnostics, "logbuf: {failure}");
+                exit = exit.worst(failure.exit);
+                if first {
+                    break;
+                }
+                // A replacement that is not a journal: wait for the next one.
+                continue;
+            }
+        };
+        first = false;
+        let mut reader = Reader::new(journal);
+        while let Some(event) = reader.next_event() {
+            match event {
+                Ok(event) => {
+                    if options.cat.filter.matches(&event) {
+                        output.borrow_mut().line(|buf| renderer.render(&event, buf));
+                    }
+                }
+                Err(e) => {
+                    let _ = writeln!(
+                        diagnostics,
+                        "logbuf: {}: read failed: {}",
+                        path.display(),
+                        describe_io(&e)
+                    );
+                    exit = exit.worst(Exit::Error);
+                    break;
+                }
+            }
+        }
+        if let Some((line, damage)) = damage_report(path, reader.stats(), reader.orphans()) {
+            let _ = writeln!(diagnostics, "logbuf: {line}");
+            exit = exit.worst(damage);
+        }
+        if stop() || output.borrow().error.is_some() {
+            break;
+        }
+    }
+    let mut output = output.borrow_mut();
+    output.flush();
+    match output.error.take() {
+        Some(e) => Err(e),
+        None => Ok(exit),
+    }
+}

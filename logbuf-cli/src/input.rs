@@ -1,0 +1,227 @@
+//! Opening journal files with one-line errors, reporting damage, and the command's exit codes.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use logbuf_journal::file::{FileReader, OpenError, ReadStats};
+
+/// Bytes read from a file at a time.
+pub const READ_BUFFER: usize = 1 << 18;
+
+/// The command's exit status. When several things went wrong, the most severe one wins:
+/// [`Exit::Error`], then [`Exit::NotAJournal`], then [`Exit::Damaged`].
+///
+/// ```
+/// use logbuf_cli::Exit;
+///
+/// assert_eq!(Exit::Damaged.worst(Exit::NotAJournal), Exit::NotAJournal);
+/// assert_eq!(Exit::Ok.worst(Exit::Damaged).code(), 3);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// `0`: every file was read whole.
+    Ok,
+    /// `1`: bad arguments, or a file could not be read (missing, a directory, permissions, an
+    /// I/O error), or output failed.
+    Error,
+    /// `2`: a file is not a logbuf journal (text, random bytes, an empty file) or is of a
+    /// format version this reader does not read.
+    NotAJournal,
+    /// `3`: a journal was read, but damaged frames were skipped, its end was cut short, or its
+    /// header was damaged. What could be decoded was written.
+    Damaged,
+}
+
+impl Exit {
+    /// The process exit code.
+    pub fn code(self) -> u8 {
+        match self {
+            Exit::Ok => 0,
+            Exit::Error => 1,
+            Exit::NotAJournal => 2,
+            Exit::Damaged => 3,
+        }
+    }
+
+    fn severity(self) -> u8 {
+        match self {
+            Exit::Ok => 0,
+            Exit::Damaged => 1,
+            Exit::NotAJournal => 2,
+            Exit::Error => 3,
+        }
+    }
+
+    /// The more severe of the two.
+    #[must_use]
+    pub fn worst(self, other: Exit) -> Exit {
+        if other.severity() > self.severity() {
+            other
+        } else {
+            self
+        }
+    }
+}
+
+/// A file that could not be opened as a journal: one line for the user, and the exit status.
+#[derive(Debug)]
+pub struct OpenFailure {
+    /// The file.
+    pub path: PathBuf,
+    /// Why, in a few words.
+    pub reason: String,
+    /// The exit status this failure calls for.
+    pub exit: Exit,
+}
+
+impl fmt::Display for OpenFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.reason)
+    }
+}
+
+impl std::error::Error for OpenFailure {}
+
+/// A short description of an I/O error, without the OS error number.
+pub fn describe_io(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::NotFound => "no such file".to_owned(),
+        io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+        io::ErrorKind::IsADirectory => "is a directory".to_owned(),
+        _ => {
+            let text = e.to_string();
+            match text.find(" (os error") {
+                Some(at) => text[..at].to_owned(),
+                None => text,
+            }
+        }
+    }
+}
+
+/// Checks that `path` is a non-empty regular file (or something readable that is not a
+/// directory) and opens it.
+///
+/// # Errors
+///
+/// An [`OpenFailure`] naming the file: missing, a directory, empty, unreadable.
+pub fn open_plain(path: &Path) -> Result<File, OpenFailure> {
+    let fail = |reason: String, exit| OpenFailure {
+        path: path.to_path_buf(),
+        reason,
+        exit,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| fail(describe_io(&e), Exit::Error))?;
+    if meta.is_dir() {
+        return Err(fail("is a directory".to_owned(), Exit::Error));
+    }
+    if meta.is_file() && meta.len() == 0 {
+        return Err(fail(
+            "empty file, not a logbuf journal".to_owned(),
+            Exit::NotAJournal,
+        ));
+    }
+    File::open(path).map_err(|e| fail(describe_io(&e), Exit::Error))
+}
+
+/// Reads the preamble and header from `src`, turning [`OpenError`]s into one-line failures.
+///
+/// # Errors
+///
+/// An [`OpenFailure`] naming `path`.
+pub fn journal_from<R: Read>(path: &Path, src: R) -> Result<FileReader<R>, OpenFailure> {
+    FileReader::new(src).map_err(|e| {
+        let (reason, exit) = match e {
+            OpenError::Io(e) => (describe_io(&e), Exit::Error),
+            OpenError::NotAJournal => (
+                "not a logbuf journal (it does not start with the journal's magic bytes)"
+                    .to_owned(),
+                Exit::NotAJournal,
+            ),
+            e @ OpenError::UnsupportedVersion { .. } => (e.to_string(), Exit::NotAJournal),
+            OpenError::BadHeader => (
+                "journal header is damaged or cut short; nothing could be read".to_owned(),
+                Exit::Damaged,
+            ),
+        };
+        OpenFailure {
+            path: path.to_path_buf(),
+            reason,
+            exit,
+        }
+    })
+}
+
+/// Opens the journal file at `path` for reading, with a large read buffer.
+///
+/// # Errors
+///
+/// An [`OpenFailure`] naming the file.
+pub fn open_journal(path: &Path) -> Result<FileReader<BufReader<File>>, OpenFailure> {
+    let file = open_plain(path)?;
+    journal_from(path, BufReader::with_capacity(READ_BUFFER, file))
+}
+
+/// A line describing what a reader skipped in `path`, and whether that is damage
+/// ([`Exit::Damaged`]) or only records of a newer format version ([`Exit::Ok`]); `None` if the
+/// file was read whole.
+///
+/// ```
+/// use logbuf_cli::input::damage_report;
+/// use logbuf_cli::Exit;
+/// use logbuf_journal::file::ReadStats;
+///
+/// let stats = ReadStats { records: 10, torn_tail_bytes: 7, ..ReadStats::default() };
+/// let (line, exit) = damage_report("app.lbf".as_ref(), &stats, 0).unwrap();
+/// assert_eq!(line, "app.lbf: the last 7 bytes are a record cut short (torn tail), skipped");
+/// assert_eq!(exit, Exit::Damaged);
+/// ```
+pub fn damage_report(path: &Path, stats: &ReadStats, orphans: u64) -> Option<(String, Exit)> {
+    let mut parts = Vec::new();
+    let mut exit = Exit::Ok;
+    if stats.damaged_regions > 0 {
+        parts.push(format!(
+            "skipped {} damaged region{} ({} bytes)",
+            stats.damaged_regions,
+            plural(stats.damaged_regions),
+            stats.damaged_bytes
+        ));
+        exit = Exit::Damaged;
+    }
+    if stats.torn_tail_bytes > 0 {
+        parts.push(format!(
+            "the last {} bytes are a record cut short (torn tail), skipped",
+            stats.torn_tail_bytes
+        ));
+        exit = Exit::Damaged;
+    }
+    if orphans > 0 {
+        parts.push(format!(
+            "skipped {orphans} event{} or span{} whose callsite definition is missing",
+            plural(orphans),
+            plural(orphans)
+        ));
+        exit = Exit::Damaged;
+    }
+    if stats.unknown_records > 0 {
+        parts.push(format!(
+            "skipped {} record{} of a kind this reader does not know (newer format)",
+            stats.unknown_records,
+            plural(stats.unknown_records)
+        ));
+    }
+    if stats.undecodable_records > 0 {
+        parts.push(format!(
+            "skipped {} record{} that would not decode",
+            stats.undecodable_records,
+            plural(stats.undecodable_records)
+        ));
+    }
+    (!parts.is_empty()).then(|| (format!("{}: {}", path.display(), parts.join("; ")), exit))
+}
+
+/// `"s"` unless `n` is one.
+pub(crate) fn plural(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}

@@ -1,0 +1,293 @@
+//! `logbuf stats`: a summary of one or more journal files.
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use logbuf_journal::file::{FileReader, ReadStats};
+use logbuf_journal::read::Context;
+use logbuf_journal::wire::{Level, Record};
+
+use crate::filter::level_name;
+use crate::input::{Exit, damage_report, open_journal, plural};
+use crate::time::{format_duration, format_nanos};
+
+/// A callsite as the summary groups it: the same source location in several files (a rotated
+/// series, or runs of the same program) counts once.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallsiteKey {
+    /// Level.
+    pub level: Level,
+    /// Target.
+    pub target: String,
+    /// Name.
+    pub name: String,
+    /// `file:line`, when recorded.
+    pub location: Option<String>,
+}
+
+/// Figures gathered over every file added.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Files read (opened as journals).
+    pub files: u64,
+    /// Their size in bytes.
+    pub bytes: u64,
+    /// Events with a known callsite.
+    pub events: u64,
+    /// Spans created.
+    pub spans: u64,
+    /// Events per level, indexed by `Level as usize` (trace first).
+    pub levels: [u64; 5],
+    /// Events per callsite.
+    pub callsites: HashMap<CallsiteKey, u64>,
+    /// Events per thread: journal thread id and name.
+    pub threads: HashMap<(u64, Option<String>), u64>,
+    /// Earliest and latest event, nanoseconds since the Unix epoch.
+    pub time: Option<(u64, u64)>,
+    /// Events the journal reported dropped (ring full).
+    pub dropped: u64,
+    /// What the file readers skipped, summed over files.
+    pub read: ReadStats,
+    /// Events and spans whose callsite was missing.
+    pub orphans: u64,
+}
+
+impl Stats {
+    /// Reads the journal at `path` and adds its figures. Returns the exit status it calls
+    /// for; failures and damage get a line on `diagnostics`.
+    pub fn add_path(&mut self, path: &Path, diagnostics: &mut dyn Write) -> Exit {
+        match open_journal(path) {
+            Ok(file) => {
+                let bytes = std::fs::metadata(path).map_or(0, |m| m.len());
+                self.add(path, file, bytes, diagnostics)
+            }
+            Err(failure) => {
+                let _ = writeln!(diagnostics, "logbuf: {failure}");
+                failure.exit
+            }
+        }
+    }
+
+    /// Reads `file` (`bytes` long, named `path` in messages) to its end and adds its figures.
+    pub fn add<R: Read>(
+        &mut self,
+        path: &Path,
+        mut file: FileReader<R>,
+        bytes: u64,
+        diagnostics: &mut dyn Write,
+    ) -> Exit {
+        let mut exit = Exit::Ok;
+        let mut context = Context::new();
+        context.add_clock(file.header().clock);
+        let mut per_callsite: HashMap<u64, u64> = HashMap::new();
+        let mut per_thread: HashMap<u64, u64> = HashMap::new();
+        while let Some(record) = file.next_record() {
+            let record = match record {
+                Ok(record) => record,
+                Err(e) => {
+                    let _ = writeln!(
+                        diagnostics,
+                        "logbuf: {}: read failed: {}",
+                        path.display(),
+                        crate::input::describe_io(&e)
+                    );
+                    exit = Exit::Error;
+                    break;
+                }
+            };
+            let known = context.apply(&record);
+            match record {
+                Record::Event(event) if known => {
+                    self.events += 1;
+                    *per_callsite.entry(event.callsite).or_default() += 1;
+                    *per_thread.entry(event.thread).or_default() += 1;
+                    if let Some(at) = context.unix_nanos(event.time) {
+                        self.time = Some(match self.time {
+                            None => (at, at),
+                            Some((lo, hi)) => (lo.min(at), hi.max(at)),
+                        });
+                    }
+                }
+                Record::SpanNew(_) => self.spans += 1,
+                _ => {}
+            }
+        }
+        for (id, count) in per_callsite {
+            if let Some(c) = context.callsite(id) {
+                self.levels[c.level as usize] += count;
+                let key = CallsiteKey {
+                    level: c.level,
+                    target: c.target.clone(),
+                    name: c.name.clone(),
+                    location: c.file.as_ref().map(|f| match c.line {
+                        Some(line) => format!("{f}:{line}"),
+                        None => f.clone(),
+                    }),
+                };
+                *self.callsites.entry(key).or_default() += count;
+            }
+        }
+        for (thread, count) in per_thread {
+            let name = context.thread_name(thread).map(str::to_owned);
+            *self.threads.entry((thread, name)).or_default() += count;
+        }
+        let read = file.stats();
+        if let Some((line, damage)) = damage_report(path, read, context.orphans()) {
+            let _ = writeln!(diagnostics, "logbuf: {line}");
+            exit = exit.worst(damage);
+        }
+        self.files += 1;
+        self.bytes += bytes;
+        self.dropped += context.dropped();
+        self.orphans += context.orphans();
+        self.read.records += read.records;
+        self.read.damaged_regions += read.damaged_regions;
+        self.read.damaged_bytes += read.damaged_bytes;
+        self.read.unknown_records += read.unknown_records;
+        self.read.undecodable_records += read.undecodable_records;
+        self.read.torn_tail_bytes += read.torn_tail_bytes;
+        exit
+    }
+
+    /// Writes the summary, with the `top` busiest callsites.
+    ///
+    /// # Errors
+    ///
+    /// Writing failed.
+    pub fn write(&self, out: &mut dyn Write, top: usize) -> io::Result<()> {
+        writeln!(
+            out,
+            "files:        {} ({} bytes)",
+            self.files,
+            thousands(self.bytes)
+        )?;
+        let per_event = if self.events == 0 {
+            "-".to_owned()
+        } else {
+            format!("{:.1}", self.bytes as f64 / self.events as f64)
+        };
+        writeln!(
+            out,
+            "events:       {} ({per_event} bytes per event, file bytes / events)",
+            thousands(self.events)
+        )?;
+        writeln!(out, "spans:        {}", thousands(self.spans))?;
+        match self.time {
+            Some((lo, hi)) => writeln!(
+                out,
+                "time:         {} .. {} ({})",
+                format_nanos(lo),
+                format_nanos(hi),
+                format_duration(hi - lo)
+            )?,
+            None => writeln!(out, "time:         -")?,
+        }
+        writeln!(
+            out,
+            "dropped:      {} event{} reported dropped by the journal",
+            thousands(self.dropped),
+            plural(self.dropped)
+        )?;
+        writeln!(
+            out,
+            "damage:       {} damaged region{} ({} bytes) skipped, torn tail {} bytes, {} undecodable, {} unknown kind, {} without callsite",
+            self.read.damaged_regions,
+            plural(self.read.damaged_regions),
+            self.read.damaged_bytes,
+            self.read.torn_tail_bytes,
+            self.read.undecodable_records,
+            self.read.unknown_records,
+            self.orphans
+        )?;
+
+        writeln!(out, "\nevents per level:")?;
+        for level in [
+            Level::Error,
+            Level::Warn,
+            Level::Info,
+            Level::Debug,
+            Level::Trace,
+        ] {
+            writeln!(
+                out,
+                "  {:<5} {:>12}",
+                level_name(level),
+                thousands(self.levels[level as usize])
+            )?;
+        }
+
+        let mut callsites: Vec<_> = self.callsites.iter().collect();
+        callsites.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+        writeln!(
+            out,
+            "\ntop {} callsite{} of {}:",
+            top.min(callsites.len()),
+            plural(top.min(callsites.len()) as u64),
+            callsites.len()
+        )?;
+        for (key, count) in callsites.into_iter().take(top) {
+            write!(
+                out,
+                "  {:>12}  {:<5} {} {}",
+                thousands(*count),
+                level_name(key.level),
+                key.target,
+                key.name
+            )?;
+            match &key.location {
+                Some(at) => writeln!(out, " ({at})")?,
+                None => writeln!(out)?,
+            }
+        }
+
+        let mut threads: Vec<_> = self.threads.iter().collect();
+        threads.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+        writeln!(out, "\nevents per thread:")?;
+        for ((id, name), count) in threads {
+            writeln!(
+                out,
+                "  {:>12}  #{id} {}",
+                thousands(*count),
+                name.as_deref().unwrap_or("(unnamed)")
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads every file in `paths` and writes the summary to `out`; returns the exit status.
+///
+/// # Errors
+///
+/// Writing to `out` failed.
+pub fn run(
+    paths: &[PathBuf],
+    top: usize,
+    out: &mut dyn Write,
+    diagnostics: &mut dyn Write,
+) -> io::Result<Exit> {
+    let mut stats = Stats::default();
+    let mut exit = Exit::Ok;
+    for path in paths {
+        exit = exit.worst(stats.add_path(path, diagnostics));
+    }
+    if stats.files > 0 {
+        stats.write(out, top)?;
+    }
+    out.flush()?;
+    Ok(exit)
+}
+
+/// `1234567` as `1,234,567`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
