@@ -1,1 +1,509 @@
-//! JSON lines with the keys of `tracing-subscriber`'s JSON format.
+//! JSON lines with the keys of `tracing-subscriber`'s JSON format, formatted on the worker
+//! thread, so log pipelines that read `fmt().json()` output read these unchanged.
+//!
+//! ```text
+//! {"timestamp":"2026-11-29T06:40:00.123456Z","level":"INFO","fields":{"message":"query done","rows":3},"target":"app::db","span":{"table":"users","name":"db"},"spans":[{"path":"/users","name":"request"},{"table":"users","name":"db"}]}
+//! ```
+//!
+//! One object per line, its keys in this order, each present when its option is on and it has
+//! something to say:
+//!
+//! | key | what | option |
+//! |:--|:--|:--|
+//! | `timestamp` | RFC 3339, UTC (`…Z`) or local (`…+01:00`), microseconds | [`JsonFormat::with_timestamps`] |
+//! | `level` | `"TRACE"` … `"ERROR"` | [`JsonFormat::with_level`] |
+//! | `fields` | the event's fields, `message` among them | [`JsonFormat::flatten_event`] puts them at the top level instead |
+//! | `target` | the event's target | [`JsonFormat::with_target`] |
+//! | `filename`, `line_number` | the callsite's source file and line | [`JsonFormat::with_file`], [`JsonFormat::with_line_number`] |
+//! | `span` | the innermost span: its fields, then `name` | [`JsonFormat::with_current_span`] |
+//! | `spans` | every span the event is in, outermost first, each as `span` is | [`JsonFormat::with_span_list`] |
+//! | `threadName` | the name of the thread that logged the event (its id, as `threadId`, if it has none) | [`JsonFormat::with_thread_names`] |
+//! | `threadId` | the journal's id of that thread, `"ThreadId(N)"` | [`JsonFormat::with_thread_ids`] |
+//!
+//! Values map as `tracing-subscriber` maps them: `u64` and `i64` to JSON integers, `f64` to
+//! numbers (`NaN` and infinities to `null`), booleans to booleans, strings to strings; `u128`
+//! and `i128` to strings of their decimal digits (no JSON reader is obliged to keep more than
+//! an `f64`'s precision); text formatted on the logging thread (`Debug` and `Display` values,
+//! messages) to strings as it is; bytes to a string of hex, `"[61 62]"`; errors to the string
+//! of their message. Fields that were not recorded are left out. A span's fields come sorted
+//! by name, each with its latest value.
+//!
+//! Every control character in a string is escaped (`\n`, `\u001b`, and also DEL and the C1
+//! controls, which JSON allows raw), so a line never breaks and never drives a terminal.
+
+use std::io::{self, Write};
+
+use super::text::{Bytes, Lines, TimeFormatter, Timestamps, decode, field_name, hex_bytes};
+use super::{Entry, Sink};
+use crate::read::{EventInContext, OwnedValue, Span};
+use crate::wire::{Level, Record, Value};
+use std::fmt::Write as _;
+
+// === impl JsonFormat ===
+
+/// How events are written as JSON: the options of `tracing-subscriber`'s JSON format, and the
+/// renderer.
+///
+/// The defaults are `fmt().json()`'s: timestamp, level, `fields`, target, `span` and `spans`;
+/// no thread names or ids, no file or line.
+///
+/// ```
+/// use logbuf_journal::read::Context;
+/// use logbuf_journal::sink::json::JsonFormat;
+/// use logbuf_journal::sink::text::Timestamps;
+/// use logbuf_journal::wire::{Callsite, CallsiteKind, Event, Level, Record, Value};
+///
+/// let mut context = Context::new();
+/// context.apply(&Record::Callsite(Callsite { id: 1, kind: CallsiteKind::Event,
+///     level: Level::Warn, target: "app", name: "event", module_path: None,
+///     file: None, line: None, fields: vec!["message", "retries"] }));
+/// let event = Event { callsite: 1, time: 0, thread: 1, parent: None,
+///     values: vec![Value::Debug("slow"), Value::U64(3)] };
+///
+/// let format = JsonFormat::new().with_timestamps(Timestamps::None);
+/// let mut line = Vec::new();
+/// format.render(&context.event(event).unwrap(), &mut line);
+/// assert_eq!(
+///     String::from_utf8(line).unwrap(),
+///     "{\"level\":\"WARN\",\"fields\":{\"message\":\"slow\",\"retries\":3},\"target\":\"app\"}\n",
+/// );
+/// ```
+#[derive(Debug, Clone)]
+pub struct JsonFormat {
+    timestamps: Timestamps,
+    flatten_event: bool,
+    current_span: bool,
+    span_list: bool,
+    target: bool,
+    level: bool,
+    thread_names: bool,
+    thread_ids: bool,
+    file: bool,
+    line_number: bool,
+    time: TimeFormatter,
+}
+
+impl Default for JsonFormat {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl JsonFormat {
+    /// `fmt().json()`'s defaults.
+    pub fn new() -> Self {
+        Self {
+            timestamps: Timestamps::Rfc3339Utc,
+            flatten_event: false,
+            current_span: true,
+            span_list: true,
+            target: true,
+            level: true,
+            thread_names: false,
+            thread_ids: false,
+            file: false,
+            line_number: false,
+            time: TimeFormatter::default(),
+        }
+    }
+
+    /// How to write `timestamp`; [`Timestamps::None`] leaves the key out. Default
+    /// [`Timestamps::Rfc3339Utc`].
+    pub fn with_timestamps(mut self, timestamps: Timestamps) -> Self {
+        self.timestamps = timestamps;
+        self
+    }
+
+    /// The event's fields at the top level of the object instead of under `fields`. Default
+    /// off.
+    pub fn flatten_event(mut self, flatten: bool) -> Self {
+        self.flatten_event = flatten;
+        self
+    }
+
+    /// The innermost span, under `span`. Default on.
+    pub fn with_current_span(mut self, on: bool) -> Self {
+        self.current_span = on;
+        self
+    }
+
+    /// Every span the event is in, under `spans`. Default on.
+    pub fn with_span_list(mut self, on: bool) -> Self {
+        self.span_list = on;
+        self
+    }
+
+    /// `target`. Default on.
+    pub fn with_target(mut self, on: bool) -> Self {
+        self.target = on;
+        self
+    }
+
+    /// `level`. Default on.
+    pub fn with_level(mut self, on: bool) -> Self {
+        self.level = on;
+        self
+    }
+
+    /// `threadName`: the thread's name, or `"ThreadId(N)"` for a thread without one. Default
+    /// off.
+    pub fn with_thread_names(mut self, on: bool) -> Self {
+        self.thread_names = on;
+        self
+    }
+
+    /// `threadId`. Default off.
+    pub fn with_thread_ids(mut self, on: bool) -> Self {
+        self.thread_ids = on;
+        self
+    }
+
+    /// `filename`. Default off.
+    pub fn with_file(mut self, on: bool) -> Self {
+        self.file = on;
+        self
+    }
+
+    /// `line_number`. Default off.
+    pub fn with_line_number(mut self, on: bool) -> Self {
+        self.line_number = on;
+        self
+    }
+
+    /// Appends the event's object, with a line feed, to `out`.
+    pub fn render(&self, event: &EventInContext<'_>, out: &mut Vec<u8>) {
+        let callsite = event.callsite;
+        let mut obj = Object::open(out);
+        if self.timestamps != Timestamps::None
+            && let Some(nanos) = event.unix_nanos
+        {
+            let out = obj.key("timestamp");
+            out.push(b'"');
+            self.time.write(self.timestamps, nanos, out);
+            out.push(b'"');
+        }
+        if self.level {
+            string(level_name(callsite.level), obj.key("level"));
+        }
+        let names = callsite.fields.iter().map(String::as_str);
+        let values = event.event.values.iter().map(Field::Wire);
+        if self.flatten_event {
+            fields(&mut obj, names.zip(values));
+        } else {
+            let mut inner = Object::open(obj.key("fields"));
+            fields(&mut inner, names.zip(values));
+            inner.close();
+        }
+        if self.target {
+            string(&callsite.target, obj.key("target"));
+        }
+        if self.file
+            && let Some(file) = &callsite.file
+        {
+            string(file, obj.key("filename"));
+        }
+        if self.line_number
+            && let Some(line) = callsite.line
+        {
+            let _ = write!(Bytes(obj.key("line_number")), "{line}");
+        }
+        if self.current_span
+            && let Some(span) = event.spans.last()
+        {
+            span_object(span, obj.key("span"));
+        }
+        if self.span_list && !event.spans.is_empty() {
+            let out = obj.key("spans");
+            out.push(b'[');
+            for (i, span) in event.spans.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                span_object(span, out);
+            }
+            out.push(b']');
+        }
+        if self.thread_names {
+            match event.thread_name {
+                Some(name) => string(name, obj.key("threadName")),
+                None => thread_id(event.event.thread, obj.key("threadName")),
+            }
+        }
+        if self.thread_ids {
+            thread_id(event.event.thread, obj.key("threadId"));
+        }
+        obj.close();
+        out.push(b'\n');
+    }
+}
+
+fn thread_id(thread: u64, out: &mut Vec<u8>) {
+    let _ = write!(Bytes(out), "\"ThreadId({thread})\"");
+}
+
+fn level_name(level: Level) -> &'static str {
+    match level {
+        Level::Trace => "TRACE",
+        Level::Debug => "DEBUG",
+        Level::Info => "INFO",
+        Level::Warn => "WARN",
+        Level::Error => "ERROR",
+    }
+}
+
+/// Writes an object's members one key at a time.
+struct Object<'o> {
+    out: &'o mut Vec<u8>,
+    first: bool,
+}
+
+impl<'o> Object<'o> {
+    fn open(out: &'o mut Vec<u8>) -> Self {
+        out.push(b'{');
+        Self { out, first: true }
+    }
+
+    /// Writes `"key":` and hands back the buffer for the value.
+    fn key(&mut self, key: &str) -> &mut Vec<u8> {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        string(key, self.out);
+        self.out.push(b':');
+        self.out
+    }
+
+    fn close(self) {
+        self.out.push(b'}');
+    }
+}
+
+/// A span as an object: its recorded fields sorted by name, then `name`.
+fn span_object(span: &Span, out: &mut Vec<u8>) {
+    let mut members: Vec<(&str, &OwnedValue)> = span
+        .callsite
+        .fields
+        .iter()
+        .map(|n| field_name(n))
+        .zip(&span.values)
+        .filter(|(_, v)| **v != OwnedValue::Empty)
+        .collect();
+    members.sort_by(|a, b| a.0.cmp(b.0));
+    let mut obj = Object::open(out);
+    fields(
+        &mut obj,
+        members.into_iter().map(|(n, v)| (n, Field::Owned(v))),
+    );
+    string(&span.callsite.name, obj.key("name"));
+    obj.close();
+}
+
+/// Writes recorded fields as members of `obj`.
+fn fields<'v, 'n>(obj: &mut Object<'_>, fields: impl Iterator<Item = (&'n str, Field<'v>)>) {
+    for (name, value) in fields {
+        if value.is_empty() {
+            continue;
+        }
+        value.write(obj.key(field_name(name)));
+    }
+}
+
+/// A value from an event record or from a span.
+#[derive(Clone, Copy)]
+enum Field<'v> {
+    Wire(&'v Value<'v>),
+    Owned(&'v OwnedValue),
+}
+
+impl Field<'_> {
+    fn is_empty(self) -> bool {
+        matches!(
+            self,
+            Field::Wire(Value::Empty) | Field::Owned(OwnedValue::Empty)
+        )
+    }
+
+    fn write(self, out: &mut Vec<u8>) {
+        match self {
+            Field::Wire(v) => match v {
+                Value::Empty => out.extend_from_slice(b"null"),
+                Value::U64(v) => integer(v, out),
+                Value::I64(v) => integer(v, out),
+                Value::U128(v) => quoted_integer(v, out),
+                Value::I128(v) => quoted_integer(v, out),
+                Value::F64(v) => float(*v, out),
+                Value::Bool(v) => integer(v, out),
+                Value::Str(v) | Value::Debug(v) => string(v, out),
+                Value::Bytes(v) => hex_string(v, out),
+                Value::Error { message, .. } => string(message, out),
+            },
+            Field::Owned(v) => match v {
+                OwnedValue::Empty => out.extend_from_slice(b"null"),
+                OwnedValue::U64(v) => integer(v, out),
+                OwnedValue::I64(v) => integer(v, out),
+                OwnedValue::U128(v) => quoted_integer(v, out),
+                OwnedValue::I128(v) => quoted_integer(v, out),
+                OwnedValue::F64(v) => float(*v, out),
+                OwnedValue::Bool(v) => integer(v, out),
+                OwnedValue::Str(v) | OwnedValue::Debug(v) => string(v, out),
+                OwnedValue::Bytes(v) => hex_string(v, out),
+                OwnedValue::Error { message, .. } => string(message, out),
+            },
+        }
+    }
+}
+
+/// A value whose `Display` is its JSON (integers, booleans).
+fn integer(v: impl std::fmt::Display, out: &mut Vec<u8>) {
+    let _ = write!(Bytes(out), "{v}");
+}
+
+fn quoted_integer(v: impl std::fmt::Display, out: &mut Vec<u8>) {
+    let _ = write!(Bytes(out), "\"{v}\"");
+}
+
+/// A number as serde_json writes it (shortest round-trip digits, `1e+300`), `null` when not
+/// finite.
+fn float(v: f64, out: &mut Vec<u8>) {
+    if serde_json::to_writer(&mut *out, &v).is_err() {
+        out.extend_from_slice(b"null");
+    }
+}
+
+fn hex_string(bytes: &[u8], out: &mut Vec<u8>) {
+    out.push(b'"');
+    hex_bytes(bytes, out);
+    out.push(b'"');
+}
+
+/// A JSON string, with every control character (C0, DEL, C1) escaped.
+pub(crate) fn string(text: &str, out: &mut Vec<u8>) {
+    out.push(b'"');
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    for (i, c) in text.char_indices() {
+        let short: &[u8] = match c {
+            '"' => b"\\\"",
+            '\\' => b"\\\\",
+            '\n' => b"\\n",
+            '\r' => b"\\r",
+            '\t' => b"\\t",
+            '\u{8}' => b"\\b",
+            '\u{c}' => b"\\f",
+            c if (c as u32) < 0x20 || ('\u{7f}'..='\u{9f}').contains(&c) => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        if short.is_empty() {
+            let _ = write!(Bytes(out), "\\u{:04x}", c as u32);
+        } else {
+            out.extend_from_slice(short);
+        }
+        start = i + c.len_utf8();
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+// === impl JsonSink ===
+
+/// A [`Sink`] writing each event as one JSON object per line (see the [module docs](self) and
+/// [`JsonFormat`] for the keys and options).
+///
+/// Lines are buffered (64 KiB) and pushed to the writer when the buffer fills and when the
+/// journal flushes. Spans, callsites and thread names are tracked from the records the sink is
+/// given, so a sink must see every record from the start of the journal.
+///
+/// ```
+/// use logbuf_journal::Journal;
+/// use logbuf_journal::sink::json::JsonSink;
+///
+/// let dir = tempfile::tempdir()?;
+/// let file = std::fs::File::create(dir.path().join("app.jsonl"))?;
+/// let (journal, guard) = Journal::builder()
+///     .sink(JsonSink::new(file).with_format(|f| f.flatten_event(true).with_thread_names(true)))
+///     .build()?;
+/// # drop((journal, guard));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct JsonSink {
+    lines: Lines,
+    format: JsonFormat,
+}
+
+impl JsonSink {
+    /// Writes to standard output.
+    pub fn stdout() -> Self {
+        Self::new(io::stdout())
+    }
+
+    /// Writes to standard error.
+    pub fn stderr() -> Self {
+        Self::new(io::stderr())
+    }
+
+    /// Writes to `writer` (a file, a rotating file, a socket, a buffer).
+    pub fn new(writer: impl Write + Send + 'static) -> Self {
+        Self {
+            lines: Lines::new(Box::new(writer)),
+            format: JsonFormat::new(),
+        }
+    }
+
+    /// Sets the options: `options` is given the current [`JsonFormat`] and returns the one to
+    /// use.
+    pub fn with_format(mut self, options: impl FnOnce(JsonFormat) -> JsonFormat) -> Self {
+        self.format = options(self.format);
+        self
+    }
+
+    /// The format in use.
+    pub fn format(&self) -> &JsonFormat {
+        &self.format
+    }
+
+    /// Takes one record, as the worker hands it over: definitions and span records update the
+    /// sink's context, events are written as lines. For records that do not come from a
+    /// journal's worker (a file read back, a test).
+    ///
+    /// # Errors
+    ///
+    /// Writing failed; the sink can be called again.
+    pub fn write_record(&mut self, record: Record<'_>) -> io::Result<()> {
+        let format = &self.format;
+        self.lines
+            .write(record, |event, out| format.render(event, out))
+    }
+}
+
+impl Sink for JsonSink {
+    fn write(&mut self, entry: Entry<'_>) -> io::Result<()> {
+        self.write_record(decode(&entry)?)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.lines.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_escape_every_control_character() {
+        let text = "q\"b\\n\nr\rt\tb\u{8}f\u{c}e\x1bd\x7fc\u{9b}é✓";
+        let mut out = Vec::new();
+        string(text, &mut out);
+        let json = String::from_utf8(out).unwrap();
+        assert_eq!(
+            json,
+            "\"q\\\"b\\\\n\\nr\\rt\\tb\\bf\\fe\\u001bd\\u007fc\\u009bé✓\""
+        );
+        assert!(!json.chars().any(|c| c.is_control()));
+        let back: String = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, text);
+    }
+}

@@ -1,1 +1,799 @@
-//! Human-readable text, laid out like `tracing-subscriber`'s `fmt` output.
+//! Human-readable text, laid out like `tracing-subscriber`'s default `fmt` output and formatted
+//! on the worker thread.
+//!
+//! ```text
+//! 2026-11-29T06:40:00.123456Z  INFO request{path="/users"}:db{table="users"}: app::db: query done rows=3
+//! ```
+//!
+//! One line per event: the timestamp, the level padded to five characters, the thread name and
+//! id when asked for, the spans the event is in (outermost first, each with its fields), the
+//! target, the file and line when asked for, the message and the other fields as `name=value`.
+//! Values are written as `fmt` writes them: strings quoted and escaped (`path="/users"`),
+//! numbers and booleans plain, text formatted on the logging thread (`Debug` and `Display`
+//! values, messages) as it is, bytes as hex (`[61 62]`), errors as their message followed by
+//! `name.sources=[..]` when they have sources.
+//!
+//! Unlike `fmt`, a line never breaks and never carries a terminal escape sequence from the data:
+//! in messages, `Debug`/`Display` values, names, targets and file names, line feeds and carriage
+//! returns are written as `\n` and `\r`, and other control characters (ESC among them) as
+//! `fmt` writes the ones it escapes (`\x1b`, `\x7f`, `\u{9b}`). Tabs stay as they are.
+//!
+//! A span's fields show the latest value of each field, in the order the span's callsite
+//! declares them; `fmt` appends values recorded after creation at the end instead, repeating a
+//! field recorded twice.
+//!
+//! ```
+//! use logbuf_journal::Journal;
+//! use logbuf_journal::sink::text::{TextSink, Timestamps};
+//! use logbuf_journal::wire::{Callsite, CallsiteKind, Level};
+//! # use std::sync::{Arc, Mutex};
+//! # #[derive(Clone, Default)] struct Shared(Arc<Mutex<Vec<u8>>>);
+//! # impl std::io::Write for Shared {
+//! #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
+//! #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+//! # }
+//! # let out = Shared::default();
+//! # let writer = out.clone();
+//!
+//! let sink = TextSink::new(writer).with_timestamps(Timestamps::None);
+//! let (journal, guard) = Journal::builder().sink(sink).build()?;
+//! let callsite = journal.register_callsite(&Callsite {
+//!     id: 0,
+//!     kind: CallsiteKind::Event,
+//!     level: Level::Info,
+//!     target: "app",
+//!     name: "event app.rs:1",
+//!     module_path: None,
+//!     file: None,
+//!     line: None,
+//!     fields: vec!["message", "user"],
+//! });
+//! journal.write(64, |enc, at| {
+//!     enc.event(callsite, at.time, at.thread, None, 2);
+//!     enc.value_debug(format_args!("signed in"));
+//!     enc.value_str("ada");
+//! });
+//! drop(guard);
+//! # let text = String::from_utf8(out.0.lock().unwrap().clone())?;
+//! assert_eq!(text, " INFO app: signed in user=\"ada\"\n");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::cell::Cell;
+use std::fmt::{self, Write as _};
+use std::io::{self, BufWriter, IsTerminal, Write};
+
+use super::{Entry, Sink};
+use crate::read::{Context, EventInContext, OwnedValue, Span};
+use crate::wire::{Level, Record, Value};
+
+/// How a sink writes each event's time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Timestamps {
+    /// RFC 3339 in UTC with microseconds, `2026-11-29T06:40:00.123456Z`, as `fmt`'s default
+    /// timer writes it.
+    #[default]
+    Rfc3339Utc,
+    /// RFC 3339 in the local time zone with microseconds and the offset,
+    /// `2026-11-29T07:40:00.123456+01:00`, as `fmt`'s `ChronoLocal` timer writes it.
+    Local,
+    /// No timestamp.
+    None,
+}
+
+/// Formats wall-clock times, keeping the text of the last second it formatted.
+#[derive(Debug, Default)]
+pub(crate) struct TimeFormatter {
+    /// The last second formatted and its `YYYY-MM-DDTHH:MM:SS` (then, for local time, the
+    /// offset `+HH:MM` in bytes 19..25).
+    cache: Cell<Option<(u64, [u8; 25])>>,
+}
+
+impl Clone for TimeFormatter {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+impl TimeFormatter {
+    /// Appends the time `unix_nanos` in the form `kind` asks for; `false` if there is nothing
+    /// to write (no timestamps, or a time out of range).
+    pub(crate) fn write(&self, kind: Timestamps, unix_nanos: u64, out: &mut Vec<u8>) -> bool {
+        let secs = unix_nanos / 1_000_000_000;
+        let micros = (unix_nanos % 1_000_000_000) / 1_000;
+        let text = match self.cache.get() {
+            Some((cached, text)) if cached == secs => text,
+            _ => match second_text(kind, secs) {
+                Some(text) => {
+                    self.cache.set(Some((secs, text)));
+                    text
+                }
+                None => return false,
+            },
+        };
+        out.extend_from_slice(&text[..19]);
+        let _ = write!(Bytes(out), ".{micros:06}");
+        match kind {
+            Timestamps::Local => out.extend_from_slice(&text[19..25]),
+            _ => out.push(b'Z'),
+        }
+        true
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` and, for local time, the offset.
+fn second_text(kind: Timestamps, secs: u64) -> Option<[u8; 25]> {
+    let secs = i64::try_from(secs).ok()?;
+    let utc = chrono::DateTime::from_timestamp(secs, 0)?;
+    let mut text = [b' '; 25];
+    let mut cursor = io::Cursor::new(&mut text[..]);
+    let written = match kind {
+        Timestamps::Rfc3339Utc => write!(cursor, "{}", utc.format("%Y-%m-%dT%H:%M:%S")),
+        Timestamps::Local => {
+            let local = utc.with_timezone(&chrono::Local);
+            write!(cursor, "{}", local.format("%Y-%m-%dT%H:%M:%S%:z"))
+        }
+        Timestamps::None => return None,
+    };
+    // Years past 9999 do not fit the form; leave them out rather than misalign.
+    (written.is_ok() && cursor.position() == if kind == Timestamps::Local { 25 } else { 19 })
+        .then_some(text)
+}
+
+/// `fmt::Write` into a byte buffer.
+pub(crate) struct Bytes<'a>(pub(crate) &'a mut Vec<u8>);
+
+impl fmt::Write for Bytes<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+}
+
+/// Appends `text` with the characters that could break the line or drive a terminal escaped:
+/// `\n`, `\r`, and other C0 controls, DEL and C1 controls as `\xNN` / `\u{NN}`. Tabs stay.
+pub(crate) fn escape_into(text: &str, out: &mut Vec<u8>) {
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    for (i, c) in text.char_indices() {
+        let escaped: Option<&str> = match c {
+            '\n' => Some("\\n"),
+            '\r' => Some("\\r"),
+            '\t' => None,
+            c if (c as u32) < 0x20 || c == '\x7f' || ('\u{80}'..='\u{9f}').contains(&c) => Some(""),
+            _ => None,
+        };
+        let Some(short) = escaped else { continue };
+        out.extend_from_slice(&bytes[start..i]);
+        if short.is_empty() {
+            let code = c as u32;
+            if code < 0x80 {
+                let _ = write!(Bytes(out), "\\x{code:02x}");
+            } else {
+                let _ = write!(Bytes(out), "\\u{{{code:x}}}");
+            }
+        } else {
+            out.extend_from_slice(short.as_bytes());
+        }
+        start = i + c.len_utf8();
+    }
+    out.extend_from_slice(&bytes[start..]);
+}
+
+/// A field name as `fmt` shows it: without a raw-identifier `r#`.
+pub(crate) fn field_name(name: &str) -> &str {
+    name.strip_prefix("r#").unwrap_or(name)
+}
+
+/// Bytes as `fmt` shows them: `[61 62 ff]`.
+pub(crate) fn hex_bytes(bytes: &[u8], out: &mut Vec<u8>) {
+    out.push(b'[');
+    for (i, b) in bytes.iter().enumerate() {
+        if i > 0 {
+            out.push(b' ');
+        }
+        let _ = write!(Bytes(out), "{b:02x}");
+    }
+    out.push(b']');
+}
+
+// === styles ===
+
+const RESET: &str = "\x1b[0m";
+const DIMMED: &str = "\x1b[2m";
+const BOLD: &str = "\x1b[1m";
+const ITALIC: &str = "\x1b[3m";
+
+fn level_text(level: Level) -> (&'static str, &'static str) {
+    match level {
+        Level::Trace => ("TRACE", "\x1b[35m"),
+        Level::Debug => ("DEBUG", "\x1b[34m"),
+        Level::Info => (" INFO", "\x1b[32m"),
+        Level::Warn => (" WARN", "\x1b[33m"),
+        Level::Error => ("ERROR", "\x1b[31m"),
+    }
+}
+
+// === impl TextFormat ===
+
+/// How events are laid out as text: the options of `tracing-subscriber`'s default `fmt`
+/// format, and the renderer.
+///
+/// The defaults are `fmt`'s: RFC 3339 UTC timestamps, level and target shown; thread names,
+/// thread ids, file and line hidden; no ANSI colours ([`TextSink::stdout`] and
+/// [`TextSink::stderr`] turn them on for a terminal).
+///
+/// ```
+/// use logbuf_journal::read::Context;
+/// use logbuf_journal::sink::text::{TextFormat, Timestamps};
+/// use logbuf_journal::wire::{Callsite, CallsiteKind, Event, Level, Record, Value};
+///
+/// let mut context = Context::new();
+/// context.apply(&Record::Callsite(Callsite { id: 1, kind: CallsiteKind::Event,
+///     level: Level::Warn, target: "app", name: "event", module_path: None,
+///     file: Some("src/app.rs"), line: Some(7), fields: vec!["message", "retries"] }));
+/// let event = Event { callsite: 1, time: 0, thread: 1, parent: None,
+///     values: vec![Value::Debug("slow"), Value::U64(3)] };
+///
+/// let format = TextFormat::new().with_timestamps(Timestamps::None).with_line_number(true);
+/// let mut line = Vec::new();
+/// format.render(&context.event(event).unwrap(), &mut line);
+/// assert_eq!(line, b" WARN app: 7: slow retries=3\n");
+/// ```
+#[derive(Debug, Clone)]
+pub struct TextFormat {
+    timestamps: Timestamps,
+    ansi: bool,
+    target: bool,
+    level: bool,
+    thread_names: bool,
+    thread_ids: bool,
+    file: bool,
+    line_number: bool,
+    time: TimeFormatter,
+}
+
+impl Default for TextFormat {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TextFormat {
+    /// `fmt`'s defaults.
+    pub fn new() -> Self {
+        Self {
+            timestamps: Timestamps::Rfc3339Utc,
+            ansi: false,
+            target: true,
+            level: true,
+            thread_names: false,
+            thread_ids: false,
+            file: false,
+            line_number: false,
+            time: TimeFormatter::default(),
+        }
+    }
+
+    /// How to write timestamps. Default [`Timestamps::Rfc3339Utc`].
+    pub fn with_timestamps(mut self, timestamps: Timestamps) -> Self {
+        self.timestamps = timestamps;
+        self
+    }
+
+    /// No timestamps, as `fmt`'s `without_time`.
+    pub fn without_time(self) -> Self {
+        self.with_timestamps(Timestamps::None)
+    }
+
+    /// ANSI colours and styles, as `fmt` uses them. Default off.
+    pub fn with_ansi(mut self, ansi: bool) -> Self {
+        self.ansi = ansi;
+        self
+    }
+
+    /// The event's target. Default on.
+    pub fn with_target(mut self, target: bool) -> Self {
+        self.target = target;
+        self
+    }
+
+    /// The event's level. Default on.
+    pub fn with_level(mut self, level: bool) -> Self {
+        self.level = level;
+        self
+    }
+
+    /// The name of the thread that logged the event (its id, `ThreadId(NN)`, when it has no
+    /// name and ids are not shown). Default off.
+    pub fn with_thread_names(mut self, names: bool) -> Self {
+        self.thread_names = names;
+        self
+    }
+
+    /// The journal's id of the thread that logged the event, as `ThreadId(NN)`. Default off.
+    pub fn with_thread_ids(mut self, ids: bool) -> Self {
+        self.thread_ids = ids;
+        self
+    }
+
+    /// The source file of the event's callsite. Default off.
+    pub fn with_file(mut self, file: bool) -> Self {
+        self.file = file;
+        self
+    }
+
+    /// The source line of the event's callsite. Default off.
+    pub fn with_line_number(mut self, line: bool) -> Self {
+        self.line_number = line;
+        self
+    }
+
+    /// Whether ANSI colours are on.
+    pub fn ansi(&self) -> bool {
+        self.ansi
+    }
+
+    /// Appends the event's line, with its line feed, to `out`.
+    pub fn render(&self, event: &EventInContext<'_>, out: &mut Vec<u8>) {
+        let callsite = event.callsite;
+        if self.timestamps != Timestamps::None
+            && let Some(nanos) = event.unix_nanos
+        {
+            self.style(DIMMED, out, |out| {
+                self.time.write(self.timestamps, nanos, out);
+            });
+            out.push(b' ');
+        }
+        if self.level {
+            let (text, colour) = level_text(callsite.level);
+            self.style(colour, out, |out| out.extend_from_slice(text.as_bytes()));
+            out.push(b' ');
+        }
+        if self.thread_names {
+            match event.thread_name {
+                Some(name) => {
+                    escape_into(name, out);
+                    out.push(b' ');
+                }
+                None if self.thread_ids => {}
+                None => thread_id(event.event.thread, out),
+            }
+        }
+        if self.thread_ids {
+            thread_id(event.event.thread, out);
+        }
+        if !event.spans.is_empty() {
+            for span in &event.spans {
+                self.span(span, out);
+            }
+            out.push(b' ');
+        }
+        if self.target {
+            self.style(DIMMED, out, |out| escape_into(&callsite.target, out));
+            self.style(DIMMED, out, |out| out.push(b':'));
+            out.push(b' ');
+        }
+        let line = callsite.line.filter(|_| self.line_number);
+        if self.file
+            && let Some(file) = &callsite.file
+        {
+            self.style(DIMMED, out, |out| escape_into(file, out));
+            self.style(DIMMED, out, |out| out.push(b':'));
+            if line.is_none() {
+                out.push(b' ');
+            }
+        }
+        if let Some(line) = line {
+            self.style(DIMMED, out, |out| {
+                let _ = write!(Bytes(out), "{line}:");
+            });
+            out.push(b' ');
+        }
+        let values = event.event.values.iter().map(Field::Wire);
+        self.fields(&callsite.fields, values, out);
+        out.push(b'\n');
+    }
+
+    fn span(&self, span: &Span, out: &mut Vec<u8>) {
+        self.style(BOLD, out, |out| escape_into(&span.callsite.name, out));
+        if span.values.iter().any(|v| *v != OwnedValue::Empty) {
+            self.style(BOLD, out, |out| out.push(b'{'));
+            let values = span.values.iter().map(Field::Owned);
+            self.fields(&span.callsite.fields, values, out);
+            self.style(BOLD, out, |out| out.push(b'}'));
+        }
+        self.style(DIMMED, out, |out| out.push(b':'));
+    }
+
+    fn fields<'v>(
+        &self,
+        names: &[String],
+        values: impl Iterator<Item = Field<'v>>,
+        out: &mut Vec<u8>,
+    ) {
+        let mut first = true;
+        for (name, value) in names.iter().zip(values) {
+            if value.is_empty() {
+                continue;
+            }
+            if !first {
+                out.push(b' ');
+            }
+            first = false;
+            let name = field_name(name);
+            if name == "message" {
+                // A message is text even when it came as a string value: no quotes.
+                match value {
+                    Field::Wire(Value::Str(text)) => escape_into(text, out),
+                    Field::Owned(OwnedValue::Str(text)) => escape_into(text, out),
+                    _ => value.text(out),
+                }
+                continue;
+            }
+            self.name(name, out);
+            match value.error_sources() {
+                Some(sources) => {
+                    value.text(out);
+                    if sources.len() > 0 {
+                        out.push(b' ');
+                        self.style(ITALIC, out, |out| escape_into(name, out));
+                        self.style(ITALIC, out, |out| out.extend_from_slice(b".sources"));
+                        self.style(DIMMED, out, |out| out.push(b'='));
+                        out.push(b'[');
+                        for (i, source) in sources.enumerate() {
+                            if i > 0 {
+                                out.extend_from_slice(b", ");
+                            }
+                            escape_into(source, out);
+                        }
+                        out.push(b']');
+                    }
+                }
+                None => value.text(out),
+            }
+        }
+    }
+
+    /// `name=`, styled.
+    fn name(&self, name: &str, out: &mut Vec<u8>) {
+        self.style(ITALIC, out, |out| escape_into(name, out));
+        self.style(DIMMED, out, |out| out.push(b'='));
+    }
+
+    /// Writes what `body` writes inside the style's escape codes when colours are on.
+    fn style(&self, code: &str, out: &mut Vec<u8>, body: impl FnOnce(&mut Vec<u8>)) {
+        if self.ansi {
+            out.extend_from_slice(code.as_bytes());
+            body(out);
+            out.extend_from_slice(RESET.as_bytes());
+        } else {
+            body(out);
+        }
+    }
+}
+
+fn thread_id(thread: u64, out: &mut Vec<u8>) {
+    let _ = write!(Bytes(out), "ThreadId({thread:02}) ");
+}
+
+/// A value from an event record or from a span, for the shared field writer.
+#[derive(Clone, Copy)]
+enum Field<'v> {
+    Wire(&'v Value<'v>),
+    Owned(&'v OwnedValue),
+}
+
+impl<'v> Field<'v> {
+    fn is_empty(self) -> bool {
+        matches!(
+            self,
+            Field::Wire(Value::Empty) | Field::Owned(OwnedValue::Empty)
+        )
+    }
+
+    /// An error's sources, or `None` if the value is not an error.
+    fn error_sources(self) -> Option<impl ExactSizeIterator<Item = &'v str>> {
+        let list: Box<dyn ExactSizeIterator<Item = &'v str>> = match self {
+            Field::Wire(Value::Error { sources, .. }) => Box::new(sources.iter().copied()),
+            Field::Owned(OwnedValue::Error { sources, .. }) => {
+                Box::new(sources.iter().map(String::as_str))
+            }
+            _ => return None,
+        };
+        Some(list)
+    }
+
+    /// The value as `fmt` writes it.
+    fn text(self, out: &mut Vec<u8>) {
+        let mut w = Bytes(out);
+        let _ = match self {
+            Field::Wire(v) => match v {
+                Value::Empty => Ok(()),
+                Value::U64(v) => write!(w, "{v}"),
+                Value::I64(v) => write!(w, "{v}"),
+                Value::U128(v) => write!(w, "{v}"),
+                Value::I128(v) => write!(w, "{v}"),
+                Value::F64(v) => write!(w, "{v:?}"),
+                Value::Bool(v) => write!(w, "{v}"),
+                Value::Str(v) => write!(w, "{v:?}"),
+                Value::Bytes(v) => {
+                    hex_bytes(v, w.0);
+                    Ok(())
+                }
+                Value::Debug(v) => {
+                    escape_into(v, w.0);
+                    Ok(())
+                }
+                Value::Error { message, .. } => {
+                    escape_into(message, w.0);
+                    Ok(())
+                }
+            },
+            Field::Owned(v) => match v {
+                OwnedValue::Empty => Ok(()),
+                OwnedValue::U64(v) => write!(w, "{v}"),
+                OwnedValue::I64(v) => write!(w, "{v}"),
+                OwnedValue::U128(v) => write!(w, "{v}"),
+                OwnedValue::I128(v) => write!(w, "{v}"),
+                OwnedValue::F64(v) => write!(w, "{v:?}"),
+                OwnedValue::Bool(v) => write!(w, "{v}"),
+                OwnedValue::Str(v) => write!(w, "{v:?}"),
+                OwnedValue::Bytes(v) => {
+                    hex_bytes(v, w.0);
+                    Ok(())
+                }
+                OwnedValue::Debug(v) => {
+                    escape_into(v, w.0);
+                    Ok(())
+                }
+                OwnedValue::Error { message, .. } => {
+                    escape_into(message, w.0);
+                    Ok(())
+                }
+            },
+        };
+    }
+}
+
+// === the line sink machinery shared with the JSON sink ===
+
+/// Where a line sink writes.
+pub(crate) type Writer = BufWriter<Box<dyn Write + Send>>;
+
+/// What the text and JSON sinks share: the context the records build up, the buffered writer,
+/// and the line being rendered.
+pub(crate) struct Lines {
+    pub(crate) context: Context,
+    writer: Writer,
+    line: Vec<u8>,
+}
+
+impl fmt::Debug for Lines {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Lines")
+            .field("open_spans", &self.context.open_spans())
+            .field("buffered", &self.writer.buffer().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Lines {
+    pub(crate) fn new(writer: Box<dyn Write + Send>) -> Self {
+        Self {
+            context: Context::new(),
+            writer: BufWriter::with_capacity(1 << 16, writer),
+            line: Vec::with_capacity(256),
+        }
+    }
+
+    /// Applies `record` to the context and, for an event, writes the line `render` makes.
+    pub(crate) fn write(
+        &mut self,
+        record: Record<'_>,
+        render: impl FnOnce(&EventInContext<'_>, &mut Vec<u8>),
+    ) -> io::Result<()> {
+        if !self.context.apply(&record) {
+            return Ok(());
+        }
+        let Record::Event(event) = record else {
+            return Ok(());
+        };
+        let Some(event) = self.context.event(event) else {
+            return Ok(());
+        };
+        self.line.clear();
+        render(&event, &mut self.line);
+        self.writer.write_all(&self.line)
+    }
+
+    pub(crate) fn flush(&mut self) -> io::Result<()> {
+        self.writer.flush()
+    }
+}
+
+/// Decodes a worker entry, as an I/O error if it is not a record.
+pub(crate) fn decode<'a>(entry: &Entry<'a>) -> io::Result<Record<'a>> {
+    entry
+        .record()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+// === impl TextSink ===
+
+/// A [`Sink`] writing each event as a line of text laid out like `tracing-subscriber`'s `fmt`
+/// output (see the [module docs](self) and [`TextFormat`] for the options).
+///
+/// Lines are buffered (64 KiB) and pushed to the writer when the buffer fills and when the
+/// journal flushes. Spans, callsites and thread names are tracked from the records the sink is
+/// given, so a sink must see every record from the start of the journal.
+#[derive(Debug)]
+pub struct TextSink {
+    lines: Lines,
+    format: TextFormat,
+}
+
+impl TextSink {
+    /// Writes to standard output, with ANSI colours if it is a terminal.
+    pub fn stdout() -> Self {
+        let ansi = io::stdout().is_terminal();
+        Self::new(io::stdout()).with_ansi(ansi)
+    }
+
+    /// Writes to standard error, with ANSI colours if it is a terminal.
+    pub fn stderr() -> Self {
+        let ansi = io::stderr().is_terminal();
+        Self::new(io::stderr()).with_ansi(ansi)
+    }
+
+    /// Writes to `writer` (a file, a rotating file, a socket, a buffer), without colours.
+    pub fn new(writer: impl Write + Send + 'static) -> Self {
+        Self {
+            lines: Lines::new(Box::new(writer)),
+            format: TextFormat::new(),
+        }
+    }
+
+    /// Sets the options: `options` is given the current [`TextFormat`] and returns the one to
+    /// use. The methods below set one option each.
+    ///
+    /// ```
+    /// use logbuf_journal::sink::text::{TextSink, Timestamps};
+    ///
+    /// let sink = TextSink::stderr()
+    ///     .with_format(|f| f.with_timestamps(Timestamps::Local).with_thread_names(true));
+    /// # drop(sink);
+    /// ```
+    pub fn with_format(mut self, options: impl FnOnce(TextFormat) -> TextFormat) -> Self {
+        self.format = options(self.format);
+        self
+    }
+
+    /// The format in use.
+    pub fn format(&self) -> &TextFormat {
+        &self.format
+    }
+
+    /// See [`TextFormat::with_timestamps`].
+    pub fn with_timestamps(mut self, timestamps: Timestamps) -> Self {
+        self.format = self.format.with_timestamps(timestamps);
+        self
+    }
+
+    /// See [`TextFormat::without_time`].
+    pub fn without_time(mut self) -> Self {
+        self.format = self.format.without_time();
+        self
+    }
+
+    /// See [`TextFormat::with_ansi`]; overrides what [`TextSink::stdout`] and
+    /// [`TextSink::stderr`] detected.
+    pub fn with_ansi(mut self, ansi: bool) -> Self {
+        self.format = self.format.with_ansi(ansi);
+        self
+    }
+
+    /// See [`TextFormat::with_target`].
+    pub fn with_target(mut self, target: bool) -> Self {
+        self.format = self.format.with_target(target);
+        self
+    }
+
+    /// See [`TextFormat::with_level`].
+    pub fn with_level(mut self, level: bool) -> Self {
+        self.format = self.format.with_level(level);
+        self
+    }
+
+    /// See [`TextFormat::with_thread_names`].
+    pub fn with_thread_names(mut self, names: bool) -> Self {
+        self.format = self.format.with_thread_names(names);
+        self
+    }
+
+    /// See [`TextFormat::with_thread_ids`].
+    pub fn with_thread_ids(mut self, ids: bool) -> Self {
+        self.format = self.format.with_thread_ids(ids);
+        self
+    }
+
+    /// See [`TextFormat::with_file`].
+    pub fn with_file(mut self, file: bool) -> Self {
+        self.format = self.format.with_file(file);
+        self
+    }
+
+    /// See [`TextFormat::with_line_number`].
+    pub fn with_line_number(mut self, line: bool) -> Self {
+        self.format = self.format.with_line_number(line);
+        self
+    }
+
+    /// Takes one record, as the worker hands it over: definitions and span records update the
+    /// sink's context, events are written as lines. For records that do not come from a
+    /// journal's worker (a file read back, a test).
+    ///
+    /// # Errors
+    ///
+    /// Writing failed; the sink can be called again.
+    pub fn write_record(&mut self, record: Record<'_>) -> io::Result<()> {
+        let format = &self.format;
+        self.lines
+            .write(record, |event, out| format.render(event, out))
+    }
+}
+
+impl Sink for TextSink {
+    fn write(&mut self, entry: Entry<'_>) -> io::Result<()> {
+        self.write_record(decode(&entry)?)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.lines.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn escaped(s: &str) -> String {
+        let mut out = Vec::new();
+        escape_into(s, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(escaped("plain ✓"), "plain ✓");
+        assert_eq!(escaped("a\nb\rc\td"), "a\\nb\\rc\td");
+        assert_eq!(escaped("\x1b[31mred"), "\\x1b[31mred");
+        assert_eq!(
+            escaped("\x00\x07\x7f\u{9b}\u{a0}"),
+            "\\x00\\x07\\x7f\\u{9b}\u{a0}"
+        );
+    }
+
+    #[test]
+    fn utc_and_local_timestamps() {
+        let time = TimeFormatter::default();
+        let mut out = Vec::new();
+        // 2026-11-29T06:40:00.123456Z
+        let nanos = 1_795_934_400_123_456_789;
+        assert!(time.write(Timestamps::Rfc3339Utc, nanos, &mut out));
+        assert_eq!(out, b"2026-11-29T06:40:00.123456Z");
+        out.clear();
+        // From the cache, a microsecond later.
+        assert!(time.write(Timestamps::Rfc3339Utc, nanos + 1_000, &mut out));
+        assert_eq!(out, b"2026-11-29T06:40:00.123457Z");
+
+        let local = TimeFormatter::default();
+        out.clear();
+        assert!(local.write(Timestamps::Local, nanos, &mut out));
+        let expected = chrono::DateTime::from_timestamp_nanos(nanos as i64)
+            .with_timezone(&chrono::Local)
+            .format("%Y-%m-%dT%H:%M:%S%.6f%:z")
+            .to_string();
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
+    }
+}

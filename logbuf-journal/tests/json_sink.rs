@@ -1,0 +1,252 @@
+//! The JSON sink beside `tracing-subscriber`'s JSON output: the same program logged through both
+//! gives the same objects (every key and value but the timestamp), for each option.
+
+mod scenario;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use logbuf_journal::Sink;
+use logbuf_journal::sink::json::{JsonFormat, JsonSink};
+use logbuf_journal::sink::text::Timestamps;
+use logbuf_journal::wire::{Callsite, CallsiteKind, Clock, Event, Level, Record, Value};
+use scenario::Buf;
+use serde_json::Value as Json;
+use tracing_subscriber::fmt;
+use tracing_subscriber::prelude::*;
+
+fn now_nanos() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+}
+
+fn through_fmt<L>(layer: impl FnOnce(Buf) -> L) -> (String, scenario::Lines)
+where
+    L: tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync + 'static,
+{
+    let out = Buf::default();
+    let subscriber = tracing_subscriber::registry().with(layer(out.clone()));
+    let lines = tracing::subscriber::with_default(subscriber, scenario::traced);
+    (out.text(), lines)
+}
+
+fn through_sink(lines: &scenario::Lines, options: impl FnOnce(JsonFormat) -> JsonFormat) -> String {
+    let out = Buf::default();
+    let mut sink = JsonSink::new(out.clone()).with_format(options);
+    let thread = std::thread::current();
+    let records = scenario::records(lines, scenario::thread_number(), thread.name(), now_nanos());
+    for record in records {
+        sink.write_record(record).unwrap();
+    }
+    sink.flush().unwrap();
+    out.text()
+}
+
+/// Parses every line of both outputs; compares them without their timestamps (which must be
+/// on both or neither), as parsed values and as text.
+fn assert_same_objects(ours: &str, theirs: &str) -> Vec<Json> {
+    let parse = |text: &str| -> Vec<(Json, String)> {
+        text.lines()
+            .map(|line| {
+                let mut json: Json = serde_json::from_str(line).unwrap();
+                let time = json.as_object_mut().unwrap().remove("timestamp");
+                let mut rest = line.to_owned();
+                if let Some(Json::String(time)) = time {
+                    chrono::DateTime::parse_from_rfc3339(&time).unwrap();
+                    rest = line.replacen(&format!("\"timestamp\":\"{time}\","), "", 1);
+                }
+                (json, rest)
+            })
+            .collect()
+    };
+    let (ours, theirs) = (parse(ours), parse(theirs));
+    assert_eq!(ours.len(), 8);
+    for ((ours_json, ours_text), (theirs_json, theirs_text)) in ours.iter().zip(&theirs) {
+        assert_eq!(ours_json, theirs_json);
+        assert_eq!(ours_text, theirs_text);
+    }
+    assert_eq!(ours.len(), theirs.len());
+    ours.into_iter().map(|(json, _)| json).collect()
+}
+
+#[test]
+fn default_keys_match_fmt_json() {
+    let (theirs, lines) = through_fmt(|w| fmt::layer().json().with_writer(w));
+    let ours = through_sink(&lines, |f| f);
+    assert!(ours.lines().all(|l| l.starts_with("{\"timestamp\":\"")));
+    let objects = assert_same_objects(&ours, &theirs);
+    let first = &objects[0];
+    assert_eq!(first["level"], "INFO");
+    assert_eq!(first["fields"]["message"], "request done");
+    assert_eq!(first["fields"]["user_id"], 42);
+    assert_eq!(first["fields"]["latency_us"], 17.5);
+    assert_eq!(first["span"]["name"], "nofields");
+    assert_eq!(first["spans"][0]["e"], 5);
+    assert_eq!(objects[1]["fields"]["big"], u128::MAX.to_string());
+    assert_eq!(objects[2]["fields"]["type"], "t");
+    assert_eq!(objects[3]["fields"]["error"], "outer err");
+    assert_eq!(objects[4]["fields"]["g"], Json::Null);
+    assert!(objects[4].get("span").is_none() && objects[4].get("spans").is_none());
+}
+
+#[test]
+fn flattened_without_current_span_matches_fmt_json() {
+    let (theirs, lines) = through_fmt(|w| {
+        fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_writer(w)
+    });
+    let ours = through_sink(&lines, |f| f.flatten_event(true).with_current_span(false));
+    let objects = assert_same_objects(&ours, &theirs);
+    assert_eq!(objects[0]["message"], "request done");
+    assert!(objects[0].get("span").is_none());
+}
+
+#[test]
+fn threads_file_and_line_without_span_list_match_fmt_json() {
+    let (theirs, lines) = through_fmt(|w| {
+        fmt::layer()
+            .json()
+            .with_span_list(false)
+            .with_thread_names(true)
+            .with_thread_ids(true)
+            .with_file(true)
+            .with_line_number(true)
+            .with_writer(w)
+    });
+    let ours = through_sink(&lines, |f| {
+        f.with_span_list(false)
+            .with_thread_names(true)
+            .with_thread_ids(true)
+            .with_file(true)
+            .with_line_number(true)
+    });
+    let objects = assert_same_objects(&ours, &theirs);
+    assert_eq!(
+        objects[0]["threadName"],
+        "threads_file_and_line_without_span_list_match_fmt_json"
+    );
+    assert!(
+        objects[0]["threadId"]
+            .as_str()
+            .unwrap()
+            .starts_with("ThreadId(")
+    );
+    assert!(
+        objects[0]["filename"]
+            .as_str()
+            .unwrap()
+            .ends_with("scenario/mod.rs")
+    );
+    assert!(objects[0].get("spans").is_none());
+}
+
+#[test]
+fn no_target_level_or_time_matches_fmt_json() {
+    let (theirs, lines) = through_fmt(|w| {
+        fmt::layer()
+            .json()
+            .with_target(false)
+            .with_level(false)
+            .without_time()
+            .with_writer(w)
+    });
+    let ours = through_sink(&lines, |f| {
+        f.with_target(false)
+            .with_level(false)
+            .with_timestamps(Timestamps::None)
+    });
+    assert!(ours.lines().all(|l| l.starts_with("{\"fields\":{")));
+    assert_same_objects(&ours, &theirs);
+}
+
+#[test]
+fn unnamed_threads_are_named_by_their_id() {
+    std::thread::spawn(|| {
+        let (theirs, lines) =
+            through_fmt(|w| fmt::layer().json().with_thread_names(true).with_writer(w));
+        let ours = through_sink(&lines, |f| f.with_thread_names(true));
+        let objects = assert_same_objects(&ours, &theirs);
+        assert!(
+            objects[0]["threadName"]
+                .as_str()
+                .unwrap()
+                .starts_with("ThreadId(")
+        );
+    })
+    .join()
+    .unwrap();
+}
+
+#[test]
+fn local_timestamps_and_awkward_values() {
+    let out = Buf::default();
+    let mut sink = JsonSink::new(out.clone()).with_format(|f| f.with_timestamps(Timestamps::Local));
+    let nasty = "a\nb\"c\\d\x1b[2Je\u{9b}f";
+    let records = [
+        Record::Clock(Clock {
+            ticks: 0,
+            unix_nanos: 1_795_934_400_000_000_000,
+        }),
+        Record::Callsite(Callsite {
+            id: 1,
+            kind: CallsiteKind::Event,
+            level: Level::Debug,
+            target: "t",
+            name: "event",
+            module_path: None,
+            file: None,
+            line: None,
+            fields: vec!["message", "s", "b", "i", "f", "e", "skipped"],
+        }),
+        Record::Event(Event {
+            callsite: 1,
+            time: 1_234_567_000,
+            thread: 1,
+            parent: None,
+            values: vec![
+                Value::Debug(nasty),
+                Value::Str(nasty),
+                Value::Bytes(b"\x00\xff"),
+                Value::I128(i128::MIN),
+                Value::F64(f64::INFINITY),
+                Value::Error {
+                    message: nasty,
+                    sources: vec!["cause"],
+                },
+                Value::Empty,
+            ],
+        }),
+    ];
+    for record in records {
+        sink.write_record(record).unwrap();
+    }
+    sink.flush().unwrap();
+    let text = out.text();
+    assert_eq!(text.lines().count(), 1);
+    assert!(!text.trim_end().chars().any(char::is_control));
+    let json: Json = serde_json::from_str(&text).unwrap();
+    let expected_time = chrono::DateTime::from_timestamp_nanos(1_795_934_401_234_567_000)
+        .with_timezone(&chrono::Local)
+        .format("%Y-%m-%dT%H:%M:%S%.6f%:z")
+        .to_string();
+    assert_eq!(
+        json,
+        serde_json::json!({
+            "timestamp": expected_time,
+            "level": "DEBUG",
+            "fields": {
+                "message": nasty,
+                "s": nasty,
+                "b": "[00 ff]",
+                "i": i128::MIN.to_string(),
+                "f": null,
+                "e": nasty,
+            },
+            "target": "t",
+        })
+    );
+}

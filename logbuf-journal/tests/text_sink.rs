@@ -1,0 +1,380 @@
+//! The text sink beside `tracing-subscriber`'s `fmt` output: the same program logged through
+//! both gives the same lines, for each option; escaping; failing writers.
+
+mod scenario;
+
+use std::io;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use logbuf_journal::sink::text::{TextSink, Timestamps};
+use logbuf_journal::wire::{Callsite, CallsiteKind, Clock, Event, Level, Record, Value};
+use logbuf_journal::{FullPolicy, Journal, Sink};
+use scenario::Buf;
+use tracing_subscriber::fmt;
+use tracing_subscriber::prelude::*;
+
+fn now_nanos() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+}
+
+/// Runs the program through `tracing` with `layer`, returning its output and event lines.
+fn through_fmt<L>(layer: impl FnOnce(Buf) -> L) -> (String, scenario::Lines)
+where
+    L: tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync + 'static,
+{
+    let out = Buf::default();
+    let subscriber = tracing_subscriber::registry().with(layer(out.clone()));
+    let lines = tracing::subscriber::with_default(subscriber, scenario::traced);
+    (out.text(), lines)
+}
+
+/// Runs the program's records through a text sink made by `sink`.
+fn through_sink(lines: &scenario::Lines, sink: impl FnOnce(Buf) -> TextSink) -> String {
+    let out = Buf::default();
+    let mut sink = sink(out.clone());
+    let thread = std::thread::current();
+    let records = scenario::records(lines, scenario::thread_number(), thread.name(), now_nanos());
+    for record in records {
+        sink.write_record(record).unwrap();
+    }
+    sink.flush().unwrap();
+    out.text()
+}
+
+/// Compares line by line, so a failure shows the line that differs.
+fn assert_same_lines(ours: &str, theirs: &str) {
+    let ours: Vec<&str> = ours.lines().collect();
+    let theirs: Vec<&str> = theirs.lines().collect();
+    assert_eq!(ours.len(), 8, "{ours:#?}");
+    for (a, b) in ours.iter().zip(&theirs) {
+        assert_eq!(a, b);
+    }
+    assert_eq!(ours.len(), theirs.len());
+}
+
+#[test]
+fn default_layout_matches_fmt() {
+    let (theirs, lines) =
+        through_fmt(|w| fmt::layer().with_writer(w).with_ansi(false).without_time());
+    let ours = through_sink(&lines, |w| TextSink::new(w).without_time());
+    assert!(ours.starts_with(
+        " INFO outer{a=1 s=\"x y\" e=5}:inner{b=2}:nofields: text_sink::scenario: request done \
+         user_id=42 latency_us=17.5 path=\"/api/v1/orders\"\n"
+    ));
+    assert_same_lines(&ours, &theirs);
+}
+
+#[test]
+fn every_option_on_matches_fmt() {
+    let (theirs, lines) = through_fmt(|w| {
+        fmt::layer()
+            .with_writer(w)
+            .with_ansi(false)
+            .without_time()
+            .with_thread_names(true)
+            .with_thread_ids(true)
+            .with_file(true)
+            .with_line_number(true)
+    });
+    let ours = through_sink(&lines, |w| {
+        TextSink::new(w)
+            .without_time()
+            .with_thread_names(true)
+            .with_thread_ids(true)
+            .with_file(true)
+            .with_line_number(true)
+    });
+    assert!(ours.contains(" every_option_on_matches_fmt ThreadId("));
+    assert!(ours.contains("scenario/mod.rs:"));
+    assert_same_lines(&ours, &theirs);
+}
+
+#[test]
+fn target_and_level_off_line_on_matches_fmt() {
+    let (theirs, lines) = through_fmt(|w| {
+        fmt::layer()
+            .with_writer(w)
+            .with_ansi(false)
+            .without_time()
+            .with_target(false)
+            .with_level(false)
+            .with_line_number(true)
+    });
+    let ours = through_sink(&lines, |w| {
+        TextSink::new(w)
+            .without_time()
+            .with_target(false)
+            .with_level(false)
+            .with_line_number(true)
+    });
+    assert_same_lines(&ours, &theirs);
+}
+
+#[test]
+fn file_without_line_and_thread_ids_match_fmt() {
+    let (theirs, lines) = through_fmt(|w| {
+        fmt::layer()
+            .with_writer(w)
+            .with_ansi(false)
+            .without_time()
+            .with_file(true)
+            .with_thread_ids(true)
+    });
+    let ours = through_sink(&lines, |w| {
+        TextSink::new(w)
+            .without_time()
+            .with_file(true)
+            .with_thread_ids(true)
+    });
+    assert_same_lines(&ours, &theirs);
+}
+
+#[test]
+fn unnamed_thread_shows_its_id_when_names_are_asked_for() {
+    std::thread::spawn(|| {
+        assert_eq!(std::thread::current().name(), None);
+        let (theirs, lines) = through_fmt(|w| {
+            fmt::layer()
+                .with_writer(w)
+                .with_ansi(false)
+                .without_time()
+                .with_thread_names(true)
+        });
+        let ours = through_sink(&lines, |w| {
+            TextSink::new(w).without_time().with_thread_names(true)
+        });
+        assert!(ours.starts_with(" INFO ThreadId("));
+        assert_same_lines(&ours, &theirs);
+    })
+    .join()
+    .unwrap();
+}
+
+#[test]
+fn ansi_colours_match_fmt() {
+    let (theirs, lines) = through_fmt(|w| {
+        fmt::layer()
+            .with_writer(w)
+            .with_ansi(true)
+            .without_time()
+            .with_thread_names(true)
+            .with_file(true)
+            .with_line_number(true)
+    });
+    let ours = through_sink(&lines, |w| {
+        TextSink::new(w)
+            .with_ansi(true)
+            .without_time()
+            .with_thread_names(true)
+            .with_file(true)
+            .with_line_number(true)
+    });
+    let first = ours.lines().next().unwrap();
+    // Green level, bold span names and braces, dimmed colons and target, italic field names.
+    assert!(first.starts_with("\x1b[32m INFO\x1b[0m ansi_colours_match_fmt \x1b[1mouter\x1b[0m\x1b[1m{\x1b[0m\x1b[3ma\x1b[0m\x1b[2m=\x1b[0m1 "), "{first:?}");
+    assert!(first.contains("\x1b[2mtext_sink::scenario\x1b[0m\x1b[2m:\x1b[0m "));
+    assert!(ours.contains("\x1b[31mERROR\x1b[0m"));
+    assert!(ours.contains("\x1b[35mTRACE\x1b[0m"));
+    assert_same_lines(&ours, &theirs);
+}
+
+#[test]
+fn utc_timestamps_match_fmt_s_form() {
+    let (theirs, lines) = through_fmt(|w| fmt::layer().with_writer(w).with_ansi(false));
+    let ours = through_sink(&lines, |w| {
+        TextSink::new(w).with_timestamps(Timestamps::Rfc3339Utc)
+    });
+    let split = |line: &str| {
+        let (time, rest) = line.split_at(27);
+        let parsed = chrono::DateTime::parse_from_rfc3339(time).unwrap();
+        assert!(time.ends_with('Z') && time.as_bytes()[19] == b'.', "{time}");
+        (parsed.timestamp(), rest.to_owned())
+    };
+    for (a, b) in ours.lines().zip(theirs.lines()) {
+        let (ours_secs, ours_rest) = split(a);
+        let (theirs_secs, theirs_rest) = split(b);
+        assert_eq!(ours_rest, theirs_rest);
+        assert!(ours_secs.abs_diff(theirs_secs) < 60);
+    }
+    assert_eq!(ours.lines().count(), theirs.lines().count());
+}
+
+/// A sink fed records by hand: a clock pair, one event callsite.
+fn sink_with_event(sink: &mut TextSink, fields: Vec<&str>, values: Vec<Value<'_>>) {
+    let records = [
+        Record::Clock(Clock {
+            ticks: 0,
+            unix_nanos: 1_795_934_400_000_000_000,
+        }),
+        Record::Callsite(Callsite {
+            id: 1,
+            kind: CallsiteKind::Event,
+            level: Level::Info,
+            target: "t",
+            name: "event",
+            module_path: None,
+            file: None,
+            line: None,
+            fields,
+        }),
+        Record::Event(Event {
+            callsite: 1,
+            time: 1_234_567_000,
+            thread: 1,
+            parent: None,
+            values,
+        }),
+    ];
+    for record in records {
+        sink.write_record(record).unwrap();
+    }
+}
+
+#[test]
+fn local_timestamps_carry_the_offset() {
+    let out = Buf::default();
+    let mut sink = TextSink::new(out.clone()).with_timestamps(Timestamps::Local);
+    sink_with_event(&mut sink, vec!["message"], vec![Value::Debug("m")]);
+    sink.flush().unwrap();
+    let expected = chrono::DateTime::from_timestamp_nanos(1_795_934_401_234_567_000)
+        .with_timezone(&chrono::Local)
+        .format("%Y-%m-%dT%H:%M:%S%.6f%:z  INFO t: m\n")
+        .to_string();
+    assert_eq!(out.text(), expected);
+}
+
+#[test]
+fn values_cannot_break_the_line_or_drive_the_terminal() {
+    let out = Buf::default();
+    let mut sink = TextSink::new(out.clone()).without_time();
+    let nasty = "a\nb\rc\x1b[2Jd\x07e\u{9b}f\x7fg\th";
+    sink_with_event(
+        &mut sink,
+        vec!["message", "s", "d", "e"],
+        vec![
+            Value::Debug(nasty),
+            Value::Str(nasty),
+            Value::Debug(nasty),
+            Value::Error {
+                message: nasty,
+                sources: vec![nasty],
+            },
+        ],
+    );
+    sink.flush().unwrap();
+    let text = out.text();
+    let escaped = "a\\nb\\rc\\x1b[2Jd\\x07e\\u{9b}f\\x7fg\th";
+    assert_eq!(
+        text,
+        format!(
+            " INFO t: {escaped} s=\"a\\nb\\rc\\u{{1b}}[2Jd\\u{{7}}e\\u{{9b}}f\\u{{7f}}g\\th\" d={escaped} \
+             e={escaped} e.sources=[{escaped}]\n"
+        )
+    );
+    assert_eq!(text.lines().count(), 1);
+    assert!(
+        !text
+            .trim_end_matches('\n')
+            .chars()
+            .any(|c| c.is_control() && c != '\t')
+    );
+}
+
+#[test]
+fn bytes_and_big_integers() {
+    let out = Buf::default();
+    let mut sink = TextSink::new(out.clone()).without_time().with_target(false);
+    sink_with_event(
+        &mut sink,
+        vec!["b", "e", "u", "i"],
+        vec![
+            Value::Bytes(b"\x1b\n\xff"),
+            Value::Bytes(b""),
+            Value::U128(u128::MAX),
+            Value::I128(-1),
+        ],
+    );
+    sink.flush().unwrap();
+    assert_eq!(
+        out.text(),
+        " INFO b=[1b 0a ff] e=[] u=340282366920938463463374607431768211455 i=-1\n"
+    );
+}
+
+/// A writer that fails every call.
+struct Failing;
+
+impl io::Write for Failing {
+    fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+        Err(io::Error::other("disk on fire"))
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Err(io::Error::other("disk on fire"))
+    }
+}
+
+#[test]
+fn a_failing_writer_gives_errors_not_panics() {
+    let mut sink = TextSink::new(Failing).without_time();
+    let long = "x".repeat(1000);
+    sink_with_event(
+        &mut sink,
+        vec!["message"],
+        vec![Value::Str("fits the buffer")],
+    );
+    let mut failures = 0;
+    for _ in 0..200 {
+        let record = Record::Event(Event {
+            callsite: 1,
+            time: 1,
+            thread: 1,
+            parent: None,
+            values: vec![Value::Str(&long)],
+        });
+        failures += usize::from(sink.write_record(record).is_err());
+    }
+    // 200 KB through a 64 KiB buffer: the writes that overflow it fail, and so does flush.
+    assert!(failures > 0);
+    assert!(sink.flush().is_err());
+    assert!(Sink::sync(&mut sink).is_err());
+}
+
+#[test]
+fn a_failing_sink_does_not_stop_the_others() {
+    let out = Buf::default();
+    let (journal, guard) = Journal::builder()
+        .policy(FullPolicy::Block)
+        .sink(TextSink::new(Failing))
+        .sink(TextSink::new(out.clone()).without_time())
+        .build()
+        .unwrap();
+    let callsite = journal.register_callsite(&Callsite {
+        id: 0,
+        kind: CallsiteKind::Event,
+        level: Level::Warn,
+        target: "app",
+        name: "event",
+        module_path: None,
+        file: None,
+        line: None,
+        fields: vec!["message", "n"],
+    });
+    for n in 0..100u64 {
+        journal.write(64, |enc, at| {
+            enc.event(callsite, at.time, at.thread, None, 2);
+            enc.value_debug(format_args!("tick"));
+            enc.value_u64(n);
+        });
+    }
+    journal.flush();
+    assert!(journal.stats().sink_errors > 0);
+    drop(guard);
+    let text = out.text();
+    let expected: String = (0..100)
+        .map(|n| format!(" WARN app: tick n={n}\n"))
+        .collect();
+    assert_eq!(text, expected);
+}
