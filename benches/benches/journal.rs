@@ -18,7 +18,7 @@ use hdrhistogram::Histogram;
 use logbuf_benches::{Table, cycles, fmt, machine, median, setting};
 use logbuf_journal::sink::Entry;
 use logbuf_journal::wire::{Callsite, CallsiteKind, Level};
-use logbuf_journal::{FullPolicy, Journal, Sink, Written};
+use logbuf_journal::{FullPolicy, Journal, Rings, Sink, Written};
 
 /// Throws records away, counting them: isolates the logging thread's cost from disk speed.
 struct Discard(Arc<AtomicU64>);
@@ -63,9 +63,10 @@ fn log(journal: &Journal, cs: u64, i: u64) -> Written {
 /// Per-event cost on the logging thread while the worker drains concurrently.
 /// Also returns the mean over batches of 1000 events timed together, which carries no
 /// timed-region overhead.
-fn hot_path(events: u64) -> (Histogram<u64>, u64, f64) {
+fn hot_path(events: u64, rings: Rings) -> (Histogram<u64>, u64, f64) {
     let bytes = Arc::new(AtomicU64::new(0));
     let (journal, guard) = Journal::builder()
+        .rings(rings)
         .ring_capacity(64 << 20)
         .sink(Discard(bytes.clone()))
         .build()
@@ -166,8 +167,14 @@ fn main() {
     let mut drops = 0;
     let mut rates = Vec::new();
     let mut size = 0;
+    let mut shared_p50 = Vec::new();
+    let mut shared_batch = Vec::new();
     for _ in 0..rounds {
-        let (hist, dropped, batched) = hot_path(events);
+        let (hist, dropped, batched) = hot_path(events, Rings::Shared);
+        shared_batch.push(batched);
+        shared_p50.push(hist.value_at_quantile(0.5) as f64);
+        drops += dropped;
+        let (hist, dropped, batched) = hot_path(events, Rings::PerThread);
         batch_mean.push(batched);
         p50.push(hist.value_at_quantile(0.5) as f64);
         p99.push(hist.value_at_quantile(0.99) as f64);
@@ -200,6 +207,25 @@ fn main() {
             fmt(batch_mean / per_ns, 1)
         ),
         "< 50 ns".to_string(),
+    ]);
+    let (shared_p50, shared_batch) = (median(&mut shared_p50), median(&mut shared_batch));
+    t.row([
+        "hot path, shared MPSC ring (`Rings::Shared`), p50".into(),
+        format!(
+            "{} cyc, {} ns",
+            fmt(shared_p50, 0),
+            fmt(shared_p50 / per_ns, 1)
+        ),
+        String::new(),
+    ]);
+    t.row([
+        "hot path, shared MPSC ring, mean over batches of 1000".into(),
+        format!(
+            "{} cyc, {} ns",
+            fmt(shared_batch, 1),
+            fmt(shared_batch / per_ns, 1)
+        ),
+        String::new(),
     ]);
     t.row([
         "hot path, mean".into(),
