@@ -13,7 +13,7 @@ use logbuf_journal::read::Reader;
 
 use crate::filter::Filter;
 use crate::input::{Exit, damage_report, open_journal};
-use crate::render::{Format, Renderer};
+use crate::render::{Details, Format, Renderer};
 
 /// Output is handed to the writer in pieces of about this size.
 const OUT_CHUNK: usize = 1 << 16;
@@ -25,6 +25,8 @@ pub struct Options {
     pub format: Format,
     /// Which events.
     pub filter: Filter,
+    /// What each line shows beyond the defaults.
+    pub details: Details,
 }
 
 /// What a run did.
@@ -98,7 +100,7 @@ pub fn run<R: Read>(
         events_written: 0,
         exit: Exit::Ok,
     };
-    let mut renderer = Renderer::new(options.format);
+    let renderer = Renderer::new(options.format, options.details);
     if sources.len() == 1 {
         let mut sources = sources;
         let mut source = sources.pop().expect("one source");
@@ -129,7 +131,7 @@ pub fn run<R: Read>(
         merge(
             sources,
             options,
-            &mut renderer,
+            &renderer,
             out,
             diagnostics,
             &mut summary,
@@ -162,7 +164,7 @@ fn finish<R: Read>(source: &Source<R>, diagnostics: &mut dyn Write, summary: &mu
 fn next_rendered<R: Read>(
     source: &mut Source<R>,
     options: &Options,
-    renderer: &mut Renderer,
+    renderer: &Renderer,
     line: &mut Vec<u8>,
     diagnostics: &mut dyn Write,
     summary: &mut Summary,
@@ -190,7 +192,7 @@ fn next_rendered<R: Read>(
 fn merge<R: Read>(
     mut sources: Vec<Source<R>>,
     options: &Options,
-    renderer: &mut Renderer,
+    renderer: &Renderer,
     out: &mut dyn Write,
     diagnostics: &mut dyn Write,
     summary: &mut Summary,

@@ -212,7 +212,7 @@ pub fn run(
         keep: options.backlog,
         error: None,
     }));
-    let mut renderer = Renderer::new(options.cat.format);
+    let renderer = Renderer::new(options.cat.format, options.cat.details);
     let mut first = true;
     loop {
         let (file, id) = match open_when_there(path, options.poll, stop) {

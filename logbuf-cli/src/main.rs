@@ -15,7 +15,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use logbuf_cli::cat::{self, Options};
 use logbuf_cli::filter::{Filter, parse_field, parse_level};
 use logbuf_cli::follow::{self, FollowOptions};
-use logbuf_cli::render::Format;
+use logbuf_cli::render::{Details, Format};
 use logbuf_cli::time::{now_nanos, parse_time};
 use logbuf_cli::{Exit, export, stats};
 use logbuf_journal::wire::Level;
@@ -127,6 +127,12 @@ struct Show {
     /// JSON lines instead of text.
     #[arg(long)]
     json: bool,
+    /// Show each event's thread (name and journal id).
+    #[arg(long)]
+    threads: bool,
+    /// Show each event's source file and line.
+    #[arg(long)]
+    source: bool,
     /// Colours in text output.
     #[arg(long, value_enum, default_value_t = Color::Auto, value_name = "WHEN")]
     color: Color,
@@ -177,6 +183,10 @@ impl Show {
                 until,
                 span: self.span,
                 fields: self.fields,
+            },
+            details: Details {
+                threads: self.threads,
+                source: self.source,
             },
         })
     }

@@ -302,6 +302,10 @@ fn cat_text_shows_every_event_with_its_context() {
     assert!(lines[3].contains("ERROR") && lines[3].contains("failed code=-5"));
     assert!(lines[4].contains("status=500"), "{}", lines[4]);
     assert!(lines[5].contains("DEBUG") && lines[5].contains("other: background"));
+    let detailed = run(&["cat", "--threads", "--source", path_arg(&path)]);
+    let warn = detailed.stdout.lines().nth(2).unwrap();
+    assert!(warn.contains(" WARN worker-1 ThreadId(01) request"), "{warn}");
+    assert!(warn.contains("app::db: src/app.rs:40: slow query"), "{warn}");
     // RFC 3339 timestamps in UTC, in order.
     let stamps: Vec<&str> = lines.iter().map(|l| l.split(' ').next().unwrap()).collect();
     assert!(
@@ -334,7 +338,12 @@ fn cat_json_lines_parse_with_the_json_sinks_keys() {
     assert_eq!(warn["span"]["name"], "query");
     assert_eq!(warn["spans"][0]["name"], "request");
     assert_eq!(warn["spans"][0]["path"], "/users");
+    assert_eq!(warn.get("threadName"), None, "the JSON sink's default");
+    let threads = run(&["cat", "--json", "--threads", "--source", path_arg(&path)]);
+    let warn: Json = serde_json::from_str(threads.stdout.lines().nth(2).unwrap()).unwrap();
     assert_eq!(warn["threadName"], "worker-1");
+    assert_eq!(warn["filename"], "src/app.rs");
+    assert_eq!(warn["line_number"], 40);
     assert!(warn["timestamp"].as_str().unwrap().ends_with('Z'));
     assert_eq!(lines[3]["fields"]["code"], -5);
 }
