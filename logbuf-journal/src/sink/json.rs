@@ -28,6 +28,11 @@
 //! of their message. Fields that were not recorded are left out. A span's fields come sorted
 //! by name, each with its latest value.
 //!
+//! `span` and `spans` both follow the event's parent. For an event given an explicit parent
+//! (`info!(parent: &span, ..)`) on a thread that is not inside that span, `fmt` writes the
+//! parent as `span` but takes `spans` from the spans the thread is in; here `spans` lists the
+//! parent and its ancestors, as the text format does.
+//!
 //! Every control character in a string is escaped (`\n`, `\u001b`, and also DEL and the C1
 //! controls, which JSON allows raw), so a line never breaks and never drives a terminal.
 

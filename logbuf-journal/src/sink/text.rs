@@ -251,6 +251,8 @@ pub struct TextFormat {
     file: bool,
     line_number: bool,
     time: TimeFormatter,
+    /// Bytes of the longest thread name written so far.
+    longest_thread_name: Cell<usize>,
 }
 
 impl Default for TextFormat {
@@ -272,6 +274,7 @@ impl TextFormat {
             file: false,
             line_number: false,
             time: TimeFormatter::default(),
+            longest_thread_name: Cell::new(0),
         }
     }
 
@@ -305,7 +308,8 @@ impl TextFormat {
     }
 
     /// The name of the thread that logged the event (its id, `ThreadId(NN)`, when it has no
-    /// name and ids are not shown). Default off.
+    /// name and ids are not shown), right-aligned to the longest name written so far as
+    /// `fmt` aligns them. Default off.
     pub fn with_thread_names(mut self, names: bool) -> Self {
         self.thread_names = names;
         self
@@ -353,6 +357,11 @@ impl TextFormat {
         if self.thread_names {
             match event.thread_name {
                 Some(name) => {
+                    // Right-aligned to the longest name so far, as `fmt` does.
+                    let longest = self.longest_thread_name.get().max(name.len());
+                    self.longest_thread_name.set(longest);
+                    let pad = longest.saturating_sub(name.chars().count());
+                    out.extend(std::iter::repeat_n(b' ', pad));
                     escape_into(name, out);
                     out.push(b' ');
                 }

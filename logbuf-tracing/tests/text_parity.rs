@@ -1,0 +1,316 @@
+//! One program logged through `tracing-subscriber`'s `fmt` layer and through `LogbufLayer` with
+//! the journal's text and JSON sinks: the lines must be the same.
+
+use std::error::Error;
+use std::fmt;
+use std::io;
+use std::sync::{Arc, Mutex};
+
+use logbuf_journal::sink::json::{JsonFormat, JsonSink};
+use logbuf_journal::sink::text::{TextFormat, TextSink};
+use logbuf_tracing::{FullPolicy, LogbufLayer};
+use serde_json::Value as Json;
+use tracing::Dispatch;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::prelude::*;
+
+#[derive(Clone, Default)]
+struct Buf(Arc<Mutex<Vec<u8>>>);
+
+impl Buf {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+impl io::Write for Buf {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Buf {
+    type Writer = Buf;
+    fn make_writer(&'a self) -> Buf {
+        self.clone()
+    }
+}
+
+#[derive(Debug)]
+struct Failure(&'static str, Option<Box<Failure>>);
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl Error for Failure {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        self.1.as_deref().map(|e| e as _)
+    }
+}
+
+const EVENTS: usize = 11;
+
+/// The program: nested spans with typed fields, a field recorded after creation, events of
+/// every level and value kind, an event on a second thread inside a span from the first.
+fn program() {
+    let outer = tracing::info_span!(
+        "request",
+        method = "GET",
+        id = 7u64,
+        status = tracing::field::Empty
+    );
+    let entered = outer.enter();
+    tracing::info!(
+        user_id = 42u64,
+        latency_us = 17.5,
+        path = "/api/v1/orders",
+        "request done"
+    );
+    outer.record("status", 200);
+    {
+        let db = tracing::debug_span!("db", table = "orders", big = u128::MAX);
+        let _db = db.enter();
+        tracing::debug!(rows = 3i64, cached = false, "query");
+        let err = Failure("timeout", Some(Box::new(Failure("connection reset", None))));
+        tracing::error!(error = &err as &(dyn Error + 'static), retry = ?Some(2), "db failed");
+        let empty = tracing::trace_span!("empty");
+        let _e = empty.enter();
+        tracing::trace!(bytes = &b"\x00\x1b\xff"[..], "deep {}", 1 + 1);
+    }
+    let dispatch = tracing::dispatcher::get_default(Dispatch::clone);
+    let parent = outer.clone();
+    std::thread::Builder::new()
+        .name("helper".into())
+        .spawn(move || {
+            tracing::dispatcher::with_default(&dispatch, || {
+                parent.in_scope(|| tracing::warn!(who = %"helper", "from another thread"));
+                let own = tracing::info_span!("job", n = 1);
+                own.in_scope(|| tracing::info!(r#type = "x", "in the helper's span"));
+                tracing::info!("outside any span");
+            })
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    drop(entered);
+    tracing::warn!(target: "custom::target", neg = -5i64, i = i128::MIN, "a \"quoted\" \x1b[31m word");
+    tracing::info!(only = 1);
+    tracing::info!(message = "explicit", tab = "a\tb");
+    tracing::error!(f = f64::NAN, g = 1e300, h = 0.1, "floats");
+}
+
+/// The program through `fmt`.
+fn through_fmt<L>(layer: impl FnOnce(Buf) -> L) -> String
+where
+    L: tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync + 'static,
+{
+    let out = Buf::default();
+    let subscriber = tracing_subscriber::registry().with(layer(out.clone()));
+    tracing::subscriber::with_default(subscriber, program);
+    out.text()
+}
+
+/// The program through `LogbufLayer` and the sink `sink` makes.
+fn through_logbuf<K: logbuf_journal::Sink + 'static>(sink: impl FnOnce(Buf) -> K) -> String {
+    let out = Buf::default();
+    let (layer, guard) = LogbufLayer::builder()
+        .sink(sink(out.clone()))
+        .policy(FullPolicy::Block)
+        .build()
+        .unwrap();
+    let subscriber = tracing_subscriber::registry().with(layer);
+    tracing::subscriber::with_default(subscriber, program);
+    drop(guard);
+    out.text()
+}
+
+/// `ThreadId(NN)` differs (std's numbering against the journal's); the rest must not.
+/// Thread names are padded to the longest seen so far, which for `fmt` counts every test
+/// running in the process at the same time: runs of spaces are made one.
+fn mask_thread_ids(text: &str) -> String {
+    let text = text
+        .split(' ')
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let text = text.as_str();
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("ThreadId(") {
+        out.push_str(&rest[..at]);
+        out.push_str("ThreadId(_)");
+        let after = &rest[at + "ThreadId(".len()..];
+        rest = &after[after.find(')').unwrap() + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn assert_same_lines(ours: &str, theirs: &str) {
+    let ours: Vec<String> = ours.lines().map(mask_thread_ids).collect();
+    let theirs: Vec<String> = theirs.lines().map(mask_thread_ids).collect();
+    assert_eq!(ours.len(), EVENTS, "{ours:#?}");
+    for (a, b) in ours.iter().zip(&theirs) {
+        assert_eq!(a, b);
+    }
+    assert_eq!(ours.len(), theirs.len());
+}
+
+/// `fmt`'s text layer without timestamps.
+type TextLayer = tracing_subscriber::fmt::Layer<
+    tracing_subscriber::Registry,
+    tracing_subscriber::fmt::format::DefaultFields,
+    tracing_subscriber::fmt::format::Format<tracing_subscriber::fmt::format::Full, ()>,
+>;
+
+/// `fmt`'s JSON layer.
+type JsonLayer = tracing_subscriber::fmt::Layer<
+    tracing_subscriber::Registry,
+    tracing_subscriber::fmt::format::JsonFields,
+    tracing_subscriber::fmt::format::Format<tracing_subscriber::fmt::format::Json>,
+>;
+
+fn text_parity(
+    fmt_options: impl FnOnce(TextLayer) -> TextLayer,
+    ours: impl FnOnce(TextFormat) -> TextFormat,
+) -> String {
+    let theirs = through_fmt(|w| {
+        fmt_options(
+            tracing_subscriber::fmt::layer()
+                .without_time()
+                .with_ansi(false),
+        )
+        .with_writer(w)
+    });
+    let ours = through_logbuf(|w| TextSink::new(w).with_format(|f| ours(f.without_time())));
+    assert_same_lines(&ours, &theirs);
+    ours
+}
+
+#[test]
+fn default_text_is_fmt_s() {
+    let ours = text_parity(|l| l, |f| f);
+    assert!(
+        ours.starts_with(
+            " INFO request{method=\"GET\" id=7}: text_parity: request done user_id=42 \
+         latency_us=17.5 path=\"/api/v1/orders\"\n DEBUG"
+        ) || ours.starts_with(" INFO request{method=\"GET\" id=7}: text_parity: request done")
+    );
+    assert!(ours.contains("request{method=\"GET\" id=7 status=200}:db{table=\"orders\""));
+}
+
+#[test]
+fn every_option_on_is_fmt_s() {
+    let ours = text_parity(
+        |l| {
+            l.with_thread_names(true)
+                .with_thread_ids(true)
+                .with_file(true)
+                .with_line_number(true)
+        },
+        |f| {
+            f.with_thread_names(true)
+                .with_thread_ids(true)
+                .with_file(true)
+                .with_line_number(true)
+        },
+    );
+    assert!(ours.contains(" helper ThreadId("));
+    assert!(ours.contains("logbuf-tracing/tests/text_parity.rs:"));
+}
+
+#[test]
+fn without_target_and_level_is_fmt_s() {
+    text_parity(
+        |l| {
+            l.with_target(false)
+                .with_level(false)
+                .with_line_number(true)
+        },
+        |f| {
+            f.with_target(false)
+                .with_level(false)
+                .with_line_number(true)
+        },
+    );
+}
+
+#[test]
+fn ansi_text_is_fmt_s() {
+    let ours = text_parity(
+        |l| l.with_ansi(true).with_thread_names(true).with_file(true),
+        |f| f.with_ansi(true).with_thread_names(true).with_file(true),
+    );
+    assert!(ours.contains("\x1b[32m INFO\x1b[0m"));
+    assert!(ours.contains("\x1b[1mrequest\x1b[0m\x1b[1m{\x1b[0m\x1b[3mmethod\x1b[0m"));
+}
+
+fn json_parity(
+    fmt_options: impl FnOnce(JsonLayer) -> JsonLayer,
+    ours: impl FnOnce(JsonFormat) -> JsonFormat,
+) -> Vec<Json> {
+    let theirs =
+        through_fmt(|w| fmt_options(tracing_subscriber::fmt::layer().json()).with_writer(w));
+    let ours = through_logbuf(|w| JsonSink::new(w).with_format(ours));
+    let parse = |text: &str| -> Vec<(Json, String)> {
+        text.lines()
+            .map(|line| {
+                let line = mask_thread_ids(line);
+                let mut json: Json = serde_json::from_str(&line).unwrap();
+                let Some(Json::String(time)) = json.as_object_mut().unwrap().remove("timestamp")
+                else {
+                    panic!("no timestamp in {line}");
+                };
+                let rest = line.replacen(&format!("\"timestamp\":\"{time}\","), "", 1);
+                (json, rest)
+            })
+            .collect()
+    };
+    let (ours, theirs) = (parse(&ours), parse(&theirs));
+    assert_eq!(ours.len(), EVENTS);
+    for (a, b) in ours.iter().zip(&theirs) {
+        assert_eq!(a.0, b.0);
+        assert_eq!(a.1, b.1);
+    }
+    assert_eq!(ours.len(), theirs.len());
+    ours.into_iter().map(|(json, _)| json).collect()
+}
+
+#[test]
+fn default_json_is_fmt_s() {
+    let objects = json_parity(|l| l, |f| f);
+    assert_eq!(objects[0]["fields"]["user_id"], 42);
+    assert_eq!(objects[0]["span"]["name"], "request");
+    assert_eq!(objects[1]["spans"][0]["status"], 200);
+}
+
+#[test]
+fn json_with_every_option_is_fmt_s() {
+    let objects = json_parity(
+        |l| {
+            l.flatten_event(true)
+                .with_current_span(false)
+                .with_thread_names(true)
+                .with_thread_ids(true)
+                .with_file(true)
+                .with_line_number(true)
+        },
+        |f| {
+            f.flatten_event(true)
+                .with_current_span(false)
+                .with_thread_names(true)
+                .with_thread_ids(true)
+                .with_file(true)
+                .with_line_number(true)
+        },
+    );
+    assert_eq!(objects[0]["message"], "request done");
+    assert!(objects.iter().any(|o| o["threadName"] == "helper"));
+}
