@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use log::LevelFilter;
 use logbuf_journal::sink::BinaryFileSink;
+use logbuf_journal::sink::text::TextSink;
 use logbuf_journal::{BuildError, FullPolicy, Journal, Sink};
 
 use crate::Logger;
@@ -45,8 +46,10 @@ pub enum Error {
 /// with an optional `/pattern` matched against messages), parsed by the same crate env_logger
 /// uses. With no directive at all only errors are logged, as with env_logger.
 ///
-/// Records go to every sink added with [`Builder::file`] and [`Builder::sink`]. With none, they
-/// go to [`Builder::default_sinks`].
+/// Records go to every sink added with [`Builder::file`] and [`Builder::sink`] (text lines with
+/// [`TextSink`], JSON lines with [`JsonSink`](logbuf_journal::sink::json::JsonSink), your own
+/// [`Sink`]). With none, they go to standard error as text lines laid out like
+/// `tracing-subscriber`'s `fmt` output, formatted on the worker thread.
 ///
 /// ```
 /// use log::LevelFilter;
@@ -201,14 +204,6 @@ impl Builder {
         self
     }
 
-    /// Where records go when no sink or file was added: nothing, for now.
-    ///
-    /// A logger built without a sink writes to no sink: records are encoded and discarded by
-    /// the worker. Add [`Builder::file`] or [`Builder::sink`].
-    pub fn default_sinks() -> Vec<Box<dyn Sink>> {
-        Vec::new()
-    }
-
     /// Builds the logger without installing it: to call it directly, or to wrap it in a `Log`
     /// of your own.
     ///
@@ -250,7 +245,7 @@ impl Builder {
                     sinks.push(Box::new(sink));
                 }
                 if sinks.is_empty() {
-                    sinks = Self::default_sinks();
+                    sinks.push(Box::new(TextSink::stderr()));
                 }
                 for sink in sinks {
                     builder = builder.sink(BoxedSink(sink));

@@ -59,8 +59,8 @@ mod logger;
 pub use builder::{Builder, DEFAULT_FILTER_ENV, Error, Guard};
 pub use logger::Logger;
 
-/// Installs a logger with filters from `RUST_LOG` and the [default
-/// sinks](Builder::default_sinks): `Builder::from_default_env().init()`.
+/// Installs a logger with filters from `RUST_LOG` that writes text lines to standard error:
+/// `Builder::from_default_env().init()`.
 ///
 /// # Errors
 ///

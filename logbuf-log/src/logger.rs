@@ -18,6 +18,8 @@ const INLINE_KEYS: usize = 16;
 /// Callsites one thread caches per logger before the cache is cleared (it fills again from the
 /// logger's shared table). Only programs with targets or keys made at run time reach it.
 const CACHE_LIMIT: usize = 4096;
+/// Loggers one thread keeps a cache for; a program has one, tests make many.
+const CACHED_LOGGERS: usize = 8;
 /// First guess at a formatted message's length, in bytes; it grows per callsite when a message
 /// turns out longer.
 const FIRST_GUESS: usize = 128;
@@ -152,6 +154,10 @@ impl Logger {
             let index = match caches.iter().position(|c| c.logger == self.id) {
                 Some(i) => i,
                 None => {
+                    if caches.len() >= CACHED_LOGGERS {
+                        // The oldest logger's cache: most likely of a logger that is gone.
+                        caches.remove(0);
+                    }
                     caches.push(ThreadCache {
                         logger: self.id,
                         sites: HashMap::default(),

@@ -372,3 +372,44 @@ fn keys_are_compared_by_content() {
     assert_eq!(read_all(&path).len(), 10);
     assert_eq!(callsites(&path), 1);
 }
+
+/// Collects what a text sink writes.
+#[derive(Clone, Default)]
+struct Buffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Buffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn text_sink_lines_carry_message_and_key_values() {
+    use logbuf_journal::sink::text::{TextSink, Timestamps};
+    let out = Buffer::default();
+    let (logger, guard) = logbuf_log::Builder::new()
+        .parse_filters("info")
+        .sink(TextSink::new(out.clone()).with_timestamps(Timestamps::None))
+        .build()
+        .unwrap();
+    let kvs: &[(&str, Value<'_>)] = &[("user", Value::from(42u64)), ("who", Value::from("ada"))];
+    logger.log(
+        &Record::builder()
+            .level(Level::Warn)
+            .target("app::auth")
+            .args(format_args!("signed in after {} tries", 3))
+            .key_values(&kvs)
+            .build(),
+    );
+    drop(guard);
+    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    assert_eq!(
+        text,
+        " WARN app::auth: signed in after 3 tries user=42 who=\"ada\"\n"
+    );
+}
