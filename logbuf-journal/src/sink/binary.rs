@@ -1,25 +1,56 @@
 //! The binary journal file sink.
 
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use super::{Entry, Sink};
 use crate::file::{FileHeader, FileWriter};
-use crate::wire;
+use crate::rotate::{RotatingFile, Rotation};
+use crate::wire::{self, Record, SpanRecord, Value};
 
 /// Writes the journal as a binary file, read back with [`FileReader`](crate::file::FileReader)
 /// and the `logbuf` command.
 ///
-/// Every callsite and thread-name record is kept, so a file started again (after
-/// [`BinaryFileSink::reopen`]) repeats them and decodes on its own.
+/// Every callsite and thread-name record is kept, and so are the spans still open (each one's
+/// `SpanNew` and its recorded values), so a file started again (after
+/// [`BinaryFileSink::reopen`], or a rotation with [`BinaryFileSink::rotating`]) repeats them
+/// and decodes on its own, spans included.
+///
+/// ```
+/// use logbuf_journal::Journal;
+/// use logbuf_journal::rotate::Rotation;
+/// use logbuf_journal::sink::BinaryFileSink;
+///
+/// let dir = tempfile::tempdir()?;
+/// // Hourly files in local time, at most 64 MiB each, the last 48 kept and compressed.
+/// let rotation = Rotation::hourly().local().max_size(64 << 20).keep_files(48).compress(true);
+/// let sink = BinaryFileSink::rotating(dir.path().join("app.lbf"), rotation)?;
+/// let (journal, guard) = Journal::builder().sink(sink).build()?;
+/// # drop((journal, guard));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct BinaryFileSink {
     path: PathBuf,
-    writer: Option<FileWriter<BufWriter<File>>>,
+    out: Out,
     /// Callsite and thread-name records seen so far, to start a new file with.
     definitions: Vec<Vec<u8>>,
+    /// Spans not closed yet, to start a new file with.
+    spans: OpenSpans,
     header: FileHeader,
+}
+
+#[derive(Debug)]
+enum Out {
+    /// One file, truncated on reopen.
+    Plain(Option<FileWriter<BufWriter<File>>>),
+    /// A rotating series; `frame` frames each record before it goes to the file.
+    Rotating {
+        file: Box<RotatingFile>,
+        frame: FileWriter<Vec<u8>>,
+    },
 }
 
 impl BinaryFileSink {
@@ -29,91 +60,286 @@ impl BinaryFileSink {
     ///
     /// If the directory or file cannot be created.
     pub fn create(path: impl AsRef<Path>) -> io::Result<Self> {
-        let mut sink = Self {
-            path: path.as_ref().to_path_buf(),
-            writer: None,
-            definitions: Vec::new(),
-            header: FileHeader {
-                pid: std::process::id(),
-                program: program_name(),
-                clock: wire::Clock {
-                    ticks: 0,
-                    unix_nanos: 0,
-                },
-            },
-        };
+        let mut sink = Self::empty(path.as_ref(), Out::Plain(None));
         sink.reopen()?;
         Ok(sink)
     }
 
-    /// Closes the current file and starts it again from the beginning: header, then every
-    /// definition seen so far. Use after moving the file away (log rotation by another tool).
+    /// Writes a series of files at `base` rotated as `rotation` says (see
+    /// [`rotate`](crate::rotate) for the names). Each file starts with the header, every
+    /// callsite and thread name seen so far and the spans still open, so it decodes on its
+    /// own; rotation happens between records.
+    ///
+    /// # Errors
+    ///
+    /// If the first file cannot be made (see [`RotatingFile::new`]).
+    pub fn rotating(base: impl AsRef<Path>, rotation: Rotation) -> io::Result<Self> {
+        let file = RotatingFile::for_records(base.as_ref(), rotation)?;
+        let mut frame = FileWriter::new(Vec::new(), &header())?;
+        frame.get_mut().clear();
+        let file = Box::new(file);
+        let mut sink = Self::empty(base.as_ref(), Out::Rotating { file, frame });
+        sink.start_file()?;
+        Ok(sink)
+    }
+
+    fn empty(path: &Path, out: Out) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            out,
+            definitions: Vec::new(),
+            spans: OpenSpans::default(),
+            header: header(),
+        }
+    }
+
+    /// Closes the current file and starts a new one: header, then every definition seen so
+    /// far and the spans still open. A sink made with [`BinaryFileSink::create`] starts its
+    /// file again from the beginning (use after moving the file away, log rotation by another
+    /// tool); a rotating sink starts a new file as [`RotatingFile::reopen`] does.
     ///
     /// # Errors
     ///
     /// If the file cannot be created; the sink then tries again on the next write.
     pub fn reopen(&mut self) -> io::Result<()> {
-        if let Some(mut old) = self.writer.take() {
-            old.get_mut().flush()?;
+        match &mut self.out {
+            Out::Plain(writer) => {
+                if let Some(mut old) = writer.take() {
+                    old.get_mut().flush()?;
+                }
+                if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)?;
+                }
+                let file = OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .open(&self.path)?;
+                self.header.clock = crate::clock::global().pair();
+                let mut w = FileWriter::new(BufWriter::with_capacity(1 << 16, file), &self.header)?;
+                for record in self.definitions.iter().chain(self.spans.records()) {
+                    w.write_record(record)?;
+                }
+                *writer = Some(w);
+                Ok(())
+            }
+            Out::Rotating { file, .. } => {
+                if let Err(e) = file.reopen() {
+                    file.rotate_next();
+                    return Err(e);
+                }
+                self.start_file()
+            }
         }
-        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)?;
-        }
-        let file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&self.path)?;
-        self.header.clock = crate::clock::global().pair();
-        let mut writer = FileWriter::new(BufWriter::with_capacity(1 << 16, file), &self.header)?;
-        for def in &self.definitions {
-            writer.write_record(def)?;
-        }
-        self.writer = Some(writer);
-        Ok(())
     }
 
-    /// The file's path.
+    /// The file's path; for a rotating sink, the file being written.
     pub fn path(&self) -> &Path {
-        &self.path
+        match &self.out {
+            Out::Plain(_) => &self.path,
+            Out::Rotating { file, .. } => file.path(),
+        }
+    }
+
+    /// Writes the preamble of a new rotated file: header, definitions, open spans.
+    fn start_file(&mut self) -> io::Result<()> {
+        let Out::Rotating { file, .. } = &mut self.out else {
+            return Ok(());
+        };
+        self.header.clock = crate::clock::global().pair();
+        let result = (|| {
+            let mut preamble = FileWriter::new(Vec::new(), &self.header)?;
+            for record in self.definitions.iter().chain(self.spans.records()) {
+                preamble.write_record(record)?;
+            }
+            file.write_all(&preamble.into_inner())
+        })();
+        match result {
+            Ok(()) => {
+                file.mark_preamble();
+                Ok(())
+            }
+            Err(e) => {
+                // A file without its whole preamble is left behind; the next write starts
+                // another.
+                file.rotate_next();
+                Err(e)
+            }
+        }
+    }
+
+    /// Keeps what a new file must start with.
+    fn remember(&mut self, bytes: &[u8]) {
+        match bytes.first() {
+            // Kinds 0 (callsite) and 8 (thread name) define what later records refer to.
+            Some(0 | 8) => self.definitions.push(bytes.to_vec()),
+            Some(2) => self.spans.new_span(bytes),
+            Some(3) => self.spans.record(bytes),
+            Some(6) => self.spans.close(bytes),
+            _ => {}
+        }
     }
 }
 
 impl Sink for BinaryFileSink {
     fn write(&mut self, entry: Entry<'_>) -> io::Result<()> {
         let bytes = entry.bytes();
-        // Kinds 0 (callsite) and 8 (thread name) define what later records refer to.
-        if matches!(bytes.first(), Some(0 | 8)) {
-            self.definitions.push(bytes.to_vec());
-        }
-        if self.writer.is_none() {
-            self.reopen()?;
-        }
-        match &mut self.writer {
-            Some(w) => w.write_record(bytes),
-            None => Ok(()),
+        self.remember(bytes);
+        match &mut self.out {
+            Out::Plain(writer) => {
+                if writer.is_none() {
+                    self.reopen()?;
+                }
+                match &mut self.out {
+                    Out::Plain(Some(w)) => w.write_record(bytes),
+                    _ => Ok(()),
+                }
+            }
+            Out::Rotating { file, frame } => {
+                frame.get_mut().clear();
+                frame.write_record(bytes)?;
+                let len = frame.get_mut().len() as u64;
+                if file.rotate_if_due(len)? {
+                    // The record just remembered is in the preamble if it is a definition or
+                    // a span's state; written again below, it would be there twice.
+                    if matches!(bytes.first(), Some(0 | 2 | 3 | 8)) {
+                        return self.start_file();
+                    }
+                    self.start_file()?;
+                }
+                match &mut self.out {
+                    Out::Rotating { file, frame } => file.write_all(frame.get_mut()),
+                    Out::Plain(_) => Ok(()),
+                }
+            }
         }
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        match &mut self.writer {
-            Some(w) => w.get_mut().flush(),
-            None => Ok(()),
+        match &mut self.out {
+            Out::Plain(Some(w)) => w.get_mut().flush(),
+            Out::Plain(None) => Ok(()),
+            Out::Rotating { file, .. } => file.flush(),
         }
     }
 
     fn sync(&mut self) -> io::Result<()> {
-        match &mut self.writer {
-            Some(w) => {
+        match &mut self.out {
+            Out::Plain(Some(w)) => {
                 w.get_mut().flush()?;
                 w.get_mut().get_ref().sync_data()
             }
-            None => Ok(()),
+            Out::Plain(None) => Ok(()),
+            Out::Rotating { file, .. } => {
+                file.sync_data()?;
+                file.flush()
+            }
         }
     }
 
     fn reopen(&mut self) -> io::Result<()> {
         BinaryFileSink::reopen(self)
+    }
+}
+
+// === open spans ===
+
+/// The spans not closed yet: each one's `SpanNew` record and its recorded values merged into
+/// one `SpanRecord`, in the order the spans were opened (parents before children).
+#[derive(Debug, Default)]
+struct OpenSpans {
+    by_id: HashMap<u64, OpenSpan>,
+    next_seq: u64,
+}
+
+#[derive(Debug)]
+struct OpenSpan {
+    seq: u64,
+    new: Vec<u8>,
+    /// The values recorded since, merged; `None` before the first.
+    recorded: Option<Vec<u8>>,
+}
+
+impl OpenSpans {
+    fn new_span(&mut self, bytes: &[u8]) {
+        let Some(id) = span_id(bytes) else { return };
+        self.by_id.insert(
+            id,
+            OpenSpan {
+                seq: self.next_seq,
+                new: bytes.to_vec(),
+                recorded: None,
+            },
+        );
+        self.next_seq += 1;
+    }
+
+    fn record(&mut self, bytes: &[u8]) {
+        let Some(span) = span_id(bytes).and_then(|id| self.by_id.get_mut(&id)) else {
+            return;
+        };
+        span.recorded = Some(match span.recorded.take() {
+            None => bytes.to_vec(),
+            Some(old) => merge_records(&old, bytes).unwrap_or_else(|| bytes.to_vec()),
+        });
+    }
+
+    fn close(&mut self, bytes: &[u8]) {
+        if let Some(id) = span_id(bytes) {
+            self.by_id.remove(&id);
+        }
+    }
+
+    /// The records that reopen every open span, parents first.
+    fn records(&self) -> impl Iterator<Item = &Vec<u8>> {
+        let mut spans: Vec<&OpenSpan> = self.by_id.values().collect();
+        spans.sort_by_key(|s| s.seq);
+        spans
+            .into_iter()
+            .flat_map(|s| std::iter::once(&s.new).chain(s.recorded.as_ref()))
+    }
+}
+
+/// The span id: the first varint after the kind byte (FORMAT.md).
+fn span_id(bytes: &[u8]) -> Option<u64> {
+    let mut id = 0u64;
+    for (i, b) in bytes.get(1..)?.iter().take(10).enumerate() {
+        id |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return Some(id);
+        }
+    }
+    None
+}
+
+/// One `SpanRecord` with the values of `later` over those of `earlier`, as a reader applies
+/// them (an `Empty` value leaves the earlier one).
+fn merge_records(earlier: &[u8], later: &[u8]) -> Option<Vec<u8>> {
+    let (Ok(Record::SpanRecord(a)), Ok(Record::SpanRecord(b))) = (
+        postcard::from_bytes::<Record<'_>>(earlier),
+        postcard::from_bytes::<Record<'_>>(later),
+    ) else {
+        return None;
+    };
+    let len = a.values.len().max(b.values.len());
+    let values = (0..len)
+        .map(|i| match (a.values.get(i), b.values.get(i)) {
+            (_, Some(v)) if *v != Value::Empty => v.clone(),
+            (Some(v), _) => v.clone(),
+            _ => Value::Empty,
+        })
+        .collect();
+    postcard::to_allocvec(&Record::SpanRecord(SpanRecord { id: b.id, values })).ok()
+}
+
+fn header() -> FileHeader {
+    FileHeader {
+        pid: std::process::id(),
+        program: program_name(),
+        clock: wire::Clock {
+            ticks: 0,
+            unix_nanos: 0,
+        },
     }
 }
 
