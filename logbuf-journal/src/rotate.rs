@@ -866,7 +866,10 @@ impl RotatingFile {
     fn rotate_at(&mut self, now: DateTime<Utc>) -> io::Result<()> {
         self.pending = true;
         self.active.out.flush()?;
-        self.active.out.get_ref().sync_data()?;
+        // The data is written; a failed sync is reported but does not hold the rotation up.
+        if let Err(e) = self.active.out.get_ref().sync_data() {
+            *lock(&self.errors) = Some(e);
+        }
         let key = self.rotation.key(now);
         let mut retired = None;
         if self.rotation.current == Current::Fixed {

@@ -13,6 +13,7 @@ use logbuf_journal::Journal;
 use logbuf_journal::read::{OwnedValue, Reader};
 use logbuf_journal::rotate::{Current, ManualClock, RotatingFile, Rotation};
 use logbuf_journal::sink::BinaryFileSink;
+use logbuf_journal::sink::text::TextSink;
 use logbuf_journal::wire::{Callsite, CallsiteKind, Level};
 
 fn at(s: &str) -> DateTime<Utc> {
@@ -697,6 +698,64 @@ fn a_failed_rotation_is_an_error_and_is_tried_again() {
 #[test]
 fn a_base_without_a_file_name_is_an_error() {
     assert!(RotatingFile::new("/", Rotation::hourly()).is_err());
+}
+
+// === a text sink ===
+
+#[test]
+fn a_text_sink_writes_whole_lines_into_the_file_of_their_hour() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(at("2026-01-01T06:00:00Z"));
+    let rotation = Rotation::hourly()
+        .max_size(200)
+        .clock(clock.clone())
+        .current(Current::None);
+    let file = RotatingFile::new(dir.path().join("app.log"), rotation).unwrap();
+    let sink = TextSink::new(file).without_time();
+    let (journal, guard) = Journal::builder().sink(sink).build().unwrap();
+    let event = callsite(&journal, CallsiteKind::Event, "event", vec!["message", "n"]);
+    let mut n = 0u64;
+    for hour in [6, 7] {
+        for minute in 0..12 {
+            clock.set(at(&format!("2026-01-01T{hour:02}:{minute:02}:00Z")));
+            journal.write(64, |enc, stamp| {
+                enc.event(event, stamp.time, stamp.thread, None, 2);
+                enc.value_str("line");
+                enc.value_u64(n);
+            });
+            n += 1;
+            // The sink hands its buffer to the file at each flush: one line here.
+            assert!(journal.flush());
+        }
+    }
+    drop(guard);
+    let mut files = names(dir.path());
+    // Twelve lines an hour do not fit 200 bytes: at least two files an hour.
+    assert!(files.len() >= 4, "{files:?}");
+    files.sort_by_key(|name| {
+        let mid = name.trim_end_matches(".log");
+        let counter = mid
+            .rsplit_once('.')
+            .and_then(|(_, c)| c.parse::<u64>().ok())
+            .unwrap_or(0);
+        (mid[..17].to_owned(), counter)
+    });
+    let mut seen = 0u64;
+    for name in &files {
+        let body = text(dir.path(), name);
+        assert!(body.len() <= 200, "{name}: {} bytes", body.len());
+        assert!(body.ends_with('\n'), "{name}");
+        for line in body.lines() {
+            assert!(
+                line.ends_with(&format!("line n={seen}")),
+                "{name}: {line:?}"
+            );
+            let hour = if seen < 12 { "T06" } else { "T07" };
+            assert!(name.contains(hour), "{name}: {line:?}");
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, n);
 }
 
 // === binary files ===
