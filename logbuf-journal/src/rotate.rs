@@ -204,7 +204,7 @@ impl<Tz: TimeZone + Send + Sync> Zone for ZoneOf<Tz> {
             if let Some(t) = self.0.from_local_datetime(&at).earliest() {
                 return Some(t.with_timezone(&Utc));
             }
-            at += TimeDelta::minutes(1);
+            at = at.checked_add_signed(TimeDelta::minutes(1))?;
         }
         None
     }
@@ -431,7 +431,8 @@ impl Stamp {
     /// Reads a stamp of this kind back; `None` for anything else.
     fn parse(self, s: &str) -> Option<NaiveDateTime> {
         let b = s.as_bytes();
-        if b.len() != self.len() {
+        // ASCII only: the slices below then fall on character boundaries.
+        if b.len() != self.len() || !s.is_ascii() {
             return None;
         }
         let num = |from: usize, to: usize| -> Option<u32> {

@@ -416,6 +416,9 @@ const UNRELATED: &[&str] = &[
     "app.2026-01-01.log",
     "app.2026-01-01T00.01.log",
     "app.2026-01-01T00-00.log",
+    // Not ASCII where a stamp has digits.
+    "app.2026-01-01T0\u{e9}00.log",
+    "app.2026-01-01T0\u{e9}.log",
 ];
 
 #[test]
@@ -470,6 +473,31 @@ fn retention_by_age_deletes_files_whose_records_are_all_older() {
     // 04:00, less.
     let mut expected: Vec<String> = UNRELATED.iter().map(|s| s.to_string()).collect();
     expected.extend((3..7).map(|h| format!("app.2026-01-01T{h:02}.log")));
+    expected.sort();
+    assert_eq!(names(dir.path()), expected);
+}
+
+#[test]
+fn retention_with_minute_stamps_leaves_unrelated_files_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    // With minute stamps, `app.2026-01-01T00-00.log` is of the series.
+    let unrelated: Vec<&str> = UNRELATED
+        .iter()
+        .copied()
+        .filter(|n| *n != "app.2026-01-01T00-00.log")
+        .collect();
+    for name in &unrelated {
+        fs::write(dir.path().join(name), "keep me").unwrap();
+    }
+    let clock = ManualClock::new(at("2026-01-01T00:00:00Z"));
+    let mut file = plain(dir.path(), Rotation::minutely().keep_files(1), &clock);
+    for minute in 0..4 {
+        clock.set(at(&format!("2026-01-01T00:{minute:02}:00Z")));
+        writeln!(file, "minute {minute}").unwrap();
+    }
+    file.wait_idle().unwrap();
+    let mut expected: Vec<String> = unrelated.iter().map(|s| s.to_string()).collect();
+    expected.extend(["app.2026-01-01T00-02.log", "app.2026-01-01T00-03.log"].map(String::from));
     expected.sort();
     assert_eq!(names(dir.path()), expected);
 }
