@@ -9,7 +9,9 @@ use std::collections::BinaryHeap;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-use logbuf_journal::read::Reader;
+use logbuf_journal::file::{FileReader, ReadStats};
+use logbuf_journal::read::{Context, EventInContext};
+use logbuf_journal::wire::Record;
 
 use crate::filter::Filter;
 use crate::input::{Exit, damage_report, open_journal};
@@ -40,13 +42,63 @@ pub struct Summary {
     pub exit: Exit,
 }
 
-/// One journal being read, with the name reports use for it.
+/// One journal being read: its records, the context they build (callsites, threads, open
+/// spans, clock), and the name reports use for it.
+///
+/// Events are handed to a closure rather than returned, so each record is decoded once and
+/// the event can borrow the read buffer.
 #[derive(Debug)]
 pub struct Source<R: Read> {
     /// The file's path, for messages.
     pub path: PathBuf,
-    /// The reader.
-    pub reader: Reader<R>,
+    file: FileReader<R>,
+    context: Context,
+}
+
+impl<R: Read> Source<R> {
+    /// Reads events from `file`, named `path` in messages.
+    pub fn new(path: PathBuf, file: FileReader<R>) -> Self {
+        let mut context = Context::new();
+        context.add_clock(file.header().clock);
+        Self {
+            path,
+            file,
+            context,
+        }
+    }
+
+    /// Hands events to `visit`, in file order, until it returns `true` (then returns
+    /// `Ok(true)`) or the file ends (`Ok(false)`).
+    ///
+    /// # Errors
+    ///
+    /// Reading the file failed.
+    pub fn visit(
+        &mut self,
+        mut visit: impl FnMut(&EventInContext<'_>) -> bool,
+    ) -> io::Result<bool> {
+        while let Some(record) = self.file.next_record() {
+            let record = record?;
+            if self.context.apply(&record)
+                && let Record::Event(event) = record
+                && let Some(event) = self.context.event(event)
+                && visit(&event)
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// What the file reader met besides good records.
+    pub fn stats(&self) -> &ReadStats {
+        self.file.stats()
+    }
+
+    /// Events and spans whose callsite was never defined (skipped).
+    pub fn orphans(&self) -> u64 {
+        self.context.orphans()
+    }
 }
 
 /// Opens `paths`, then writes their events to `out` (see [`run`]). Files that cannot be opened
@@ -65,10 +117,7 @@ pub fn run_paths(
     let mut sources = Vec::with_capacity(paths.len());
     for path in paths {
         match open_journal(path) {
-            Ok(file) => sources.push(Source {
-                path: path.clone(),
-                reader: Reader::new(file),
-            }),
+            Ok(file) => sources.push(Source::new(path.clone(), file)),
             Err(failure) => {
                 let _ = writeln!(diagnostics, "logbuf: {failure}");
                 exit = exit.worst(failure.exit);
@@ -105,37 +154,32 @@ pub fn run<R: Read>(
         let mut sources = sources;
         let mut source = sources.pop().expect("one source");
         let mut buf = Vec::with_capacity(OUT_CHUNK + 4096);
-        loop {
-            match source.reader.next_event() {
-                None => break,
-                Some(Ok(event)) => {
-                    summary.events_read += 1;
-                    if options.filter.matches(&event) {
-                        renderer.render(&event, &mut buf);
-                        summary.events_written += 1;
-                        if buf.len() >= OUT_CHUNK {
-                            out.write_all(&buf)?;
-                            buf.clear();
-                        }
+        let mut write_error = None;
+        let read = source.visit(|event| {
+            summary.events_read += 1;
+            if options.filter.matches(event) {
+                renderer.render(event, &mut buf);
+                summary.events_written += 1;
+                if buf.len() >= OUT_CHUNK {
+                    if let Err(e) = out.write_all(&buf) {
+                        write_error = Some(e);
+                        return true;
                     }
-                }
-                Some(Err(e)) => {
-                    read_failed(&source.path, &e, diagnostics, &mut summary);
-                    break;
+                    buf.clear();
                 }
             }
+            false
+        });
+        if let Some(e) = write_error {
+            return Err(e);
+        }
+        if let Err(e) = read {
+            read_failed(&source.path, &e, diagnostics, &mut summary);
         }
         out.write_all(&buf)?;
         finish(&source, diagnostics, &mut summary);
     } else {
-        merge(
-            sources,
-            options,
-            &renderer,
-            out,
-            diagnostics,
-            &mut summary,
-        )?;
+        merge(sources, options, &renderer, out, diagnostics, &mut summary)?;
     }
     out.flush()?;
     Ok(summary)
@@ -152,8 +196,7 @@ fn read_failed(path: &Path, e: &io::Error, diagnostics: &mut dyn Write, summary:
 }
 
 fn finish<R: Read>(source: &Source<R>, diagnostics: &mut dyn Write, summary: &mut Summary) {
-    let reader = &source.reader;
-    if let Some((line, exit)) = damage_report(&source.path, reader.stats(), reader.orphans()) {
+    if let Some((line, exit)) = damage_report(&source.path, source.stats(), source.orphans()) {
         let _ = writeln!(diagnostics, "logbuf: {line}");
         summary.exit = summary.exit.worst(exit);
     }
@@ -169,21 +212,25 @@ fn next_rendered<R: Read>(
     diagnostics: &mut dyn Write,
     summary: &mut Summary,
 ) -> Option<u64> {
-    loop {
-        match source.reader.next_event() {
-            None => return None,
-            Some(Ok(event)) => {
-                summary.events_read += 1;
-                if options.filter.matches(&event) {
-                    line.clear();
-                    renderer.render(&event, line);
-                    return Some(event.unix_nanos.unwrap_or(0));
-                }
-            }
-            Some(Err(e)) => {
-                read_failed(&source.path, &e, diagnostics, summary);
-                return None;
-            }
+    let mut at = 0;
+    let filter = &options.filter;
+    let events_read = &mut summary.events_read;
+    let found = source.visit(|event| {
+        *events_read += 1;
+        if !filter.matches(event) {
+            return false;
+        }
+        line.clear();
+        renderer.render(event, line);
+        at = event.unix_nanos.unwrap_or(0);
+        true
+    });
+    match found {
+        Ok(true) => Some(at),
+        Ok(false) => None,
+        Err(e) => {
+            read_failed(&source.path, &e, diagnostics, summary);
+            None
         }
     }
 }

@@ -20,9 +20,7 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Duration;
 
-use logbuf_journal::read::Reader;
-
-use crate::cat::Options;
+use crate::cat::{Options, Source};
 use crate::input::{Exit, damage_report, describe_io, journal_from, open_plain};
 use crate::render::Renderer;
 
@@ -254,27 +252,28 @@ pub fn run(
             }
         };
         first = false;
-        let mut reader = Reader::new(journal);
-        while let Some(event) = reader.next_event() {
-            match event {
-                Ok(event) => {
-                    if options.cat.filter.matches(&event) {
-                        output.borrow_mut().line(|buf| renderer.render(&event, buf));
-                    }
-                }
-                Err(e) => {
-                    let _ = writeln!(
-                        diagnostics,
-                        "logbuf: {}: read failed: {}",
-                        path.display(),
-                        describe_io(&e)
-                    );
-                    exit = exit.worst(Exit::Error);
-                    break;
-                }
+        let mut source = Source::new(path.to_path_buf(), journal);
+        let filter = &options.cat.filter;
+        let read = source.visit(|event| {
+            if filter.matches(event) {
+                output.borrow_mut().line(|buf| renderer.render(event, buf));
             }
+            false
+        });
+        if let Err(e) = read {
+            let _ = writeln!(
+                diagnostics,
+                "logbuf: {}: read failed: {}",
+                path.display(),
+                describe_io(&e)
+            );
+            exit = exit.worst(Exit::Error);
         }
-        if let Some((line, damage)) = damage_report(path, reader.stats(), reader.orphans()) {
+        if stop() {
+            // The file ended only because following stopped: what is unread is not damage.
+            break;
+        }
+        if let Some((line, damage)) = damage_report(path, source.stats(), source.orphans()) {
             let _ = writeln!(diagnostics, "logbuf: {line}");
             exit = exit.worst(damage);
         }
