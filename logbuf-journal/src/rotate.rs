@@ -54,7 +54,10 @@
 //! hour repeated in the autumn is a period of its own (with a counter in its name) and the hour
 //! skipped in the spring has no file. The daily period changes when the local date changes,
 //! whatever the offset. The period is checked when "now" passes a whole UTC minute, which is
-//! exact for every zone whose offsets are whole minutes (all zones since 1972).
+//! exact for every zone whose offsets are whole minutes (all zones since 1972). With the system
+//! clock, the time until that minute is measured with the journal's tick counter, which costs
+//! less than reading the wall clock at every write; a wall clock set forward or back is seen
+//! at the next look, at most a minute later.
 //!
 //! # The current name
 //!
@@ -69,9 +72,10 @@
 //! Retention only ever deletes rotated files of this series: names made of the base name, a
 //! stamp of this rotation's kind, an optional counter, the extension and an optional `.gz`.
 //! The file being written is never deleted. Compression writes `<name>.gz.part`, syncs it,
-//! renames it to `<name>.gz` and only then removes the original. Both run on a background
-//! thread, after each rotation and once at start; [`RotatingFile::wait_idle`] waits for them
-//! and dropping the file finishes them.
+//! renames it to `<name>.gz` and only then removes the original. A rotated file is synced (or
+//! compressed) and retention applied on a background thread, so the writer never waits for
+//! the disk when it rotates; retention also runs once at start. [`RotatingFile::wait_idle`]
+//! waits for that work and dropping the file finishes it.
 //!
 //! # Records and errors
 //!
@@ -244,6 +248,8 @@ pub struct Rotation {
     max_size: Option<u64>,
     zone: Arc<dyn Zone>,
     clock: Arc<dyn Clock>,
+    /// The clock is [`SystemClock`]: between looks at it, the tick counter measures time.
+    system_clock: bool,
     keep_files: Option<usize>,
     max_age: Option<Duration>,
     compress: bool,
@@ -270,6 +276,7 @@ impl Rotation {
             max_size: None,
             zone: Arc::new(ZoneOf(Utc)),
             clock: Arc::new(SystemClock),
+            system_clock: true,
             keep_files: None,
             max_age: None,
             compress: false,
@@ -327,6 +334,7 @@ impl Rotation {
     /// Takes "now" from `clock` instead of the system clock.
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);
+        self.system_clock = false;
         self
     }
 
@@ -354,11 +362,6 @@ impl Rotation {
     pub fn current(mut self, current: Current) -> Self {
         self.current = current;
         self
-    }
-
-    /// Whether a background thread is needed.
-    fn background(&self) -> bool {
-        self.compress || self.keep_files.is_some() || self.max_age.is_some()
     }
 
     /// The stamp format of this rotation's file names.
@@ -665,6 +668,9 @@ pub struct RotatingFile {
     shared: Arc<Mutex<ActiveInfo>>,
     /// Unix nanoseconds at which to look at the period again (the next whole UTC minute).
     next_check: i64,
+    /// With the system clock, the tick counter at the last look and the nanoseconds from
+    /// there to `next_check`: reading it costs less than reading the wall clock.
+    look: (u64, u64),
     /// A rotation failed and is tried again on the next write.
     pending: bool,
     /// Rotate at line starts in `write` (text); off when the caller says where records end.
@@ -672,7 +678,7 @@ pub struct RotatingFile {
     at_line_start: bool,
     /// Errors found off the write path, returned from the next flush.
     errors: Arc<Mutex<Option<io::Error>>>,
-    background: Option<Background>,
+    background: Background,
 }
 
 /// The file being written.
@@ -705,7 +711,8 @@ impl fmt::Debug for RotatingFile {
 
 impl RotatingFile {
     /// Starts the series at `base` (creating its directory if needed) with a new file for the
-    /// current period, and starts the background thread when compression or retention is on.
+    /// current period, and the background thread that syncs, compresses and deletes rotated
+    /// files.
     ///
     /// # Errors
     ///
@@ -730,37 +737,33 @@ impl RotatingFile {
             path: base.to_path_buf(),
             start: key.start,
         }));
-        let mut background = if rotation.background() {
-            Some(Background::start(
-                series.clone(),
-                rotation.clone(),
-                shared.clone(),
-                errors.clone(),
-            )?)
-        } else {
-            None
-        };
+        let background = Background::start(
+            series.clone(),
+            rotation.clone(),
+            shared.clone(),
+            errors.clone(),
+        )?;
         // A file left at the base path by an earlier run becomes a rotated file.
         let moved = Self::move_aside(&series, &rotation, None)?;
         let active = Self::open(&series, &rotation, &shared, key)?;
-        if let Some(bg) = &mut background {
-            if let Some(moved) = moved {
-                bg.send_compress(&rotation, moved);
-            }
-            bg.send(Job::Prune(now));
+        if let Some(moved) = moved {
+            background.send(Job::Retire(moved));
         }
+        background.send(Job::Prune(now));
         let mut file = Self {
             series,
             rotation,
             active,
             shared,
-            next_check: next_minute(now),
+            next_check: 0,
+            look: (0, 0),
             pending: false,
             line_mode,
             at_line_start: true,
             errors,
             background,
         };
+        file.schedule(now);
         file.link();
         Ok(file)
     }
@@ -813,19 +816,25 @@ impl RotatingFile {
     ///
     /// The latest error the background thread met since the last flush.
     pub fn wait_idle(&mut self) -> io::Result<()> {
-        if let Some(bg) = &self.background {
-            let (tx, rx) = mpsc::channel();
-            bg.send(Job::Barrier(tx));
-            let _ = rx.recv();
-        }
+        let (tx, rx) = mpsc::channel();
+        self.background.send(Job::Barrier(tx));
+        let _ = rx.recv();
         self.take_error()
     }
 
     /// Rotates if a new period has started, or if `incoming` more bytes would take the file
     /// past the size limit. Returns whether a new file was started.
     pub(crate) fn rotate_if_due(&mut self, incoming: u64) -> io::Result<bool> {
+        let size_due = self.pending
+            || self.rotation.max_size.is_some_and(|max| {
+                self.active.bytes > self.active.preamble
+                    && self.active.bytes.saturating_add(incoming) > max
+            });
+        if !size_due && !self.time_to_look() {
+            return Ok(false);
+        }
         let now = self.rotation.clock.now();
-        if self.due(now, incoming) {
+        if size_due || self.period_changed(now) {
             self.rotate_at(now)?;
             return Ok(true);
         }
@@ -843,34 +852,41 @@ impl RotatingFile {
         self.pending = true;
     }
 
-    fn due(&mut self, now: DateTime<Utc>, incoming: u64) -> bool {
-        if self.pending {
+    /// Whether the clock may have passed the next look: always with an injected clock; with
+    /// the system clock, once the tick counter says so.
+    fn time_to_look(&self) -> bool {
+        if self.rotation.period.is_none() {
+            return false;
+        }
+        if !self.rotation.system_clock {
             return true;
         }
-        if let Some(max) = self.rotation.max_size
-            && self.active.bytes > self.active.preamble
-            && self.active.bytes.saturating_add(incoming) > max
-        {
-            return true;
-        }
-        if self.rotation.period.is_some() {
-            let t = nanos_of(now);
-            // Also look when the clock went back past the last check.
-            if t >= self.next_check || t < self.next_check - 60_000_000_000 {
-                self.next_check = next_minute(now);
-                return self.rotation.key(now) != self.active.key;
-            }
+        let ticks = crate::clock::global();
+        ticks.nanos_between(self.look.0, ticks.now()) >= self.look.1
+    }
+
+    /// Looks at the period `now` falls in; true when it is not the active file's.
+    fn period_changed(&mut self, now: DateTime<Utc>) -> bool {
+        let t = nanos_of(now);
+        // Also look when the clock went back past the last look.
+        if t >= self.next_check || t < self.next_check.saturating_sub(60_000_000_000) {
+            self.schedule(now);
+            return self.rotation.key(now) != self.active.key;
         }
         false
     }
 
+    /// Sets the next look at the period: the next whole UTC minute after `now`.
+    fn schedule(&mut self, now: DateTime<Utc>) {
+        self.next_check = next_minute(now);
+        let wait = self.next_check.saturating_sub(nanos_of(now)).max(0);
+        self.look = (crate::clock::global().now(), wait as u64);
+    }
+
     fn rotate_at(&mut self, now: DateTime<Utc>) -> io::Result<()> {
         self.pending = true;
+        // Written to the operating system here; synced (or compressed) in the background.
         self.active.out.flush()?;
-        // The data is written; a failed sync is reported but does not hold the rotation up.
-        if let Err(e) = self.active.out.get_ref().sync_data() {
-            *lock(&self.errors) = Some(e);
-        }
         let key = self.rotation.key(now);
         let mut retired = None;
         if self.rotation.current == Current::Fixed {
@@ -890,15 +906,13 @@ impl RotatingFile {
         let active = Self::open(&self.series, &self.rotation, &self.shared, key)?;
         self.active = active;
         self.pending = false;
-        self.next_check = next_minute(now);
+        self.schedule(now);
         self.at_line_start = true;
         self.link();
-        if let Some(bg) = &mut self.background {
-            if let Some(old) = retired {
-                bg.send_compress(&self.rotation, old);
-            }
-            bg.send(Job::Prune(now));
+        if let Some(old) = retired {
+            self.background.send(Job::Retire(old));
         }
+        self.background.send(Job::Prune(now));
         Ok(())
     }
 
@@ -1039,16 +1053,15 @@ impl Write for RotatingFile {
 impl Drop for RotatingFile {
     fn drop(&mut self) {
         let _ = self.active.out.flush();
-        if let Some(mut bg) = self.background.take() {
-            bg.stop();
-        }
+        self.background.stop();
     }
 }
 
 // === the background thread ===
 
 enum Job {
-    Compress(PathBuf),
+    /// A file was rotated: compress it, or sync it.
+    Retire(PathBuf),
     Prune(DateTime<Utc>),
     Barrier(mpsc::Sender<()>),
 }
@@ -1071,7 +1084,8 @@ impl Background {
             .spawn(move || {
                 for job in rx {
                     let result = match job {
-                        Job::Compress(path) => compress(&path),
+                        Job::Retire(path) if rotation.compress => compress(&path),
+                        Job::Retire(path) => sync(&path),
                         Job::Prune(now) => prune(&series, &rotation, &active, now),
                         Job::Barrier(done) => {
                             let _ = done.send(());
@@ -1095,18 +1109,23 @@ impl Background {
         }
     }
 
-    fn send_compress(&self, rotation: &Rotation, path: PathBuf) {
-        if rotation.compress {
-            self.send(Job::Compress(path));
-        }
-    }
-
     /// Finishes the queued work and ends the thread.
     fn stop(&mut self) {
         drop(self.tx.take());
         if let Some(handle) = self.handle.take() {
             let _ = handle.join();
         }
+    }
+}
+
+/// Puts a rotated file's data on disk.
+fn sync(path: &Path) -> io::Result<()> {
+    // Opened for writing: some systems only sync files opened so.
+    match OpenOptions::new().write(true).open(path) {
+        Ok(file) => file.sync_all(),
+        // Moved away or deleted meanwhile: nothing to do.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
     }
 }
 
@@ -1177,4 +1196,48 @@ fn prune(
         }
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn with_the_system_clock_the_tick_counter_says_when_to_look() {
+        let dir = tempfile::tempdir().unwrap();
+        let rotation = Rotation::minutely().current(Current::None);
+        let mut file = RotatingFile::new(dir.path().join("app.log"), rotation).unwrap();
+        let first = file.path().to_path_buf();
+        // The active file seems to be from five minutes ago and the minute to wait for has
+        // passed, but the tick counter says the next look is far off.
+        file.active.key.start -= TimeDelta::minutes(5);
+        file.next_check = 0;
+        file.look = (crate::clock::global().now(), u64::MAX);
+        file.write_all(b"a\n").unwrap();
+        assert_eq!(file.path(), first);
+        // The look is due: the wall clock says another minute, and the file is rotated.
+        file.look.1 = 0;
+        file.write_all(b"b\n").unwrap();
+        assert_ne!(file.path(), first);
+        file.flush().unwrap();
+        assert_eq!(fs::read(&first).unwrap(), b"a\n");
+        assert_eq!(fs::read(file.path()).unwrap(), b"b\n");
+    }
+
+    #[test]
+    fn stamps_read_back() {
+        for (stamp, text) in [
+            (Stamp::Minute, "2026-11-29T06-34"),
+            (Stamp::Hour, "2026-11-29T06"),
+            (Stamp::Day, "2026-11-29"),
+            (Stamp::Second, "2026-11-29T06-34-12"),
+        ] {
+            let time = stamp.parse(text).unwrap();
+            assert_eq!(stamp.format(time), text);
+            assert_eq!(stamp.len(), text.len());
+        }
+        assert_eq!(Stamp::Hour.parse("2026-11-29T24"), None);
+        assert_eq!(Stamp::Hour.parse("2026-11-29 06"), None);
+        assert_eq!(Stamp::Day.parse("2026-02-30"), None);
+    }
 }
