@@ -502,6 +502,66 @@ fn retention_with_minute_stamps_leaves_unrelated_files_alone() {
     assert_eq!(names(dir.path()), expected);
 }
 
+#[test]
+fn keeping_no_rotated_file_still_keeps_the_active_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(at("2026-01-01T00:00:00Z"));
+    let rotation = Rotation::hourly()
+        .keep_files(0)
+        .max_age(Duration::ZERO)
+        .compress(true);
+    let mut file = plain(dir.path(), rotation, &clock);
+    for hour in 0..3 {
+        clock.set(at(&format!("2026-01-01T{hour:02}:30:00Z")));
+        writeln!(file, "hour {hour}").unwrap();
+        file.wait_idle().unwrap();
+    }
+    file.flush().unwrap();
+    expect(dir.path(), &[("app.2026-01-01T02.log", &["hour 2"])]);
+}
+
+#[test]
+fn fixed_name_with_compression_and_retention() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("app.log");
+    let clock = ManualClock::new(at("2026-01-01T00:00:00Z"));
+    let rotation = Rotation::hourly()
+        .clock(clock.clone())
+        .current(Current::Fixed)
+        .compress(true)
+        .keep_files(2);
+    let mut file = RotatingFile::new(&base, rotation).unwrap();
+    for hour in 0..5 {
+        clock.set(at(&format!("2026-01-01T{hour:02}:00:00Z")));
+        writeln!(file, "hour {hour}").unwrap();
+    }
+    file.wait_idle().unwrap();
+    file.flush().unwrap();
+    assert_eq!(
+        names(dir.path()),
+        [
+            "app.2026-01-01T02.log.gz",
+            "app.2026-01-01T03.log.gz",
+            "app.log"
+        ]
+    );
+    assert_eq!(
+        gunzip(&dir.path().join("app.2026-01-01T03.log.gz")),
+        b"hour 3\n"
+    );
+    assert_eq!(text(dir.path(), "app.log"), "hour 4\n");
+}
+
+#[test]
+fn local_time_names_follow_the_system_zone() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = at("2026-07-01T12:34:56Z");
+    let clock = ManualClock::new(now);
+    let file = plain(dir.path(), Rotation::hourly().local(), &clock);
+    let local = now.with_timezone(&chrono::Local).format("%Y-%m-%dT%H");
+    assert_eq!(file.path(), dir.path().join(format!("app.{local}.log")));
+}
+
 // === compression ===
 
 fn gunzip(path: &Path) -> Vec<u8> {
@@ -1009,6 +1069,43 @@ fn journal_reopen_starts_a_new_rotated_file() {
     let msg = |m: &str| format!("{:?}", logbuf_journal::wire::Value::Str(m));
     assert_eq!(messages("app.2026-01-01.lbf"), [msg("before")]);
     assert_eq!(messages("app.2026-01-01.1.lbf"), [msg("after")]);
+}
+
+#[test]
+fn binary_files_with_a_fixed_name_survive_an_external_move_and_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("app.lbf");
+    let clock = ManualClock::new(at("2026-01-01T00:00:00Z"));
+    let rotation = Rotation::daily().clock(clock).current(Current::Fixed);
+    let sink = BinaryFileSink::rotating(&base, rotation).unwrap();
+    let (journal, guard) = Journal::builder().sink(sink).build().unwrap();
+    let span = callsite(&journal, CallsiteKind::Span, "job", vec!["id"]);
+    let event = callsite(&journal, CallsiteKind::Event, "event", vec!["message"]);
+    let log = |message: &str| {
+        journal.write(64, |enc, stamp| {
+            enc.event(event, stamp.time, stamp.thread, Some(3), 1);
+            enc.value_str(message);
+        });
+    };
+    journal.write(64, |enc, stamp| {
+        enc.span_new(3, None, span, stamp.time, stamp.thread, 1);
+        enc.value_u64(42);
+    });
+    log("before");
+    assert!(journal.flush());
+    fs::rename(&base, dir.path().join("app.lbf.1")).unwrap(); // what logrotate does
+    assert!(journal.reopen(Duration::from_secs(60)));
+    log("after");
+    drop(guard);
+    assert_eq!(names(dir.path()), ["app.lbf", "app.lbf.1"]);
+    let job = vec![("job".to_owned(), vec![OwnedValue::U64(42)])];
+    let msg = |m: &str| format!("{:?}", logbuf_journal::wire::Value::Str(m));
+    let thread = std::thread::current().name().map(str::to_owned);
+    assert_eq!(
+        decode(&dir.path().join("app.lbf.1")),
+        [(msg("before"), thread.clone(), job.clone())]
+    );
+    assert_eq!(decode(&base), [(msg("after"), thread, job)]);
 }
 
 #[test]
