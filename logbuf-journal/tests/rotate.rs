@@ -1109,6 +1109,44 @@ fn binary_files_with_a_fixed_name_survive_an_external_move_and_reopen() {
 }
 
 #[test]
+fn a_binary_sink_whose_rotation_fails_counts_errors_and_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    let clock = ManualClock::new(at("2026-01-01T00:00:00Z"));
+    let rotation = Rotation::hourly()
+        .clock(clock.clone())
+        .current(Current::None);
+    let sink = BinaryFileSink::rotating(logs.join("app.lbf"), rotation).unwrap();
+    let (journal, guard) = Journal::builder().sink(sink).build().unwrap();
+    let event = callsite(&journal, CallsiteKind::Event, "event", vec!["message"]);
+    let log = |message: &str| {
+        journal.write(64, |enc, stamp| {
+            enc.event(event, stamp.time, stamp.thread, None, 1);
+            enc.value_str(message);
+        });
+        assert!(journal.flush());
+    };
+    log("zero");
+    assert_eq!(journal.stats().sink_errors, 0);
+    fs::remove_dir_all(&logs).unwrap();
+    clock.set(at("2026-01-01T01:00:00Z"));
+    log("lost");
+    assert!(journal.stats().sink_errors > 0);
+    fs::create_dir(&logs).unwrap();
+    log("one");
+    drop(guard);
+    assert_eq!(names(&logs), ["app.2026-01-01T01.lbf"]);
+    let messages: Vec<String> = decode(&logs.join("app.2026-01-01T01.lbf"))
+        .into_iter()
+        .map(|e| e.0)
+        .collect();
+    assert_eq!(
+        messages,
+        [format!("{:?}", logbuf_journal::wire::Value::Str("one"))]
+    );
+}
+
+#[test]
 fn compressed_binary_files_decode_after_decompression() {
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::new(at("2026-01-01T00:00:00Z"));
