@@ -79,13 +79,23 @@
 //!
 //! # Records and errors
 //!
-//! Rotation happens between records: through [`io::Write`], only when the bytes written so far
-//! end with a newline, so a line written in several pieces is never split (give the file
-//! straight to a line-oriented sink; it buffers on its own). The size limit counts whole
-//! records: a file is rotated before a record that would take it past the limit, unless the
-//! file holds no record yet. An error while rotating is returned from the write that tried,
-//! and the rotation is tried again on the next write; errors of the background thread and of
-//! the link are returned from the next [`flush`](io::Write::flush).
+//! Rotation happens between records, and is decided when bytes arrive. Through
+//! [`io::Write`], a file is only rotated when the bytes written so far end with a newline, so
+//! a line written in several pieces is never split; a sink that buffers lines itself hands
+//! over whole lines, and the size limit and the period then apply to what it hands over (the
+//! file buffers on its own: no `BufWriter` is needed in front of it). The size limit counts
+//! whole records: a file is rotated before a record that would take it past the limit,
+//! unless the file holds no record yet. An error while rotating is returned from the write
+//! that tried, and the rotation is tried again on the next write; errors of the background
+//! thread and of the link are returned from the next [`flush`](io::Write::flush).
+//!
+//! # With the journal's sinks
+//!
+//! - Binary files: [`BinaryFileSink::rotating`](crate::sink::BinaryFileSink::rotating). Each
+//!   file starts with the header, every callsite and thread name seen so far and the spans
+//!   still open, so it decodes on its own.
+//! - Text: `TextSink::new(RotatingFile::new(path, rotation)?)`, and the same for any sink that
+//!   takes an [`io::Write`].
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
