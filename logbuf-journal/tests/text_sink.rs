@@ -434,3 +434,46 @@ fn a_failing_sink_does_not_stop_the_others() {
         .collect();
     assert_eq!(text, expected);
 }
+
+#[test]
+fn a_rotating_file_behind_the_sink_is_reopened_with_the_journal() {
+    use logbuf_journal::rotate::{Current, RotatingFile, Rotation};
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = RotatingFile::new(
+        dir.path().join("app.log"),
+        Rotation::never().current(Current::None),
+    )
+    .unwrap();
+    let (journal, guard) = Journal::builder()
+        .sink(TextSink::new(file).without_time())
+        .build()
+        .unwrap();
+    let callsite = journal.register_callsite(&Callsite {
+        id: 0,
+        kind: CallsiteKind::Event,
+        level: Level::Info,
+        target: "app",
+        name: "event",
+        module_path: None,
+        file: None,
+        line: None,
+        fields: vec!["message"],
+    });
+    let log = |text: &str| {
+        journal.write(64, |enc, at| {
+            enc.event(callsite, at.time, at.thread, None, 1);
+            enc.value_str(text);
+        });
+    };
+    log("before");
+    assert!(journal.reopen(std::time::Duration::from_secs(60)));
+    log("after");
+    drop(guard);
+    let mut contents: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    contents.sort();
+    assert_eq!(contents, [" INFO app: after\n", " INFO app: before\n"]);
+}

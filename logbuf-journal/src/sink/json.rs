@@ -38,7 +38,7 @@
 
 use std::io::{self, Write};
 
-use super::text::{Bytes, Lines, TimeFormatter, Timestamps, decode, field_name, hex_bytes};
+use super::text::{Bytes, Lines, Target, TimeFormatter, Timestamps, decode, field_name, hex_bytes};
 use super::{Entry, Sink};
 use crate::read::{EventInContext, OwnedValue, Span};
 use crate::wire::{Level, Record, Value};
@@ -386,6 +386,15 @@ fn hex_string(bytes: &[u8], out: &mut Vec<u8>) {
 pub(crate) fn string(text: &str, out: &mut Vec<u8>) {
     out.push(b'"');
     let bytes = text.as_bytes();
+    // C0 controls, DEL, `"` and `\\` are single bytes; C1 controls start with 0xc2.
+    if !bytes
+        .iter()
+        .any(|&b| b < 0x20 || b == 0x7f || b == 0xc2 || b == b'"' || b == b'\\')
+    {
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
     let mut start = 0;
     for (i, c) in text.char_indices() {
         let short: &[u8] = match c {
@@ -450,9 +459,13 @@ impl JsonSink {
     }
 
     /// Writes to `writer` (a file, a rotating file, a socket, a buffer).
+    ///
+    /// A [`RotatingFile`](crate::rotate::RotatingFile) is reopened on
+    /// [`Journal::reopen`](crate::Journal::reopen), and a rotating or plain file is synced to
+    /// disk when the journal shuts down.
     pub fn new(writer: impl Write + Send + 'static) -> Self {
         Self {
-            lines: Lines::new(Box::new(writer)),
+            lines: Lines::new(Target::of(writer)),
             format: JsonFormat::new(),
         }
     }
@@ -490,6 +503,14 @@ impl Sink for JsonSink {
 
     fn flush(&mut self) -> io::Result<()> {
         self.lines.flush()
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        self.lines.sync()
+    }
+
+    fn reopen(&mut self) -> io::Result<()> {
+        self.lines.reopen()
     }
 }
 

@@ -59,12 +59,15 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use std::any::Any;
 use std::cell::Cell;
 use std::fmt::{self, Write as _};
+use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 
 use super::{Entry, Sink};
 use crate::read::{Context, EventInContext, OwnedValue, Span};
+use crate::rotate::RotatingFile;
 use crate::wire::{Level, Record, Value};
 
 /// How a sink writes each event's time.
@@ -154,6 +157,12 @@ impl fmt::Write for Bytes<'_> {
 /// `\n`, `\r`, and other C0 controls, DEL and C1 controls as `\xNN` / `\u{NN}`. Tabs stay.
 pub(crate) fn escape_into(text: &str, out: &mut Vec<u8>) {
     let bytes = text.as_bytes();
+    // Most text has nothing to escape: C0 controls and DEL are single bytes below 0x20 or
+    // 0x7f, C1 controls start with 0xc2.
+    if !bytes.iter().any(|&b| b < 0x20 || b == 0x7f || b == 0xc2) {
+        out.extend_from_slice(bytes);
+        return;
+    }
     let mut start = 0;
     for (i, c) in text.char_indices() {
         let escaped: Option<&str> = match c {
@@ -482,6 +491,23 @@ impl TextFormat {
     }
 }
 
+/// A string as `Debug` writes it (`fmt` writes string values so), without going through the
+/// formatter when it has nothing to escape.
+fn quoted(text: &str, w: Bytes<'_>) -> fmt::Result {
+    let plain = text
+        .bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\' && b != b'\'');
+    if plain {
+        w.0.push(b'"');
+        w.0.extend_from_slice(text.as_bytes());
+        w.0.push(b'"');
+        Ok(())
+    } else {
+        let mut w = w;
+        write!(w, "{text:?}")
+    }
+}
+
 fn thread_id(thread: u64, out: &mut Vec<u8>) {
     let _ = write!(Bytes(out), "ThreadId({thread:02}) ");
 }
@@ -525,7 +551,7 @@ impl<'v> Field<'v> {
                 Value::I128(v) => write!(w, "{v}"),
                 Value::F64(v) => write!(w, "{v:?}"),
                 Value::Bool(v) => write!(w, "{v}"),
-                Value::Str(v) => write!(w, "{v:?}"),
+                Value::Str(v) => quoted(v, w),
                 Value::Bytes(v) => {
                     hex_bytes(v, w.0);
                     Ok(())
@@ -547,7 +573,7 @@ impl<'v> Field<'v> {
                 OwnedValue::I128(v) => write!(w, "{v}"),
                 OwnedValue::F64(v) => write!(w, "{v:?}"),
                 OwnedValue::Bool(v) => write!(w, "{v}"),
-                OwnedValue::Str(v) => write!(w, "{v:?}"),
+                OwnedValue::Str(v) => quoted(v, w),
                 OwnedValue::Bytes(v) => {
                     hex_bytes(v, w.0);
                     Ok(())
@@ -567,14 +593,65 @@ impl<'v> Field<'v> {
 
 // === the line sink machinery shared with the JSON sink ===
 
-/// Where a line sink writes.
-pub(crate) type Writer = BufWriter<Box<dyn Write + Send>>;
+/// Where a line sink writes: any writer, or one the sink knows how to reopen and sync.
+pub(crate) enum Target {
+    /// A rotating file: reopened on [`Sink::reopen`], synced on [`Sink::sync`].
+    Rotating(Box<RotatingFile>),
+    /// A plain file: synced on [`Sink::sync`].
+    File(File),
+    /// Anything else.
+    Other(Box<dyn Write + Send>),
+}
+
+impl Target {
+    /// Sorts a writer into the kinds the sink treats apart.
+    pub(crate) fn of<W: Write + Send + 'static>(writer: W) -> Self {
+        let mut slot = Some(writer);
+        let any: &mut dyn Any = &mut slot;
+        if let Some(file) = any
+            .downcast_mut::<Option<RotatingFile>>()
+            .and_then(Option::take)
+        {
+            return Target::Rotating(Box::new(file));
+        }
+        if let Some(file) = any.downcast_mut::<Option<File>>().and_then(Option::take) {
+            return Target::File(file);
+        }
+        match slot {
+            Some(writer) => Target::Other(Box::new(writer)),
+            // Taken above only when it was one of the other kinds.
+            None => Target::Other(Box::new(io::sink())),
+        }
+    }
+}
+
+impl Write for Target {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Target::Rotating(w) => w.write(buf),
+            Target::File(w) => w.write(buf),
+            Target::Other(w) => w.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Target::Rotating(w) => w.flush(),
+            Target::File(w) => w.flush(),
+            Target::Other(w) => w.flush(),
+        }
+    }
+}
 
 /// What the text and JSON sinks share: the context the records build up, the buffered writer,
 /// and the line being rendered.
+///
+/// The buffer only ever holds whole lines, so what the writer is handed at each flush (or for a
+/// line longer than the buffer) ends at the end of a line, where a rotating file can start a
+/// new file.
 pub(crate) struct Lines {
     pub(crate) context: Context,
-    writer: Writer,
+    writer: BufWriter<Target>,
     line: Vec<u8>,
 }
 
@@ -588,7 +665,7 @@ impl fmt::Debug for Lines {
 }
 
 impl Lines {
-    pub(crate) fn new(writer: Box<dyn Write + Send>) -> Self {
+    pub(crate) fn new(writer: Target) -> Self {
         Self {
             context: Context::new(),
             writer: BufWriter::with_capacity(1 << 16, writer),
@@ -618,6 +695,25 @@ impl Lines {
 
     pub(crate) fn flush(&mut self) -> io::Result<()> {
         self.writer.flush()
+    }
+
+    /// Flushes, then puts the data on disk if the writer is a file.
+    pub(crate) fn sync(&mut self) -> io::Result<()> {
+        self.writer.flush()?;
+        match self.writer.get_mut() {
+            Target::Rotating(file) => file.sync_data(),
+            Target::File(file) => file.sync_data(),
+            Target::Other(_) => Ok(()),
+        }
+    }
+
+    /// Flushes, then reopens the writer if it is a rotating file.
+    pub(crate) fn reopen(&mut self) -> io::Result<()> {
+        self.writer.flush()?;
+        match self.writer.get_mut() {
+            Target::Rotating(file) => file.reopen(),
+            Target::File(_) | Target::Other(_) => Ok(()),
+        }
     }
 }
 
@@ -656,9 +752,12 @@ impl TextSink {
     }
 
     /// Writes to `writer` (a file, a rotating file, a socket, a buffer), without colours.
+    ///
+    /// A [`RotatingFile`] is reopened on [`Journal::reopen`](crate::Journal::reopen), and a
+    /// rotating or plain [`File`] is synced to disk when the journal shuts down.
     pub fn new(writer: impl Write + Send + 'static) -> Self {
         Self {
-            lines: Lines::new(Box::new(writer)),
+            lines: Lines::new(Target::of(writer)),
             format: TextFormat::new(),
         }
     }
@@ -759,6 +858,14 @@ impl Sink for TextSink {
 
     fn flush(&mut self) -> io::Result<()> {
         self.lines.flush()
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        self.lines.sync()
+    }
+
+    fn reopen(&mut self) -> io::Result<()> {
+        self.lines.reopen()
     }
 }
 
