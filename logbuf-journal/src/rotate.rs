@@ -46,7 +46,9 @@
 //! its name is taken (a second file in the same period after a size rotation, the hour that
 //! repeats when daylight saving time ends, a process started again within the period, a clock
 //! set back) it gets a counter, `app.2026-11-29T06.1.log`, one above the highest counter of
-//! that stamp. Files sort by stamp, then counter, oldest first.
+//! that stamp. Files sort by stamp, then counter, oldest first; the one exception is the hour
+//! repeated when daylight saving time ends with minutely files, whose names sort by local
+//! minute, so the files of its two passes interleave.
 //!
 //! # Time zones and daylight saving time
 //!

@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::America::New_York;
 use logbuf_journal::Journal;
 use logbuf_journal::read::{OwnedValue, Reader};
@@ -402,6 +402,78 @@ fn a_clock_set_back_never_reuses_a_name() {
             ("app.2026-11-29T08.log", &["2026-11-29T08:10:00Z"]),
         ],
     );
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(32))]
+
+    /// Random walks across the autumn transitions of zones with whole-hour, half-hour and no
+    /// shifts: every line is in the file of its local period, and the files read in name order
+    /// (stamp, then counter) give the lines in the order they were written (for minutely
+    /// files, whose repeated hour interleaves by name, the same lines in some order).
+    #[test]
+    fn every_line_lands_in_the_file_of_its_local_period(
+        zone in 0usize..5,
+        period in 0usize..3,
+        start in 0.0f64..1.0,
+        steps in proptest::collection::vec(0.0f64..1.0, 1..40),
+    ) {
+        // Each zone with the instant its clocks go back (Kolkata has none).
+        let zones = [
+            (chrono_tz::America::New_York, "2026-11-01T06:00:00Z"),
+            (chrono_tz::Europe::London, "2026-10-25T01:00:00Z"),
+            (chrono_tz::Australia::Lord_Howe, "2026-04-04T15:00:00Z"),
+            (chrono_tz::America::St_Johns, "2026-11-01T04:30:00Z"),
+            (chrono_tz::Asia::Kolkata, "2026-11-01T00:00:00Z"),
+        ];
+        let (tz, transition) = zones[zone];
+        // The longest step: walks of up to 40 steps that often cross the transition.
+        let (rotation, format, max_step) = match period {
+            0 => (Rotation::minutely(), "%Y-%m-%dT%H-%M", 600.0),
+            1 => (Rotation::hourly(), "%Y-%m-%dT%H", 3.0 * 3600.0),
+            _ => (Rotation::daily(), "%Y-%m-%d", 12.0 * 3600.0),
+        };
+        let seconds = |f: f64| TimeDelta::seconds((f * max_step) as i64 + 1);
+        let mut now = at(transition) - seconds(start * 20.0);
+        let dir = tempfile::tempdir().unwrap();
+        let clock = ManualClock::new(now);
+        let mut file = plain(dir.path(), rotation.time_zone(tz), &clock);
+        let mut written = Vec::new();
+        for step in steps {
+            now += seconds(step);
+            clock.set(now);
+            let line = now.to_rfc3339();
+            writeln!(file, "{line}").unwrap();
+            written.push(line);
+        }
+        file.flush().unwrap();
+        let mut files: Vec<(String, u64, String)> = names(dir.path())
+            .into_iter()
+            .map(|name| {
+                let mid = name.strip_prefix("app.").unwrap().strip_suffix(".log").unwrap();
+                let (stamp, counter) = match mid.rsplit_once('.') {
+                    Some((stamp, c)) => (stamp.to_owned(), c.parse().unwrap()),
+                    None => (mid.to_owned(), 0),
+                };
+                (stamp, counter, name)
+            })
+            .collect();
+        files.sort();
+        let mut read = Vec::new();
+        for (stamp, _, name) in &files {
+            for line in text(dir.path(), name).lines() {
+                let t: DateTime<Utc> = line.parse().unwrap();
+                let local = t.with_timezone(&tz).format(format).to_string();
+                proptest::prop_assert_eq!(&local, stamp, "{} in {}", line, name);
+                read.push(line.to_owned());
+            }
+        }
+        if period == 0 {
+            read.sort();
+            written.sort();
+        }
+        proptest::prop_assert_eq!(read, written);
+    }
 }
 
 // === retention ===
