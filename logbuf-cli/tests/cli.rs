@@ -304,8 +304,14 @@ fn cat_text_shows_every_event_with_its_context() {
     assert!(lines[5].contains("DEBUG") && lines[5].contains("other: background"));
     let detailed = run(&["cat", "--threads", "--source", path_arg(&path)]);
     let warn = detailed.stdout.lines().nth(2).unwrap();
-    assert!(warn.contains(" WARN worker-1 ThreadId(01) request"), "{warn}");
-    assert!(warn.contains("app::db: src/app.rs:40: slow query"), "{warn}");
+    assert!(
+        warn.contains(" WARN worker-1 ThreadId(01) request"),
+        "{warn}"
+    );
+    assert!(
+        warn.contains("app::db: src/app.rs:40: slow query"),
+        "{warn}"
+    );
     // RFC 3339 timestamps in UTC, in order.
     let stamps: Vec<&str> = lines.iter().map(|l| l.split(' ').next().unwrap()).collect();
     assert!(
@@ -923,6 +929,7 @@ impl Lines {
         Lines { rx }
     }
 
+    #[track_caller]
     fn next(&self) -> String {
         self.rx
             .recv_timeout(Duration::from_secs(20))
@@ -936,6 +943,13 @@ impl Drop for Killed {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+        if std::thread::panicking()
+            && let Some(mut stderr) = self.0.stderr.take()
+        {
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+            eprintln!("logbuf follow's stderr: {text}");
+        }
     }
 }
 
@@ -1035,4 +1049,46 @@ fn output_closed_early_is_not_an_error() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(out.status.code(), Some(0), "{stderr}");
+}
+
+#[test]
+fn follow_starts_again_when_the_file_is_truncated_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("live.lbf");
+    let (journal, guard) = Journal::builder().file(&path).unwrap().build().unwrap();
+    let s = sites(&journal);
+    let log = |message: &str| {
+        journal.write(128, |enc, at| {
+            enc.event(s.info, at.time, at.thread, None, 2);
+            enc.value_str(message);
+            enc.value_u64(1);
+        });
+    };
+    // Enough before the truncation that the new file stays shorter than what was read.
+    for _ in 0..200 {
+        log("old");
+    }
+    log("old-last");
+    assert!(journal.flush());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_logbuf"))
+        .args(["follow", path_arg(&path), "-n", "1", "--poll-ms", "10"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = Lines::new(&mut child);
+    let child = Killed(child);
+    // Once the backlog is out, the follower has reached the end of the file.
+    assert!(lines.next().contains("old-last"));
+    log("before");
+    assert!(journal.flush());
+    assert!(lines.next().contains("before"));
+    // Reopening without moving the file truncates it and starts it again at the same inode.
+    assert!(journal.reopen(Duration::from_secs(10)));
+    log("after");
+    assert!(journal.flush());
+    let line = lines.next();
+    assert!(line.contains("after"), "{line}");
+    drop(child);
+    drop(guard);
 }
