@@ -118,7 +118,7 @@ fn mangled_journals_never_panic_and_say_what_happened() {
     let mut out = Vec::new();
     let mut diag = Vec::new();
     let summary = cat::run_paths(
-        &[good_path.clone()],
+        std::slice::from_ref(&good_path),
         &Options::default(),
         &mut out,
         &mut diag,
