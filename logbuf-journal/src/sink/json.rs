@@ -38,7 +38,10 @@
 
 use std::io::{self, Write};
 
-use super::text::{Bytes, Lines, Target, TimeFormatter, Timestamps, decode, field_name, hex_bytes};
+use super::text::{
+    Bytes, Lines, Target, TimeFormatter, Timestamps, decode, field_name, hex_bytes, push_i64,
+    push_u64,
+};
 use super::{Entry, Sink};
 use crate::read::{EventInContext, OwnedValue, Span};
 use crate::wire::{Level, Record, Value};
@@ -210,7 +213,7 @@ impl JsonFormat {
         if self.line_number
             && let Some(line) = callsite.line
         {
-            let _ = write!(Bytes(obj.key("line_number")), "{line}");
+            push_u64(obj.key("line_number"), u64::from(line), 1);
         }
         if self.current_span
             && let Some(span) = event.spans.last()
@@ -333,8 +336,8 @@ impl Field<'_> {
         match self {
             Field::Wire(v) => match v {
                 Value::Empty => out.extend_from_slice(b"null"),
-                Value::U64(v) => integer(v, out),
-                Value::I64(v) => integer(v, out),
+                Value::U64(v) => push_u64(out, *v, 1),
+                Value::I64(v) => push_i64(out, *v),
                 Value::U128(v) => quoted_integer(v, out),
                 Value::I128(v) => quoted_integer(v, out),
                 Value::F64(v) => float(*v, out),
@@ -345,8 +348,8 @@ impl Field<'_> {
             },
             Field::Owned(v) => match v {
                 OwnedValue::Empty => out.extend_from_slice(b"null"),
-                OwnedValue::U64(v) => integer(v, out),
-                OwnedValue::I64(v) => integer(v, out),
+                OwnedValue::U64(v) => push_u64(out, *v, 1),
+                OwnedValue::I64(v) => push_i64(out, *v),
                 OwnedValue::U128(v) => quoted_integer(v, out),
                 OwnedValue::I128(v) => quoted_integer(v, out),
                 OwnedValue::F64(v) => float(*v, out),
@@ -382,15 +385,27 @@ fn hex_string(bytes: &[u8], out: &mut Vec<u8>) {
     out.push(b'"');
 }
 
+/// Bytes that [`string`] may have to escape: C0 controls, DEL, `"`, `\\`, and 0xc2, which
+/// starts the C1 controls.
+static JSON_SPECIAL: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
+    }
+    table[0x7f] = true;
+    table[0xc2] = true;
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
 /// A JSON string, with every control character (C0, DEL, C1) escaped.
 pub(crate) fn string(text: &str, out: &mut Vec<u8>) {
     out.push(b'"');
     let bytes = text.as_bytes();
-    // C0 controls, DEL, `"` and `\\` are single bytes; C1 controls start with 0xc2.
-    if !bytes
-        .iter()
-        .any(|&b| b < 0x20 || b == 0x7f || b == 0xc2 || b == b'"' || b == b'\\')
-    {
+    if !bytes.iter().any(|&b| JSON_SPECIAL[usize::from(b)]) {
         out.extend_from_slice(bytes);
         out.push(b'"');
         return;

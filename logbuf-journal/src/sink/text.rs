@@ -115,7 +115,8 @@ impl TimeFormatter {
             },
         };
         out.extend_from_slice(&text[..19]);
-        let _ = write!(Bytes(out), ".{micros:06}");
+        out.push(b'.');
+        push_u64(out, micros, 6);
         match kind {
             Timestamps::Local => out.extend_from_slice(&text[19..25]),
             _ => out.push(b'Z'),
@@ -159,7 +160,7 @@ pub(crate) fn escape_into(text: &str, out: &mut Vec<u8>) {
     let bytes = text.as_bytes();
     // Most text has nothing to escape: C0 controls and DEL are single bytes below 0x20 or
     // 0x7f, C1 controls start with 0xc2.
-    if !bytes.iter().any(|&b| b < 0x20 || b == 0x7f || b == 0xc2) {
+    if !bytes.iter().any(|&b| TEXT_SPECIAL[usize::from(b)]) {
         out.extend_from_slice(bytes);
         return;
     }
@@ -188,6 +189,41 @@ pub(crate) fn escape_into(text: &str, out: &mut Vec<u8>) {
     }
     out.extend_from_slice(&bytes[start..]);
 }
+
+/// Appends `v` in decimal, at least `width` digits (zero-padded).
+pub(crate) fn push_u64(out: &mut Vec<u8>, mut v: u64, width: usize) {
+    let mut digits = [b'0'; 20];
+    let mut at = digits.len();
+    while v > 0 || at == digits.len() {
+        at -= 1;
+        digits[at] = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    let at = at.min(digits.len().saturating_sub(width));
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// Appends `v` in decimal.
+pub(crate) fn push_i64(out: &mut Vec<u8>, v: i64) {
+    if v < 0 {
+        out.push(b'-');
+    }
+    push_u64(out, v.unsigned_abs(), 1);
+}
+
+/// Bytes that [`escape_into`] may have to escape: C0 controls, DEL, and 0xc2, which starts
+/// the C1 controls.
+static TEXT_SPECIAL: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
+    }
+    table[0x7f] = true;
+    table[0xc2] = true;
+    table
+};
 
 /// A field name as `fmt` shows it: without a raw-identifier `r#`.
 pub(crate) fn field_name(name: &str) -> &str {
@@ -404,7 +440,8 @@ impl TextFormat {
         }
         if let Some(line) = line {
             self.style(DIMMED, out, |out| {
-                let _ = write!(Bytes(out), "{line}:");
+                push_u64(out, u64::from(line), 1);
+                out.push(b':');
             });
             out.push(b' ');
         }
@@ -509,7 +546,9 @@ fn quoted(text: &str, w: Bytes<'_>) -> fmt::Result {
 }
 
 fn thread_id(thread: u64, out: &mut Vec<u8>) {
-    let _ = write!(Bytes(out), "ThreadId({thread:02}) ");
+    out.extend_from_slice(b"ThreadId(");
+    push_u64(out, thread, 2);
+    out.extend_from_slice(b") ");
 }
 
 /// A value from an event record or from a span, for the shared field writer.
@@ -545,8 +584,14 @@ impl<'v> Field<'v> {
         let _ = match self {
             Field::Wire(v) => match v {
                 Value::Empty => Ok(()),
-                Value::U64(v) => write!(w, "{v}"),
-                Value::I64(v) => write!(w, "{v}"),
+                Value::U64(v) => {
+                    push_u64(w.0, *v, 1);
+                    Ok(())
+                }
+                Value::I64(v) => {
+                    push_i64(w.0, *v);
+                    Ok(())
+                }
                 Value::U128(v) => write!(w, "{v}"),
                 Value::I128(v) => write!(w, "{v}"),
                 Value::F64(v) => write!(w, "{v:?}"),
@@ -567,8 +612,14 @@ impl<'v> Field<'v> {
             },
             Field::Owned(v) => match v {
                 OwnedValue::Empty => Ok(()),
-                OwnedValue::U64(v) => write!(w, "{v}"),
-                OwnedValue::I64(v) => write!(w, "{v}"),
+                OwnedValue::U64(v) => {
+                    push_u64(w.0, *v, 1);
+                    Ok(())
+                }
+                OwnedValue::I64(v) => {
+                    push_i64(w.0, *v);
+                    Ok(())
+                }
                 OwnedValue::U128(v) => write!(w, "{v}"),
                 OwnedValue::I128(v) => write!(w, "{v}"),
                 OwnedValue::F64(v) => write!(w, "{v:?}"),
@@ -888,6 +939,28 @@ mod tests {
             escaped("\x00\x07\x7f\u{9b}\u{a0}"),
             "\\x00\\x07\\x7f\\u{9b}\u{a0}"
         );
+    }
+
+    #[test]
+    fn decimal_digits() {
+        let mut out = Vec::new();
+        for (v, width, text) in [
+            (0, 1, "0"),
+            (7, 2, "07"),
+            (123, 6, "000123"),
+            (999_999, 6, "999999"),
+            (u64::MAX, 1, "18446744073709551615"),
+            (5, 30, "00000000000000000005"),
+        ] {
+            out.clear();
+            push_u64(&mut out, v, width);
+            assert_eq!(out, text.as_bytes());
+        }
+        for v in [0, -1, 42, i64::MIN, i64::MAX] {
+            out.clear();
+            push_i64(&mut out, v);
+            assert_eq!(out, v.to_string().as_bytes());
+        }
     }
 
     #[test]
