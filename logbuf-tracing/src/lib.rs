@@ -1,4 +1,110 @@
-//! A `tracing_subscriber::Layer` on the logbuf journal.
+//! A [`tracing_subscriber::Layer`] that hands events to the logbuf journal: the thread that
+//! logs encodes the event's values into its own lock-free ring and goes on; a worker thread
+//! writes them to sinks (a binary file, human-readable text, JSON lines).
+//!
+//! ```
+//! use logbuf_journal::read::Reader;
+//! use logbuf_journal::wire::Value;
+//! use tracing_subscriber::layer::SubscriberExt;
+//!
+//! let dir = tempfile::tempdir()?;
+//! let path = dir.path().join("app.lbf");
+//! let (layer, guard) = logbuf_tracing::LogbufLayer::builder().file(&path).build()?;
+//! let subscriber = tracing_subscriber::registry().with(layer);
+//!
+//! tracing::subscriber::with_default(subscriber, || {
+//!     let span = tracing::info_span!("request", path = "/api/v1/orders");
+//!     let _entered = span.enter();
+//!     tracing::info!(user_id = 42u64, latency_us = 17.5, "request done");
+//! });
+//! drop(guard); // writes everything out and syncs the file
+//!
+//! let mut reader = Reader::open(&path)?;
+//! let event = reader.next_event().expect("one event")?;
+//! assert_eq!(event.callsite.fields, ["message", "user_id", "latency_us"]);
+//! assert_eq!(event.event.values, [Value::Str("request done"), Value::U64(42), Value::F64(17.5)]);
+//! assert_eq!(event.spans[0].callsite.name, "request");
+//! assert_eq!(event.thread_name, Some("main"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! In an application, install it once with the rest of the subscriber, or use the one-line
+//! setups [`init`] (text on standard error) and [`init_file`] (a binary file), which read
+//! `RUST_LOG` like `tracing_subscriber::fmt::init`:
+//!
+//! ```no_run
+//! use tracing_subscriber::EnvFilter;
+//! use tracing_subscriber::layer::SubscriberExt;
+//! use tracing_subscriber::util::SubscriberInitExt;
+//!
+//! let (layer, _guard) = logbuf_tracing::LogbufLayer::builder()
+//!     .file("logs/app.lbf")
+//!     .sink(logbuf_journal::sink::text::TextSink::stderr())
+//!     .build()?;
+//! tracing_subscriber::registry()
+//!     .with(EnvFilter::from_default_env())
+//!     .with(layer)
+//!     .init();
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The [`Guard`] keeps the worker running: bind it to a named variable (`_guard`, not `_`)
+//! that lives until the program ends. Dropping it writes everything logged so far and syncs
+//! the sinks.
+//!
+//! # What the logging thread does
+//!
+//! For an event that passes the filters, [`LogbufLayer`]:
+//!
+//! 1. finds the journal's id for the event's callsite in a small thread-local cache keyed by
+//!    the callsite's `&'static Metadata` (the callsite's name, target, level, file, line and
+//!    field names are written to the journal once, when the callsite is first seen);
+//! 2. asks the registry for the event's parent span: the explicit parent, or the span the
+//!    thread is in;
+//! 3. claims room in the thread's ring and writes the record straight into it: the callsite
+//!    id, a tick-counter timestamp, the thread, the parent span and the values, in the order
+//!    of the callsite's fields, then commits it with one store.
+//!
+//! No lock, no heap allocation and no system call for events whose fields are numbers,
+//! booleans, strings and bytes; the only thread-local state is the callsite cache and the
+//! journal's ring. Values keep their types:
+//!
+//! | recorded as | stored as |
+//! |---|---|
+//! | `u64`, `i64`, `u128`, `i128`, `f64`, `bool` | the number or boolean |
+//! | `&str`, `&[u8]` | the string or bytes, copied |
+//! | `&dyn Error` | its `Display` and that of each `source()`, formatted now |
+//! | `?value` (`Debug`) | its `Debug` text, formatted now straight into the ring |
+//! | the message | a string when it formats in one piece (always, for a literal), else text formatted now |
+//! | a field not recorded | an empty value |
+//!
+//! Formatting timestamps, levels and text happens on the worker thread, or never when the
+//! binary file is read back later with [`logbuf_journal::read::Reader`] or the `logbuf`
+//! command.
+//!
+//! # Spans
+//!
+//! Span creation (with the span's parent and values), `record`, enter and exit (with the
+//! thread and time, so a viewer can show how long a span was busy), close and follows-from
+//! each become a record. Every event carries its parent span, so a reader rebuilds each
+//! event's span chain. A span may be entered on one thread and exited on another: each
+//! transition records the thread it happened on. Enter and exit recording can be turned
+//! off ([`Builder::record_enter_exit`]) for spans that are entered very often.
+//!
+//! # When things go wrong
+//!
+//! - A full ring drops the event and counts it (or, with [`FullPolicy::Block`], waits); the
+//!   worker writes how many were lost into the log itself.
+//! - An event logged while the same thread is writing another one (from a `Debug`
+//!   implementation that logs) is dropped and counted the same way: it neither panics nor
+//!   deadlocks.
+//! - A sink's I/O errors are counted by the worker ([`Journal::stats`]).
+//!
+//! # Sharing the journal
+//!
+//! [`LogbufLayer::from_journal`] builds a layer on a journal built elsewhere, and
+//! [`LogbufLayer::journal`] hands out the layer's journal, so that the `log` back end
+//! (`logbuf-log`) and this layer write into one file.
 
 mod callsites;
 mod layer;
