@@ -183,6 +183,31 @@ impl Builder {
         Ok(self.sink(BinaryFileSink::create(path)?))
     }
 
+    /// Adds a binary file sink writing a rotated series of files at `base`; see
+    /// [`BinaryFileSink::rotating`] and [`crate::rotate`].
+    ///
+    /// ```
+    /// use logbuf_journal::Journal;
+    /// use logbuf_journal::rotate::Rotation;
+    ///
+    /// # let dir = tempfile::tempdir()?;
+    /// let (journal, _guard) = Journal::builder()
+    ///     .rotating_file(dir.path().join("app.lbf"), Rotation::daily().keep_files(7))?
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// If the first file cannot be created.
+    pub fn rotating_file(
+        self,
+        base: impl AsRef<Path>,
+        rotation: crate::rotate::Rotation,
+    ) -> io::Result<Self> {
+        Ok(self.sink(BinaryFileSink::rotating(base, rotation)?))
+    }
+
     /// How often the worker flushes sinks while records arrive. Default 100 ms.
     pub fn flush_interval(mut self, interval: Duration) -> Self {
         self.timing.flush_interval = interval;

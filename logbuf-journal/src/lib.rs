@@ -49,7 +49,11 @@
 //! - [`encode`]: the hot-path encoder that writes those records straight into a ring claim.
 //! - [`file`](mod@file): binary journal files: header, checksummed frames, a reader that survives torn
 //!   tails and damage.
-//! - [`sink`]: the [`Sink`] trait and the binary file sink.
+//! - [`sink`]: the [`Sink`] trait and the sinks: binary file (plain or rotating), human text
+//!   and JSON lines formatted on the worker thread, and per-sink level thresholds.
+//! - [`rotate`]: rotation by size and time (any time zone), retention, compression.
+//! - [`read`]: events read back from a file with their callsite, thread, spans and wall-clock
+//!   time.
 //!
 //! The journal knows nothing of `tracing` or `log`: front ends turn their events into
 //! [`wire`] records through the [`encode::Encoder`].

@@ -311,3 +311,26 @@ fn thousands_of_short_lived_threads_lose_nothing_and_their_rings_are_freed() {
         .collect();
     assert_eq!(events, want);
 }
+
+#[test]
+fn a_file_is_a_journal_from_the_moment_it_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("plain.lbf");
+    let base = dir.path().join("rotating.lbf");
+    let rotation =
+        logbuf_journal::rotate::Rotation::hourly().current(logbuf_journal::rotate::Current::Fixed);
+    let (_journal, guard) = Journal::builder()
+        .flush_interval(Duration::from_secs(3600))
+        .file(&plain)
+        .unwrap()
+        .rotating_file(&base, rotation)
+        .unwrap()
+        .build()
+        .unwrap();
+    // Nothing flushed yet, as if the process died now: both files still open as journals.
+    for path in [&plain, &base] {
+        let (events, stats) = decode(path);
+        assert!(events.is_empty() && stats.is_clean(), "{path:?}: {stats:?}");
+    }
+    drop(guard);
+}

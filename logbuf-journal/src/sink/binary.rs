@@ -120,6 +120,9 @@ impl BinaryFileSink {
                 for record in self.definitions.iter().chain(self.spans.records()) {
                     w.write_record(record)?;
                 }
+                // The file is a journal from the start: a process killed before the first
+                // flush leaves a file that reads as empty, not one without a header.
+                w.get_mut().flush()?;
                 *writer = Some(w);
                 Ok(())
             }
@@ -157,7 +160,8 @@ impl BinaryFileSink {
         match result {
             Ok(()) => {
                 file.mark_preamble();
-                Ok(())
+                // As for a plain file: a journal from the start, whenever the process dies.
+                file.flush()
             }
             Err(e) => {
                 // A file without its whole preamble is left behind; the next write starts

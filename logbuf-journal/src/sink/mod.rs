@@ -1,7 +1,8 @@
 //! Where the worker puts records: the [`Sink`] trait and the sinks.
 //!
 //! - [`BinaryFileSink`]: the binary journal file, read back with [`crate::read`] and the
-//!   `logbuf` command.
+//!   `logbuf` command; one file ([`BinaryFileSink::create`]) or a rotated series of
+//!   self-contained files ([`BinaryFileSink::rotating`]).
 //! - [`text`]: human-readable lines laid out like `tracing-subscriber`'s `fmt` output, formatted
 //!   on the worker thread.
 //! - [`json`]: one JSON object per line, with the keys of `tracing-subscriber`'s JSON format.
