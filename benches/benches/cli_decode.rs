@@ -7,7 +7,8 @@
 //! ```text
 //! chrt -f 10 cargo bench -p logbuf-benches --bench cli_decode
 //! # knobs: --events N (2000000), --rounds N (5)      env LOGBUF_BENCH_EVENTS, LOGBUF_BENCH_ROUNDS
-//! #        --only N: run one row (1 decode, 2 text, 3 JSON, 4 peer, 5 decode via Reader), for profiling
+//! #        --only N: run one row (1 decode, 2 text, 3 JSON, 4 peer, 5 decode via Reader,
+//! #        6 text on 2 threads, 7 JSON on 2 threads), for profiling
 //! ```
 //!
 //! Events as in the `journal` bench, `info!(user_id, latency_ms, ok, "request handled")`, each
@@ -96,10 +97,12 @@ impl Write for Count {
     }
 }
 
-/// Seconds to decode and render every event of `path` in `format`, and bytes written.
-fn cat_once(path: &PathBuf, format: Format, events: u64) -> (f64, u64) {
+/// Seconds to decode and render every event of `path` in `format` on `jobs` threads, and
+/// bytes written.
+fn cat_once(path: &PathBuf, format: Format, jobs: usize, events: u64) -> (f64, u64) {
     let options = Options {
         format,
+        jobs,
         ..Options::default()
     };
     let mut out = Count::default();
@@ -216,12 +219,14 @@ fn main() {
     let mut reader = Vec::new();
     let mut text = Vec::new();
     let mut json = Vec::new();
+    let mut text2 = Vec::new();
+    let mut json2 = Vec::new();
     let mut peer = Vec::new();
     let (mut text_bytes, mut json_bytes, mut peer_bytes) = (0, 0, 0);
     // The order rotates so that no variant always runs on a warm or cold cache.
     for round in 0..rounds {
-        for step in 0..5 {
-            let row = (round + step) % 5;
+        for step in 0..7 {
+            let row = (round + step) % 7;
             if only != 0 && row + 1 != only {
                 continue;
             }
@@ -229,12 +234,12 @@ fn main() {
                 0 => decode.push(events as f64 / decode_once(&path, events)),
                 4 => reader.push(events as f64 / reader_once(&path, events)),
                 1 => {
-                    let (secs, bytes) = cat_once(&path, Format::Text { color: false }, events);
+                    let (secs, bytes) = cat_once(&path, Format::Text { color: false }, 1, events);
                     text.push(events as f64 / secs);
                     text_bytes = bytes;
                 }
                 2 => {
-                    let (secs, bytes) = cat_once(&path, Format::Json, events);
+                    let (secs, bytes) = cat_once(&path, Format::Json, 1, events);
                     json.push(events as f64 / secs);
                     json_bytes = bytes;
                 }
@@ -243,6 +248,14 @@ fn main() {
                     peer.push(events as f64 / secs);
                     peer_bytes = bytes;
                 }
+                5 => {
+                    let (secs, _) = cat_once(&path, Format::Text { color: false }, 2, events);
+                    text2.push(events as f64 / secs);
+                }
+                6 => {
+                    let (secs, _) = cat_once(&path, Format::Json, 2, events);
+                    json2.push(events as f64 / secs);
+                }
                 _ => unreachable!(),
             }
         }
@@ -250,6 +263,7 @@ fn main() {
     if only != 0 {
         return;
     }
+    let (text2, json2) = (median(&mut text2), median(&mut json2));
     let (decode, reader, text, json, peer) = (
         median(&mut decode),
         median(&mut reader),
@@ -288,6 +302,13 @@ fn main() {
         ">= 2 M events/s",
     );
     row("logbuf cat --json", json, Some(json_bytes), "");
+    row(
+        "logbuf cat -j 2, text (2 threads, parallel::run_file)",
+        text2,
+        Some(text_bytes),
+        ">= 2 M events/s",
+    );
+    row("logbuf cat -j 2 --json", json2, Some(json_bytes), "");
     row(
         "peer: tracing-subscriber fmt, formatting live events",
         peer,

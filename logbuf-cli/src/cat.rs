@@ -29,7 +29,14 @@ pub struct Options {
     pub filter: Filter,
     /// What each line shows beyond the defaults.
     pub details: Details,
+    /// Threads to render one big file with (see [`crate::parallel`]); `0` and `1` mean the
+    /// calling thread alone. Several files are always merged on the calling thread.
+    pub jobs: usize,
 }
+
+/// Files smaller than this are read on the calling thread whatever [`Options::jobs`] says:
+/// starting workers would cost more than it saves.
+pub const PARALLEL_MIN_BYTES: u64 = 4 << 20;
 
 /// What a run did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,6 +120,22 @@ pub fn run_paths(
     out: &mut dyn Write,
     diagnostics: &mut dyn Write,
 ) -> io::Result<Summary> {
+    if let [path] = paths
+        && options.jobs > 1
+        && std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() >= PARALLEL_MIN_BYTES)
+    {
+        return match open_journal(path) {
+            Ok(_) => crate::parallel::run_file(path, options, options.jobs, out, diagnostics),
+            Err(failure) => {
+                let _ = writeln!(diagnostics, "logbuf: {failure}");
+                Ok(Summary {
+                    events_read: 0,
+                    events_written: 0,
+                    exit: failure.exit,
+                })
+            }
+        };
+    }
     let mut exit = Exit::Ok;
     let mut sources = Vec::with_capacity(paths.len());
     for path in paths {

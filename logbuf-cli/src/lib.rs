@@ -35,6 +35,7 @@ pub mod export;
 pub mod filter;
 pub mod follow;
 pub mod input;
+pub mod parallel;
 pub mod render;
 pub mod stats;
 pub mod time;

@@ -58,6 +58,9 @@ Examples:
         /// Journal files (a rotated series is merged in time order).
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
+        /// Threads to render one big file with (default: the CPUs, at most 4).
+        #[arg(short = 'j', long, value_name = "N")]
+        jobs: Option<usize>,
         #[command(flatten)]
         show: Show,
     },
@@ -188,6 +191,7 @@ impl Show {
                 threads: self.threads,
                 source: self.source,
             },
+            jobs: 1,
         })
     }
 }
@@ -226,8 +230,11 @@ fn usage(message: String) -> io::Error {
 fn run(cli: Cli, diagnostics: &mut dyn Write) -> io::Result<Exit> {
     let stdout = io::stdout();
     match cli.command {
-        Command::Cat { files, show } => {
-            let options = show.options().map_err(usage)?;
+        Command::Cat { files, jobs, show } => {
+            let mut options = show.options().map_err(usage)?;
+            options.jobs = jobs.unwrap_or_else(|| {
+                std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
+            });
             let mut out = stdout.lock();
             Ok(cat::run_paths(&files, &options, &mut out, diagnostics)?.exit)
         }
