@@ -1092,3 +1092,105 @@ fn follow_starts_again_when_the_file_is_truncated_in_place() {
     drop(child);
     drop(guard);
 }
+
+/// A writer the test can read back after the journal is done with it.
+#[derive(Clone, Default)]
+struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Nanoseconds a clock record read on a loaded machine may be off.
+const SLACK: i128 = 50_000_000;
+
+/// Splits a text line into its timestamp (as nanoseconds) and the rest.
+fn stamp_and_rest(line: &str) -> (i128, &str) {
+    let (stamp, rest) = line.split_once(' ').unwrap();
+    let nanos = chrono::DateTime::parse_from_rfc3339(stamp)
+        .unwrap_or_else(|e| panic!("{e}: {stamp}"))
+        .timestamp_nanos_opt()
+        .unwrap();
+    (i128::from(nanos), rest)
+}
+
+#[test]
+fn cat_prints_what_the_text_and_json_sinks_print() {
+    use logbuf_journal::sink::json::JsonSink;
+    use logbuf_journal::sink::text::TextSink;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("both.lbf");
+    let (text, json) = (Shared::default(), Shared::default());
+    let (journal, guard) = Journal::builder()
+        .file(&path)
+        .unwrap()
+        .sink(TextSink::new(text.clone()))
+        .sink(JsonSink::new(json.clone()))
+        .build()
+        .unwrap();
+    let s = sites(&journal);
+    let before = i128::from(logbuf_cli::time::now_nanos());
+    journal.write(128, |enc, at| {
+        enc.span_new(5, None, s.request, at.time, at.thread, 2);
+        enc.value_str("/a \"b\"");
+        enc.value_u64(200);
+    });
+    for i in 0..50u64 {
+        journal.write(128, |enc, at| {
+            enc.event(s.warn, at.time, at.thread, Some(5), 3);
+            enc.value_debug(format_args!("row {i}\tdone"));
+            enc.value_u64(i);
+            enc.value_bool(i % 3 == 0);
+        });
+    }
+    journal.write(64, |enc, at| enc.span_close(5, at.time));
+    let after = i128::from(logbuf_cli::time::now_nanos());
+    drop(guard);
+
+    let sink_text = String::from_utf8(text.0.lock().unwrap().clone()).unwrap();
+    let r = run(&["cat", path_arg(&path)]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (ours, theirs): (Vec<&str>, Vec<&str>) =
+        (r.stdout.lines().collect(), sink_text.lines().collect());
+    assert_eq!(ours.len(), 50);
+    assert_eq!(ours.len(), theirs.len());
+    for (a, b) in ours.iter().zip(&theirs) {
+        // The same renderer, so the same text after the time. The time is the file's clock
+        // records' reading of the tick counter (the sink reads it from the pairs it saw, which
+        // may be fewer), and it lies between the clock readings around the writes, give or
+        // take what a thread preempted between reading the tick counter and the wall clock
+        // for a clock record could add on a loaded machine.
+        let ((ta, ra), (_, rb)) = (stamp_and_rest(a), stamp_and_rest(b));
+        assert_eq!(ra, rb);
+        assert!(
+            before - SLACK <= ta && ta <= after + SLACK,
+            "{before} {ta} {after}"
+        );
+    }
+
+    let sink_json = String::from_utf8(json.0.lock().unwrap().clone()).unwrap();
+    let r = run(&["cat", "--json", path_arg(&path)]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for (a, b) in r.stdout.lines().zip(sink_json.lines()) {
+        let (mut a, mut b): (Json, Json) = (
+            serde_json::from_str(a).unwrap(),
+            serde_json::from_str(b).unwrap(),
+        );
+        let ta = a["timestamp"].take();
+        b["timestamp"].take();
+        assert_eq!(a, b);
+        let (ta, _) = stamp_and_rest(&format!("{} x", ta.as_str().unwrap()));
+        assert!(
+            before - SLACK <= ta && ta <= after + SLACK,
+            "{before} {ta} {after}"
+        );
+    }
+    assert_eq!(r.stdout.lines().count(), sink_json.lines().count());
+}
