@@ -250,3 +250,88 @@ fn local_timestamps_and_awkward_values() {
         })
     );
 }
+
+/// A writer that fails every call.
+struct Failing;
+
+impl std::io::Write for Failing {
+    fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+        Err(std::io::Error::other("disk on fire"))
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Err(std::io::Error::other("disk on fire"))
+    }
+}
+
+#[test]
+fn through_a_journal_beside_a_failing_sink() {
+    use logbuf_journal::{FullPolicy, Journal};
+
+    let out = Buf::default();
+    let (journal, guard) = Journal::builder()
+        .policy(FullPolicy::Block)
+        .sink(JsonSink::new(Failing))
+        .sink(JsonSink::new(out.clone()).with_format(|f| f.with_thread_names(true)))
+        .build()
+        .unwrap();
+    let span = journal.register_callsite(&Callsite {
+        id: 0,
+        kind: CallsiteKind::Span,
+        level: Level::Info,
+        target: "app",
+        name: "job",
+        module_path: None,
+        file: None,
+        line: None,
+        fields: vec!["id"],
+    });
+    let event = journal.register_callsite(&Callsite {
+        id: 0,
+        kind: CallsiteKind::Event,
+        level: Level::Warn,
+        target: "app",
+        name: "event",
+        module_path: None,
+        file: None,
+        line: None,
+        fields: vec!["message", "n"],
+    });
+    journal.write(64, |enc, at| {
+        enc.span_new(9, None, span, at.time, at.thread, 1);
+        enc.value_u64(7);
+    });
+    for n in 0..1000u64 {
+        journal.write(64, |enc, at| {
+            enc.event(event, at.time, at.thread, Some(9), 2);
+            enc.value_debug(format_args!("tick"));
+            enc.value_u64(n);
+        });
+    }
+    journal.flush();
+    assert!(journal.stats().sink_errors > 0);
+    drop(guard);
+    let text = out.text();
+    let objects: Vec<Json> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(objects.len(), 1000);
+    let thread = std::thread::current();
+    for (n, object) in objects.iter().enumerate() {
+        assert!(object["timestamp"].as_str().unwrap().ends_with('Z'));
+        assert_eq!(object["level"], "WARN");
+        assert_eq!(
+            object["fields"],
+            serde_json::json!({ "message": "tick", "n": n })
+        );
+        assert_eq!(
+            object["span"],
+            serde_json::json!({ "id": 7, "name": "job" })
+        );
+        assert_eq!(
+            object["spans"],
+            serde_json::json!([{ "id": 7, "name": "job" }])
+        );
+        assert_eq!(object["threadName"], thread.name().unwrap());
+    }
+}
