@@ -8,6 +8,13 @@
 //! is read from its start. If the path is missing for a while (between a rename and the
 //! creation of the next file), following waits for it to come back.
 //!
+//! A file of a stamped series, as the rotating sink names them when it keeps no stable name
+//! (`app.2026-11-29T06.lbf`, `app.2026-11-29T06.1.lbf`: the base name, a stamp starting with
+//! a digit, an optional counter, the extension), is followed into the next file of its series:
+//! when it has no more bytes and the directory holds a later name of the same series (by stamp,
+//! then counter), following moves on to the earliest such file, after reading the old one to
+//! its end once more a poll interval later.
+//!
 //! A record still being written when the file has no more bytes is waited for, not counted as
 //! a torn tail: the reader only reports a torn tail when the file was replaced.
 
@@ -55,6 +62,8 @@ struct Output<'o> {
     backlog: Option<VecDeque<Vec<u8>>>,
     keep: usize,
     error: Option<io::Error>,
+    /// The file of a stamped series to go on with, once the current one is finished.
+    next: Option<PathBuf>,
 }
 
 impl Output<'_> {
@@ -118,6 +127,8 @@ struct Growing<'a, 'o> {
     pos: u64,
     poll: Duration,
     output: Rc<RefCell<Output<'o>>>,
+    /// Whether the file is one of a stamped series (see the module docs).
+    series: bool,
     /// Stops following when the output is gone (a closed pipe) or, in tests, after a while.
     stop: &'a dyn Fn() -> bool,
 }
@@ -140,6 +151,19 @@ impl Read for Growing<'_, '_> {
                 self.pos += n as u64;
                 return Ok(n);
             }
+            if self.series
+                && let Some(next) = next_in_series(&self.path)
+            {
+                // The writer has moved on; give it a moment to finish the old file.
+                std::thread::sleep(self.poll);
+                let n = self.file.read(buf)?;
+                if n > 0 {
+                    self.pos += n as u64;
+                    return Ok(n);
+                }
+                self.output.borrow_mut().next = Some(next);
+                return Ok(0);
+            }
             let failed = {
                 let mut output = self.output.borrow_mut();
                 output.flush();
@@ -151,6 +175,54 @@ impl Read for Growing<'_, '_> {
             std::thread::sleep(self.poll);
         }
     }
+}
+
+/// A file name of a stamped series split at the stamp: the base name, the stamp, the counter
+/// (0 when there is none) and the extension. `app.2026-11-29T06.1.lbf` gives
+/// `("app", "2026-11-29T06", 1, "lbf")`.
+fn series_name(name: &str) -> Option<(&str, &str, u64, &str)> {
+    let at = name
+        .char_indices()
+        .find(|&(i, c)| c == '.' && name[i + 1..].starts_with(|d: char| d.is_ascii_digit()))?
+        .0;
+    let (base, rest) = (&name[..at], &name[at + 1..]);
+    let (middle, ext) = rest.rsplit_once('.')?;
+    let (stamp, counter) = match middle.rsplit_once('.') {
+        Some((stamp, counter))
+            if !counter.is_empty() && counter.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            (stamp, counter.parse().ok()?)
+        }
+        _ => (middle, 0),
+    };
+    (!base.is_empty() && !ext.is_empty()).then_some((base, stamp, counter, ext))
+}
+
+/// The earliest file of `path`'s stamped series that comes after it, if there is one.
+fn next_in_series(path: &Path) -> Option<PathBuf> {
+    let name = path.file_name()?.to_str()?;
+    let (base, stamp, counter, ext) = series_name(name)?;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut best: Option<((String, u64), PathBuf)> = None;
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let other = entry.file_name();
+        let Some((b, s, c, e)) = other.to_str().and_then(series_name) else {
+            continue;
+        };
+        if b != base || e != ext || (s, c) <= (stamp, counter) {
+            continue;
+        }
+        if best
+            .as_ref()
+            .is_none_or(|((bs, bc), _)| (s, c) < (bs.as_str(), *bc))
+        {
+            best = Some(((s.to_owned(), c), entry.path()));
+        }
+    }
+    best.map(|(_, path)| path)
 }
 
 /// Waits for `path` to exist (it may be between a rename and the next file's creation) and
@@ -209,10 +281,12 @@ pub fn run(
         backlog: Some(VecDeque::with_capacity(options.backlog.min(4096))),
         keep: options.backlog,
         error: None,
+        next: None,
     }));
+    let mut current = path.to_path_buf();
     let renderer = Renderer::new(options.cat.format, options.cat.details);
-    let mut first = true;
     loop {
+        let path = current.as_path();
         let (file, id) = match open_when_there(path, options.poll, stop) {
             None => break,
             Some(Ok(opened)) => opened,
@@ -234,6 +308,11 @@ pub fn run(
             pos: 0,
             poll: options.poll,
             output: output.clone(),
+            series: path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(series_name)
+                .is_some(),
             stop,
         };
         let journal = match journal_from(path, growing) {
@@ -242,16 +321,12 @@ pub fn run(
                 if stop() || output.borrow().error.is_some() {
                     break;
                 }
+                // The first file, or a replacement, that is not a journal ends following.
                 let _ = writeln!(diagnostics, "logbuf: {failure}");
                 exit = exit.worst(failure.exit);
-                if first {
-                    break;
-                }
-                // A replacement that is not a journal: wait for the next one.
-                continue;
+                break;
             }
         };
-        first = false;
         let mut source = Source::new(path.to_path_buf(), journal);
         let filter = &options.cat.filter;
         let read = source.visit(|event| {
@@ -280,11 +355,69 @@ pub fn run(
         if stop() || output.borrow().error.is_some() {
             break;
         }
+        let next = output.borrow_mut().next.take();
+        if let Some(next) = next {
+            current = next;
+        }
     }
     let mut output = output.borrow_mut();
     output.flush();
     match output.error.take() {
         Some(e) => Err(e),
         None => Ok(exit),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn series_names() {
+        assert_eq!(
+            series_name("app.2026-11-29T06.lbf"),
+            Some(("app", "2026-11-29T06", 0, "lbf"))
+        );
+        assert_eq!(
+            series_name("my.app.2026-11-29T06-34.12.lbf"),
+            Some(("my.app", "2026-11-29T06-34", 12, "lbf"))
+        );
+        assert_eq!(series_name("app.lbf"), None);
+        assert_eq!(series_name("app.2026.lbf.gz").map(|n| n.3), Some("gz"));
+        assert_eq!(series_name(".2026-11-29.lbf"), None);
+    }
+
+    #[test]
+    fn next_in_a_series_goes_by_stamp_then_counter() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [
+            "app.2026-11-29T06.lbf",
+            "app.2026-11-29T06.2.lbf",
+            "app.2026-11-29T06.10.lbf",
+            "app.2026-11-29T07.lbf",
+            "app.2026-11-29T07.lbf.gz",
+            "other.2026-11-29T08.lbf",
+            "app.lbf",
+        ] {
+            std::fs::write(dir.path().join(name), b"").unwrap();
+        }
+        let next = |name: &str| {
+            next_in_series(&dir.path().join(name))
+                .map(|p| p.file_name().unwrap().to_str().unwrap().to_owned())
+        };
+        assert_eq!(
+            next("app.2026-11-29T06.lbf").as_deref(),
+            Some("app.2026-11-29T06.2.lbf")
+        );
+        assert_eq!(
+            next("app.2026-11-29T06.2.lbf").as_deref(),
+            Some("app.2026-11-29T06.10.lbf")
+        );
+        assert_eq!(
+            next("app.2026-11-29T06.10.lbf").as_deref(),
+            Some("app.2026-11-29T07.lbf")
+        );
+        assert_eq!(next("app.2026-11-29T07.lbf"), None);
+        assert_eq!(next("app.lbf"), None);
     }
 }

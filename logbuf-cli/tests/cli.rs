@@ -1194,3 +1194,41 @@ fn cat_prints_what_the_text_and_json_sinks_print() {
     }
     assert_eq!(r.stdout.lines().count(), sink_json.lines().count());
 }
+
+#[test]
+fn follow_moves_on_to_the_next_file_of_a_stamped_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("app.2026-11-29T06.lbf");
+    let second = dir.path().join("app.2026-11-29T07.lbf");
+    let log = |journal: &Journal, s: &Sites, message: &str| {
+        journal.write(128, |enc, at| {
+            enc.event(s.info, at.time, at.thread, None, 1);
+            enc.value_str(message);
+        });
+    };
+    let (journal, guard) = Journal::builder().file(&first).unwrap().build().unwrap();
+    let s = sites(&journal);
+    log(&journal, &s, "hour-six");
+    assert!(journal.flush());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_logbuf"))
+        .args(["follow", path_arg(&first), "--poll-ms", "10"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = Lines::new(&mut child);
+    let child = Killed(child);
+    assert!(lines.next().contains("hour-six"));
+    log(&journal, &s, "hour-six-late");
+    drop(guard);
+    // The next file of the series appears; the old one gets nothing more.
+    let (journal, guard) = Journal::builder().file(&second).unwrap().build().unwrap();
+    let s = sites(&journal);
+    log(&journal, &s, "hour-seven");
+    assert!(journal.flush());
+    assert!(lines.next().contains("hour-six-late"));
+    let line = lines.next();
+    assert!(line.contains("hour-seven"), "{line}");
+    drop(child);
+    drop(guard);
+}
