@@ -39,6 +39,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::file::{FileReader, OpenError, ReadStats};
 use crate::wire::{self, CallsiteKind, Level, Record, Value};
@@ -142,8 +143,8 @@ pub struct Span {
     pub id: u64,
     /// Its parent, if any.
     pub parent: Option<u64>,
-    /// Its callsite.
-    pub callsite: Callsite,
+    /// Its callsite (shared with the context's table, so that opening a span copies nothing).
+    pub callsite: Arc<Callsite>,
     /// Its values, in callsite order, with later `record`s applied.
     pub values: Vec<OwnedValue>,
 }
@@ -233,7 +234,7 @@ impl WallClock {
 /// ```
 #[derive(Debug, Default)]
 pub struct Context {
-    callsites: HashMap<u64, Callsite>,
+    callsites: HashMap<u64, Arc<Callsite>>,
     threads: HashMap<u64, String>,
     spans: HashMap<u64, Span>,
     clock: WallClock,
@@ -256,7 +257,7 @@ impl Context {
     pub fn apply(&mut self, record: &Record<'_>) -> bool {
         match record {
             Record::Callsite(c) => {
-                self.callsites.insert(c.id, Callsite::from(c));
+                self.callsites.insert(c.id, Arc::new(Callsite::from(c)));
             }
             Record::ThreadName(t) => {
                 self.threads.insert(t.thread, t.name.to_owned());
@@ -267,7 +268,7 @@ impl Context {
                     let span = Span {
                         id: s.id,
                         parent: s.parent,
-                        callsite: callsite.clone(),
+                        callsite: Arc::clone(callsite),
                         values: s.values.iter().map(OwnedValue::from).collect(),
                     };
                     self.spans.insert(s.id, span);
@@ -335,7 +336,7 @@ impl Context {
 
     /// The callsite with this id, if defined.
     pub fn callsite(&self, id: u64) -> Option<&Callsite> {
-        self.callsites.get(&id)
+        self.callsites.get(&id).map(|c| &**c)
     }
 
     /// The name of a journal thread id, if recorded.
