@@ -11,10 +11,10 @@ use std::path::{Path, PathBuf};
 
 use logbuf_journal::file::{FileReader, ReadStats};
 use logbuf_journal::read::{Context, EventInContext};
-use logbuf_journal::wire::Record;
+use logbuf_journal::wire::{Clock, Record};
 
 use crate::filter::Filter;
-use crate::input::{Exit, damage_report, open_journal};
+use crate::input::{Exit, damage_report, open_journal, series_clocks};
 use crate::render::{Details, Format, Renderer};
 
 /// Output is handed to the writer in pieces of about this size.
@@ -60,17 +60,60 @@ pub struct Source<R: Read> {
     pub path: PathBuf,
     file: FileReader<R>,
     context: Context,
+    /// The fixed map from ticks to merge order, shared by the files of one process.
+    order: Option<TickMap>,
+}
+
+/// A fixed linear map from a process's tick counter to nanoseconds since the Unix epoch,
+/// through two clock pairs. The files of one process get the same map, so their events sort
+/// in tick order, whatever clock records each file holds.
+#[derive(Debug, Clone, Copy)]
+struct TickMap {
+    anchor: Clock,
+    nanos_per_tick: f64,
+}
+
+impl TickMap {
+    fn new(first: Clock, last: Clock) -> Option<Self> {
+        let ticks = last.ticks.checked_sub(first.ticks).filter(|&t| t > 0)?;
+        let nanos = last.unix_nanos.checked_sub(first.unix_nanos)?;
+        Some(Self {
+            anchor: last,
+            nanos_per_tick: nanos as f64 / ticks as f64,
+        })
+    }
+
+    fn nanos(&self, ticks: u64) -> u64 {
+        let delta =
+            (i128::from(ticks) - i128::from(self.anchor.ticks)) as f64 * self.nanos_per_tick;
+        let nanos = i128::from(self.anchor.unix_nanos) + delta as i128;
+        u64::try_from(nanos.max(0)).unwrap_or(u64::MAX)
+    }
 }
 
 impl<R: Read> Source<R> {
-    /// Reads events from `file`, named `path` in messages.
+    /// Reads events from `file`, named `path` in messages, with its header's clock pair.
     pub fn new(path: PathBuf, file: FileReader<R>) -> Self {
+        let own = file.header().clock;
+        Self::with_clocks(path, file, &[own])
+    }
+
+    /// Reads events from `file` with these clock pairs in place of its header's (see
+    /// [`series_clocks`]).
+    pub fn with_clocks(path: PathBuf, file: FileReader<R>, clocks: &[Clock]) -> Self {
         let mut context = Context::new();
-        context.add_clock(file.header().clock);
+        for pair in clocks {
+            context.add_clock(*pair);
+        }
+        let order = match clocks {
+            [first, .., last] => TickMap::new(*first, *last),
+            _ => None,
+        };
         Self {
             path,
             file,
             context,
+            order,
         }
     }
 
@@ -137,16 +180,25 @@ pub fn run_paths(
         };
     }
     let mut exit = Exit::Ok;
-    let mut sources = Vec::with_capacity(paths.len());
+    let mut files = Vec::with_capacity(paths.len());
     for path in paths {
         match open_journal(path) {
-            Ok(file) => sources.push(Source::new(path.clone(), file)),
+            Ok(file) => files.push((path.clone(), file)),
             Err(failure) => {
                 let _ = writeln!(diagnostics, "logbuf: {failure}");
                 exit = exit.worst(failure.exit);
             }
         }
     }
+    let headers: Vec<_> = files
+        .iter()
+        .map(|(_, f)| (f.header().pid, f.header().clock))
+        .collect();
+    let sources = files
+        .into_iter()
+        .zip(series_clocks(&headers))
+        .map(|((path, file), clocks)| Source::with_clocks(path, file, &clocks))
+        .collect();
     let mut summary = run(sources, options, out, diagnostics)?;
     summary.exit = summary.exit.worst(exit);
     Ok(summary)
@@ -238,6 +290,7 @@ fn next_rendered<R: Read>(
     let mut at = 0;
     let filter = &options.filter;
     let events_read = &mut summary.events_read;
+    let order = source.order;
     let found = source.visit(|event| {
         *events_read += 1;
         if !filter.matches(event) {
@@ -245,7 +298,10 @@ fn next_rendered<R: Read>(
         }
         line.clear();
         renderer.render(event, line);
-        at = event.unix_nanos.unwrap_or(0);
+        at = match &order {
+            Some(map) => map.nanos(event.event.time),
+            None => event.unix_nanos.unwrap_or(0),
+        };
         true
     });
     match found {

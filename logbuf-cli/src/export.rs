@@ -13,7 +13,8 @@
 //! - Times are microseconds since the earliest file's start.
 //!
 //! Files are read in the order of their start time, so a span entered in one file of a
-//! rotated series and exited in the next pairs up.
+//! rotated series and exited in the next pairs up; the files of one process share one clock
+//! ([`series_clocks`]).
 
 use std::collections::{HashMap, HashSet};
 use std::io::{self, Read, Write};
@@ -21,10 +22,10 @@ use std::path::PathBuf;
 
 use logbuf_journal::file::FileReader;
 use logbuf_journal::read::{Callsite, Context, OwnedValue};
-use logbuf_journal::wire::{Record, Value};
+use logbuf_journal::wire::{Clock, Record, Value};
 
 use crate::filter::level_name;
-use crate::input::{Exit, damage_report, open_journal};
+use crate::input::{Exit, damage_report, open_journal, series_clocks};
 
 /// An entered span waiting for its exit.
 #[derive(Debug)]
@@ -184,6 +185,11 @@ pub fn chrome(
         }
     }
     files.sort_by_key(|(_, f)| f.header().clock.unix_nanos);
+    let headers: Vec<_> = files
+        .iter()
+        .map(|(_, f)| (f.header().pid, f.header().clock))
+        .collect();
+    let clocks = series_clocks(&headers);
     let base = files
         .first()
         .map_or(0, |(_, f)| f.header().clock.unix_nanos);
@@ -197,7 +203,7 @@ pub fn chrome(
         .buf
         .extend_from_slice(b"{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n");
     let mut processes: HashMap<u32, Process> = HashMap::new();
-    for (path, file) in files {
+    for ((path, file), clocks) in files.into_iter().zip(clocks) {
         let pid = file.header().pid;
         let process = processes.entry(pid).or_default();
         if !process.named {
@@ -210,7 +216,7 @@ pub fn chrome(
             json_str(&file.header().program, &mut trace.buf);
             trace.buf.extend_from_slice(b"}}");
         }
-        let (read_exit, file_exit) = export_file(&path, file, pid, process, &mut trace)?;
+        let (read_exit, file_exit) = export_file(&path, file, &clocks, pid, process, &mut trace)?;
         if let Some(e) = read_exit {
             let _ = writeln!(
                 diagnostics,
@@ -292,12 +298,15 @@ type FileOutcome = (Option<io::Error>, Option<(String, Exit)>);
 fn export_file<R: Read>(
     path: &std::path::Path,
     mut file: FileReader<R>,
+    clocks: &[Clock],
     pid: u32,
     process: &mut Process,
     trace: &mut Trace<'_>,
 ) -> io::Result<FileOutcome> {
     let mut context = Context::new();
-    context.add_clock(file.header().clock);
+    for pair in clocks {
+        context.add_clock(*pair);
+    }
     process.last = process.last.max(file.header().clock.unix_nanos);
     let mut read_error = None;
     while let Some(record) = file.next_record() {

@@ -6,6 +6,7 @@ use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use logbuf_journal::file::{FileReader, OpenError, ReadStats};
+use logbuf_journal::wire::Clock;
 
 /// Bytes read from a file at a time.
 pub const READ_BUFFER: usize = 1 << 18;
@@ -224,4 +225,47 @@ pub fn damage_report(path: &Path, stats: &ReadStats, orphans: u64) -> Option<(St
 /// `"s"` unless `n` is one.
 pub(crate) fn plural(n: u64) -> &'static str {
     if n == 1 { "" } else { "s" }
+}
+
+/// The clock pairs to read each file of a set with, so that files one process wrote (a
+/// rotated series) share one tick rate and one anchor.
+///
+/// A file's header holds one pair of the journal's tick counter and the wall clock; a reader
+/// that has only that pair (a rotated file read before its writer's next clock record) must
+/// guess the tick rate. Files with the same writer process id share one tick counter, so the
+/// earliest and the latest of their header pairs give the rate over the whole series, and
+/// reading every file with those two pairs maps ticks to the same wall-clock times in every
+/// file: events sort across files as they were written.
+///
+/// Returns, for each header `(pid, pair)` in `headers`, the pairs to start its context with:
+/// its own pair alone when no other file has its process id, or when the pairs of that
+/// process do not advance together (a process id reused after a reboot).
+///
+/// ```
+/// use logbuf_cli::input::series_clocks;
+/// use logbuf_journal::wire::Clock;
+///
+/// let pair = |ticks, unix_nanos| Clock { ticks, unix_nanos };
+/// let clocks = series_clocks(&[(7, pair(5_000, 2_000)), (7, pair(1_000, 1_000)), (8, pair(9, 9))]);
+/// assert_eq!(clocks[0], [pair(1_000, 1_000), pair(5_000, 2_000)]);
+/// assert_eq!(clocks[1], [pair(1_000, 1_000), pair(5_000, 2_000)]);
+/// assert_eq!(clocks[2], [pair(9, 9)]);
+/// ```
+pub fn series_clocks(headers: &[(u32, Clock)]) -> Vec<Vec<Clock>> {
+    headers
+        .iter()
+        .map(|&(pid, own)| {
+            let mut same: Vec<Clock> = headers
+                .iter()
+                .filter(|(p, _)| *p == pid)
+                .map(|(_, c)| *c)
+                .collect();
+            same.sort_by_key(|c| (c.unix_nanos, c.ticks));
+            let advancing = same.windows(2).all(|w| w[1].ticks >= w[0].ticks);
+            match (same.first(), same.last()) {
+                (Some(first), Some(last)) if advancing && first != last => vec![*first, *last],
+                _ => vec![own],
+            }
+        })
+        .collect()
 }

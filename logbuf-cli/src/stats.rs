@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 
 use logbuf_journal::file::{FileReader, ReadStats};
 use logbuf_journal::read::Context;
-use logbuf_journal::wire::{Level, Record};
+use logbuf_journal::wire::{Clock, Level, Record};
 
 use crate::filter::level_name;
-use crate::input::{Exit, damage_report, open_journal, plural};
+use crate::input::{Exit, damage_report, open_journal, plural, series_clocks};
 use crate::time::{format_duration, format_nanos};
 
 /// A callsite as the summary groups it: the same source location in several files (a rotated
@@ -73,13 +73,29 @@ impl Stats {
     pub fn add<R: Read>(
         &mut self,
         path: &Path,
+        file: FileReader<R>,
+        bytes: u64,
+        diagnostics: &mut dyn Write,
+    ) -> Exit {
+        let own = file.header().clock;
+        self.add_with_clocks(path, file, &[own], bytes, diagnostics)
+    }
+
+    /// [`Stats::add`], reading times with these clock pairs in place of the file's header's
+    /// (see [`series_clocks`]).
+    pub fn add_with_clocks<R: Read>(
+        &mut self,
+        path: &Path,
         mut file: FileReader<R>,
+        clocks: &[Clock],
         bytes: u64,
         diagnostics: &mut dyn Write,
     ) -> Exit {
         let mut exit = Exit::Ok;
         let mut context = Context::new();
-        context.add_clock(file.header().clock);
+        for pair in clocks {
+            context.add_clock(*pair);
+        }
         let mut per_callsite: HashMap<u64, u64> = HashMap::new();
         let mut per_thread: HashMap<u64, u64> = HashMap::new();
         while let Some(record) = file.next_record() {
@@ -269,8 +285,23 @@ pub fn run(
 ) -> io::Result<Exit> {
     let mut stats = Stats::default();
     let mut exit = Exit::Ok;
+    let mut files = Vec::with_capacity(paths.len());
     for path in paths {
-        exit = exit.worst(stats.add_path(path, diagnostics));
+        match open_journal(path) {
+            Ok(file) => files.push((path, file)),
+            Err(failure) => {
+                let _ = writeln!(diagnostics, "logbuf: {failure}");
+                exit = exit.worst(failure.exit);
+            }
+        }
+    }
+    let headers: Vec<_> = files
+        .iter()
+        .map(|(_, f)| (f.header().pid, f.header().clock))
+        .collect();
+    for ((path, file), clocks) in files.into_iter().zip(series_clocks(&headers)) {
+        let bytes = std::fs::metadata(path).map_or(0, |m| m.len());
+        exit = exit.worst(stats.add_with_clocks(path, file, &clocks, bytes, diagnostics));
     }
     if stats.files > 0 {
         stats.write(out, top)?;

@@ -1232,3 +1232,72 @@ fn follow_moves_on_to_the_next_file_of_a_stamped_series() {
     drop(child);
     drop(guard);
 }
+
+#[test]
+fn cat_and_stats_read_a_rotated_series_as_one_log() {
+    use logbuf_journal::rotate::{Current, Rotation};
+
+    let dir = tempfile::tempdir().unwrap();
+    let (journal, guard) = Journal::builder()
+        .rotating_file(
+            dir.path().join("app.lbf"),
+            Rotation::size(4096).current(Current::None),
+        )
+        .unwrap()
+        .build()
+        .unwrap();
+    let s = sites(&journal);
+    journal.write(128, |enc, at| {
+        enc.span_new(1, None, s.request, at.time, at.thread, 2);
+        enc.value_str("/long");
+        enc.value_empty();
+    });
+    const N: u64 = 600;
+    for i in 0..N {
+        journal.write(128, |enc, at| {
+            enc.event(s.info, at.time, at.thread, Some(1), 2);
+            enc.value_debug(format_args!("n{i:04}"));
+            enc.value_u64(i);
+        });
+        if i % 50 == 0 {
+            // Let the worker write (and rotate) as it goes rather than all at the end.
+            assert!(journal.flush());
+        }
+    }
+    drop(guard);
+    let mut files: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path().to_str().unwrap().to_owned())
+        .filter(|p| p.ends_with(".lbf"))
+        .collect();
+    assert!(files.len() >= 5, "rotated into several files: {files:?}");
+    // Listed newest first: the output is still in time order.
+    files.sort();
+    files.reverse();
+    let mut args = vec!["cat"];
+    args.extend(files.iter().map(String::as_str));
+    let r = run(&args);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let expected: Vec<String> = (0..N).map(|i| format!("n{i:04}")).collect();
+    assert_eq!(messages(&r.stdout), expected);
+    assert!(
+        r.stdout
+            .lines()
+            .all(|l| l.contains("request{path=\"/long\"}: app::http: n")),
+        "every file carries the open span"
+    );
+    args[0] = "stats";
+    let r = run(&args);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains(&format!("events:       {N} (")),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains(&format!("files:        {} (", files.len())),
+        "{}",
+        r.stdout
+    );
+}
