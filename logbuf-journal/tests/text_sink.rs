@@ -477,3 +477,109 @@ fn a_rotating_file_behind_the_sink_is_reopened_with_the_journal() {
     contents.sort();
     assert_eq!(contents, [" INFO app: after\n", " INFO app: before\n"]);
 }
+
+#[test]
+fn span_fields_recorded_later_come_last_as_in_fmt() {
+    use logbuf_journal::wire::{SpanClose, SpanNew, SpanRecord};
+
+    let theirs = Buf::default();
+    let writer = theirs.clone();
+    let subscriber = tracing_subscriber::registry().with(
+        fmt::layer()
+            .with_writer(writer)
+            .with_ansi(false)
+            .without_time(),
+    );
+    tracing::subscriber::with_default(subscriber, || {
+        let span = tracing::info_span!(
+            "req",
+            a = 1,
+            b = tracing::field::Empty,
+            c = 3,
+            d = tracing::field::Empty
+        );
+        let _entered = span.enter();
+        tracing::info!("created");
+        span.record("b", 2);
+        tracing::info!("b recorded");
+        span.record("a", 5);
+        tracing::info!("a recorded again");
+        let empty = tracing::info_span!("later", x = tracing::field::Empty);
+        let _inner = empty.enter();
+        tracing::info!("nothing yet");
+        empty.record("x", "now");
+        tracing::info!("x recorded");
+    });
+
+    let ours = Buf::default();
+    let mut sink = TextSink::new(ours.clone()).without_time();
+    let callsite = |id, kind, name, fields| {
+        Record::Callsite(Callsite {
+            id,
+            kind,
+            level: Level::Info,
+            target: module_path!(),
+            name,
+            module_path: None,
+            file: None,
+            line: None,
+            fields,
+        })
+    };
+    let event = |message, parent| {
+        Record::Event(Event {
+            callsite: 3,
+            time: 0,
+            thread: 1,
+            parent: Some(parent),
+            values: vec![Value::Debug(message)],
+        })
+    };
+    let records = vec![
+        callsite(1, CallsiteKind::Span, "req", vec!["a", "b", "c", "d"]),
+        callsite(2, CallsiteKind::Span, "later", vec!["x"]),
+        callsite(3, CallsiteKind::Event, "event", vec!["message"]),
+        Record::SpanNew(SpanNew {
+            id: 1,
+            parent: None,
+            callsite: 1,
+            time: 0,
+            thread: 1,
+            values: vec![Value::I64(1), Value::Empty, Value::I64(3), Value::Empty],
+        }),
+        event("created", 1),
+        Record::SpanRecord(SpanRecord {
+            id: 1,
+            values: vec![Value::Empty, Value::I64(2), Value::Empty, Value::Empty],
+        }),
+        event("b recorded", 1),
+        Record::SpanRecord(SpanRecord {
+            id: 1,
+            values: vec![Value::I64(5), Value::Empty, Value::Empty, Value::Empty],
+        }),
+        event("a recorded again", 1),
+        Record::SpanNew(SpanNew {
+            id: 2,
+            parent: Some(1),
+            callsite: 2,
+            time: 0,
+            thread: 1,
+            values: vec![Value::Empty],
+        }),
+        event("nothing yet", 2),
+        Record::SpanRecord(SpanRecord {
+            id: 2,
+            values: vec![Value::Str("now")],
+        }),
+        event("x recorded", 2),
+        Record::SpanClose(SpanClose { id: 2, time: 0 }),
+        Record::SpanClose(SpanClose { id: 1, time: 0 }),
+    ];
+    for record in records {
+        sink.write_record(record).unwrap();
+    }
+    sink.flush().unwrap();
+    let ours = ours.text();
+    assert!(ours.contains(" INFO req{a=1 c=3 b=2 a=5}:later{x=\"now\"}: text_sink: x recorded\n"));
+    assert_eq!(ours, theirs.text());
+}

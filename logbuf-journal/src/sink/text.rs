@@ -18,9 +18,11 @@
 //! returns are written as `\n` and `\r`, and other control characters (ESC among them) as
 //! `fmt` writes the ones it escapes (`\x1b`, `\x7f`, `\u{9b}`). Tabs stay as they are.
 //!
-//! A span's fields show the latest value of each field, in the order the span's callsite
-//! declares them; `fmt` appends values recorded after creation at the end instead, repeating a
-//! field recorded twice.
+//! A span's fields are shown as `fmt` shows them: the values it was created with, then the
+//! values recorded on it later, in the order they were recorded (a field recorded twice shows
+//! twice). [`TextSink`] keeps each open span's fields as text, written once when the span opens
+//! rather than for every event inside it. [`TextFormat::render`] alone, given only an event's
+//! context, shows each field's latest value in the order the callsite declares them.
 //!
 //! ```
 //! use logbuf_journal::Journal;
@@ -61,6 +63,7 @@
 
 use std::any::Any;
 use std::cell::Cell;
+use std::collections::HashMap;
 use std::fmt::{self, Write as _};
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
@@ -384,7 +387,16 @@ impl TextFormat {
     }
 
     /// Appends the event's line, with its line feed, to `out`.
+    ///
+    /// A span's fields are written from its values as they stand: each field's latest value,
+    /// in the order the callsite declares them. [`TextSink`] keeps each span's fields as they
+    /// were recorded instead, which is `fmt`'s layout (see the [module docs](self)).
     pub fn render(&self, event: &EventInContext<'_>, out: &mut Vec<u8>) {
+        self.render_with(event, &SpanFields::default(), out);
+    }
+
+    /// [`TextFormat::render`] with the spans' fields taken from `spans` where it has them.
+    fn render_with(&self, event: &EventInContext<'_>, spans: &SpanFields, out: &mut Vec<u8>) {
         let callsite = event.callsite;
         if self.timestamps != Timestamps::None
             && let Some(nanos) = event.unix_nanos
@@ -419,7 +431,7 @@ impl TextFormat {
         }
         if !event.spans.is_empty() {
             for span in &event.spans {
-                self.span(span, out);
+                self.span(span, spans.get(span.id), out);
             }
             out.push(b' ');
         }
@@ -450,13 +462,22 @@ impl TextFormat {
         out.push(b'\n');
     }
 
-    fn span(&self, span: &Span, out: &mut Vec<u8>) {
+    fn span(&self, span: &Span, kept: Option<&[u8]>, out: &mut Vec<u8>) {
         self.style(BOLD, out, |out| escape_into(&span.callsite.name, out));
-        if span.values.iter().any(|v| *v != OwnedValue::Empty) {
-            self.style(BOLD, out, |out| out.push(b'{'));
-            let values = span.values.iter().map(Field::Owned);
-            self.fields(&span.callsite.fields, values, out);
-            self.style(BOLD, out, |out| out.push(b'}'));
+        match kept {
+            Some([]) => {}
+            Some(fields) => {
+                self.style(BOLD, out, |out| out.push(b'{'));
+                out.extend_from_slice(fields);
+                self.style(BOLD, out, |out| out.push(b'}'));
+            }
+            None if span.values.iter().any(|v| *v != OwnedValue::Empty) => {
+                self.style(BOLD, out, |out| out.push(b'{'));
+                let values = span.values.iter().map(Field::Owned);
+                self.fields(&span.callsite.fields, values, out);
+                self.style(BOLD, out, |out| out.push(b'}'));
+            }
+            None => {}
         }
         self.style(DIMMED, out, |out| out.push(b':'));
     }
@@ -642,6 +663,57 @@ impl<'v> Field<'v> {
     }
 }
 
+// === span fields as recorded ===
+
+/// Each open span's fields, written once when the span opens and extended when values are
+/// recorded on it, as `fmt` keeps them: values recorded later come after the others, and a
+/// field recorded twice shows twice.
+#[derive(Debug, Default)]
+struct SpanFields {
+    spans: HashMap<u64, Vec<u8>>,
+}
+
+impl SpanFields {
+    fn get(&self, id: u64) -> Option<&[u8]> {
+        self.spans.get(&id).map(Vec::as_slice)
+    }
+
+    /// Keeps track of a span record; `context` is the context before the record is applied.
+    fn apply(&mut self, format: &TextFormat, context: &Context, record: &Record<'_>) {
+        match record {
+            Record::SpanNew(new) => {
+                let Some(callsite) = context.callsite(new.callsite) else {
+                    return;
+                };
+                let mut text = Vec::new();
+                let values = new.values.iter().map(Field::Wire);
+                format.fields(&callsite.fields, values, &mut text);
+                self.spans.insert(new.id, text);
+            }
+            Record::SpanRecord(update) => {
+                let Some(span) = context.span(update.id) else {
+                    return;
+                };
+                let Some(text) = self.spans.get_mut(&update.id) else {
+                    return;
+                };
+                if update.values.iter().all(|v| *v == Value::Empty) {
+                    return;
+                }
+                if !text.is_empty() {
+                    text.push(b' ');
+                }
+                let values = update.values.iter().map(Field::Wire);
+                format.fields(&span.callsite.fields, values, text);
+            }
+            Record::SpanClose(close) => {
+                self.spans.remove(&close.id);
+            }
+            _ => {}
+        }
+    }
+}
+
 // === the line sink machinery shared with the JSON sink ===
 
 /// Where a line sink writes: any writer, or one the sink knows how to reopen and sync.
@@ -787,6 +859,7 @@ pub(crate) fn decode<'a>(entry: &Entry<'a>) -> io::Result<Record<'a>> {
 pub struct TextSink {
     lines: Lines,
     format: TextFormat,
+    spans: SpanFields,
 }
 
 impl TextSink {
@@ -810,6 +883,7 @@ impl TextSink {
         Self {
             lines: Lines::new(Target::of(writer)),
             format: TextFormat::new(),
+            spans: SpanFields::default(),
         }
     }
 
@@ -896,9 +970,15 @@ impl TextSink {
     ///
     /// Writing failed; the sink can be called again.
     pub fn write_record(&mut self, record: Record<'_>) -> io::Result<()> {
-        let format = &self.format;
+        let (format, spans) = (&self.format, &mut self.spans);
+        if matches!(
+            record,
+            Record::SpanNew(_) | Record::SpanRecord(_) | Record::SpanClose(_)
+        ) {
+            spans.apply(format, &self.lines.context, &record);
+        }
         self.lines
-            .write(record, |event, out| format.render(event, out))
+            .write(record, |event, out| format.render_with(event, spans, out))
     }
 }
 
