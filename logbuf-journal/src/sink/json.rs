@@ -36,6 +36,7 @@
 //! Every control character in a string is escaped (`\n`, `\u001b`, and also DEL and the C1
 //! controls, which JSON allows raw), so a line never breaks and never drives a terminal.
 
+use std::collections::HashMap;
 use std::io::{self, Write};
 
 use super::text::{
@@ -180,6 +181,20 @@ impl JsonFormat {
 
     /// Appends the event's object, with a line feed, to `out`.
     pub fn render(&self, event: &EventInContext<'_>, out: &mut Vec<u8>) {
+        self.render_with(event, &HashMap::new(), out);
+    }
+
+    /// [`JsonFormat::render`] with the spans' objects taken from `spans` where it has them.
+    fn render_with(
+        &self,
+        event: &EventInContext<'_>,
+        spans: &HashMap<u64, Vec<u8>>,
+        out: &mut Vec<u8>,
+    ) {
+        let span_object = |span: &Span, out: &mut Vec<u8>| match spans.get(&span.id) {
+            Some(object) => out.extend_from_slice(object),
+            None => span_object(span, out),
+        };
         let callsite = event.callsite;
         let mut obj = Object::open(out);
         if self.timestamps != Timestamps::None
@@ -460,6 +475,9 @@ pub(crate) fn string(text: &str, out: &mut Vec<u8>) {
 pub struct JsonSink {
     lines: Lines,
     format: JsonFormat,
+    /// Each open span's object, written when it opens and again when values are recorded on
+    /// it, rather than for every event inside it.
+    spans: HashMap<u64, Vec<u8>>,
 }
 
 impl JsonSink {
@@ -482,6 +500,7 @@ impl JsonSink {
         Self {
             lines: Lines::new(Target::of(writer)),
             format: JsonFormat::new(),
+            spans: HashMap::new(),
         }
     }
 
@@ -505,9 +524,32 @@ impl JsonSink {
     ///
     /// Writing failed; the sink can be called again.
     pub fn write_record(&mut self, record: Record<'_>) -> io::Result<()> {
-        let format = &self.format;
-        self.lines
-            .write(record, |event, out| format.render(event, out))
+        let changed = match &record {
+            Record::SpanNew(new) => Some(new.id),
+            Record::SpanRecord(update) => Some(update.id),
+            Record::SpanClose(close) => {
+                self.spans.remove(&close.id);
+                None
+            }
+            _ => None,
+        };
+        let (format, spans) = (&self.format, &self.spans);
+        let written = self
+            .lines
+            .write(record, |event, out| format.render_with(event, spans, out));
+        if let Some(id) = changed {
+            match self.lines.context.span(id) {
+                Some(span) => {
+                    let mut object = Vec::new();
+                    span_object(span, &mut object);
+                    self.spans.insert(id, object);
+                }
+                None => {
+                    self.spans.remove(&id);
+                }
+            }
+        }
+        written
     }
 }
 
