@@ -90,9 +90,9 @@ pub enum Timestamps {
 /// Formats wall-clock times, keeping the text of the last second it formatted.
 #[derive(Debug, Default)]
 pub(crate) struct TimeFormatter {
-    /// The last second formatted and its `YYYY-MM-DDTHH:MM:SS` (then, for local time, the
-    /// offset `+HH:MM` in bytes 19..25).
-    cache: Cell<Option<(u64, [u8; 25])>>,
+    /// The form and second last formatted, and its `YYYY-MM-DDTHH:MM:SS` (then, for local
+    /// time, the offset `+HH:MM` in bytes 19..25).
+    cache: Cell<Option<(Timestamps, u64, [u8; 25])>>,
 }
 
 impl Clone for TimeFormatter {
@@ -108,10 +108,10 @@ impl TimeFormatter {
         let secs = unix_nanos / 1_000_000_000;
         let micros = (unix_nanos % 1_000_000_000) / 1_000;
         let text = match self.cache.get() {
-            Some((cached, text)) if cached == secs => text,
+            Some((form, cached, text)) if form == kind && cached == secs => text,
             _ => match second_text(kind, secs) {
                 Some(text) => {
-                    self.cache.set(Some((secs, text)));
+                    self.cache.set(Some((kind, secs, text)));
                     text
                 }
                 None => return false,
@@ -401,10 +401,16 @@ impl TextFormat {
         if self.timestamps != Timestamps::None
             && let Some(nanos) = event.unix_nanos
         {
+            let start = out.len();
+            let mut written = false;
             self.style(DIMMED, out, |out| {
-                self.time.write(self.timestamps, nanos, out);
+                written = self.time.write(self.timestamps, nanos, out);
             });
-            out.push(b' ');
+            if written {
+                out.push(b' ');
+            } else {
+                out.truncate(start);
+            }
         }
         if self.level {
             let (text, colour) = level_text(callsite.level);
@@ -1056,7 +1062,8 @@ mod tests {
         assert!(time.write(Timestamps::Rfc3339Utc, nanos + 1_000, &mut out));
         assert_eq!(out, b"2026-11-29T06:40:00.123457Z");
 
-        let local = TimeFormatter::default();
+        // The same formatter, asked for another form of the same second.
+        let local = time;
         out.clear();
         assert!(local.write(Timestamps::Local, nanos, &mut out));
         let expected = chrono::DateTime::from_timestamp_nanos(nanos as i64)
