@@ -395,8 +395,9 @@ impl TextFormat {
         self.render_with(event, &SpanFields::default(), out);
     }
 
-    /// [`TextFormat::render`] with the spans' fields taken from `spans` where it has them.
-    fn render_with(&self, event: &EventInContext<'_>, spans: &SpanFields, out: &mut Vec<u8>) {
+    /// [`TextFormat::render`] with the spans' fields as `spans` kept them, in `fmt`'s layout
+    /// (a span `spans` does not know is written from its values).
+    pub fn render_with(&self, event: &EventInContext<'_>, spans: &SpanFields, out: &mut Vec<u8>) {
         let callsite = event.callsite;
         if self.timestamps != Timestamps::None
             && let Some(nanos) = event.unix_nanos
@@ -671,21 +672,60 @@ impl<'v> Field<'v> {
 
 // === span fields as recorded ===
 
-/// Each open span's fields, written once when the span opens and extended when values are
-/// recorded on it, as `fmt` keeps them: values recorded later come after the others, and a
-/// field recorded twice shows twice.
+/// Each open span's fields as text, written once when the span opens and extended when values
+/// are recorded on it, as `fmt` keeps them: values recorded later come after the others, and
+/// a field recorded twice shows twice. [`TextSink`] keeps one; a reader that renders events
+/// itself keeps one beside its [`Context`] and renders with [`TextFormat::render_with`].
+///
+/// ```
+/// use logbuf_journal::read::Context;
+/// use logbuf_journal::sink::text::{SpanFields, TextFormat};
+/// use logbuf_journal::wire::{Callsite, CallsiteKind, Event, Level, Record, SpanNew, SpanRecord, Value};
+///
+/// let format = TextFormat::new().without_time();
+/// let (mut context, mut spans) = (Context::new(), SpanFields::new());
+/// let span = |id, name, fields| Record::Callsite(Callsite { id, kind: CallsiteKind::Span,
+///     level: Level::Info, target: "app", name, module_path: None, file: None, line: None,
+///     fields });
+/// let records = [
+///     span(1, "req", vec!["user", "path"]),
+///     Record::Callsite(Callsite { id: 2, kind: CallsiteKind::Event, level: Level::Info,
+///         target: "app", name: "event", module_path: None, file: None, line: None,
+///         fields: vec!["message"] }),
+///     Record::SpanNew(SpanNew { id: 5, parent: None, callsite: 1, time: 0, thread: 1,
+///         values: vec![Value::Empty, Value::Str("/a")] }),
+///     Record::SpanRecord(SpanRecord { id: 5, values: vec![Value::U64(7), Value::Empty] }),
+/// ];
+/// for record in &records {
+///     spans.apply(&format, &context, record);
+///     context.apply(record);
+/// }
+/// let event = Event { callsite: 2, time: 0, thread: 1, parent: Some(5),
+///     values: vec![Value::Debug("hi")] };
+/// let mut line = Vec::new();
+/// format.render_with(&context.event(event).unwrap(), &spans, &mut line);
+/// assert_eq!(line, b" INFO req{path=\"/a\" user=7}: app: hi\n");
+/// ```
 #[derive(Debug, Default)]
-struct SpanFields {
+pub struct SpanFields {
     spans: HashMap<u64, Vec<u8>>,
 }
 
 impl SpanFields {
-    fn get(&self, id: u64) -> Option<&[u8]> {
+    /// No spans.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The fields of span `id` as text, if it is open.
+    pub fn get(&self, id: u64) -> Option<&[u8]> {
         self.spans.get(&id).map(Vec::as_slice)
     }
 
-    /// Keeps track of a span record; `context` is the context before the record is applied.
-    fn apply(&mut self, format: &TextFormat, context: &Context, record: &Record<'_>) {
+    /// Takes in one record (records other than span creation, recording and closing change
+    /// nothing), written in `format`'s style. `context` is the context the events are rendered
+    /// with; this may be called before or after the record is applied to it.
+    pub fn apply(&mut self, format: &TextFormat, context: &Context, record: &Record<'_>) {
         match record {
             Record::SpanNew(new) => {
                 let Some(callsite) = context.callsite(new.callsite) else {
