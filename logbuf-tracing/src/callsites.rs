@@ -3,10 +3,14 @@
 //!
 //! Each layer owns a [`Callsites`] table: a locked map from the address of a callsite's
 //! `&'static Metadata` to the id the journal gave its definition. In front of it, every thread
-//! keeps a small direct-mapped cache of `(table, metadata address) -> id` in a thread-local
-//! array of `Cell`s. A hit costs a hash, one thread-local load and two compares; a miss (a
-//! thread's first event from a callsite, or a slot taken over by another callsite) takes the
-//! lock, registers the callsite with the journal if no thread has yet, and fills the slot.
+//! keeps a small open-addressed cache of `(table, metadata address) -> id` in a thread-local
+//! array of `Cell`s: a callsite lives in the first free slot of a short run starting at its
+//! hash, so callsites that hash alike do not push each other out. A hit costs a hash, a
+//! thread-local load and two compares (a few more for a callsite that found its home slot
+//! taken); a miss (a thread's first event from a callsite) takes the lock, registers the
+//! callsite with the journal if no thread has yet, and fills a slot. Only a thread that logs
+//! from more callsites than a run has room for evicts, and takes the lock again for the
+//! callsite it evicted.
 //!
 //! The journal writes a callsite's definition before any record that a thread writes after
 //! the registration returns. A thread that finds the id in the map learned it under the lock,
@@ -22,8 +26,11 @@ use logbuf_journal::Journal;
 use logbuf_journal::wire::{self, CallsiteKind};
 use tracing_core::{Level, Metadata};
 
-/// Slots in each thread's cache (a power of two).
-const SLOTS: usize = 256;
+/// Slots in each thread's cache (a power of two): 12 KiB a thread.
+const SLOTS: usize = 512;
+
+/// Slots a callsite may sit in, from its hash on.
+const PROBES: usize = 8;
 
 /// One cached mapping. `table == 0` marks an empty slot (tables are numbered from 1).
 #[derive(Clone, Copy)]
@@ -84,23 +91,36 @@ impl Callsites {
     #[inline]
     pub(crate) fn id(&self, journal: &Journal, meta: &'static Metadata<'static>) -> u64 {
         let key = key(meta);
-        let index = slot_index(self.table, key);
+        let home = slot_index(self.table, key);
         let hit = CACHE.try_with(|cache| {
-            let slot = cache[index].get();
-            (slot.table == self.table && slot.key == key).then_some(slot.id)
+            for probe in 0..PROBES {
+                let slot = cache[(home + probe) % SLOTS].get();
+                if slot.table == self.table && slot.key == key {
+                    return Some(slot.id);
+                }
+                if slot.table == 0 {
+                    break;
+                }
+            }
+            None
         });
         match hit {
             Ok(Some(id)) => id,
-            _ => self.miss(journal, meta, index),
+            _ => self.miss(journal, meta, home),
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn miss(&self, journal: &Journal, meta: &'static Metadata<'static>, index: usize) -> u64 {
+    fn miss(&self, journal: &Journal, meta: &'static Metadata<'static>, home: usize) -> u64 {
         let id = self.register(journal, meta);
         // Fails only while the thread's locals are torn down; the next event asks again.
         let _ = CACHE.try_with(|cache| {
+            // The first free slot of the run, or else the home slot.
+            let index = (0..PROBES)
+                .map(|probe| (home + probe) % SLOTS)
+                .find(|&i| cache[i].get().table == 0)
+                .unwrap_or(home);
             cache[index].set(Slot {
                 table: self.table,
                 key: key(meta),
@@ -151,5 +171,84 @@ pub(crate) fn level(level: Level) -> wire::Level {
         wire::Level::Debug
     } else {
         wire::Level::Trace
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use tracing_core::callsite::Identifier;
+    use tracing_core::field::FieldSet;
+    use tracing_core::{Kind, Metadata};
+
+    /// A callsite that does nothing, to give metadata an identity.
+    struct Site;
+
+    impl tracing_core::Callsite for Site {
+        fn set_interest(&self, _: tracing_core::subscriber::Interest) {}
+        fn metadata(&self) -> &Metadata<'_> {
+            unreachable!("not registered with tracing")
+        }
+    }
+
+    static SITE: Site = Site;
+
+    /// Leaked metadata for `n` distinct callsites.
+    fn metadata(n: usize) -> Vec<&'static Metadata<'static>> {
+        (0..n)
+            .map(|i| {
+                let name: &'static str = Box::leak(format!("event {i}").into_boxed_str());
+                let meta = Metadata::new(
+                    name,
+                    "test",
+                    Level::INFO,
+                    None,
+                    None,
+                    None,
+                    FieldSet::new(&["message"], Identifier(&SITE)),
+                    Kind::EVENT,
+                );
+                &*Box::leak(Box::new(meta))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn callsites_sharing_a_home_slot_both_stay_cached() {
+        let (journal, _guard) = Journal::builder().build().unwrap();
+        let callsites = Callsites::new();
+        // More callsites than slots: two of them share a home slot.
+        let metas = metadata(SLOTS + 1);
+        let mut by_home = HashMap::new();
+        let (a, b) = metas
+            .iter()
+            .find_map(|m| {
+                let home = slot_index(callsites.table, key(m));
+                by_home.insert(home, *m).map(|other| (other, *m))
+            })
+            .expect("pigeonhole");
+        let ids = (callsites.id(&journal, a), callsites.id(&journal, b));
+        assert_ne!(ids.0, ids.1);
+        // Both are answered from this thread's cache now: with the map emptied, a miss would
+        // register the callsite again under a new id.
+        callsites.ids.lock().unwrap().clear();
+        for _ in 0..3 {
+            assert_eq!((callsites.id(&journal, a), callsites.id(&journal, b)), ids);
+        }
+    }
+
+    #[test]
+    fn more_callsites_than_the_cache_holds() {
+        let (journal, _guard) = Journal::builder().build().unwrap();
+        let callsites = Callsites::new();
+        let metas = metadata(2 * SLOTS);
+        let ids: Vec<u64> = metas.iter().map(|m| callsites.id(&journal, m)).collect();
+        let mut unique = ids.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), metas.len());
+        let again: Vec<u64> = metas.iter().map(|m| callsites.id(&journal, m)).collect();
+        assert_eq!(again, ids);
     }
 }

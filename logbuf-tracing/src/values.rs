@@ -22,7 +22,7 @@ static SPOILER: [u8; 2 * FIRST_CLAIM] = [0; 2 * FIRST_CLAIM];
 pub(crate) const FIRST_CLAIM: usize = 256;
 
 /// Messages up to this long that format in one piece are stored as strings.
-const MESSAGE_SCRATCH: usize = 256;
+const MESSAGE_SCRATCH: usize = 128;
 
 /// How the values of one record are written; kept across the journal's calls of the encoding.
 #[derive(Debug, Default, Clone, Copy)]
