@@ -8,12 +8,14 @@
 //! is read from its start. If the path is missing for a while (between a rename and the
 //! creation of the next file), following waits for it to come back.
 //!
-//! A file of a stamped series, as the rotating sink names them when it keeps no stable name
-//! (`app.2026-11-29T06.lbf`, `app.2026-11-29T06.1.lbf`: the base name, a stamp starting with
-//! a digit, an optional counter, the extension), is followed into the next file of its series:
-//! when it has no more bytes and the directory holds a later name of the same series (by stamp,
-//! then counter), following moves on to the earliest such file, after reading the old one to
-//! its end once more a poll interval later.
+//! A file of a stamped series, as the rotating sink names them (`app.2026-11-29T06.lbf`,
+//! `app.2026-11-29T06.1.lbf`: the base name, a stamp starting with a date, an optional
+//! counter, the extension), is followed into the next file of its series: when it has no more
+//! bytes and the directory holds a later name of the same series (by stamp, then counter),
+//! following moves on to the earliest such file, after reading the old one to its end once
+//! more a poll interval later. This is how the sink's rotations are followed whatever its
+//! "current" name does: a symbolic link that moved on several files between two looks, a fixed
+//! name renamed to its stamp (the open file is found under its new name), or no current name.
 //!
 //! A record still being written when the file has no more bytes is waited for, not counted as
 //! a torn tail: the reader only reports a torn tail when the file was replaced.
@@ -122,13 +124,17 @@ fn identity(meta: &std::fs::Metadata) -> (u64, u64) {
 /// the end only once the path names another file (rotation) or the file was truncated.
 struct Growing<'a, 'o> {
     file: File,
+    /// The path it was opened by.
     path: PathBuf,
+    /// Whether that is the path being followed (and not a file of its series found after it).
+    via_watch: bool,
+    /// The path being followed, when it is a stable name outside the series (a fixed current
+    /// name or a symbolic link): where to go back to once the series is read to its end.
+    stable: Option<&'a Path>,
     id: (u64, u64),
     pos: u64,
     poll: Duration,
     output: Rc<RefCell<Output<'o>>>,
-    /// Whether the file is one of a stamped series (see the module docs).
-    series: bool,
     /// Stops following when the output is gone (a closed pipe) or, in tests, after a while.
     stop: &'a dyn Fn() -> bool,
 }
@@ -141,20 +147,11 @@ impl Read for Growing<'_, '_> {
                 self.pos += n as u64;
                 return Ok(n);
             }
-            let replaced = match std::fs::metadata(&self.path) {
-                Ok(meta) => identity(&meta) != self.id || meta.len() < self.pos,
-                Err(_) => false,
-            };
-            if replaced {
-                // Bytes written to the old file just before it was replaced.
-                let n = self.file.read(buf)?;
-                self.pos += n as u64;
-                return Ok(n);
-            }
-            if self.series
-                && let Some(next) = next_in_series(&self.path)
-            {
-                // The writer has moved on; give it a moment to finish the old file.
+            // A later file of its series: the writer has moved on. Files renamed when rotated
+            // are found under their new name.
+            let name = current_name(&self.file).unwrap_or_else(|| self.path.clone());
+            if let Some(next) = next_in_series(&name) {
+                // Give the writer a moment to finish the old file.
                 std::thread::sleep(self.poll);
                 let n = self.file.read(buf)?;
                 if n > 0 {
@@ -163,6 +160,24 @@ impl Read for Growing<'_, '_> {
                 }
                 self.output.borrow_mut().next = Some(next);
                 return Ok(0);
+            }
+            let replaced = if self.via_watch {
+                match std::fs::metadata(&self.path) {
+                    Ok(meta) => identity(&meta) != self.id || meta.len() < self.pos,
+                    Err(_) => false,
+                }
+            } else {
+                // The last file of the series: go back to the stable name unless it names
+                // this very file (a link to the newest file).
+                self.stable
+                    .and_then(|p| std::fs::metadata(p).ok())
+                    .is_some_and(|meta| identity(&meta) != self.id)
+            };
+            if replaced {
+                // Bytes written to the old file just before it was replaced.
+                let n = self.file.read(buf)?;
+                self.pos += n as u64;
+                return Ok(n);
             }
             let failed = {
                 let mut output = self.output.borrow_mut();
@@ -174,6 +189,23 @@ impl Read for Growing<'_, '_> {
             }
             std::thread::sleep(self.poll);
         }
+    }
+}
+
+/// The path an open file has now (it may have been renamed since it was opened), where the
+/// system says.
+fn current_name(file: &File) -> Option<PathBuf> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()))
+            .ok()
+            .filter(|p| p.is_absolute())
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = file;
+        None
     }
 }
 
@@ -195,7 +227,14 @@ fn series_name(name: &str) -> Option<(&str, &str, u64, &str)> {
         }
         _ => (middle, 0),
     };
-    (!base.is_empty() && !ext.is_empty()).then_some((base, stamp, counter, ext))
+    // A date first (`2026-11-29`), so that numbered copies (`app.1.lbf`, older the higher the
+    // number, as logrotate keeps them) are not taken for a series.
+    let dated = stamp.len() >= 10
+        && stamp.bytes().take(10).enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            _ => b.is_ascii_digit(),
+        });
+    (dated && !base.is_empty() && !ext.is_empty()).then_some((base, stamp, counter, ext))
 }
 
 /// The earliest file of `path`'s stamped series that comes after it, if there is one.
@@ -283,11 +322,26 @@ pub fn run(
         error: None,
         next: None,
     }));
-    let mut current = path.to_path_buf();
+    let watch = path;
     let renderer = Renderer::new(options.cat.format, options.cat.details);
     loop {
-        let path = current.as_path();
-        let (file, id) = match open_when_there(path, options.poll, stop) {
+        // The next file of a series, when the last one ended there; else the path followed.
+        let explicit = output.borrow_mut().next.take();
+        let explicit = explicit.and_then(|p| {
+            let file = File::open(&p).ok()?;
+            let id = identity(&file.metadata().ok()?);
+            Some((p, file, id))
+        });
+        let via_watch = explicit.is_none();
+        let (path, opened) = match explicit {
+            Some((p, file, id)) => (p, Some(Ok((file, id)))),
+            None => (
+                watch.to_path_buf(),
+                open_when_there(watch, options.poll, stop),
+            ),
+        };
+        let path = path.as_path();
+        let (file, id) = match opened {
             None => break,
             Some(Ok(opened)) => opened,
             Some(Err(e)) => {
@@ -308,11 +362,13 @@ pub fn run(
             pos: 0,
             poll: options.poll,
             output: output.clone(),
-            series: path
+            via_watch,
+            stable: (watch
                 .file_name()
                 .and_then(|n| n.to_str())
                 .and_then(series_name)
-                .is_some(),
+                .is_none())
+            .then_some(watch),
             stop,
         };
         let journal = match journal_from(path, growing) {
@@ -355,10 +411,6 @@ pub fn run(
         if stop() || output.borrow().error.is_some() {
             break;
         }
-        let next = output.borrow_mut().next.take();
-        if let Some(next) = next {
-            current = next;
-        }
     }
     let mut output = output.borrow_mut();
     output.flush();
@@ -383,7 +435,12 @@ mod tests {
             Some(("my.app", "2026-11-29T06-34", 12, "lbf"))
         );
         assert_eq!(series_name("app.lbf"), None);
-        assert_eq!(series_name("app.2026.lbf.gz").map(|n| n.3), Some("gz"));
+        assert_eq!(
+            series_name("app.2026-11-29.lbf.gz").map(|n| n.3),
+            Some("gz")
+        );
+        assert_eq!(series_name("app.1.lbf"), None, "a numbered copy");
+        assert_eq!(series_name("app.2026.lbf"), None);
         assert_eq!(series_name(".2026-11-29.lbf"), None);
     }
 

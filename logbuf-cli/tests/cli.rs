@@ -1301,3 +1301,92 @@ fn cat_and_stats_read_a_rotated_series_as_one_log() {
         r.stdout
     );
 }
+
+#[test]
+fn follow_the_rotating_sinks_current_link() {
+    follow_rotating(logbuf_journal::rotate::Current::Link);
+}
+
+#[test]
+fn follow_the_rotating_sinks_fixed_current_name() {
+    follow_rotating(logbuf_journal::rotate::Current::Fixed);
+}
+
+#[test]
+fn follow_a_rotating_series_with_no_current_name() {
+    follow_rotating(logbuf_journal::rotate::Current::None);
+}
+
+/// Follows a journal rotating by size every few dozen events, by its base path (or, with no
+/// current name, by the first file's name), and checks that every event comes out once, in
+/// order.
+fn follow_rotating(current: logbuf_journal::rotate::Current) {
+    use logbuf_journal::rotate::{Current, Rotation};
+
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("app.lbf");
+    let (journal, guard) = Journal::builder()
+        .rotating_file(&base, Rotation::size(2048).current(current))
+        .unwrap()
+        .build()
+        .unwrap();
+    let s = sites(&journal);
+    let log = |i: u64| {
+        journal.write(128, |enc, at| {
+            enc.event(s.info, at.time, at.thread, None, 2);
+            enc.value_debug(format_args!("n{i:04}"));
+            enc.value_u64(i);
+        });
+    };
+    log(0);
+    assert!(journal.flush());
+    let followed = match current {
+        Current::None => std::fs::read_dir(dir.path())
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path(),
+        _ => base.clone(),
+    };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_logbuf"))
+        .args(["follow", path_arg(&followed), "--poll-ms", "5"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = Lines::new(&mut child);
+    let child = Killed(child);
+    assert!(lines.next().contains("n0000"));
+    // Several rotations, each file written and flushed in steps.
+    for i in 1..200 {
+        log(i);
+        if i % 20 == 0 {
+            assert!(journal.flush());
+        }
+    }
+    assert!(journal.flush());
+    let stamped = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_str()
+                .unwrap()
+                .contains(".20")
+        })
+        .count();
+    assert!(stamped >= 3, "rotated: {stamped} stamped files");
+    for i in 1..200 {
+        let line = lines.next();
+        assert!(line.contains(&format!("n{i:04}")), "{i}: {line}");
+    }
+    // Nothing twice: the next line is the next event.
+    log(999);
+    assert!(journal.flush());
+    let line = lines.next();
+    assert!(line.contains("n0999"), "{line}");
+    drop(child);
+    drop(guard);
+}
