@@ -243,10 +243,15 @@ fn a_full_disk_neither_blocks_nor_panics_the_application() {
         eprintln!("no /dev/full here; the failing-sink tests cover the same path");
         return;
     }
+    // A binary file writes its header at once: on a full disk, building says so.
+    let err = Journal::builder().file(dev_full).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::StorageFull, "{err}");
+    assert!(err.to_string().contains("/dev/full"), "{err}");
+
+    // A disk that is full later: a text sink on /dev/full fails at every flush.
+    let full = std::fs::OpenOptions::new().write(true).open(dev_full).unwrap();
     let (journal, guard) = Journal::builder()
-        .file(dev_full)
-        .unwrap()
-        .shutdown_timeout(Duration::from_secs(30))
+        .sink(logbuf_journal::sink::text::TextSink::new(full))
         .build()
         .unwrap();
     let cs = callsite(&journal);

@@ -60,8 +60,14 @@ impl BinaryFileSink {
     ///
     /// If the directory or file cannot be created.
     pub fn create(path: impl AsRef<Path>) -> io::Result<Self> {
-        let mut sink = Self::empty(path.as_ref(), Out::Plain(None));
-        sink.reopen()?;
+        let path = path.as_ref();
+        let mut sink = Self::empty(path, Out::Plain(None));
+        sink.reopen().map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot create journal file {}: {e}", path.display()),
+            )
+        })?;
         Ok(sink)
     }
 
