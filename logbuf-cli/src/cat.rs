@@ -179,17 +179,7 @@ pub fn run_paths(
             }
         };
     }
-    let mut exit = Exit::Ok;
-    let mut files = Vec::with_capacity(paths.len());
-    for path in paths {
-        match open_journal(path) {
-            Ok(file) => files.push((path.clone(), file)),
-            Err(failure) => {
-                let _ = writeln!(diagnostics, "logbuf: {failure}");
-                exit = exit.worst(failure.exit);
-            }
-        }
-    }
+    let (files, exit) = crate::input::open_all(paths, diagnostics);
     let headers: Vec<_> = files
         .iter()
         .map(|(_, f)| (f.header().pid, f.header().clock))

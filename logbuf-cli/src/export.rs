@@ -25,7 +25,7 @@ use logbuf_journal::read::{Callsite, Context, OwnedValue};
 use logbuf_journal::wire::{Clock, Record, Value};
 
 use crate::filter::level_name;
-use crate::input::{Exit, damage_report, open_journal, series_clocks};
+use crate::input::{Exit, damage_report, series_clocks};
 
 /// An entered span waiting for its exit.
 #[derive(Debug)]
@@ -173,17 +173,7 @@ pub fn chrome(
     out: &mut dyn Write,
     diagnostics: &mut dyn Write,
 ) -> io::Result<Exit> {
-    let mut exit = Exit::Ok;
-    let mut files = Vec::new();
-    for path in paths {
-        match open_journal(path) {
-            Ok(file) => files.push((path.clone(), file)),
-            Err(failure) => {
-                let _ = writeln!(diagnostics, "logbuf: {failure}");
-                exit = exit.worst(failure.exit);
-            }
-        }
-    }
+    let (mut files, mut exit) = crate::input::open_all(paths, diagnostics);
     files.sort_by_key(|(_, f)| f.header().clock.unix_nanos);
     let headers: Vec<_> = files
         .iter()

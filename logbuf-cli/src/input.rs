@@ -269,3 +269,37 @@ pub fn series_clocks(headers: &[(u32, Clock)]) -> Vec<Vec<Clock>> {
         })
         .collect()
 }
+
+/// A journal file opened for reading.
+pub type Journal = FileReader<BufReader<File>>;
+
+/// Opens every journal in `paths`, in order, each file once: a path that names a file already
+/// listed (a "current" symbolic link beside the file it points to, a name given twice) is
+/// left out. Files that cannot be opened get one line each on `diagnostics`; the exit status
+/// says the worst.
+pub fn open_all(
+    paths: &[PathBuf],
+    diagnostics: &mut dyn std::io::Write,
+) -> (Vec<(PathBuf, Journal)>, Exit) {
+    use std::os::unix::fs::MetadataExt;
+
+    let mut exit = Exit::Ok;
+    let mut seen = std::collections::HashSet::new();
+    let mut files = Vec::with_capacity(paths.len());
+    for path in paths {
+        if let Ok(meta) = std::fs::metadata(path)
+            && meta.is_file()
+            && !seen.insert((meta.dev(), meta.ino()))
+        {
+            continue;
+        }
+        match open_journal(path) {
+            Ok(file) => files.push((path.clone(), file)),
+            Err(failure) => {
+                let _ = writeln!(diagnostics, "logbuf: {failure}");
+                exit = exit.worst(failure.exit);
+            }
+        }
+    }
+    (files, exit)
+}

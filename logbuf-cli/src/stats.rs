@@ -284,24 +284,14 @@ pub fn run(
     diagnostics: &mut dyn Write,
 ) -> io::Result<Exit> {
     let mut stats = Stats::default();
-    let mut exit = Exit::Ok;
-    let mut files = Vec::with_capacity(paths.len());
-    for path in paths {
-        match open_journal(path) {
-            Ok(file) => files.push((path, file)),
-            Err(failure) => {
-                let _ = writeln!(diagnostics, "logbuf: {failure}");
-                exit = exit.worst(failure.exit);
-            }
-        }
-    }
+    let (files, mut exit) = crate::input::open_all(paths, diagnostics);
     let headers: Vec<_> = files
         .iter()
         .map(|(_, f)| (f.header().pid, f.header().clock))
         .collect();
     for ((path, file), clocks) in files.into_iter().zip(series_clocks(&headers)) {
-        let bytes = std::fs::metadata(path).map_or(0, |m| m.len());
-        exit = exit.worst(stats.add_with_clocks(path, file, &clocks, bytes, diagnostics));
+        let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
+        exit = exit.worst(stats.add_with_clocks(&path, file, &clocks, bytes, diagnostics));
     }
     if stats.files > 0 {
         stats.write(out, top)?;

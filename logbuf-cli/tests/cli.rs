@@ -1035,11 +1035,20 @@ fn follow_rejects_what_it_cannot_follow() {
 #[test]
 fn output_closed_early_is_not_an_error() {
     let dir = tempfile::tempdir().unwrap();
-    let path = sample(dir.path(), "app.lbf");
-    let mut args = vec!["cat"];
-    args.extend(std::iter::repeat_n(path_arg(&path), 300));
+    let path = dir.path().join("many.lbf");
+    let (journal, guard) = Journal::builder().file(&path).unwrap().build().unwrap();
+    let s = sites(&journal);
+    // Far more text than a pipe holds.
+    for i in 0..20_000u64 {
+        journal.write(128, |enc, at| {
+            enc.event(s.info, at.time, at.thread, None, 2);
+            enc.value_str("a line long enough to fill the pipe quickly");
+            enc.value_u64(i);
+        });
+    }
+    drop(guard);
     let mut child = Command::new(env!("CARGO_BIN_EXE_logbuf"))
-        .args(&args)
+        .args(["cat", path_arg(&path)])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -1049,6 +1058,24 @@ fn output_closed_early_is_not_an_error() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(stderr, "");
+}
+
+#[test]
+fn a_file_named_twice_is_read_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = sample(dir.path(), "app.lbf");
+    let link = dir.path().join("current.lbf");
+    std::os::unix::fs::symlink(&path, &link).unwrap();
+    for command in ["cat", "stats"] {
+        let r = run(&[command, path_arg(&path), path_arg(&link), path_arg(&path)]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        if command == "cat" {
+            assert_eq!(r.stdout.lines().count(), 6);
+        } else {
+            assert!(r.stdout.contains("events:       6 ("), "{}", r.stdout);
+        }
+    }
 }
 
 #[test]
