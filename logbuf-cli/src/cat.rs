@@ -99,7 +99,9 @@ impl<R: Read> Source<R> {
     }
 
     /// Reads events from `file` with these clock pairs in place of its header's (see
-    /// [`series_clocks`]).
+    /// [`series_clocks`]). Given two or more, the file's own clock records are passed over, so
+    /// that every file of the series maps ticks to wall-clock time with the same line: times
+    /// agree across files and never go back where ticks do not.
     pub fn with_clocks(path: PathBuf, file: FileReader<R>, clocks: &[Clock]) -> Self {
         let mut context = Context::new();
         for pair in clocks {
@@ -129,6 +131,10 @@ impl<R: Read> Source<R> {
     ) -> io::Result<bool> {
         while let Some(record) = self.file.next_record() {
             let record = record?;
+            if self.order.is_some() && matches!(record, Record::Clock(_)) {
+                // One clock for the whole series: see `with_clocks`.
+                continue;
+            }
             if self.context.apply(&record)
                 && let Record::Event(event) = record
                 && let Some(event) = self.context.event(event)

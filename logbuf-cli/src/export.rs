@@ -307,6 +307,10 @@ fn export_file<R: Read>(
                 break;
             }
         };
+        if clocks.len() > 1 && matches!(record, Record::Clock(_)) {
+            // One clock for the whole series, as `cat::Source::with_clocks` reads it.
+            continue;
+        }
         let known = context.apply(&record);
         match record {
             Record::ThreadName(t) if process.named_threads.insert(t.thread) => {

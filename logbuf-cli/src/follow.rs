@@ -1,21 +1,26 @@
 //! `logbuf follow`: print a journal's events as they are written, like `tail -f`, and carry
 //! on into the next file when the log rotates.
 //!
-//! How rotation is noticed: whenever the open file has no more bytes, the path given is looked
-//! up again. If it now names another file (another device and inode: the old file was renamed
-//! away and a new one created, or a "current" symlink was moved), or the same file shorter
-//! than what was read (truncated in place), the old file is read to its end and the new file
-//! is read from its start. If the path is missing for a while (between a rename and the
-//! creation of the next file), following waits for it to come back.
+//! How rotation is noticed, whenever the open file has no more bytes:
 //!
-//! A file of a stamped series, as the rotating sink names them (`app.2026-11-29T06.lbf`,
-//! `app.2026-11-29T06.1.lbf`: the base name, a stamp starting with a date, an optional
-//! counter, the extension), is followed into the next file of its series: when it has no more
-//! bytes and the directory holds a later name of the same series (by stamp, then counter),
-//! following moves on to the earliest such file, after reading the old one to its end once
-//! more a poll interval later. This is how the sink's rotations are followed whatever its
-//! "current" name does: a symbolic link that moved on several files between two looks, a fixed
-//! name renamed to its stamp (the open file is found under its new name), or no current name.
+//! - A file of a stamped series, as the rotating sink names them (`app.2026-11-29T06.lbf`,
+//!   `app.2026-11-29T06.1.lbf`: the base name, a stamp starting with a date, an optional
+//!   counter, the extension), is followed into the next file of its series: when the directory
+//!   holds a later name of the same series (by stamp, then counter), the old file is read to
+//!   its end once more a poll interval later and following moves on to the earliest such
+//!   file, one file at a time. A file renamed when it was rotated is found under its new name
+//!   (on Linux, through `/proc/self/fd`).
+//! - When the series is read to its end and the path followed is a stable name outside it
+//!   (the sink's "current" symbolic link or fixed name) that names another file, following
+//!   goes back to that name.
+//! - Otherwise the path given is looked up again. If it now names another file (another
+//!   device and inode: the old file was renamed away and a new one created), or the same file
+//!   shorter than what was read (truncated in place), the old file is read to its end and the
+//!   new file from its start. If the path is missing for a while (between a rename and the
+//!   creation of the next file), following waits for it to come back.
+//!
+//! The files of one process are read with one clock: each file's times come from the first
+//! file's clock pair and its own, as `cat` does for a series ([`crate::input::series_clocks`]).
 //!
 //! A record still being written when the file has no more bytes is waited for, not counted as
 //! a torn tail: the reader only reports a torn tail when the file was replaced.
@@ -32,6 +37,7 @@ use std::time::Duration;
 use crate::cat::{Options, Source};
 use crate::input::{Exit, damage_report, describe_io, journal_from, open_plain};
 use crate::render::Renderer;
+use logbuf_journal::wire::Clock;
 
 /// How to follow.
 #[derive(Debug, Clone)]
@@ -324,6 +330,8 @@ pub fn run(
     }));
     let watch = path;
     let renderer = Renderer::new(options.cat.format, options.cat.details);
+    // The first file's process and clock pair, to read later files of the same process with.
+    let mut first_clock: Option<(u32, Clock)> = None;
     loop {
         // The next file of a series, when the last one ended there; else the path followed.
         let explicit = output.borrow_mut().next.take();
@@ -383,7 +391,15 @@ pub fn run(
                 break;
             }
         };
-        let mut source = Source::new(path.to_path_buf(), journal);
+        let (pid, own) = (journal.header().pid, journal.header().clock);
+        let (_, first) = *first_clock.get_or_insert((pid, own));
+        let clocks = match first_clock {
+            Some((first_pid, _)) if first_pid == pid && first.ticks < own.ticks => {
+                vec![first, own]
+            }
+            _ => vec![own],
+        };
+        let mut source = Source::with_clocks(path.to_path_buf(), journal, &clocks);
         let filter = &options.cat.filter;
         let read = source.visit(|event| {
             if filter.matches(event) {

@@ -112,6 +112,10 @@ impl Stats {
                     break;
                 }
             };
+            if clocks.len() > 1 && matches!(record, Record::Clock(_)) {
+                // One clock for the whole series, as `cat::Source::with_clocks` reads it.
+                continue;
+            }
             let known = context.apply(&record);
             match record {
                 Record::Event(event) if known => {

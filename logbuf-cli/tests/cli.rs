@@ -1307,6 +1307,11 @@ fn cat_and_stats_read_a_rotated_series_as_one_log() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let expected: Vec<String> = (0..N).map(|i| format!("n{i:04}")).collect();
     assert_eq!(messages(&r.stdout), expected);
+    let stamps: Vec<i128> = r.stdout.lines().map(|l| stamp_and_rest(l).0).collect();
+    assert!(
+        stamps.windows(2).all(|w| w[0] <= w[1]),
+        "times never go back"
+    );
     assert!(
         r.stdout
             .lines()
