@@ -1,6 +1,8 @@
 //! The `logbuf` command's machinery, as a library: decoding journal files and rendering them
-//! ([`cat`]), filters ([`filter`]), following a growing, rotating file ([`follow`]), a summary
-//! ([`stats`]) and Chrome trace-event export ([`export`]).
+//! ([`cat`], with the journal's own text and JSON renderers, [`render`]; one big file on
+//! several threads, [`parallel`]), filters ([`filter`]), following a growing, rotating file
+//! ([`follow`]), a summary ([`stats`]), Chrome trace-event export ([`export`]), and opening
+//! files with one-line errors and the command's exit codes ([`input`], [`Exit`]).
 //!
 //! The `logbuf` binary is a thin layer of argument parsing over these modules; they write to
 //! any [`std::io::Write`], so they can be driven from tests and benchmarks without a process.
