@@ -26,7 +26,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     for request in 0..2u64 {
                         let latency_us = 10.0 + (worker * 10 + request) as f64 / 4.0;
                         log::info!(
-                            worker, request, latency_us, cached = request % 2 == 0,
+                            worker, request, latency_us, cached = request.is_multiple_of(2),
                             route = "/users";
                             "request {request} done"
                         );

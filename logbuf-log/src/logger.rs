@@ -92,20 +92,16 @@ impl Logger {
     /// Finds the record's callsite: in the thread's cache, or else in the shared table (and
     /// then in the journal, registering it). `None` when the thread is being torn down.
     #[inline]
-    fn site(&self, record: &Record<'_>, keys: &KeyList<'_>) -> Option<Site> {
+    fn site(&self, record: &Record<'_>, keys: &[&str]) -> Option<Site> {
         let hash = site_hash(record, keys);
         let cached = CACHES.try_with(|caches| {
             let caches = caches.try_borrow().ok()?;
             let cache = caches.iter().find(|c| c.logger == self.id)?;
-            let bucket = cache.sites.get(&hash)?;
-            bucket
-                .iter()
-                .find(|s| s.matches(record, keys))
-                .map(|s| Site {
-                    id: s.id,
-                    enabled: s.enabled,
-                    guess: s.guess.get(),
-                })
+            cache.get(hash, record, keys).map(|s| Site {
+                id: s.id,
+                enabled: s.enabled,
+                guess: s.guess.get(),
+            })
         });
         match cached {
             Ok(Some(site)) => Some(site),
@@ -116,7 +112,7 @@ impl Logger {
 
     #[cold]
     #[inline(never)]
-    fn site_slow(&self, record: &Record<'_>, keys: &KeyList<'_>, hash: u64) -> Site {
+    fn site_slow(&self, record: &Record<'_>, keys: &[&str], hash: u64) -> Site {
         let key = SiteKey::of(record, keys);
         let enabled = self.filter.enabled(record.metadata());
         let id = if enabled {
@@ -133,9 +129,13 @@ impl Logger {
             0
         };
         let cached = CachedSite {
+            hash,
             level: record.level(),
             line: record.line(),
             target: key.target.clone().into_boxed_str(),
+            target_static: record
+                .module_path_static()
+                .filter(|m| std::ptr::eq(*m, record.target())),
             module: Loc::of(record.module_path_static(), key.module.as_deref()),
             file: Loc::of(record.file_static(), key.file.as_deref()),
             keys: key
@@ -158,21 +158,11 @@ impl Logger {
                         // The oldest logger's cache: most likely of a logger that is gone.
                         caches.remove(0);
                     }
-                    caches.push(ThreadCache {
-                        logger: self.id,
-                        sites: HashMap::default(),
-                        len: 0,
-                    });
+                    caches.push(ThreadCache::new(self.id));
                     caches.len() - 1
                 }
             };
-            let cache = &mut caches[index];
-            if cache.len >= CACHE_LIMIT {
-                cache.sites.clear();
-                cache.len = 0;
-            }
-            cache.sites.entry(hash).or_default().push(cached);
-            cache.len += 1;
+            caches[index].insert(cached);
         });
         Site {
             id,
@@ -205,7 +195,7 @@ impl Logger {
 
     /// Remembers that records of this callsite need more room than guessed.
     #[cold]
-    fn grow_guess(&self, record: &Record<'_>, keys: &KeyList<'_>) {
+    fn grow_guess(&self, record: &Record<'_>, keys: &[&str]) {
         let hash = site_hash(record, keys);
         let _ = CACHES.try_with(|caches| {
             let Ok(caches) = caches.try_borrow() else {
@@ -214,8 +204,7 @@ impl Logger {
             if let Some(site) = caches
                 .iter()
                 .find(|c| c.logger == self.id)
-                .and_then(|c| c.sites.get(&hash))
-                .and_then(|b| b.iter().find(|s| s.matches(record, keys)))
+                .and_then(|c| c.get(hash, record, keys))
             {
                 site.guess.set((site.guess.get() * 2).min(MAX_GUESS));
             }
@@ -223,19 +212,10 @@ impl Logger {
     }
 }
 
-impl Log for Logger {
-    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        metadata.level() <= self.max_level && self.filter.enabled(metadata)
-    }
-
+impl Logger {
     #[inline]
-    fn log(&self, record: &Record<'_>) {
-        if record.level() > self.max_level {
-            return;
-        }
-        let mut keys = KeyList::new();
-        let _ = record.key_values().visit(&mut keys);
-        let Some(site) = self.site(record, &keys) else {
+    fn log_with_keys(&self, record: &Record<'_>, keys: &[&str]) {
+        let Some(site) = self.site(record, keys) else {
             return;
         };
         if !site.enabled || (self.message_filter && !self.filter.matches(record)) {
@@ -266,7 +246,27 @@ impl Log for Logger {
                 }
             });
         if calls > 1 && written == Written::Committed && message.is_none() {
-            self.grow_guess(record, &keys);
+            self.grow_guess(record, keys);
+        }
+    }
+}
+
+impl Log for Logger {
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        metadata.level() <= self.max_level && self.filter.enabled(metadata)
+    }
+
+    #[inline]
+    fn log(&self, record: &Record<'_>) {
+        if record.level() > self.max_level {
+            return;
+        }
+        if record.key_values().count() == 0 {
+            self.log_with_keys(record, &[]);
+        } else {
+            let mut keys = KeyList::new();
+            let _ = record.key_values().visit(&mut keys);
+            self.log_with_keys(record, keys.as_slice());
         }
     }
 
@@ -289,11 +289,59 @@ thread_local! {
     static CACHES: RefCell<Vec<ThreadCache>> = const { RefCell::new(Vec::new()) };
 }
 
-/// One thread's callsites for one logger, by [`site_hash`].
+/// One thread's callsites for one logger: a direct-mapped table by [`site_hash`], and a map
+/// for the callsites whose slot is taken.
 struct ThreadCache {
     logger: u64,
-    sites: HashMap<u64, Vec<CachedSite>, BuildHasherDefault<PassThrough>>,
+    slots: Box<[Option<CachedSite>]>,
+    overflow: HashMap<u64, Vec<CachedSite>, BuildHasherDefault<PassThrough>>,
     len: usize,
+}
+
+/// Slots of a [`ThreadCache`]'s table (a power of two).
+const SLOTS: usize = 256;
+
+impl ThreadCache {
+    fn new(logger: u64) -> Self {
+        Self {
+            logger,
+            slots: (0..SLOTS).map(|_| None).collect(),
+            overflow: HashMap::default(),
+            len: 0,
+        }
+    }
+
+    #[inline]
+    fn slot(hash: u64) -> usize {
+        // The mixer leaves its best bits at the top.
+        (hash >> (64 - SLOTS.trailing_zeros())) as usize
+    }
+
+    #[inline]
+    fn get(&self, hash: u64, record: &Record<'_>, keys: &[&str]) -> Option<&CachedSite> {
+        match &self.slots[Self::slot(hash)] {
+            Some(site) if site.matches(hash, record, keys) => Some(site),
+            _ if self.overflow.is_empty() => None,
+            _ => self
+                .overflow
+                .get(&hash)?
+                .iter()
+                .find(|s| s.matches(hash, record, keys)),
+        }
+    }
+
+    fn insert(&mut self, site: CachedSite) {
+        if self.len >= CACHE_LIMIT {
+            self.slots.iter_mut().for_each(|s| *s = None);
+            self.overflow.clear();
+            self.len = 0;
+        }
+        self.len += 1;
+        match &mut self.slots[Self::slot(site.hash)] {
+            free @ None => *free = Some(site),
+            Some(_) => self.overflow.entry(site.hash).or_default().push(site),
+        }
+    }
 }
 
 /// A module path or file as first seen: a `'static` string is compared by address first.
@@ -324,9 +372,14 @@ impl Loc {
 }
 
 struct CachedSite {
+    hash: u64,
     level: log::Level,
     line: Option<u32>,
     target: Box<str>,
+    /// The target as a `'static` string, when it was the record's static module path (as
+    /// `log`'s macros make it): a record whose target has the same address and length has the
+    /// same text, so the text need not be compared.
+    target_static: Option<&'static str>,
     module: Loc,
     file: Loc,
     keys: Box<[Box<str>]>,
@@ -336,17 +389,21 @@ struct CachedSite {
 }
 
 impl CachedSite {
-    #[inline]
-    fn matches(&self, record: &Record<'_>, keys: &KeyList<'_>) -> bool {
-        self.level == record.level()
+    #[inline(always)]
+    fn matches(&self, hash: u64, record: &Record<'_>, keys: &[&str]) -> bool {
+        self.hash == hash
+            && self.level == record.level()
             && self.line == record.line()
             && self.file.matches(record.file_static(), record.file())
             && self
                 .module
                 .matches(record.module_path_static(), record.module_path())
-            && *self.target == *record.target()
+            && (self
+                .target_static
+                .is_some_and(|t| std::ptr::eq(t, record.target()))
+                || *self.target == *record.target())
             && self.keys.len() == keys.len()
-            && self.keys.iter().zip(keys.iter()).all(|(a, b)| **a == *b)
+            && (keys.is_empty() || self.keys.iter().zip(keys).all(|(a, b)| **a == **b))
     }
 }
 
@@ -362,14 +419,14 @@ struct SiteKey {
 }
 
 impl SiteKey {
-    fn of(record: &Record<'_>, keys: &KeyList<'_>) -> Self {
+    fn of(record: &Record<'_>, keys: &[&str]) -> Self {
         Self {
             level: record.level(),
             target: record.target().to_owned(),
             module: record.module_path().map(str::to_owned),
             file: record.file().map(str::to_owned),
             line: record.line(),
-            keys: keys.iter().map(str::to_owned).collect(),
+            keys: keys.iter().map(|k| (*k).to_owned()).collect(),
         }
     }
 }
@@ -378,14 +435,14 @@ impl SiteKey {
 /// the same for every record of a callsite whose strings are `'static`. Entries are compared
 /// by content, so equal hashes of different callsites only share a bucket.
 #[inline]
-fn site_hash(record: &Record<'_>, keys: &KeyList<'_>) -> u64 {
+fn site_hash(record: &Record<'_>, keys: &[&str]) -> u64 {
     let target = record.target();
     let mut h = Mix::default();
     h.add(target.as_ptr() as u64 ^ ((target.len() as u64) << 48));
     h.add(record.file_static().map_or(0, |f| f.as_ptr() as u64));
     h.add(record.module_path_static().map_or(0, |m| m.as_ptr() as u64));
     h.add(u64::from(record.line().unwrap_or(0)) << 8 | record.level() as u64);
-    for key in keys.iter() {
+    for key in keys {
         h.add(key.as_ptr() as u64 ^ ((key.len() as u64) << 48));
     }
     h.0
@@ -424,7 +481,8 @@ impl Hasher for PassThrough {
 
 // === key-values ===
 
-/// The keys of a record, in order, on the stack unless there are more than [`INLINE_KEYS`].
+/// The keys of a record, in order: on the stack, or all in `spill` once there are more than
+/// [`INLINE_KEYS`].
 struct KeyList<'kvs> {
     inline: [&'kvs str; INLINE_KEYS],
     len: usize,
@@ -432,7 +490,6 @@ struct KeyList<'kvs> {
 }
 
 impl<'kvs> KeyList<'kvs> {
-    #[inline]
     fn new() -> Self {
         Self {
             inline: [""; INLINE_KEYS],
@@ -441,29 +498,27 @@ impl<'kvs> KeyList<'kvs> {
         }
     }
 
-    #[inline]
-    fn len(&self) -> usize {
-        self.len + self.spill.len()
-    }
-
-    fn iter(&self) -> impl Iterator<Item = &'kvs str> + '_ {
-        self.inline[..self.len]
-            .iter()
-            .copied()
-            .chain(self.spill.iter().copied())
+    fn as_slice(&self) -> &[&'kvs str] {
+        if self.spill.is_empty() {
+            &self.inline[..self.len]
+        } else {
+            &self.spill
+        }
     }
 }
 
 impl<'kvs> VisitSource<'kvs> for KeyList<'kvs> {
-    #[inline]
     fn visit_pair(&mut self, key: kv::Key<'kvs>, _: kv::Value<'kvs>) -> Result<(), kv::Error> {
         // `log` keys are borrowed for the source's lifetime; a key that ever is not is named
-        // by its position.
+        // by a question mark.
         let key = key.to_borrowed_str().unwrap_or("?");
         if self.len < INLINE_KEYS {
             self.inline[self.len] = key;
             self.len += 1;
         } else {
+            if self.spill.is_empty() {
+                self.spill.extend_from_slice(&self.inline);
+            }
             self.spill.push(key);
         }
         Ok(())

@@ -49,7 +49,7 @@ fn threads_with_key_values_decode_record_by_record() {
                         match seq % 3 {
                             0 => log::info!(
                                 seq = seq, delta = -(seq as i64), ratio = seq as f64 / 2.0,
-                                even = seq % 2 == 0, name = name.as_str();
+                                even = seq.is_multiple_of(2), name = name.as_str();
                                 "request {seq} done by {t}"
                             ),
                             1 => log::warn!(
@@ -102,7 +102,7 @@ fn threads_with_key_values_decode_record_by_record() {
                         OwnedValue::U64(s),
                         OwnedValue::I64(-(s as i64)),
                         OwnedValue::F64(s as f64 / 2.0),
-                        OwnedValue::Bool(s % 2 == 0),
+                        OwnedValue::Bool(s.is_multiple_of(2)),
                         OwnedValue::Str(format!("name-{t}-{s}")),
                     ]
                 );
