@@ -1,5 +1,6 @@
 //! Feeds arbitrary bytes to the journal file reader, raw and behind a valid preamble and
-//! header: it must never panic, loop forever or allocate without bound.
+//! header, and renders whatever events come out as text and JSON: nothing may panic, loop
+//! forever or allocate without bound.
 //!
 //! ```text
 //! cargo install cargo-fuzz
@@ -9,12 +10,25 @@
 
 use libfuzzer_sys::fuzz_target;
 use logbuf_journal::file::{FileHeader, FileReader, FileWriter};
+use logbuf_journal::read::Reader;
+use logbuf_journal::sink::json::JsonFormat;
+use logbuf_journal::sink::text::TextFormat;
 use logbuf_journal::wire::Clock;
 
 fn read_all(bytes: &[u8]) {
     if let Ok(mut reader) = FileReader::new(bytes) {
         while let Some(record) = reader.next_record() {
             let _ = record.map(|r| format!("{r:?}"));
+        }
+    }
+    if let Ok(file) = FileReader::new(bytes) {
+        let mut reader = Reader::new(file);
+        let (text, json) = (TextFormat::new(), JsonFormat::new());
+        let mut out = Vec::new();
+        while let Some(Ok(event)) = reader.next_event() {
+            out.clear();
+            text.render(&event, &mut out);
+            json.render(&event, &mut out);
         }
     }
 }
