@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use logbuf_journal::file::{FileReader, ReadStats};
 use logbuf_journal::read::{Context, EventInContext};
+use logbuf_journal::sink::text::{SpanFields, TextFormat};
 use logbuf_journal::wire::{Clock, Record};
 
 use crate::filter::Filter;
@@ -62,6 +63,9 @@ pub struct Source<R: Read> {
     context: Context,
     /// The fixed map from ticks to merge order, shared by the files of one process.
     order: Option<TickMap>,
+    /// Span fields as text, kept in this format's style once [`Source::keep_span_text`] asks.
+    span_text: Option<TextFormat>,
+    spans: SpanFields,
 }
 
 /// A fixed linear map from a process's tick counter to nanoseconds since the Unix epoch,
@@ -116,10 +120,20 @@ impl<R: Read> Source<R> {
             file,
             context,
             order,
+            span_text: None,
+            spans: SpanFields::new(),
         }
     }
 
-    /// Hands events to `visit`, in file order, until it returns `true` (then returns
+    /// Keeps each open span's fields as `format` writes them, for
+    /// [`Renderer::render_with`](crate::render::Renderer::render_with): the text sink's layout
+    /// (fields in the order recorded), formatted once per span.
+    pub fn keep_span_text(&mut self, format: &TextFormat) {
+        self.span_text = Some(format.clone());
+    }
+
+    /// Hands events to `visit`, in file order, with the spans' fields as text (empty unless
+    /// [`Source::keep_span_text`] asked for them), until it returns `true` (then returns
     /// `Ok(true)`) or the file ends (`Ok(false)`).
     ///
     /// # Errors
@@ -127,7 +141,7 @@ impl<R: Read> Source<R> {
     /// Reading the file failed.
     pub fn visit(
         &mut self,
-        mut visit: impl FnMut(&EventInContext<'_>) -> bool,
+        mut visit: impl FnMut(&EventInContext<'_>, &SpanFields) -> bool,
     ) -> io::Result<bool> {
         while let Some(record) = self.file.next_record() {
             let record = record?;
@@ -135,10 +149,18 @@ impl<R: Read> Source<R> {
                 // One clock for the whole series: see `with_clocks`.
                 continue;
             }
+            if let Some(format) = &self.span_text
+                && matches!(
+                    record,
+                    Record::SpanNew(_) | Record::SpanRecord(_) | Record::SpanClose(_)
+                )
+            {
+                self.spans.apply(format, &self.context, &record);
+            }
             if self.context.apply(&record)
                 && let Record::Event(event) = record
                 && let Some(event) = self.context.event(event)
-                && visit(&event)
+                && visit(&event, &self.spans)
             {
                 return Ok(true);
             }
@@ -226,10 +248,13 @@ pub fn run<R: Read>(
         let mut source = sources.pop().expect("one source");
         let mut buf = Vec::with_capacity(OUT_CHUNK + 4096);
         let mut write_error = None;
-        let read = source.visit(|event| {
+        if let Some(format) = renderer.text_format() {
+            source.keep_span_text(format);
+        }
+        let read = source.visit(|event, spans| {
             summary.events_read += 1;
             if options.filter.matches(event) {
-                renderer.render(event, &mut buf);
+                renderer.render_with(event, spans, &mut buf);
                 summary.events_written += 1;
                 if buf.len() >= OUT_CHUNK {
                     if let Err(e) = out.write_all(&buf) {
@@ -287,13 +312,13 @@ fn next_rendered<R: Read>(
     let filter = &options.filter;
     let events_read = &mut summary.events_read;
     let order = source.order;
-    let found = source.visit(|event| {
+    let found = source.visit(|event, spans| {
         *events_read += 1;
         if !filter.matches(event) {
             return false;
         }
         line.clear();
-        renderer.render(event, line);
+        renderer.render_with(event, spans, line);
         at = match &order {
             Some(map) => map.nanos(event.event.time),
             None => event.unix_nanos.unwrap_or(0),
@@ -322,6 +347,9 @@ fn merge<R: Read>(
     let mut lines: Vec<Vec<u8>> = vec![Vec::new(); sources.len()];
     let mut heap = BinaryHeap::with_capacity(sources.len());
     for (i, source) in sources.iter_mut().enumerate() {
+        if let Some(format) = renderer.text_format() {
+            source.keep_span_text(format);
+        }
         match next_rendered(
             source,
             options,

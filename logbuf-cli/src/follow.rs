@@ -401,9 +401,14 @@ pub fn run(
         };
         let mut source = Source::with_clocks(path.to_path_buf(), journal, &clocks);
         let filter = &options.cat.filter;
-        let read = source.visit(|event| {
+        if let Some(format) = renderer.text_format() {
+            source.keep_span_text(format);
+        }
+        let read = source.visit(|event, spans| {
             if filter.matches(event) {
-                output.borrow_mut().line(|buf| renderer.render(event, buf));
+                output
+                    .borrow_mut()
+                    .line(|buf| renderer.render_with(event, spans, buf));
             }
             false
         });

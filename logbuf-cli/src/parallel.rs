@@ -62,10 +62,13 @@ fn worker(
         }
     };
     let mut source = Source::new(path.to_path_buf(), file);
+    if let Some(format) = renderer.text_format() {
+        source.keep_span_text(format);
+    }
     let mut pending: Option<(u64, Chunk)> = None;
     let mut index = 0u64;
     let mut gone = false;
-    let read = source.visit(|event| {
+    let read = source.visit(|event, spans| {
         let chunk = index / CHUNK;
         index += 1;
         if chunk % n != k {
@@ -99,7 +102,7 @@ fn worker(
             }
         };
         if options.filter.matches(event) {
-            renderer.render(event, &mut current.lines);
+            renderer.render_with(event, spans, &mut current.lines);
             current.events += 1;
         }
         false

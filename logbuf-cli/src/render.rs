@@ -4,7 +4,7 @@
 
 use logbuf_journal::read::EventInContext;
 use logbuf_journal::sink::json::JsonFormat;
-use logbuf_journal::sink::text::TextFormat;
+use logbuf_journal::sink::text::{SpanFields, TextFormat};
 
 /// How events are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,12 +82,32 @@ impl Renderer {
         }
     }
 
-    /// Appends `event`, as one line ending in `\n`, to `out`.
+    /// Appends `event`, as one line ending in `\n`, to `out`. Span fields are written from
+    /// the values the context holds.
     #[inline]
     pub fn render(&self, event: &EventInContext<'_>, out: &mut Vec<u8>) {
         match self {
             Renderer::Text(format) => format.render(event, out),
             Renderer::Json(format) => format.render(event, out),
+        }
+    }
+
+    /// [`Renderer::render`], with text spans' fields as `spans` kept them: in the order they
+    /// were recorded, as the text sink (and `fmt`) writes them, and formatted once per span
+    /// rather than once per event. A source keeps `spans` ([`crate::cat::Source::visit`]).
+    #[inline]
+    pub fn render_with(&self, event: &EventInContext<'_>, spans: &SpanFields, out: &mut Vec<u8>) {
+        match self {
+            Renderer::Text(format) => format.render_with(event, spans, out),
+            Renderer::Json(format) => format.render(event, out),
+        }
+    }
+
+    /// The text format, for keeping [`SpanFields`] in its style.
+    pub fn text_format(&self) -> Option<&TextFormat> {
+        match self {
+            Renderer::Text(format) => Some(format),
+            Renderer::Json(_) => None,
         }
     }
 }

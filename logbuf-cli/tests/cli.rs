@@ -1164,10 +1164,16 @@ fn cat_prints_what_the_text_and_json_sinks_print() {
         .unwrap();
     let s = sites(&journal);
     let before = i128::from(logbuf_cli::time::now_nanos());
+    // `path` recorded after `status`: the text sink writes fields in the order recorded.
     journal.write(128, |enc, at| {
         enc.span_new(5, None, s.request, at.time, at.thread, 2);
-        enc.value_str("/a \"b\"");
+        enc.value_empty();
         enc.value_u64(200);
+    });
+    journal.write(128, |enc, _| {
+        enc.span_record(5, 2);
+        enc.value_str("/a \"b\"");
+        enc.value_empty();
     });
     for i in 0..50u64 {
         journal.write(128, |enc, at| {
@@ -1187,6 +1193,11 @@ fn cat_prints_what_the_text_and_json_sinks_print() {
     let (ours, theirs): (Vec<&str>, Vec<&str>) =
         (r.stdout.lines().collect(), sink_text.lines().collect());
     assert_eq!(ours.len(), 50);
+    assert!(
+        ours[0].contains("request{status=200 path=\"/a \\\"b\\\"\"}:"),
+        "{}",
+        ours[0]
+    );
     assert_eq!(ours.len(), theirs.len());
     for (a, b) in ours.iter().zip(&theirs) {
         // The same renderer, so the same text after the time. The time is the file's clock
