@@ -1,6 +1,8 @@
 //! What a `log` call costs the logging thread, for logbuf-log and its peers, each writing to a
 //! file: env_logger, ftlog, fast_log, spdlog-rs (asynchronous pool sink) and a plain
-//! `Mutex<BufWriter<File>>` logger.
+//! `Mutex<BufWriter<File>>` logger. Two more rows for reference: logbuf-log with the default
+//! 1 MiB ring, and the same two records written with `Journal::write` directly, without the
+//! `log` façade (the journal's share of logbuf-log's cost).
 //!
 //! ```text
 //! chrt -f 10 cargo bench -p logbuf-benches --bench log_backends
@@ -24,10 +26,12 @@ use std::hint::black_box;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::process::Command;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use logbuf_benches::{Table, cycles, fmt, machine, median, setting};
+use logbuf_journal::wire::{Callsite, CallsiteKind, Level};
+use logbuf_journal::{FullPolicy, Journal};
 
 /// The back ends, as the `--case` names the children take.
 const CASES: &[&str] = &[
@@ -38,6 +42,7 @@ const CASES: &[&str] = &[
     "fast_log",
     "spdlog-rs",
     "bufwriter",
+    "journal-write",
 ];
 
 const MESSAGES: [&str; 2] = ["formatted", "static"];
@@ -166,7 +171,7 @@ fn parent() {
             let us = medians[o][m];
             let best = |f: fn(&Figures) -> f64| {
                 (0..CASES.len())
-                    .filter(|c| !ours.contains(c))
+                    .filter(|c| !ours.contains(c) && CASES[*c] != "journal-write")
                     .map(|c| (f(&medians[c][m]), CASES[c]))
                     .min_by(|a, b| a.0.total_cmp(&b.0))
                     .expect("peers")
@@ -215,6 +220,11 @@ fn child(case: &str, dir: &Path) {
     let warmup = setting("warmup", "LOGBUF_BENCH_WARMUP", 300_000);
     let path = dir.join("bench.log");
     let finish = install(case, &path);
+    let call: fn(usize) = if case == "journal-write" {
+        journal_call
+    } else {
+        log_call
+    };
     log::set_max_level(log::LevelFilter::Info);
 
     let (overhead, _) = cycles::overhead(10_000);
@@ -222,8 +232,8 @@ fn child(case: &str, dir: &Path) {
     // Warm up: callsite caches, channels, buffers, and every page of the rings (a process that
     // has logged for a while has them all mapped; a first lap would time page faults).
     for _ in 0..warmup.div_ceil(CHUNK) {
-        run_batch(0);
-        run_batch(1);
+        run_batch(call, 0);
+        run_batch(call, 1);
     }
     // Start the timed calls with the queues drained, as after a quiet moment.
     log::logger().flush();
@@ -237,9 +247,9 @@ fn child(case: &str, dir: &Path) {
     let chunks = calls.div_ceil(CHUNK);
     for _ in 0..chunks {
         for m in 0..2 {
-            run_chunk(m, &mut samples[m]);
+            run_chunk(call, m, &mut samples[m]);
             let t0 = Instant::now();
-            run_batch(m);
+            run_batch(call, m);
             batch_means[m].push(t0.elapsed().as_nanos() as f64 / CHUNK as f64);
         }
     }
@@ -278,10 +288,10 @@ fn child(case: &str, dir: &Path) {
 
 /// One chunk of calls, each timed on its own.
 #[inline(never)]
-fn run_chunk(message: usize, samples: &mut Vec<u64>) {
+fn run_chunk(call: fn(usize), message: usize, samples: &mut Vec<u64>) {
     for _ in 0..CHUNK {
         let t0 = cycles::start();
-        one_call(message);
+        call(message);
         let t1 = cycles::stop();
         samples.push(t1.wrapping_sub(t0));
     }
@@ -289,14 +299,14 @@ fn run_chunk(message: usize, samples: &mut Vec<u64>) {
 
 /// One chunk of calls, timed as a whole by the caller.
 #[inline(never)]
-fn run_batch(message: usize) {
+fn run_batch(call: fn(usize), message: usize) {
     for _ in 0..CHUNK {
-        one_call(message);
+        call(message);
     }
 }
 
-#[inline(always)]
-fn one_call(message: usize) {
+/// The call every `log` back end is timed on.
+fn log_call(message: usize) {
     if message == 0 {
         log::info!(
             "request done user_id={} latency_us={}",
@@ -308,11 +318,67 @@ fn one_call(message: usize) {
     }
 }
 
+/// The journal and callsites of the `journal-write` case.
+static DIRECT: OnceLock<(Journal, u64, u64)> = OnceLock::new();
+
+/// The same two records written with `Journal::write` and the encoder, without `log`: the
+/// journal's share of logbuf-log's cost.
+fn journal_call(message: usize) {
+    let Some((journal, formatted, fixed)) = DIRECT.get() else {
+        return;
+    };
+    if message == 0 {
+        journal.write(96, |enc, at| {
+            enc.event(*formatted, at.time, at.thread, None, 1);
+            enc.value_debug(format_args!(
+                "request done user_id={} latency_us={}",
+                black_box(42),
+                black_box(17.5)
+            ));
+        });
+    } else {
+        journal.write(64, |enc, at| {
+            enc.event(*fixed, at.time, at.thread, None, 1);
+            enc.value_str("request done");
+        });
+    }
+}
+
 /// Installs `case` as the process's logger, writing to `path`.
 fn install(case: &str, path: &Path) -> Finish {
     match case {
         "logbuf-log" => logbuf_log_case(path, 32 << 20),
         "logbuf-log-1MiB" => logbuf_log_case(path, 1 << 20),
+        "journal-write" => {
+            let (journal, guard) = Journal::builder()
+                .file(path)
+                .expect("a file")
+                .ring_capacity(32 << 20)
+                .policy(FullPolicy::Block)
+                .build()
+                .expect("a journal");
+            let callsite = |name: &'static str| {
+                journal.register_callsite(&Callsite {
+                    id: 0,
+                    kind: CallsiteKind::Event,
+                    level: Level::Info,
+                    target: "log_backends",
+                    name,
+                    module_path: Some("log_backends"),
+                    file: Some(file!()),
+                    line: Some(line!()),
+                    fields: vec!["message"],
+                })
+            };
+            let ids = (callsite("formatted"), callsite("static"));
+            let _ = DIRECT.set((journal, ids.0, ids.1));
+            // `log` stays without a logger; the flush after the warm-up goes to the journal.
+            log::set_boxed_logger(Box::new(FlushJournal)).expect("installs");
+            Box::new(move || {
+                drop(guard);
+                "Journal::write + Encoder, 32 MiB ring, no log façade (reference)".into()
+            })
+        }
         "env_logger" => {
             let file = File::create(path).expect("a file");
             env_logger::Builder::new()
@@ -396,7 +462,7 @@ fn logbuf_log_case(path: &Path, ring: usize) -> Finish {
         .parse_filters("info")
         .file(path)
         .ring_capacity(ring)
-        .policy(logbuf_journal::FullPolicy::Block)
+        .policy(FullPolicy::Block)
         .init()
         .expect("logbuf-log installs");
     Box::new(move || {
@@ -408,6 +474,23 @@ fn logbuf_log_case(path: &Path, ring: usize) -> Finish {
             stats.dropped
         )
     })
+}
+
+/// Logs nothing; its `flush` flushes the `journal-write` case's journal.
+struct FlushJournal;
+
+impl log::Log for FlushJournal {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        false
+    }
+
+    fn log(&self, _: &log::Record<'_>) {}
+
+    fn flush(&self) {
+        if let Some((journal, _, _)) = DIRECT.get() {
+            journal.flush();
+        }
+    }
 }
 
 /// The plainest logger that writes a file: format the line under a lock into a buffer.
