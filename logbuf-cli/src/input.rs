@@ -4,6 +4,7 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use logbuf_journal::file::{FileReader, OpenError, ReadStats};
 use logbuf_journal::wire::Clock;
@@ -154,14 +155,46 @@ pub fn journal_from<R: Read>(path: &Path, src: R) -> Result<FileReader<R>, OpenF
     })
 }
 
-/// Opens the journal file at `path` for reading, with a large read buffer.
+/// The path that stands for standard input.
+pub const STDIN: &str = "-";
+
+/// Bytes read from standard input so far (for `stats`, which cannot ask its size).
+static STDIN_BYTES: AtomicU64 = AtomicU64::new(0);
+
+/// Standard input, counting what it reads.
+struct CountedStdin(io::Stdin);
+
+impl Read for CountedStdin {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.0.read(buf)?;
+        STDIN_BYTES.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// The size of the input at `path`: the file's length, or for [`STDIN`] the bytes read from
+/// it so far; 0 when unknown.
+pub fn input_bytes(path: &Path) -> u64 {
+    if path == Path::new(STDIN) {
+        STDIN_BYTES.load(Ordering::Relaxed)
+    } else {
+        std::fs::metadata(path).map_or(0, |m| m.len())
+    }
+}
+
+/// Opens the journal file at `path` for reading, with a large read buffer; `-` ([`STDIN`])
+/// reads standard input.
 ///
 /// # Errors
 ///
 /// An [`OpenFailure`] naming the file.
-pub fn open_journal(path: &Path) -> Result<FileReader<BufReader<File>>, OpenFailure> {
+pub fn open_journal(path: &Path) -> Result<Journal, OpenFailure> {
+    if path == Path::new(STDIN) {
+        let stdin = CountedStdin(io::stdin());
+        return journal_from(path, Box::new(BufReader::with_capacity(READ_BUFFER, stdin)));
+    }
     let file = open_plain(path)?;
-    journal_from(path, BufReader::with_capacity(READ_BUFFER, file))
+    journal_from(path, Box::new(BufReader::with_capacity(READ_BUFFER, file)))
 }
 
 /// A line describing what a reader skipped in `path`, and whether that is damage
@@ -271,7 +304,7 @@ pub fn series_clocks(headers: &[(u32, Clock)]) -> Vec<Vec<Clock>> {
 }
 
 /// A journal file opened for reading.
-pub type Journal = FileReader<BufReader<File>>;
+pub type Journal = FileReader<Box<dyn Read + Send>>;
 
 /// Opens every journal in `paths`, in order, each file once: a path that names a file already
 /// listed (a "current" symbolic link beside the file it points to, a name given twice) is

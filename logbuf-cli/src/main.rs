@@ -25,6 +25,7 @@ Examples:
   logbuf cat app.lbf                          every event, as text
   logbuf cat app.*.lbf app.lbf --level warn   a rotated series, merged in time order, warnings and errors
   logbuf cat app.lbf --json | jq .fields      JSON lines
+  ssh host cat app.lbf | logbuf cat -         standard input
   logbuf cat app.lbf --since 10m --target app::db --field user_id=42
   logbuf follow app.lbf                       like tail -f, across rotation
   logbuf stats app.lbf --top 20               counts per level, callsite and thread; damage
@@ -55,7 +56,7 @@ Examples:
   logbuf cat app.lbf --thread worker-1 --span request --field status=500
   logbuf cat app.lbf --json --color never > app.jsonl")]
     Cat {
-        /// Journal files (a rotated series is merged in time order).
+        /// Journal files (a rotated series is merged in time order); `-` reads standard input.
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
         /// Threads to render one big file with (default: the CPUs, at most 4).
@@ -92,7 +93,7 @@ Examples:
   logbuf stats app.lbf
   logbuf stats app.*.lbf --top 5")]
     Stats {
-        /// Journal files.
+        /// Journal files; `-` reads standard input.
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
         /// How many of the busiest callsites to list.
@@ -108,7 +109,7 @@ Examples:
         /// Chrome trace-event JSON (Perfetto, chrome://tracing). The only format for now.
         #[arg(long, required = true)]
         chrome: bool,
-        /// Journal files.
+        /// Journal files; `-` reads standard input.
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
         /// Write to this file instead of stdout.
@@ -244,6 +245,11 @@ fn run(cli: Cli, diagnostics: &mut dyn Write) -> io::Result<Exit> {
             poll_ms,
             show,
         } => {
+            if file.as_os_str() == logbuf_cli::input::STDIN {
+                return Err(usage(
+                    "follow reads a file it can look at again, not standard input".to_owned(),
+                ));
+            }
             let options = FollowOptions {
                 cat: show.options().map_err(usage)?,
                 backlog: lines,

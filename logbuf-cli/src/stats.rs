@@ -59,8 +59,9 @@ impl Stats {
     pub fn add_path(&mut self, path: &Path, diagnostics: &mut dyn Write) -> Exit {
         match open_journal(path) {
             Ok(file) => {
-                let bytes = std::fs::metadata(path).map_or(0, |m| m.len());
-                self.add(path, file, bytes, diagnostics)
+                let exit = self.add(path, file, 0, diagnostics);
+                self.bytes += crate::input::input_bytes(path);
+                exit
             }
             Err(failure) => {
                 let _ = writeln!(diagnostics, "logbuf: {failure}");
@@ -294,8 +295,9 @@ pub fn run(
         .map(|(_, f)| (f.header().pid, f.header().clock))
         .collect();
     for ((path, file), clocks) in files.into_iter().zip(series_clocks(&headers)) {
-        let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
-        exit = exit.worst(stats.add_with_clocks(&path, file, &clocks, bytes, diagnostics));
+        exit = exit.worst(stats.add_with_clocks(&path, file, &clocks, 0, diagnostics));
+        // After reading: standard input's size is what was read.
+        stats.bytes += crate::input::input_bytes(&path);
     }
     if stats.files > 0 {
         stats.write(out, top)?;

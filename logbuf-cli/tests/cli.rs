@@ -1433,3 +1433,46 @@ fn follow_rotating(current: logbuf_journal::rotate::Current) {
     drop(child);
     drop(guard);
 }
+
+#[test]
+fn standard_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = sample(dir.path(), "app.lbf");
+    let piped = |args: &[&str], input: &Path| {
+        let out = Command::new(env!("CARGO_BIN_EXE_logbuf"))
+            .args(args)
+            .stdin(File::open(input).unwrap())
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    let (code, stdout, stderr) = piped(&["cat", "--json", "-"], &path);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout, run(&["cat", "--json", path_arg(&path)]).stdout);
+    let (code, stdout, _) = piped(&["stats", "-"], &path);
+    assert_eq!(code, 0);
+    let size = std::fs::metadata(&path).unwrap().len();
+    assert!(
+        stdout.contains(&format!("files:        1 ({size} bytes)")),
+        "{stdout}"
+    );
+    let (code, stdout, _) = piped(&["export", "--chrome", "-"], &path);
+    assert_eq!(code, 0);
+    serde_json::from_str::<Json>(&stdout).unwrap();
+    // Not a journal on standard input: the usual line, naming it.
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, "plain text\n").unwrap();
+    let (code, _, stderr) = piped(&["cat", "-"], &text);
+    assert_eq!(code, 2);
+    assert_eq!(
+        stderr.trim_end(),
+        "logbuf: -: not a logbuf journal (it does not start with the journal's magic bytes)"
+    );
+    let (code, _, stderr) = piped(&["follow", "-"], &text);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("not standard input"), "{stderr}");
+}
