@@ -20,11 +20,11 @@ const INLINE_KEYS: usize = 16;
 const CACHE_LIMIT: usize = 4096;
 /// Loggers one thread keeps a cache for; a program has one, tests make many.
 const CACHED_LOGGERS: usize = 8;
-/// First guess at a formatted message's length, in bytes; it grows per callsite when a message
-/// turns out longer.
-const FIRST_GUESS: usize = 128;
-/// Upper bound of the per-callsite guess.
-const MAX_GUESS: usize = 1 << 16;
+/// Guess at a formatted message's length, in bytes.
+const FORMATTED_GUESS: usize = 128;
+/// Upper bound of the room a callsite's records get beyond the guesses, which grows (from 0)
+/// each time one of its records turns out longer than its claim.
+const MAX_EXTRA: usize = 1 << 16;
 /// Bytes an event header takes at most: kind, three varints of up to 10 bytes, the parent and
 /// the value count.
 const HEADER_BOUND: usize = 1 + 10 + 10 + 10 + 1 + 5;
@@ -90,9 +90,9 @@ impl Logger {
     }
 
     /// Finds the record's callsite: in the thread's cache, or else in the shared table (and
-    /// then in the journal, registering it). `None` when the thread is being torn down.
+    /// then in the journal, registering it).
     #[inline]
-    fn site(&self, record: &Record<'_>, keys: &[&str]) -> Option<Site> {
+    fn site(&self, record: &Record<'_>, keys: &[&str]) -> Site {
         let hash = site_hash(record, keys);
         let cached = CACHES.try_with(|caches| {
             let caches = caches.try_borrow().ok()?;
@@ -100,13 +100,14 @@ impl Logger {
             cache.get(hash, record, keys).map(|s| Site {
                 id: s.id,
                 enabled: s.enabled,
-                guess: s.guess.get(),
+                extra: s.extra.get(),
             })
         });
         match cached {
-            Ok(Some(site)) => Some(site),
-            Ok(None) => Some(self.site_slow(record, keys, hash)),
-            Err(_) => None,
+            Ok(Some(site)) => site,
+            // Not cached yet, or the thread's cache is gone (thread teardown) or in use (a
+            // record logged while another is looked up).
+            Ok(None) | Err(_) => self.site_slow(record, keys, hash),
         }
     }
 
@@ -145,7 +146,7 @@ impl Logger {
                 .collect(),
             id,
             enabled,
-            guess: Cell::new(FIRST_GUESS),
+            extra: Cell::new(0),
         };
         let _ = CACHES.try_with(|caches| {
             let Ok(mut caches) = caches.try_borrow_mut() else {
@@ -167,7 +168,7 @@ impl Logger {
         Site {
             id,
             enabled,
-            guess: FIRST_GUESS,
+            extra: 0,
         }
     }
 
@@ -195,7 +196,7 @@ impl Logger {
 
     /// Remembers that records of this callsite need more room than guessed.
     #[cold]
-    fn grow_guess(&self, record: &Record<'_>, keys: &[&str]) {
+    fn grow_extra(&self, record: &Record<'_>, keys: &[&str]) {
         let hash = site_hash(record, keys);
         let _ = CACHES.try_with(|caches| {
             let Ok(caches) = caches.try_borrow() else {
@@ -206,7 +207,7 @@ impl Logger {
                 .find(|c| c.logger == self.id)
                 .and_then(|c| c.get(hash, record, keys))
             {
-                site.guess.set((site.guess.get() * 2).min(MAX_GUESS));
+                site.extra.set((site.extra.get() * 2).clamp(64, MAX_EXTRA));
             }
         });
     }
@@ -215,16 +216,17 @@ impl Logger {
 impl Logger {
     #[inline]
     fn log_with_keys(&self, record: &Record<'_>, keys: &[&str]) {
-        let Some(site) = self.site(record, keys) else {
-            return;
-        };
+        let site = self.site(record, keys);
         if !site.enabled || (self.message_filter && !self.filter.matches(record)) {
             return;
         }
         let n_keys = keys.len();
         let args = *record.args();
         let message = args.as_str();
-        let guess = HEADER_BOUND + message.map_or(site.guess, |m| m.len() + 5) + n_keys * KV_GUESS;
+        let guess = HEADER_BOUND
+            + message.map_or(FORMATTED_GUESS, |m| m.len() + 5)
+            + n_keys * KV_GUESS
+            + site.extra;
         let mut calls = 0u32;
         let written = self
             .journal
@@ -245,8 +247,8 @@ impl Logger {
                     }
                 }
             });
-        if calls > 1 && written == Written::Committed && message.is_none() {
-            self.grow_guess(record, keys);
+        if calls > 1 && written == Written::Committed {
+            self.grow_extra(record, keys);
         }
     }
 }
@@ -280,7 +282,7 @@ impl Log for Logger {
 struct Site {
     id: u64,
     enabled: bool,
-    guess: usize,
+    extra: usize,
 }
 
 // === the thread-local cache ===
@@ -385,7 +387,8 @@ struct CachedSite {
     keys: Box<[Box<str>]>,
     id: u64,
     enabled: bool,
-    guess: Cell<usize>,
+    /// Room beyond the guesses that this callsite's records turned out to need.
+    extra: Cell<usize>,
 }
 
 impl CachedSite {

@@ -413,3 +413,26 @@ fn text_sink_lines_carry_message_and_key_values() {
         " WARN app::auth: signed in after 3 tries user=42 who=\"ada\"\n"
     );
 }
+
+#[test]
+fn long_key_values_are_written_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("long_kv.lbf");
+    let (logger, guard) = logger(&path, "info");
+    let lengths = [10, 3_000, 40_000, 5, 3_000];
+    for len in lengths {
+        let text = "z".repeat(len);
+        let kvs: &[(&str, &str)] = &[("body", &text)];
+        log_at_one_site(&logger, &kvs, format_args!("static"));
+    }
+    drop(guard);
+    let got: Vec<OwnedValue> = read_all(&path)
+        .into_iter()
+        .map(|e| e.2[1].clone())
+        .collect();
+    let want: Vec<OwnedValue> = lengths
+        .iter()
+        .map(|&len| OwnedValue::Str("z".repeat(len)))
+        .collect();
+    assert_eq!(got, want);
+}
