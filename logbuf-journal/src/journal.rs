@@ -223,7 +223,9 @@ impl Builder {
     /// How long the worker holds records back so that records from other threads with earlier
     /// timestamps can be written before them. Records whose timestamps are further apart than
     /// this across threads are written in time order; closer ones may be written in the order
-    /// the worker found them. Default 10 ms.
+    /// the worker found them. Default 10 ms. The worker holds back at most 4 MiB of records
+    /// however fast they come: past that, the oldest are written before their window has
+    /// passed.
     pub fn order_window(mut self, window: Duration) -> Self {
         self.timing.order_window = window;
         self

@@ -16,6 +16,10 @@ use crate::wire::{Dropped, Record};
 const ERROR_REPORT_INTERVAL: Duration = Duration::from_secs(10);
 /// How often a clock record is written, so readers can turn ticks into wall-clock time.
 const CLOCK_INTERVAL: Duration = Duration::from_secs(1);
+/// Most bytes of records the worker holds back for ordering.
+const STAGE_LIMIT: usize = 4 << 20;
+/// Largest staging buffer kept for reuse after a burst.
+const SPARE_LIMIT: usize = 16 << 20;
 /// Spins of an idle worker before it parks.
 const IDLE_SPINS: u32 = 32;
 
@@ -35,6 +39,9 @@ struct Worker {
     rings: Vec<RingEntry>,
     staged: Vec<Staged>,
     arena: Vec<u8>,
+    /// Emptied buffers from the last `emit`, reused by the next.
+    spare_staged: Vec<Staged>,
+    spare_arena: Vec<u8>,
     seq: u64,
     last_flush: Instant,
     last_clock: Instant,
@@ -50,6 +57,8 @@ pub(crate) fn run(shared: Arc<Shared>, sinks: Vec<Box<dyn Sink>>, timing: Timing
         rings: Vec::new(),
         staged: Vec::new(),
         arena: Vec::new(),
+        spare_staged: Vec::new(),
+        spare_arena: Vec::new(),
         seq: 0,
         last_flush: Instant::now(),
         last_clock: Instant::now(),
@@ -214,17 +223,26 @@ impl Worker {
         let ticks = clock::global();
         let now = ticks.now();
         let window = u64::try_from(self.timing.order_window.as_nanos()).unwrap_or(u64::MAX);
-        let ready = if everything {
+        let mut ready = if everything {
             self.staged.len()
         } else {
             self.staged
                 .partition_point(|s| s.time <= now && ticks.nanos_between(s.time, now) >= window)
         };
+        // Hold back at most STAGE_LIMIT bytes: past that, the oldest go out before their
+        // window has passed, so memory does not grow with the logging rate.
+        let mut held: usize = self.staged[ready..].iter().map(|s| s.len).sum();
+        while held > STAGE_LIMIT && ready < self.staged.len() {
+            held -= self.staged[ready].len;
+            ready += 1;
+        }
         if ready == 0 {
             return;
         }
-        let staged = std::mem::take(&mut self.staged);
-        let arena = std::mem::take(&mut self.arena);
+        // Swap in the spare buffers (kept between calls, so a busy worker does not allocate).
+        let mut staged =
+            std::mem::replace(&mut self.staged, std::mem::take(&mut self.spare_staged));
+        let mut arena = std::mem::replace(&mut self.arena, std::mem::take(&mut self.spare_arena));
         for s in &staged[..ready] {
             self.write(&arena[s.start..s.start + s.len]);
         }
@@ -235,6 +253,15 @@ impl Worker {
                 .extend_from_slice(&arena[s.start..s.start + s.len]);
             self.staged.push(Staged { start, ..*s });
         }
+        staged.clear();
+        arena.clear();
+        // A burst may have grown them far; do not hold on to that much for ever.
+        if arena.capacity() > SPARE_LIMIT {
+            arena = Vec::new();
+            staged = Vec::new();
+        }
+        self.spare_staged = staged;
+        self.spare_arena = arena;
     }
 
     fn write_clock(&mut self) {
