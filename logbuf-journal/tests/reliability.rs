@@ -249,7 +249,10 @@ fn a_full_disk_neither_blocks_nor_panics_the_application() {
     assert!(err.to_string().contains("/dev/full"), "{err}");
 
     // A disk that is full later: a text sink on /dev/full fails at every flush.
-    let full = std::fs::OpenOptions::new().write(true).open(dev_full).unwrap();
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open(dev_full)
+        .unwrap();
     let (journal, guard) = Journal::builder()
         .sink(logbuf_journal::sink::text::TextSink::new(full))
         .build()

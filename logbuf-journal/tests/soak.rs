@@ -8,8 +8,8 @@
 use std::io;
 use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use logbuf_journal::file::FileReader;
@@ -317,14 +317,7 @@ fn soak(dir: &Path) -> Vec<u64> {
         .max()
         .unwrap_or(0);
     let end = *samples.last().unwrap();
-    vec![
-        secs,
-        third,
-        end,
-        committed,
-        found,
-        samples.len() as u64,
-    ]
+    vec![secs, third, end, committed, found, samples.len() as u64]
 }
 
 #[test]
