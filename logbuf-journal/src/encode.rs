@@ -132,6 +132,28 @@ impl<'b> Encoder<'b> {
     /// A varint: 7 bits a byte, least significant first, high bit set on all but the last.
     #[inline(always)]
     fn varint(&mut self, mut v: u64) {
+        // With room for the longest varint, write the bytes in place: no staging copy (which
+        // compiles to a `memcpy` call for its variable length).
+        if self.lost == 0
+            && let Some(dst) = self.buf.get_mut(self.len..)
+            && let Some(dst) = dst.first_chunk_mut::<10>()
+        {
+            let mut n = 0;
+            while v >= 0x80 {
+                dst[n] = v as u8 | 0x80;
+                v >>= 7;
+                n += 1;
+            }
+            dst[n] = v as u8;
+            self.len += n + 1;
+            return;
+        }
+        self.varint_near_end(v);
+    }
+
+    /// [`Encoder::varint`] within 10 bytes of the end of the slice.
+    #[inline(never)]
+    fn varint_near_end(&mut self, mut v: u64) {
         let mut tmp = [0u8; 10];
         let mut n = 0;
         while v >= 0x80 {
@@ -176,10 +198,13 @@ impl<'b> Encoder<'b> {
     /// Formats `args` in place behind a length prefix of [`FORMATTED_LEN_BYTES`], then closes
     /// the gap if the length needs fewer. Near the end of the slice (or for text too long for
     /// the reserved prefix) it measures the text first and formats it again.
-    fn formatted(&mut self, args: fmt::Arguments<'_>) {
+    ///
+    /// Returns the number of non-empty pieces the text was written in.
+    fn formatted(&mut self, args: fmt::Arguments<'_>) -> usize {
         // A literal with no arguments needs no formatting machinery.
         if let Some(s) = args.as_str() {
-            return self.len_prefixed(s.as_bytes());
+            self.len_prefixed(s.as_bytes());
+            return 1;
         }
         let start = self.len;
         let text_at = start + FORMATTED_LEN_BYTES;
@@ -188,44 +213,47 @@ impl<'b> Encoder<'b> {
                 buf: &mut self.buf[text_at..],
                 len: 0,
                 overflow: 0,
+                pieces: 0,
             };
             let _ = fmt::write(&mut w, args);
-            let text = w.len;
+            let (text, pieces) = (w.len, w.pieces);
             if w.overflow == 0 && text < 1 << (7 * FORMATTED_LEN_BYTES) {
                 let prefix = varint_len(text as u64);
                 self.varint(text as u64);
                 self.buf
                     .copy_within(text_at..text_at + text, start + prefix);
                 self.len = start + prefix + text;
-                return;
+                return pieces;
             }
         }
-        self.formatted_slow(args);
+        self.formatted_slow(args)
     }
 
     #[cold]
-    fn formatted_slow(&mut self, args: fmt::Arguments<'_>) {
-        let mut counter = Counter(0);
+    fn formatted_slow(&mut self, args: fmt::Arguments<'_>) -> usize {
+        let mut counter = Counter(0, 0);
         let _ = fmt::write(&mut counter, args);
-        let text = counter.0;
+        let (text, pieces) = (counter.0, counter.1);
         let prefix = varint_len(text as u64);
         if self.lost != 0 || self.len + prefix + text > self.buf.len() {
             self.lost += prefix + text;
-            return;
+            return pieces;
         }
         self.varint(text as u64);
         let mut w = SliceWriter {
             buf: &mut self.buf[self.len..],
             len: 0,
             overflow: 0,
+            pieces: 0,
         };
         let _ = fmt::write(&mut w, args);
         // The same arguments format to the same text; guard against a `Display` that does not.
         if w.len != text || w.overflow != 0 {
             self.lost += w.overflow.max(1);
-            return;
+            return pieces;
         }
         self.len += text;
+        pieces
     }
 
     // === record headers ===
@@ -385,6 +413,21 @@ impl<'b> Encoder<'b> {
         self.formatted(args);
     }
 
+    /// A message formatted now, in place: a string value when the text came out in one piece
+    /// (a literal, or a lone string argument), formatted text otherwise. For front ends that
+    /// receive messages as `Debug` values (tracing) and want literals kept as strings.
+    #[inline]
+    pub fn value_message(&mut self, args: fmt::Arguments<'_>) {
+        let kind_at = self.len;
+        self.byte(value::STR);
+        if self.formatted(args) > 1
+            && self.lost == 0
+            && let Some(kind) = self.buf.get_mut(kind_at)
+        {
+            *kind = value::DEBUG;
+        }
+    }
+
     /// An error: its `Display`, then the `Display` of each source, outermost first.
     pub fn value_error(&mut self, err: &(dyn std::error::Error + 'static)) {
         self.byte(value::ERROR);
@@ -408,10 +451,13 @@ struct SliceWriter<'a> {
     buf: &'a mut [u8],
     len: usize,
     overflow: usize,
+    /// Non-empty pieces written.
+    pieces: usize,
 }
 
 impl fmt::Write for SliceWriter<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.pieces += usize::from(!s.is_empty());
         match self.buf.get_mut(self.len..self.len + s.len()) {
             Some(dst) if self.overflow == 0 => {
                 dst.copy_from_slice(s.as_bytes());
@@ -423,12 +469,13 @@ impl fmt::Write for SliceWriter<'_> {
     }
 }
 
-/// Counts formatted bytes.
-struct Counter(usize);
+/// Counts formatted bytes and non-empty pieces.
+struct Counter(usize, usize);
 
 impl fmt::Write for Counter {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         self.0 += s.len();
+        self.1 += usize::from(!s.is_empty());
         Ok(())
     }
 }

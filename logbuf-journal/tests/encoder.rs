@@ -345,3 +345,46 @@ fn formatted_text_longer_than_the_reserved_prefix_is_exact() {
     .unwrap();
     assert_eq!(&buf[..len], &want[..]);
 }
+
+/// Encodes one message value into `room` bytes and checks what comes out.
+fn check_message(room: usize, text: &str, is_str: bool, write: impl Fn(&mut Encoder<'_>)) {
+    let mut buf = vec![0u8; room];
+    let mut enc = Encoder::new(&mut buf);
+    write(&mut enc);
+    match enc.finish() {
+        Ok(len) => {
+            let want = if is_str {
+                Value::Str(text)
+            } else {
+                Value::Debug(text)
+            };
+            let got: Value<'_> = postcard::from_bytes(&buf[..len]).unwrap();
+            assert_eq!(got, want, "{text} in {room}");
+        }
+        Err(Overflow { needed }) => {
+            assert!(room < needed, "{text} in {room}");
+            assert_eq!(needed, 2 + text.len());
+        }
+    }
+}
+
+#[test]
+fn messages_in_one_piece_are_strings_and_others_formatted_text() {
+    let name = "world";
+    let (one, two) = (std::hint::black_box(1), std::hint::black_box(2));
+    // Room to format in place, and too little (the measuring path, then overflow).
+    for room in [64, 8] {
+        check_message(room, "request done", true, |e| {
+            e.value_message(format_args!("request done"))
+        });
+        check_message(room, "world", true, |e| {
+            e.value_message(format_args!("{name}"))
+        });
+        check_message(room, "hello world", false, |e| {
+            e.value_message(format_args!("hello {name}"))
+        });
+        check_message(room, "1 + 2 = 3", false, |e| {
+            e.value_message(format_args!("{one} + {two} = {}", one + two))
+        });
+    }
+}

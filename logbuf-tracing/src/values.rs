@@ -9,7 +9,7 @@
 //! room for what the attempt needed, gets one field at a time on its second call.
 
 use std::error::Error;
-use std::fmt::{self, Write as _};
+use std::fmt;
 
 use logbuf_journal::encode::Encoder;
 use tracing_core::field::{Field, Visit};
@@ -20,9 +20,6 @@ static SPOILER: [u8; 2 * FIRST_CLAIM] = [0; 2 * FIRST_CLAIM];
 /// Bytes the first claim for a record asks for; a longer record is written again with room
 /// for all of it.
 pub(crate) const FIRST_CLAIM: usize = 256;
-
-/// Messages up to this long that format in one piece are stored as strings.
-const MESSAGE_SCRATCH: usize = 128;
 
 /// How the values of one record are written; kept across the journal's calls of the encoding.
 #[derive(Debug, Default, Clone, Copy)]
@@ -198,55 +195,10 @@ visit_impl!(OneField);
 
 /// The `message` field. tracing hands it over as `&dyn Debug` (a `fmt::Arguments`), so the
 /// literal of `info!("done")` cannot be told from formatted text without formatting it. It is
-/// formatted into a stack buffer: a message that came out in one piece (a literal, or a lone
-/// string argument) is stored as a string; one assembled from several pieces as formatted text.
+/// formatted straight into the claim: a message that came out in one piece (a literal, or a
+/// lone string argument) is stored as a string, one assembled from several pieces as formatted
+/// text.
 #[inline]
 fn message(enc: &mut Encoder<'_>, value: &dyn fmt::Debug) {
-    let mut scratch = Scratch {
-        buf: [0; MESSAGE_SCRATCH],
-        len: 0,
-        pieces: 0,
-        overflow: false,
-    };
-    if write!(scratch, "{value:?}").is_ok() && !scratch.overflow {
-        // Whole `str`s were copied in, so the bytes are UTF-8.
-        if let Ok(text) = std::str::from_utf8(&scratch.buf[..scratch.len]) {
-            if scratch.pieces <= 1 {
-                enc.value_str(text);
-            } else {
-                enc.value_debug(format_args!("{text}"));
-            }
-            return;
-        }
-    }
-    enc.value_debug(format_args!("{value:?}"));
-}
-
-/// A small formatting buffer that counts the pieces written into it.
-struct Scratch {
-    buf: [u8; MESSAGE_SCRATCH],
-    len: usize,
-    pieces: usize,
-    overflow: bool,
-}
-
-impl fmt::Write for Scratch {
-    #[inline]
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        if s.is_empty() {
-            return Ok(());
-        }
-        self.pieces += 1;
-        match self.buf.get_mut(self.len..self.len + s.len()) {
-            Some(dst) => {
-                dst.copy_from_slice(s.as_bytes());
-                self.len += s.len();
-                Ok(())
-            }
-            None => {
-                self.overflow = true;
-                Err(fmt::Error)
-            }
-        }
-    }
+    enc.value_message(format_args!("{value:?}"));
 }
