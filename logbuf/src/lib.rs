@@ -41,8 +41,3 @@ pub mod channel;
 pub mod queue;
 mod ring;
 mod sync;
-
-/// The README's examples, compiled and run as doc tests.
-#[doc = include_str!("../../README.md")]
-#[cfg(doctest)]
-pub struct ReadmeDoctests;
