@@ -165,27 +165,35 @@ pub struct EventInContext<'a> {
     pub unix_nanos: Option<u64>,
 }
 
-/// Turns tick readings into wall-clock time from `Clock` pairs: the rate comes from the first
-/// and the latest pair, the offset from the latest pair at or before the reading.
+/// Turns tick readings into wall-clock time from `Clock` pairs: the rate comes from the two
+/// pairs furthest apart, the offset from the pair met last.
 #[derive(Debug, Default)]
 struct WallClock {
-    first: Option<wire::Clock>,
+    /// The pairs with the least and the most ticks: the rate comes from them.
+    earliest: Option<wire::Clock>,
+    furthest: Option<wire::Clock>,
+    /// The pair met last: readings are placed relative to it.
     latest: Option<wire::Clock>,
 }
 
 impl WallClock {
     fn add(&mut self, pair: wire::Clock) {
-        self.first.get_or_insert(pair);
+        if self.earliest.is_none_or(|e| pair.ticks < e.ticks) {
+            self.earliest = Some(pair);
+        }
+        if self.furthest.is_none_or(|f| pair.ticks > f.ticks) {
+            self.furthest = Some(pair);
+        }
         self.latest = Some(pair);
     }
 
     fn nanos(&self, ticks: u64) -> Option<u64> {
-        let (first, latest) = (self.first?, self.latest?);
-        let span_ticks = latest.ticks.checked_sub(first.ticks)?;
-        let span_nanos = latest.unix_nanos.checked_sub(first.unix_nanos)?;
-        // One pair, or pairs read back to back: assume one tick per nanosecond until a later
-        // pair gives the rate.
-        let per_tick = if span_ticks < 1_000 {
+        let (earliest, furthest, latest) = (self.earliest?, self.furthest?, self.latest?);
+        let span_ticks = furthest.ticks - earliest.ticks;
+        let span_nanos = i128::from(furthest.unix_nanos) - i128::from(earliest.unix_nanos);
+        // One pair, pairs read back to back, or a wall clock set back between them: assume one
+        // tick per nanosecond until pairs further apart give the rate.
+        let per_tick = if span_ticks < 1_000 || span_nanos <= 0 {
             1.0
         } else {
             span_nanos as f64 / span_ticks as f64

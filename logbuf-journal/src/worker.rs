@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::clock;
 use crate::journal::{RingEntry, STAMP, Shared, ThreadSlot, Timing, lock};
 use crate::sink::{Entry, Sink};
-use crate::wire::{Dropped, Record};
+use crate::wire::{Clock, Dropped, Record};
 
 /// How often sink errors are reported on stderr, at most.
 const ERROR_REPORT_INTERVAL: Duration = Duration::from_secs(10);
@@ -45,6 +45,8 @@ struct Worker {
     seq: u64,
     last_flush: Instant,
     last_clock: Instant,
+    /// The last clock pair read.
+    last_pair: Clock,
     errors_unreported: u64,
     last_error_report: Option<Instant>,
 }
@@ -62,10 +64,15 @@ pub(crate) fn run(shared: Arc<Shared>, sinks: Vec<Box<dyn Sink>>, timing: Timing
         seq: 0,
         last_flush: Instant::now(),
         last_clock: Instant::now(),
+        last_pair: Clock {
+            ticks: 0,
+            unix_nanos: 0,
+        },
         errors_unreported: 0,
         last_error_report: None,
     };
     w.write_clock();
+    w.write_clock_ahead();
     let mut idle = 0u32;
     loop {
         // Read the requests before draining: everything committed before a flush request was
@@ -266,7 +273,17 @@ impl Worker {
 
     fn write_clock(&mut self) {
         self.last_clock = Instant::now();
-        if let Ok(bytes) = postcard::to_allocvec(&Record::Clock(clock::global().pair())) {
+        let pair = clock::global().pair();
+        self.last_pair = pair;
+        if let Ok(bytes) = postcard::to_allocvec(&Record::Clock(pair)) {
+            self.write(&bytes);
+        }
+    }
+
+    /// A pair derived from the last one read, so sinks know the counter's rate at once.
+    fn write_clock_ahead(&mut self) {
+        let ahead = clock::global().pair_ahead(self.last_pair);
+        if let Ok(bytes) = postcard::to_allocvec(&Record::Clock(ahead)) {
             self.write(&bytes);
         }
     }

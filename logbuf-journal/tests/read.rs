@@ -169,3 +169,82 @@ fn events_without_definitions_are_skipped_and_counted() {
     assert!(reader.next_event().is_none());
     assert_eq!(reader.orphans(), 1);
 }
+
+/// Keeps every record's bytes, as a sink sees them.
+#[derive(Clone, Default)]
+struct Keep(std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>);
+
+impl logbuf_journal::Sink for Keep {
+    fn write(&mut self, entry: logbuf_journal::sink::Entry<'_>) -> std::io::Result<()> {
+        self.0.lock().unwrap().push(entry.bytes().to_vec());
+        Ok(())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Wall-clock time is right from the start, not only once the journal's second read clock
+/// pair (a second in) gives the counter's rate: in a file, and in what a sink sees (no file
+/// header): both start with a pair derived from the counter's calibration.
+#[test]
+fn wall_clock_time_is_right_within_the_first_second() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("clock.lbf");
+    let sink = Keep::default();
+    let (journal, guard) = Journal::builder()
+        .file(&path)
+        .unwrap()
+        .sink(sink.clone())
+        .build()
+        .unwrap();
+    let cs = journal.register_callsite(&Callsite {
+        id: 0,
+        kind: CallsiteKind::Event,
+        level: Level::Info,
+        target: "t",
+        name: "e",
+        module_path: None,
+        file: None,
+        line: None,
+        fields: vec!["n"],
+    });
+    let mut windows = Vec::new();
+    for n in 0..3u64 {
+        let before = unix_nanos();
+        journal.write(16, |enc, at| {
+            enc.event(cs, at.time, at.thread, None, 1);
+            enc.value_u64(n);
+        });
+        windows.push((before, unix_nanos()));
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    drop(guard);
+    // Within 1 ms of when it was logged (counter and wall clock disagree by far less).
+    let check = |t: u64, (before, after): (u64, u64)| {
+        assert!(
+            t + 1_000_000 >= before && t <= after + 1_000_000,
+            "{before} <= {t} <= {after}: off by {} us",
+            (i128::from(t) - i128::from(before)) / 1_000
+        );
+    };
+    let mut reader = Reader::open(&path).unwrap();
+    for &window in &windows {
+        check(
+            reader.next_event().unwrap().unwrap().unix_nanos.unwrap(),
+            window,
+        );
+    }
+    let mut context = logbuf_journal::read::Context::new();
+    let mut windows = windows.into_iter();
+    for bytes in sink.0.lock().unwrap().iter() {
+        let record: Record<'_> = postcard::from_bytes(bytes).unwrap();
+        if context.apply(&record)
+            && let Record::Event(e) = record
+        {
+            let t = context.event(e).unwrap().unix_nanos.unwrap();
+            check(t, windows.next().unwrap());
+        }
+    }
+    assert!(windows.next().is_none());
+}

@@ -123,6 +123,7 @@ impl BinaryFileSink {
                     .open(&self.path)?;
                 self.header.clock = crate::clock::global().pair();
                 let mut w = FileWriter::new(BufWriter::with_capacity(1 << 16, file), &self.header)?;
+                w.write_record(&clock_ahead(&self.header))?;
                 for record in self.definitions.iter().chain(self.spans.records()) {
                     w.write_record(record)?;
                 }
@@ -158,6 +159,7 @@ impl BinaryFileSink {
         self.header.clock = crate::clock::global().pair();
         let result = (|| {
             let mut preamble = FileWriter::new(Vec::new(), &self.header)?;
+            preamble.write_record(&clock_ahead(&self.header))?;
             for record in self.definitions.iter().chain(self.spans.records()) {
                 preamble.write_record(record)?;
             }
@@ -340,6 +342,13 @@ fn merge_records(earlier: &[u8], later: &[u8]) -> Option<Vec<u8>> {
         })
         .collect();
     postcard::to_allocvec(&Record::SpanRecord(SpanRecord { id: b.id, values })).ok()
+}
+
+/// A `Clock` record derived from the header's pair (see FORMAT.md), so the file gives the
+/// counter's rate from its first record on, read alone.
+fn clock_ahead(header: &FileHeader) -> Vec<u8> {
+    let ahead = crate::clock::global().pair_ahead(header.clock);
+    postcard::to_allocvec(&Record::Clock(ahead)).unwrap_or_default()
 }
 
 fn header() -> FileHeader {
