@@ -3,33 +3,13 @@
 
 mod scenario;
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use logbuf_journal::Sink;
 use logbuf_journal::sink::json::{JsonFormat, JsonSink};
 use logbuf_journal::sink::text::Timestamps;
 use logbuf_journal::wire::{Callsite, CallsiteKind, Clock, Event, Level, Record, Value};
-use scenario::Buf;
+use scenario::{Buf, now_nanos, through_fmt};
 use serde_json::Value as Json;
 use tracing_subscriber::fmt;
-use tracing_subscriber::prelude::*;
-
-fn now_nanos() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
-}
-
-fn through_fmt<L>(layer: impl FnOnce(Buf) -> L) -> (String, scenario::Lines)
-where
-    L: tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync + 'static,
-{
-    let out = Buf::default();
-    let subscriber = tracing_subscriber::registry().with(layer(out.clone()));
-    let lines = tracing::subscriber::with_default(subscriber, scenario::traced);
-    (out.text(), lines)
-}
 
 fn through_sink(lines: &scenario::Lines, options: impl FnOnce(JsonFormat) -> JsonFormat) -> String {
     let out = Buf::default();

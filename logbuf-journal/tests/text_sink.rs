@@ -4,32 +4,13 @@
 mod scenario;
 
 use std::io;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use logbuf_journal::sink::text::{TextSink, Timestamps};
 use logbuf_journal::wire::{Callsite, CallsiteKind, Clock, Event, Level, Record, Value};
 use logbuf_journal::{FullPolicy, Journal, Sink};
-use scenario::Buf;
+use scenario::{Buf, now_nanos, through_fmt};
 use tracing_subscriber::fmt;
 use tracing_subscriber::prelude::*;
-
-fn now_nanos() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
-}
-
-/// Runs the program through `tracing` with `layer`, returning its output and event lines.
-fn through_fmt<L>(layer: impl FnOnce(Buf) -> L) -> (String, scenario::Lines)
-where
-    L: tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync + 'static,
-{
-    let out = Buf::default();
-    let subscriber = tracing_subscriber::registry().with(layer(out.clone()));
-    let lines = tracing::subscriber::with_default(subscriber, scenario::traced);
-    (out.text(), lines)
-}
 
 /// Runs the program's records through a text sink made by `sink`.
 fn through_sink(lines: &scenario::Lines, sink: impl FnOnce(Buf) -> TextSink) -> String {

@@ -316,3 +316,23 @@ pub fn records<'a>(
     out.push(Record::SpanClose(SpanClose { id: 100, time: T0 }));
     out
 }
+
+/// Nanoseconds since the Unix epoch, now.
+pub fn now_nanos() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+}
+
+/// Runs the program through `tracing` with `layer`, returning its output and event lines.
+pub fn through_fmt<L>(layer: impl FnOnce(Buf) -> L) -> (String, Lines)
+where
+    L: tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync + 'static,
+{
+    use tracing_subscriber::layer::SubscriberExt;
+    let out = Buf::default();
+    let subscriber = tracing_subscriber::registry().with(layer(out.clone()));
+    let lines = tracing::subscriber::with_default(subscriber, traced);
+    (out.text(), lines)
+}
