@@ -100,6 +100,8 @@ fn json_value(value: &Value<'_>, out: &mut Vec<u8>) {
             }
             json_str(&text, out);
         }
+        // The reader's context resolves interned strings; one left had no definition.
+        Value::Interned(_) => json_str(logbuf_journal::read::UNKNOWN_STRING, out),
     }
 }
 

@@ -133,6 +133,8 @@ fn value_is(value: &Value<'_>, want: &str) -> bool {
         Value::Bytes(v) => *v == want.as_bytes(),
         Value::Debug(v) => text_is(v, want),
         Value::Error { message, .. } => *message == want,
+        // The reader's context resolves interned strings; one left had no definition.
+        Value::Interned(_) => false,
     }
 }
 

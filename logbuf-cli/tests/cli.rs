@@ -145,6 +145,9 @@ fn sites(journal: &Journal) -> Sites {
 /// 4. ERROR app::db "failed" code=-5 (in request, query)
 /// 5. INFO app::http "done" user_id=42 (in request; status recorded as 500 on the span)
 /// 6. DEBUG other "background" (test thread, no span)
+///
+/// The journal is flushed after each event, as a lightly loaded service's is, so each event
+/// ends a frame: damage to one event's bytes costs that event only.
 fn sample(dir: &Path, name: &str) -> PathBuf {
     let path = dir.join(name);
     let (journal, guard) = Journal::builder()
@@ -167,6 +170,7 @@ fn sample(dir: &Path, name: &str) -> PathBuf {
                         enc.value_str(message);
                         rest(enc);
                     });
+                    journal.flush();
                 };
                 event(s.info, None, "starting", &|e| e.value_u64(7), 2);
                 journal.write(128, |enc, at| {
@@ -209,6 +213,7 @@ fn sample(dir: &Path, name: &str) -> PathBuf {
         enc.event(s.debug, at.time, at.thread, None, 1);
         enc.value_str("background");
     });
+    journal.flush();
     drop(guard);
     path
 }

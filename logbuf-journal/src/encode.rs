@@ -65,6 +65,7 @@ mod value {
     pub(super) const BYTES: u8 = 8;
     pub(super) const DEBUG: u8 = 9;
     pub(super) const ERROR: u8 = 10;
+    pub(super) const INTERNED: u8 = 11;
 }
 
 /// Bytes reserved for the length of text formatted in place: up to 2^21 - 1 bytes of text.
@@ -426,6 +427,52 @@ impl<'b> Encoder<'b> {
         {
             *kind = value::DEBUG;
         }
+    }
+
+    /// A message like [`Encoder::value_message`], stored as a reference to the interned string
+    /// `id` when the text came out in one piece equal to `text` (the string the front end
+    /// interned for this callsite with [`Journal::intern`](crate::Journal::intern)).
+    ///
+    /// ```
+    /// use logbuf_journal::encode::Encoder;
+    /// use logbuf_journal::wire::{Record, Value};
+    ///
+    /// let mut buf = [0u8; 64];
+    /// let mut enc = Encoder::new(&mut buf);
+    /// enc.event(7, 1_000, 1, None, 2);
+    /// enc.value_message_interned(format_args!("{:?}", format_args!("done")), "done", 3);
+    /// enc.value_message_interned(format_args!("{:?}", format_args!("other")), "done", 3);
+    /// let len = enc.finish().unwrap();
+    /// let Record::Event(event) = postcard::from_bytes(&buf[..len]).unwrap() else { panic!() };
+    /// assert_eq!(event.values, [Value::Interned(3), Value::Str("other")]);
+    /// ```
+    #[inline]
+    pub fn value_message_interned(&mut self, args: fmt::Arguments<'_>, text: &str, id: u64) {
+        let kind_at = self.len;
+        self.byte(value::STR);
+        let pieces = self.formatted(args);
+        if self.lost != 0 {
+            return;
+        }
+        let written = &self.buf[kind_at + 1..self.len];
+        let prefix = varint_len(text.len() as u64);
+        if pieces <= 1
+            && written.len() == prefix + text.len()
+            && &written[prefix..] == text.as_bytes()
+        {
+            self.len = kind_at;
+            self.value_interned(id);
+        } else if pieces > 1 {
+            self.buf[kind_at] = value::DEBUG;
+        }
+    }
+
+    /// A reference to the string `id`, interned with [`Journal::intern`](crate::Journal::intern):
+    /// for a message that is the same literal every time.
+    #[inline]
+    pub fn value_interned(&mut self, id: u64) {
+        self.byte(value::INTERNED);
+        self.varint(id);
     }
 
     /// An error: its `Display`, then the `Display` of each source, outermost first.

@@ -1,14 +1,17 @@
-//! Binary journal files: a header, then checksummed frames each holding one record.
+//! Binary journal files: a header, then checksummed frames each holding a block of records.
 //!
 //! ```text
 //! file:    magic (8) | major u16 LE | minor u16 LE | header frame | frame | frame | ...
 //! frame:   len u32 LE | crc32 u32 LE (of the payload) | payload (len bytes)
+//! block:   record len (varint) | record | record len | record | ...
 //! ```
 //!
-//! The header frame's payload is a postcard [`FileHeader`]; every other frame's payload is one
-//! postcard [`Record`]. The checksum lets [`FileReader`] tell a torn tail (a crash mid-write) and
-//! damaged bytes from records: it stops cleanly at a torn tail, and skips damage by scanning for
-//! the next frame whose checksum holds.
+//! The header frame's payload is a postcard [`FileHeader`]; every other frame's payload is a
+//! block of postcard [`Record`]s, each behind its length. [`FileWriter`] collects records into a
+//! block and writes it as one frame once it holds [`BLOCK_SIZE`] bytes, or when flushed. The
+//! checksum lets [`FileReader`] tell a torn tail (a crash mid-write) and damaged bytes from
+//! records: it stops cleanly at a torn tail, and skips damage by scanning for the next frame
+//! whose checksum holds. Files of format 1 (one record per frame) are read too.
 //!
 //! ```
 //! use logbuf_journal::file::{FileHeader, FileReader, FileWriter};
@@ -18,7 +21,7 @@
 //! let mut writer = FileWriter::new(Vec::new(), &header).unwrap();
 //! let record = Record::ThreadName(ThreadName { thread: 1, name: "main" });
 //! writer.write_record(&postcard::to_allocvec(&record).unwrap()).unwrap();
-//! let bytes = writer.into_inner();
+//! let bytes = writer.finish().unwrap();
 //!
 //! let mut reader = FileReader::new(&bytes[..]).unwrap();
 //! assert_eq!(reader.header().program, "demo");
@@ -44,11 +47,21 @@ pub const MAGIC: [u8; 8] = *b"\x89LBF\r\n\x1a\n";
 /// what a damaged length can make a reader wait for.
 pub const MAX_FRAME: usize = 16 << 20;
 
+/// The largest record a frame holds: a block of one record, behind its length.
+pub const MAX_RECORD: usize = MAX_FRAME - 4;
+
+/// Bytes of records a [`FileWriter`] collects before it writes them as one frame. A frame's
+/// header costs 8 bytes, a tenth of a byte per record at this size; damage to a frame loses
+/// the records of that frame, about a hundred.
+pub const BLOCK_SIZE: usize = 4096;
+
 const FRAME_HEADER: usize = 8;
 /// Magic, major and minor.
 const PREAMBLE: usize = 12;
 /// Record kinds this version knows (`Record`'s variants).
-const KNOWN_KINDS: u64 = 11;
+const KNOWN_KINDS: u64 = 12;
+/// The first major version, whose frames held one record each.
+const MAJOR_ONE_RECORD_FRAMES: u16 = 1;
 
 /// What a file says about where it came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,11 +76,18 @@ pub struct FileHeader {
 
 // === writing ===
 
-/// Writes a journal file: the preamble and header on creation, then one frame per record.
+/// Writes a journal file: the preamble and header on creation, then records in blocks.
+///
+/// Records wait in the current block until it holds [`BLOCK_SIZE`] bytes or
+/// [`FileWriter::flush`] (or [`FileWriter::end_block`]) writes it: flush before handing the
+/// inner writer's bytes to anyone, and [`FileWriter::finish`] at the end. Dropped, the writer
+/// writes its block (ignoring errors, as `BufWriter` does).
 #[derive(Debug)]
 pub struct FileWriter<W: Write> {
-    inner: W,
+    /// `None` only once [`FileWriter::finish`] has taken it.
+    inner: Option<W>,
     bytes: u64,
+    block: Vec<u8>,
 }
 
 impl<W: Write> FileWriter<W> {
@@ -83,50 +103,132 @@ impl<W: Write> FileWriter<W> {
         preamble[10..12].copy_from_slice(&FORMAT_MINOR.to_le_bytes());
         inner.write_all(&preamble)?;
         let mut writer = Self {
-            inner,
+            inner: Some(inner),
             bytes: PREAMBLE as u64,
+            block: Vec::with_capacity(BLOCK_SIZE + 64),
         };
         let header = postcard::to_allocvec(header).map_err(io::Error::other)?;
-        writer.write_record(&header)?;
+        writer.write_frame(&header)?;
         Ok(writer)
     }
 
-    /// Writes one frame holding `record`, an encoded [`Record`].
+    /// Adds `record`, an encoded [`Record`], to the current block; writes the block once it
+    /// holds [`BLOCK_SIZE`] bytes.
     ///
     /// # Errors
     ///
     /// What the inner writer returns; `InvalidInput` for an empty record or one over
-    /// [`MAX_FRAME`] bytes.
+    /// [`MAX_RECORD`] bytes.
     pub fn write_record(&mut self, record: &[u8]) -> io::Result<()> {
-        if record.is_empty() || record.len() > MAX_FRAME {
+        if record.is_empty() || record.len() > MAX_RECORD {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("a frame holds 1 to {MAX_FRAME} bytes, not {}", record.len()),
+                format!("a record is 1 to {MAX_RECORD} bytes, not {}", record.len()),
             ));
         }
-        let mut head = [0u8; FRAME_HEADER];
-        head[..4].copy_from_slice(&(record.len() as u32).to_le_bytes());
-        head[4..].copy_from_slice(&crc32fast::hash(record).to_le_bytes());
-        self.inner.write_all(&head)?;
-        self.inner.write_all(record)?;
-        self.bytes += (FRAME_HEADER + record.len()) as u64;
+        if self.block.len() + record.len() + 4 > MAX_FRAME {
+            self.end_block()?;
+        }
+        push_varint(&mut self.block, record.len() as u64);
+        self.block.extend_from_slice(record);
+        if self.block.len() >= BLOCK_SIZE {
+            self.end_block()?;
+        }
         Ok(())
     }
 
-    /// Bytes written so far, preamble included.
+    /// Writes the records collected so far as one frame (nothing if there are none).
+    ///
+    /// # Errors
+    ///
+    /// What the inner writer returns; the block is then dropped.
+    pub fn end_block(&mut self) -> io::Result<()> {
+        if self.block.is_empty() {
+            return Ok(());
+        }
+        let block = std::mem::take(&mut self.block);
+        let result = self.write_frame(&block);
+        self.block = block;
+        self.block.clear();
+        result
+    }
+
+    /// Bytes of records waiting in the current block, framed as they will be written.
+    pub fn pending(&self) -> u64 {
+        if self.block.is_empty() {
+            0
+        } else {
+            (FRAME_HEADER + self.block.len()) as u64
+        }
+    }
+
+    /// Writes the current block and flushes the inner writer.
+    ///
+    /// # Errors
+    ///
+    /// What the inner writer returns.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.end_block()?;
+        self.inner().flush()
+    }
+
+    fn inner(&mut self) -> &mut W {
+        match &mut self.inner {
+            Some(inner) => inner,
+            // Only `finish` takes it, and `finish` consumes the writer.
+            None => unreachable!("FileWriter used after finish"),
+        }
+    }
+
+    fn write_frame(&mut self, payload: &[u8]) -> io::Result<()> {
+        let mut head = [0u8; FRAME_HEADER];
+        head[..4].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+        head[4..].copy_from_slice(&crc32fast::hash(payload).to_le_bytes());
+        let inner = self.inner();
+        inner.write_all(&head)?;
+        inner.write_all(payload)?;
+        self.bytes += (FRAME_HEADER + payload.len()) as u64;
+        Ok(())
+    }
+
+    /// Bytes written to the inner writer so far, preamble included (not the current block).
     pub fn bytes_written(&self) -> u64 {
         self.bytes
     }
 
-    /// The inner writer.
+    /// The inner writer. Records in the current block are not in it yet.
     pub fn get_mut(&mut self) -> &mut W {
-        &mut self.inner
+        self.inner()
     }
 
-    /// Gives back the inner writer.
-    pub fn into_inner(self) -> W {
-        self.inner
+    /// Writes the current block, flushes, and gives back the inner writer.
+    ///
+    /// # Errors
+    ///
+    /// What the inner writer returns.
+    pub fn finish(mut self) -> io::Result<W> {
+        self.flush()?;
+        match self.inner.take() {
+            Some(inner) => Ok(inner),
+            None => unreachable!("FileWriter used after finish"),
+        }
     }
+}
+
+impl<W: Write> Drop for FileWriter<W> {
+    fn drop(&mut self) {
+        if self.inner.is_some() {
+            let _ = self.flush();
+        }
+    }
+}
+
+fn push_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
 }
 
 // === reading ===
@@ -156,7 +258,7 @@ impl fmt::Display for OpenError {
             OpenError::NotAJournal => f.write_str("not a logbuf journal (bad magic bytes)"),
             OpenError::UnsupportedVersion { major, minor } => write!(
                 f,
-                "journal format {major}.{minor} is not supported (this reader reads {FORMAT_MAJOR}.x)"
+                "journal format {major}.{minor} is not supported (this reader reads {MAJOR_ONE_RECORD_FRAMES}.x to {FORMAT_MAJOR}.x)"
             ),
             OpenError::BadHeader => f.write_str("journal header is damaged or truncated"),
         }
@@ -221,7 +323,11 @@ pub struct FileReader<R: Read> {
     consumed_base: usize,
     eof: bool,
     header: FileHeader,
+    major: u16,
     minor: u16,
+    /// Records of the current block not read yet are `buf[block..block_end]`.
+    block: usize,
+    block_end: usize,
     stats: ReadStats,
 }
 
@@ -258,7 +364,10 @@ impl<R: Read> FileReader<R> {
                     unix_nanos: 0,
                 },
             },
+            major: FORMAT_MAJOR,
             minor: 0,
+            block: 0,
+            block_end: 0,
             stats: ReadStats::default(),
         };
         if !reader.fill(PREAMBLE)? || reader.buf[..8] != MAGIC {
@@ -266,9 +375,10 @@ impl<R: Read> FileReader<R> {
         }
         let major = u16::from_le_bytes([reader.buf[8], reader.buf[9]]);
         let minor = u16::from_le_bytes([reader.buf[10], reader.buf[11]]);
-        if major != FORMAT_MAJOR {
+        if !(MAJOR_ONE_RECORD_FRAMES..=FORMAT_MAJOR).contains(&major) {
             return Err(OpenError::UnsupportedVersion { major, minor });
         }
+        reader.major = major;
         reader.minor = minor;
         reader.start = PREAMBLE;
         let Some((at, len)) = reader.frame_at_start(false)? else {
@@ -287,7 +397,7 @@ impl<R: Read> FileReader<R> {
 
     /// The file's format version, major and minor.
     pub fn version(&self) -> (u16, u16) {
-        (FORMAT_MAJOR, self.minor)
+        (self.major, self.minor)
     }
 
     /// What was met so far besides good records.
@@ -303,7 +413,7 @@ impl<R: Read> FileReader<R> {
     /// Reading the source failed; the reader can be tried again.
     pub fn next_record(&mut self) -> Option<io::Result<Record<'_>>> {
         loop {
-            let frame = match self.next_known_frame()? {
+            let frame = match self.next_known_record()? {
                 Ok(frame) => frame,
                 Err(e) => return Some(Err(e)),
             };
@@ -322,19 +432,53 @@ impl<R: Read> FileReader<R> {
         }
     }
 
-    /// The next good frame holding a record kind this version knows, as a place in the
+    /// The next record of a kind this version knows, from a good frame, as a place in the
     /// buffer for [`FileReader::payload`]; valid until the next call.
-    pub(crate) fn next_known_frame(&mut self) -> Option<io::Result<(usize, usize)>> {
+    pub(crate) fn next_known_record(&mut self) -> Option<io::Result<(usize, usize)>> {
         loop {
-            let (at, len) = match self.next_frame() {
-                Ok(Some(frame)) => frame,
-                Ok(None) => return None,
-                Err(e) => return Some(Err(e)),
+            let (at, len) = if self.block < self.block_end {
+                match self.next_in_block() {
+                    Some(record) => record,
+                    None => continue,
+                }
+            } else {
+                let (at, len) = match self.next_frame() {
+                    Ok(Some(frame)) => frame,
+                    Ok(None) => return None,
+                    Err(e) => return Some(Err(e)),
+                };
+                if self.major != MAJOR_ONE_RECORD_FRAMES {
+                    (self.block, self.block_end) = (at, at + len);
+                    continue;
+                }
+                (at, len)
             };
             if matches!(read_varint(&self.buf[at..at + len]), Some(kind) if kind < KNOWN_KINDS) {
                 return Some(Ok((at, len)));
             }
             self.stats.unknown_records += 1;
+        }
+    }
+
+    /// The next record of the current block. A length that overruns the block (a writer's
+    /// fault: the checksum held) makes the rest of the block one undecodable record.
+    fn next_in_block(&mut self) -> Option<(usize, usize)> {
+        let rest = &self.buf[self.block..self.block_end];
+        let record = read_varint(rest).and_then(|len| {
+            let skip = varint_len(len);
+            let len = usize::try_from(len).ok()?;
+            (len > 0 && len <= rest.len() - skip).then_some((self.block + skip, len))
+        });
+        match record {
+            Some((at, len)) => {
+                self.block = at + len;
+                Some((at, len))
+            }
+            None => {
+                self.block = self.block_end;
+                self.stats.undecodable_records += 1;
+                None
+            }
         }
     }
 
@@ -402,12 +546,17 @@ impl<R: Read> FileReader<R> {
         }
         let at = self.start + FRAME_HEADER;
         let payload = &self.buf[at..at + len];
-        // Every record kind below 128 starts with a byte below 0x80; checking that first saves
-        // a checksum over most false starts while scanning damage.
-        Ok(
-            ((!record || payload[0] < 0x80) && crc32fast::hash(payload) == crc)
-                .then_some((at, len)),
-        )
+        // Checking that the payload can start a record (format 1: every record kind below 128
+        // starts with a byte below 0x80; blocks: the first record's length fits) saves a
+        // checksum over most false starts while scanning damage.
+        let plausible = !record
+            || if self.major == MAJOR_ONE_RECORD_FRAMES {
+                payload[0] < 0x80
+            } else {
+                read_varint(payload)
+                    .is_some_and(|n| n > 0 && n + varint_len(n) as u64 <= len as u64)
+            };
+        Ok((plausible && crc32fast::hash(payload) == crc).then_some((at, len)))
     }
 
     /// Makes `n` bytes available from `start`, reading more as needed. `false` if the source
@@ -438,6 +587,11 @@ impl<R: Read> FileReader<R> {
         }
         Ok(true)
     }
+}
+
+/// Bytes of the varint encoding of `v`.
+fn varint_len(v: u64) -> usize {
+    crate::encode::varint_len(v)
 }
 
 /// The varint at the start of `bytes`, if it is one.

@@ -2,6 +2,7 @@
 //! sinks in time order.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt;
 use std::io;
 use std::path::Path;
@@ -15,7 +16,7 @@ use logbuf::queue::{CapacityError, ClaimError, Consumer, mpsc, spsc};
 use crate::clock;
 use crate::encode::{Encoder, Overflow};
 use crate::sink::{BinaryFileSink, Sink};
-use crate::wire::{Callsite, Record, ThreadName};
+use crate::wire::{Callsite, Interned, Record, ThreadName};
 use crate::worker;
 
 /// Bytes in front of every ring record: the tick counter, little-endian, so the worker can order
@@ -336,6 +337,8 @@ impl ThreadSlot {
 pub(crate) struct Pending {
     pub(crate) rings: Vec<RingEntry>,
     pub(crate) definitions: Vec<Vec<u8>>,
+    /// Strings interned so far, by text: the id of each.
+    pub(crate) interned: HashMap<Box<str>, u64>,
 }
 
 #[derive(Debug, Default)]
@@ -528,6 +531,38 @@ impl Journal {
             ..callsite.clone()
         });
         self.define(&def);
+        id
+    }
+
+    /// Interns `text`: returns the id an [`Encoder::value_interned`] refers to it by, the same
+    /// id for the same text every time. Its definition is written before any record that the
+    /// calling thread writes after this returns.
+    ///
+    /// For text a callsite repeats with every record, such as a message without arguments:
+    /// the record then carries a varint instead of the text. Takes a lock; front ends intern
+    /// once per callsite, not per record. Each text interned stays in memory for the
+    /// journal's lifetime, so intern literals, not text made at run time.
+    ///
+    /// ```
+    /// # let (journal, _guard) = logbuf_journal::Journal::builder().build()?;
+    /// let id = journal.intern("request done");
+    /// assert_eq!(journal.intern("request done"), id);
+    /// assert_ne!(journal.intern("request failed"), id);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn intern(&self, text: &str) -> u64 {
+        let mut pending = lock(&self.shared.pending);
+        if let Some(&id) = pending.interned.get(text) {
+            return id;
+        }
+        let id = pending.interned.len() as u64 + 1;
+        match postcard::to_allocvec(&Record::Interned(Interned { id, text })) {
+            Ok(bytes) => pending.definitions.push(bytes),
+            Err(_) => {
+                self.shared.lost_reentrant.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        pending.interned.insert(text.into(), id);
         id
     }
 

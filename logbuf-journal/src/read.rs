@@ -132,9 +132,14 @@ impl From<&Value<'_>> for OwnedValue {
                 message: (*message).to_owned(),
                 sources: sources.iter().map(|s| (*s).to_owned()).collect(),
             },
+            // Without the context's table; `Context::owned` resolves it.
+            Value::Interned(_) => OwnedValue::Debug(UNKNOWN_STRING.to_owned()),
         }
     }
 }
+
+/// What stands for an interned string whose definition is missing (damage).
+pub const UNKNOWN_STRING: &str = "<undefined interned string>";
 
 /// A span that is open at the point the reader has reached.
 #[derive(Debug, Clone, PartialEq)]
@@ -244,6 +249,7 @@ impl WallClock {
 pub struct Context {
     callsites: HashMap<u64, Arc<Callsite>>,
     threads: HashMap<u64, String>,
+    interned: HashMap<u64, Box<str>>,
     spans: HashMap<u64, Span>,
     clock: WallClock,
     orphans: u64,
@@ -270,6 +276,9 @@ impl Context {
             Record::ThreadName(t) => {
                 self.threads.insert(t.thread, t.name.to_owned());
             }
+            Record::Interned(i) => {
+                self.interned.insert(i.id, i.text.into());
+            }
             Record::Clock(pair) => self.clock.add(*pair),
             Record::SpanNew(s) => match self.callsites.get(&s.callsite) {
                 Some(callsite) => {
@@ -277,17 +286,22 @@ impl Context {
                         id: s.id,
                         parent: s.parent,
                         callsite: Arc::clone(callsite),
-                        values: s.values.iter().map(OwnedValue::from).collect(),
+                        values: s.values.iter().map(|v| self.owned(v)).collect(),
                     };
                     self.spans.insert(s.id, span);
                 }
                 None => self.orphans += 1,
             },
             Record::SpanRecord(r) => {
+                let values: Vec<Option<OwnedValue>> = r
+                    .values
+                    .iter()
+                    .map(|v| (*v != Value::Empty).then(|| self.owned(v)))
+                    .collect();
                 if let Some(span) = self.spans.get_mut(&r.id) {
-                    for (slot, value) in span.values.iter_mut().zip(&r.values) {
-                        if *value != Value::Empty {
-                            *slot = OwnedValue::from(value);
+                    for (slot, value) in span.values.iter_mut().zip(values) {
+                        if let Some(value) = value {
+                            *slot = value;
                         }
                     }
                 }
@@ -313,8 +327,15 @@ impl Context {
 
     /// The event with its context as it stands now (apply the event's record first, or
     /// not: events change nothing); `None` if its callsite is unknown.
-    pub fn event<'a>(&'a self, event: wire::Event<'a>) -> Option<EventInContext<'a>> {
+    ///
+    /// Values that refer to interned strings come as [`Value::Str`].
+    pub fn event<'a>(&'a self, mut event: wire::Event<'a>) -> Option<EventInContext<'a>> {
         let callsite = self.callsites.get(&event.callsite)?;
+        for value in &mut event.values {
+            if let Value::Interned(id) = *value {
+                *value = self.resolve(id);
+            }
+        }
         Some(EventInContext {
             thread_name: self.thread_name(event.thread),
             unix_nanos: self.clock.nanos(event.time),
@@ -322,6 +343,34 @@ impl Context {
             event,
             callsite,
         })
+    }
+
+    /// The value an interned string id stands for: [`Value::Str`] with its text, or, for an
+    /// id never defined (damage), [`Value::Debug`] saying so.
+    pub fn resolve(&self, id: u64) -> Value<'_> {
+        match self.interned.get(&id) {
+            Some(text) => Value::Str(text),
+            None => Value::Debug(UNKNOWN_STRING),
+        }
+    }
+
+    /// `values` with interned strings resolved.
+    pub fn resolved<'a>(&'a self, values: &[Value<'a>]) -> Vec<Value<'a>> {
+        values
+            .iter()
+            .map(|v| match *v {
+                Value::Interned(id) => self.resolve(id),
+                ref v => v.clone(),
+            })
+            .collect()
+    }
+
+    /// `value` owned, with an interned string resolved.
+    pub fn owned(&self, value: &Value<'_>) -> OwnedValue {
+        match *value {
+            Value::Interned(id) => OwnedValue::from(&self.resolve(id)),
+            ref v => OwnedValue::from(v),
+        }
     }
 
     /// The span `parent` and its ancestors that are open, outermost first.
@@ -415,7 +464,7 @@ impl<R: Read> Reader<R> {
         // Apply everything up to the next event whose callsite is known; the event is decoded
         // again below, outside the loop, so that it can borrow the reader's buffer.
         let frame = loop {
-            let frame = match self.file.next_known_frame()? {
+            let frame = match self.file.next_known_record()? {
                 Ok(frame) => frame,
                 Err(e) => return Some(Err(e)),
             };

@@ -837,20 +837,34 @@ impl RotatingFile {
     /// Rotates if a new period has started, or if `incoming` more bytes would take the file
     /// past the size limit. Returns whether a new file was started.
     pub(crate) fn rotate_if_due(&mut self, incoming: u64) -> io::Result<bool> {
+        match self.rotation_due(0, incoming) {
+            Some(now) => {
+                self.rotate_at(now)?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Whether [`RotatingFile::rotate_if_due`] would rotate, and if so the time to pass to
+    /// [`RotatingFile::rotate_at`]: for a writer that holds `pending` bytes for the active file
+    /// (written before rotating) and has `incoming` more.
+    pub(crate) fn rotation_due(&mut self, pending: u64, incoming: u64) -> Option<DateTime<Utc>> {
         let size_due = self.pending
             || self.rotation.max_size.is_some_and(|max| {
-                self.active.bytes > self.active.preamble
-                    && self.active.bytes.saturating_add(incoming) > max
+                (self.active.bytes > self.active.preamble || pending > 0)
+                    && self
+                        .active
+                        .bytes
+                        .saturating_add(pending)
+                        .saturating_add(incoming)
+                        > max
             });
         if !size_due && !self.time_to_look() {
-            return Ok(false);
+            return None;
         }
         let now = self.rotation.clock.now();
-        if size_due || self.period_changed(now) {
-            self.rotate_at(now)?;
-            return Ok(true);
-        }
-        Ok(false)
+        (size_due || self.period_changed(now)).then_some(now)
     }
 
     /// Marks everything written so far as the file's preamble, which the size limit does
@@ -895,7 +909,7 @@ impl RotatingFile {
         self.look = (crate::clock::global().now(), wait as u64);
     }
 
-    fn rotate_at(&mut self, now: DateTime<Utc>) -> io::Result<()> {
+    pub(crate) fn rotate_at(&mut self, now: DateTime<Utc>) -> io::Result<()> {
         self.pending = true;
         // Written to the operating system here; synced (or compressed) in the background.
         self.active.out.flush()?;

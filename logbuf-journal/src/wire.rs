@@ -33,7 +33,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Major version of the format: readers refuse files of another major version.
-pub const FORMAT_MAJOR: u16 = 1;
+pub const FORMAT_MAJOR: u16 = 2;
 /// Minor version of the format: newer minors only add record and value kinds at the end.
 pub const FORMAT_MINOR: u16 = 0;
 
@@ -70,6 +70,10 @@ pub enum Record<'a> {
     Dropped(Dropped),
     /// Kind 10: a pairing of the tick counter with wall-clock time.
     Clock(Clock),
+    /// Kind 11: a string that values refer to by id ([`Value::Interned`]), written once before
+    /// its first use (and again at the start of every file).
+    #[serde(borrow)]
+    Interned(Interned<'a>),
 }
 
 /// Whether a callsite emits events or creates spans.
@@ -225,6 +229,16 @@ pub struct Clock {
     pub unix_nanos: u64,
 }
 
+/// A string defined once and referred to by id: messages without arguments, which a callsite
+/// repeats with every event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Interned<'a> {
+    /// The id [`Value::Interned`] refers to; unique within a file.
+    pub id: u64,
+    /// The text.
+    pub text: &'a str,
+}
+
 /// A field value.
 ///
 /// The variant index is the value kind on the wire; new kinds are only ever appended.
@@ -258,4 +272,7 @@ pub enum Value<'a> {
         #[serde(borrow)]
         sources: Vec<&'a str>,
     },
+    /// Kind 11: a string defined by an [`Interned`] record, by its id. Readers resolve it to
+    /// [`Value::Str`].
+    Interned(u64),
 }

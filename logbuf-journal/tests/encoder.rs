@@ -24,6 +24,7 @@ enum Owned {
     Bytes(Vec<u8>),
     Debug(String),
     Error(String, Vec<String>),
+    Interned(u64),
 }
 
 impl Owned {
@@ -43,6 +44,7 @@ impl Owned {
                 message: m,
                 sources: s.iter().map(|s| &s[..]).collect(),
             },
+            Owned::Interned(id) => Value::Interned(*id),
         }
     }
 
@@ -60,6 +62,7 @@ impl Owned {
             // Through the formatting machinery, as a `Debug` value would go.
             Owned::Debug(v) => enc.value_debug(format_args!("{}", Shown(v))),
             Owned::Error(m, s) => enc.value_error(&Chain::new(m, s)),
+            Owned::Interned(id) => enc.value_interned(*id),
         }
     }
 }
@@ -125,6 +128,7 @@ fn owned() -> impl Strategy<Value = Owned> {
         proptest::collection::vec(any::<u8>(), 0..200).prop_map(Owned::Bytes),
         ".{0,300}".prop_map(Owned::Debug),
         (text, proptest::collection::vec(text, 0..4)).prop_map(|(m, s)| Owned::Error(m, s)),
+        prop_oneof![0..300u64, any::<u64>()].prop_map(Owned::Interned),
     ]
 }
 
@@ -386,5 +390,55 @@ fn messages_in_one_piece_are_strings_and_others_formatted_text() {
         check_message(room, "1 + 2 = 3", false, |e| {
             e.value_message(format_args!("{one} + {two} = {}", one + two))
         });
+    }
+}
+
+/// Encodes one message against the interned text `interned` (id 9) and checks what comes out.
+fn check_interned(room: usize, interned: &str, want: Value<'_>, args: fmt::Arguments<'_>) {
+    let mut buf = vec![0u8; room];
+    let mut enc = Encoder::new(&mut buf);
+    enc.value_message_interned(args, interned, 9);
+    match enc.finish() {
+        Ok(len) => {
+            let got: Value<'_> = postcard::from_bytes(&buf[..len]).unwrap();
+            assert_eq!(got, want, "{args} in {room}");
+        }
+        Err(Overflow { needed }) => assert!(room < needed, "{args} in {room}"),
+    }
+}
+
+#[test]
+fn messages_equal_to_the_interned_text_refer_to_it() {
+    let name = "world";
+    for room in [64, 16, 3] {
+        // The literal itself, and the same text from an argument: both one piece.
+        check_interned(
+            room,
+            "request done",
+            Value::Interned(9),
+            format_args!("request done"),
+        );
+        check_interned(room, "world", Value::Interned(9), format_args!("{name}"));
+        // Other text in one piece stays a string; a prefix or extension of the text too.
+        check_interned(
+            room,
+            "request done",
+            Value::Str("request"),
+            format_args!("request"),
+        );
+        check_interned(
+            room,
+            "request",
+            Value::Str("request done"),
+            format_args!("request done"),
+        );
+        // Text from several pieces is formatted text, even when it spells the interned text.
+        check_interned(
+            room,
+            "hello world",
+            Value::Debug("hello world"),
+            format_args!("hello {name}"),
+        );
+        check_interned(room, "", Value::Interned(9), format_args!(""));
     }
 }

@@ -3,8 +3,8 @@
 
 use logbuf_journal::file::{FileHeader, FileReader, FileWriter, OpenError};
 use logbuf_journal::wire::{
-    Callsite, CallsiteKind, Clock, Dropped, Event, FollowsFrom, Level, Record, SpanClose, SpanNew,
-    SpanRecord, SpanTransition, ThreadName, Value,
+    Callsite, CallsiteKind, Clock, Dropped, Event, FollowsFrom, Interned, Level, Record, SpanClose,
+    SpanNew, SpanRecord, SpanTransition, ThreadName, Value,
 };
 use proptest::prelude::*;
 
@@ -21,7 +21,7 @@ fn header() -> FileHeader {
 
 /// A record of every kind, cycling, with content that depends on `i`.
 fn record(i: u64, text: &str) -> Record<'_> {
-    match i % 11 {
+    match i % 12 {
         0 => Record::Callsite(Callsite {
             id: i,
             kind: if i.is_multiple_of(2) {
@@ -90,6 +90,7 @@ fn record(i: u64, text: &str) -> Record<'_> {
             first_time: 5,
             last_time: 9,
         }),
+        11 => Record::Interned(Interned { id: i, text }),
         _ => Record::Clock(Clock {
             ticks: i << 20,
             unix_nanos: i << 30,
@@ -99,18 +100,36 @@ fn record(i: u64, text: &str) -> Record<'_> {
 
 const TEXT: &str = "le café — 日本";
 
-/// A file of `n` records; returns its bytes, the encoded records and where each frame ends.
-fn file(n: u64) -> (Vec<u8>, Vec<Vec<u8>>, Vec<usize>) {
+/// Where a frame starts and ends in a file.
+type Frame = (usize, usize);
+
+/// A file of `n` records in blocks of `per_block`; returns its bytes, the encoded records and
+/// where the frame holding each record starts and ends.
+fn blocks(n: u64, per_block: u64) -> (Vec<u8>, Vec<Vec<u8>>, Vec<Frame>) {
     let mut w = FileWriter::new(Vec::new(), &header()).unwrap();
     let mut records = Vec::new();
-    let mut ends = Vec::new();
+    let mut frames = Vec::new();
+    let mut start = w.bytes_written() as usize;
     for i in 0..n {
         let bytes = postcard::to_allocvec(&record(i, TEXT)).unwrap();
         w.write_record(&bytes).unwrap();
-        ends.push(w.bytes_written() as usize);
         records.push(bytes);
+        if (i + 1) % per_block == 0 || i + 1 == n {
+            w.end_block().unwrap();
+            let end = w.bytes_written() as usize;
+            let in_block = records.len() - frames.len();
+            frames.extend(std::iter::repeat_n((start, end), in_block));
+            start = end;
+        }
     }
-    (w.into_inner(), records, ends)
+    (w.finish().unwrap(), records, frames)
+}
+
+/// A file of `n` records, one per frame; returns its bytes, the encoded records and where each
+/// frame ends.
+fn file(n: u64) -> (Vec<u8>, Vec<Vec<u8>>, Vec<usize>) {
+    let (bytes, records, frames) = blocks(n, 1);
+    (bytes, records, frames.iter().map(|f| f.1).collect())
 }
 
 /// Every record a reader yields, re-encoded, and its stats.
@@ -125,10 +144,10 @@ fn read_all(bytes: &[u8]) -> Result<(Vec<Vec<u8>>, logbuf_journal::file::ReadSta
 
 #[test]
 fn every_record_kind_round_trips() {
-    let (bytes, records, _) = file(44);
+    let (bytes, records, _) = blocks(44, 5);
     let mut reader = FileReader::new(&bytes[..]).unwrap();
     assert_eq!(reader.header(), &header());
-    assert_eq!(reader.version(), (1, 0));
+    assert_eq!(reader.version(), (2, 0));
     for i in 0..44 {
         assert_eq!(reader.next_record().unwrap().unwrap(), record(i, TEXT));
     }
@@ -139,8 +158,15 @@ fn every_record_kind_round_trips() {
 
 #[test]
 fn a_torn_tail_at_every_offset_yields_a_prefix() {
-    let (bytes, records, ends) = file(23);
-    let header_end = ends[0] - (records[0].len() + 8);
+    for per_block in [1, 3, 23] {
+        torn_tail_at_every_offset(per_block);
+    }
+}
+
+fn torn_tail_at_every_offset(per_block: u64) {
+    let (bytes, records, frames) = blocks(23, per_block);
+    let ends: Vec<usize> = frames.iter().map(|f| f.1).collect();
+    let header_end = frames[0].0;
     for cut in 0..bytes.len() {
         let result = read_all(&bytes[..cut]);
         if cut < header_end {
@@ -177,16 +203,18 @@ proptest! {
     #[test]
     fn flipped_bytes_lose_only_the_frames_they_hit(
         flips in proptest::collection::vec((any::<proptest::sample::Index>(), 1..=255u8), 1..6),
+        per_block in 1..6u64,
     ) {
-        let (mut bytes, records, ends) = file(30);
-        let header_end = ends[0] - (records[0].len() + 8);
+        let (mut bytes, records, frames) = blocks(30, per_block);
+        let header_end = frames[0].0;
         let mut hit = vec![false; records.len()];
         for (at, mask) in &flips {
             // Damage records, not the header (a damaged header is its own error).
             let at = header_end + at.index(bytes.len() - header_end);
             bytes[at] ^= mask;
-            let frame = ends.iter().position(|&end| at < end).unwrap();
-            hit[frame] = true;
+            for (i, &(start, end)) in frames.iter().enumerate() {
+                hit[i] |= (start..end).contains(&at);
+            }
         }
         let (got, stats) = read_all(&bytes).unwrap();
         // What comes out is in order and each one is a real record...
@@ -210,8 +238,9 @@ proptest! {
         // The same bytes behind a valid preamble and header reach the frame scanner.
         let mut w = FileWriter::new(Vec::new(), &header()).unwrap();
         w.get_mut().extend_from_slice(&bytes);
-        let (_, stats) = read_all(&w.into_inner()).unwrap();
-        prop_assert!(stats.records <= bytes.len() as u64 / 9);
+        let (_, stats) = read_all(&w.finish().unwrap()).unwrap();
+        // A record takes at least two bytes: its length and its kind.
+        prop_assert!(stats.records <= bytes.len() as u64 / 2);
     }
 }
 
@@ -225,13 +254,15 @@ fn foreign_input_is_refused_plainly() {
         FileReader::new(&b"2026-11-29 INFO hello\n"[..]),
         Err(OpenError::NotAJournal)
     ));
-    let (mut bytes, _, _) = file(1);
-    bytes[8] = 2; // major version 2
-    match FileReader::new(&bytes[..]) {
-        Err(e @ OpenError::UnsupportedVersion { major: 2, minor: 0 }) => {
-            assert!(e.to_string().contains("2.0"), "{e}")
+    for major in [0, 3] {
+        let (mut bytes, _, _) = file(1);
+        bytes[8] = major;
+        match FileReader::new(&bytes[..]) {
+            Err(e @ OpenError::UnsupportedVersion { minor: 0, .. }) => {
+                assert!(e.to_string().contains(&format!("{major}.0")), "{e}")
+            }
+            other => panic!("{other:?}"),
         }
-        other => panic!("{other:?}"),
     }
     let (mut bytes, _, _) = file(1);
     bytes[14] ^= 0xff; // inside the header frame's length/checksum
@@ -258,7 +289,7 @@ fn records_of_unknown_kinds_are_skipped_and_counted() {
     w.write_record(&[1, 0, 0, 0, 0, 1, 99]).unwrap();
     let known = postcard::to_allocvec(&record(8, "after")).unwrap();
     w.write_record(&known).unwrap();
-    let (got, stats) = read_all(&w.into_inner()).unwrap();
+    let (got, stats) = read_all(&w.finish().unwrap()).unwrap();
     assert_eq!(got, vec![known]);
     assert_eq!((stats.unknown_records, stats.undecodable_records), (1, 1));
     assert!(!stats.is_clean());

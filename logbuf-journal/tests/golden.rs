@@ -3,7 +3,8 @@
 //! records.
 //!
 //! After an intended format change (a new major or minor version), regenerate both files with
-//! `LOGBUF_BLESS=1 cargo test -p logbuf-journal --test golden` and review the diff.
+//! `LOGBUF_BLESS=1 cargo test -p logbuf-journal --test golden` and review the diff. The files
+//! of earlier versions stay, and are still read.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -11,8 +12,8 @@ use std::path::Path;
 use logbuf_journal::encode::Encoder;
 use logbuf_journal::file::{FileHeader, FileReader, FileWriter};
 use logbuf_journal::wire::{
-    Callsite, CallsiteKind, Clock, Dropped, FollowsFrom, Level, Record, SpanClose, SpanTransition,
-    ThreadName,
+    Callsite, CallsiteKind, Clock, Dropped, FollowsFrom, Interned, Level, Record, SpanClose,
+    SpanTransition, ThreadName,
 };
 
 /// Writes the golden journal: every record kind, and events through the hot-path encoder.
@@ -91,6 +92,25 @@ fn golden_bytes() -> Vec<u8> {
     enc.value_bytes(b"\x00\xff");
     let n = enc.finish().unwrap();
     w.write_record(&buf[..n]).unwrap();
+    // A second block: an interned message and an event that refers to it.
+    w.end_block().unwrap();
+    w.write_record(
+        &postcard::to_allocvec(&Record::Interned(Interned {
+            id: 1,
+            text: "request done",
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let mut enc = Encoder::new(&mut buf);
+    enc.event(2, 1_350, 1, Some(7), 5);
+    enc.value_interned(1);
+    enc.value_u64(200);
+    enc.value_f64(0.5);
+    enc.value_bool(true);
+    enc.value_empty();
+    let n = enc.finish().unwrap();
+    w.write_record(&buf[..n]).unwrap();
     let mut put = |r: Record<'_>| w.write_record(&postcard::to_allocvec(&r).unwrap()).unwrap();
     put(Record::SpanExit(SpanTransition {
         id: 7,
@@ -108,7 +128,7 @@ fn golden_bytes() -> Vec<u8> {
         first_time: 1_250,
         last_time: 1_260,
     }));
-    w.into_inner()
+    w.finish().unwrap()
 }
 
 fn decode(bytes: &[u8]) -> String {
@@ -122,9 +142,20 @@ fn decode(bytes: &[u8]) -> String {
 }
 
 #[test]
+fn files_of_format_1_still_read() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let bytes = std::fs::read(dir.join("v1.0.lbf")).unwrap();
+    assert_eq!(FileReader::new(&bytes[..]).unwrap().version(), (1, 0));
+    assert_eq!(
+        decode(&bytes),
+        std::fs::read_to_string(dir.join("v1.0.txt")).unwrap()
+    );
+}
+
+#[test]
 fn the_format_has_not_drifted() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
-    let (lbf, txt) = (dir.join("v1.0.lbf"), dir.join("v1.0.txt"));
+    let (lbf, txt) = (dir.join("v2.0.lbf"), dir.join("v2.0.txt"));
     if std::env::var_os("LOGBUF_BLESS").is_some() {
         std::fs::write(&lbf, golden_bytes()).unwrap();
         std::fs::write(&txt, decode(&golden_bytes())).unwrap();

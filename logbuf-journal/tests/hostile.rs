@@ -148,7 +148,7 @@ fn bytes(j: &Journal) -> Vec<u8> {
             values: values.iter().map(V::value).collect(),
         }));
     }
-    let mut bytes = w.into_inner();
+    let mut bytes = w.finish().unwrap();
     for (at, mask) in &j.damage {
         let i = at.index(bytes.len());
         bytes[i] ^= mask;

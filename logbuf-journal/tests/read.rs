@@ -160,7 +160,7 @@ fn events_without_definitions_are_skipped_and_counted() {
     }));
     put(event(3, 2_000)); // parent span 99 is not open: no spans
     put(Record::SpanClose(SpanClose { id: 99, time: 5 }));
-    let bytes = w.into_inner();
+    let bytes = w.finish().unwrap();
     let mut reader = Reader::new(FileReader::new(&bytes[..]).unwrap());
     let item = reader.next_event().unwrap().unwrap();
     assert_eq!((item.event.callsite, item.spans.len()), (3, 0));

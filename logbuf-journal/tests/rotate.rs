@@ -1246,3 +1246,41 @@ fn compressed_binary_files_decode_after_decompression() {
     fs::write(&plain, gunzip(&dir.path().join("app.2026-01-01T00.lbf.gz"))).unwrap();
     assert_eq!(decode(&plain).len(), 1);
 }
+
+#[test]
+fn interned_strings_are_repeated_in_every_rotated_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(at("2026-01-01T00:00:00Z"));
+    let rotation = Rotation::size(2048).clock(clock).current(Current::None);
+    let sink = BinaryFileSink::rotating(dir.path().join("app.lbf"), rotation).unwrap();
+    let (journal, guard) = Journal::builder().sink(sink).build().unwrap();
+    let event = callsite(&journal, CallsiteKind::Event, "event", vec!["message"]);
+    let done = journal.intern("request done");
+    let count = 600;
+    for i in 0..count {
+        journal.write(64, |enc, stamp| {
+            enc.event(event, stamp.time, stamp.thread, None, 1);
+            if i % 2 == 0 {
+                enc.value_interned(done);
+            } else {
+                enc.value_str(&format!("event {i:05}"));
+            }
+        });
+    }
+    drop(guard);
+    let files = names(dir.path());
+    assert!(files.len() > 3, "{files:?}");
+    let mut seen = 0;
+    for name in &files {
+        let events = decode(&dir.path().join(name));
+        // Each file resolves the interned message with its own copy of the definition.
+        assert!(
+            events
+                .iter()
+                .any(|(m, _, _)| *m == r#"Str("request done")"#),
+            "{name}: {events:?}"
+        );
+        seen += events.len();
+    }
+    assert_eq!(seen, count);
+}

@@ -101,6 +101,7 @@ impl Logger {
                 id: s.id,
                 enabled: s.enabled,
                 extra: s.extra.get(),
+                message: s.message,
             })
         });
         match cached {
@@ -129,6 +130,12 @@ impl Logger {
         } else {
             0
         };
+        // Interned once per thread and callsite; the journal gives the same text the same id.
+        let message = record
+            .args()
+            .as_str()
+            .filter(|_| enabled)
+            .map(|m| (m, self.journal.intern(m)));
         let cached = CachedSite {
             hash,
             level: record.level(),
@@ -147,6 +154,7 @@ impl Logger {
             id,
             enabled,
             extra: Cell::new(0),
+            message,
         };
         let _ = CACHES.try_with(|caches| {
             let Ok(mut caches) = caches.try_borrow_mut() else {
@@ -169,6 +177,7 @@ impl Logger {
             id,
             enabled,
             extra: 0,
+            message,
         }
     }
 
@@ -233,9 +242,11 @@ impl Logger {
             .write(guess, |enc: &mut Encoder<'_>, at: Stamp| {
                 calls += 1;
                 enc.event(site.id, at.time, at.thread, None, 1 + n_keys);
-                match message {
-                    Some(m) => enc.value_str(m),
-                    None => enc.value_debug(args),
+                match (message, site.message) {
+                    // The same literal (address and length) as the one interned.
+                    (Some(m), Some((text, id))) if std::ptr::eq(m, text) => enc.value_interned(id),
+                    (Some(m), _) => enc.value_str(m),
+                    (None, _) => enc.value_debug(args),
                 }
                 if n_keys > 0 {
                     let mut values = EncodeValues { enc, left: n_keys };
@@ -283,6 +294,9 @@ struct Site {
     id: u64,
     enabled: bool,
     extra: usize,
+    /// The message without arguments first seen at the callsite, and the id the journal
+    /// interned it under: a record with the same `'static` text refers to it by id.
+    message: Option<(&'static str, u64)>,
 }
 
 // === the thread-local cache ===
@@ -389,6 +403,8 @@ struct CachedSite {
     enabled: bool,
     /// Room beyond the guesses that this callsite's records turned out to need.
     extra: Cell<usize>,
+    /// See [`Site::message`].
+    message: Option<(&'static str, u64)>,
 }
 
 impl CachedSite {

@@ -436,3 +436,48 @@ fn long_key_values_are_written_whole() {
         .collect();
     assert_eq!(got, want);
 }
+
+#[test]
+fn messages_without_arguments_are_interned_and_read_back_as_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("interned.lbf");
+    let (logger, guard) = logger(&path, "info");
+    let none: &[(&str, u64)] = &[];
+    let n = std::hint::black_box(3);
+    for _ in 0..3 {
+        log_at_one_site(&logger, &none, format_args!("first"));
+        // Another literal at the same site: stored as text, not under the first one's id.
+        log_at_one_site(&logger, &none, format_args!("second"));
+        log_at_one_site(&logger, &none, format_args!("{n} retries"));
+    }
+    drop(guard);
+    let mut reader = logbuf_journal::file::FileReader::open(&path).unwrap();
+    let (mut interned, mut raw) = (Vec::new(), Vec::new());
+    while let Some(record) = reader.next_record() {
+        match record.unwrap() {
+            wire::Record::Interned(i) => interned.push((i.id, i.text.to_owned())),
+            wire::Record::Event(e) => raw.push(format!("{:?}", e.values[0])),
+            _ => {}
+        }
+    }
+    let [(id, text)] = &interned[..] else {
+        panic!("{interned:?}")
+    };
+    assert_eq!(text, "first");
+    let round = [
+        format!("Interned({id})"),
+        r#"Str("second")"#.to_owned(),
+        r#"Debug("3 retries")"#.to_owned(),
+    ];
+    assert_eq!(raw, [round.clone(), round.clone(), round].concat());
+    let messages: Vec<OwnedValue> = read_all(&path)
+        .into_iter()
+        .map(|e| e.2[0].clone())
+        .collect();
+    let round = [
+        OwnedValue::Str("first".into()),
+        OwnedValue::Str("second".into()),
+        OwnedValue::Debug("3 retries".into()),
+    ];
+    assert_eq!(messages, [round.clone(), round.clone(), round].concat());
+}

@@ -12,6 +12,11 @@
 //! from more callsites than a run has room for evicts, and takes the lock again for the
 //! callsite it evicted.
 //!
+//! An event callsite's message is interned with the journal the first time one of its events
+//! is seen, when it formats in one piece (a literal such as `info!("done")`): events then
+//! carry the string's id when their message is that text, and the text otherwise. The text is
+//! kept for the life of the process (one string per callsite, as the callsite's metadata is).
+//!
 //! The journal writes a callsite's definition before any record that a thread writes after
 //! the registration returns. A thread that finds the id in the map learned it under the lock,
 //! after the registering thread put the definition in, so the same holds for every thread.
@@ -24,28 +29,51 @@ use std::sync::{Mutex, PoisonError};
 
 use logbuf_journal::Journal;
 use logbuf_journal::wire::{self, CallsiteKind};
-use tracing_core::{Level, Metadata};
+use tracing_core::field::{Field, Visit};
+use tracing_core::{Event, Level, Metadata};
 
-/// Slots in each thread's cache (a power of two): 12 KiB a thread.
+/// Slots in each thread's cache (a power of two): 24 KiB a thread.
 const SLOTS: usize = 512;
 
 /// Slots a callsite may sit in, from its hash on.
 const PROBES: usize = 8;
+
+/// A callsite's message as interned with the journal, and the id of the interned string.
+pub(crate) type Message = Option<(&'static str, u64)>;
+
+/// What records of a callsite need of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Site {
+    /// The journal's id of the callsite.
+    pub(crate) id: u64,
+    /// Its interned message, if it has one.
+    pub(crate) message: Message,
+}
 
 /// One cached mapping. `table == 0` marks an empty slot (tables are numbered from 1).
 #[derive(Clone, Copy)]
 struct Slot {
     table: u64,
     key: usize,
-    id: u64,
+    site: Site,
 }
 
 impl Slot {
     const EMPTY: Slot = Slot {
         table: 0,
         key: 0,
-        id: 0,
+        site: Site {
+            id: 0,
+            message: None,
+        },
     };
+}
+
+/// A callsite in a layer's table.
+struct Entry {
+    id: u64,
+    /// `None` until an event of the callsite was seen (events only: spans have `Some(None)`).
+    message: Option<Message>,
 }
 
 thread_local! {
@@ -55,7 +83,7 @@ thread_local! {
 /// A layer's callsite table. See the [module docs](self).
 pub(crate) struct Callsites {
     table: u64,
-    ids: Mutex<HashMap<usize, u64>>,
+    ids: Mutex<HashMap<usize, Entry>>,
 }
 
 impl fmt::Debug for Callsites {
@@ -87,16 +115,22 @@ impl Callsites {
         }
     }
 
-    /// The journal's id for `meta`'s callsite, registering it on first use.
+    /// What records of `meta`'s callsite need, registering it on first use; `event` is the
+    /// event being recorded (`None` for spans).
     #[inline]
-    pub(crate) fn id(&self, journal: &Journal, meta: &'static Metadata<'static>) -> u64 {
+    pub(crate) fn site(
+        &self,
+        journal: &Journal,
+        meta: &'static Metadata<'static>,
+        event: Option<&Event<'_>>,
+    ) -> Site {
         let key = key(meta);
         let home = slot_index(self.table, key);
         let hit = CACHE.try_with(|cache| {
             for probe in 0..PROBES {
                 let slot = cache[(home + probe) % SLOTS].get();
                 if slot.table == self.table && slot.key == key {
-                    return Some(slot.id);
+                    return Some(slot.site);
                 }
                 if slot.table == 0 {
                     break;
@@ -105,15 +139,21 @@ impl Callsites {
             None
         });
         match hit {
-            Ok(Some(id)) => id,
-            _ => self.miss(journal, meta, home),
+            Ok(Some(site)) => site,
+            _ => self.miss(journal, meta, home, event),
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn miss(&self, journal: &Journal, meta: &'static Metadata<'static>, home: usize) -> u64 {
-        let id = self.register(journal, meta);
+    fn miss(
+        &self,
+        journal: &Journal,
+        meta: &'static Metadata<'static>,
+        home: usize,
+        event: Option<&Event<'_>>,
+    ) -> Site {
+        let site = self.lookup(journal, meta, event);
         // Fails only while the thread's locals are torn down; the next event asks again.
         let _ = CACHE.try_with(|cache| {
             // The first free slot of the run, or else the home slot.
@@ -124,20 +164,111 @@ impl Callsites {
             cache[index].set(Slot {
                 table: self.table,
                 key: key(meta),
-                id,
+                site,
             });
         });
-        id
+        site
+    }
+
+    /// The callsite from the table, registered if new, its message interned if this is its
+    /// first event.
+    fn lookup(
+        &self,
+        journal: &Journal,
+        meta: &'static Metadata<'static>,
+        event: Option<&Event<'_>>,
+    ) -> Site {
+        let id = {
+            let mut ids = self.lock();
+            let entry = self.entry(&mut ids, journal, meta);
+            match entry.message {
+                Some(message) => {
+                    return Site {
+                        id: entry.id,
+                        message,
+                    };
+                }
+                None => entry.id,
+            }
+        };
+        let Some(event) = event else {
+            return Site { id, message: None };
+        };
+        // Formatted without the lock: a message's `Debug` may log.
+        let text = one_piece_message(event);
+        let mut ids = self.lock();
+        let entry = self.entry(&mut ids, journal, meta);
+        let message = *entry.message.get_or_insert_with(|| {
+            text.map(|text| {
+                let text: &'static str = Box::leak(text.into_boxed_str());
+                (text, journal.intern(text))
+            })
+        });
+        Site { id, message }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<usize, Entry>> {
+        self.ids.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The table's entry for `meta`, registering the callsite with the journal if new.
+    /// Registered under the lock, so that whoever reads the id from the table does so after
+    /// the definition is with the journal.
+    fn entry<'t>(
+        &self,
+        ids: &'t mut HashMap<usize, Entry>,
+        journal: &Journal,
+        meta: &'static Metadata<'static>,
+    ) -> &'t mut Entry {
+        ids.entry(key(meta)).or_insert_with(|| Entry {
+            id: journal.register_callsite(&callsite(meta)),
+            message: if meta.is_event() { None } else { Some(None) },
+        })
+    }
+
+    /// The journal's id for `meta`'s callsite.
+    #[cfg(test)]
+    fn id(&self, journal: &Journal, meta: &'static Metadata<'static>) -> u64 {
+        self.site(journal, meta, None).id
     }
 
     /// Registers `meta`'s callsite with the journal unless that was done already; its id.
     pub(crate) fn register(&self, journal: &Journal, meta: &'static Metadata<'static>) -> u64 {
-        let mut ids = self.ids.lock().unwrap_or_else(PoisonError::into_inner);
-        // Registered under the lock, so that whoever reads the id from the map does so after
-        // the definition is with the journal.
-        *ids.entry(key(meta))
-            .or_insert_with(|| journal.register_callsite(&callsite(meta)))
+        self.entry(&mut self.lock(), journal, meta).id
     }
+}
+
+/// The event's `message` formatted, if it came out in one piece: the text to intern for its
+/// callsite.
+fn one_piece_message(event: &Event<'_>) -> Option<String> {
+    struct Find(Option<String>);
+    struct Pieces {
+        text: String,
+        pieces: usize,
+    }
+    impl fmt::Write for Pieces {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            self.pieces += usize::from(!s.is_empty());
+            self.text.push_str(s);
+            Ok(())
+        }
+    }
+    impl Visit for Find {
+        fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+            if field.name() == "message" && self.0.is_none() {
+                let mut w = Pieces {
+                    text: String::new(),
+                    pieces: 0,
+                };
+                if fmt::write(&mut w, format_args!("{value:?}")).is_ok() && w.pieces <= 1 {
+                    self.0 = Some(w.text);
+                }
+            }
+        }
+    }
+    let mut find = Find(None);
+    event.record(&mut find);
+    find.0
 }
 
 /// The journal's description of a tracing callsite.

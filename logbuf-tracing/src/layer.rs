@@ -73,7 +73,7 @@ impl LogbufLayer {
 
     #[inline]
     fn callsite(&self, meta: &'static Metadata<'static>) -> u64 {
-        self.callsites.id(&self.journal, meta)
+        self.callsites.site(&self.journal, meta, None).id
     }
 }
 
@@ -98,7 +98,7 @@ where
         let mut mode = Mode::default();
         self.journal.write(FIRST_CLAIM, |enc, at| {
             enc.span_new(id, parent, callsite, at.time, at.thread, len);
-            write_values(enc, len, &mut mode, |v| attrs.record(v));
+            write_values(enc, len, &mut mode, None, |v| attrs.record(v));
         });
     }
 
@@ -111,7 +111,7 @@ where
         let mut mode = Mode::default();
         self.journal.write(FIRST_CLAIM, |enc, _| {
             enc.span_record(id, len);
-            write_values(enc, len, &mut mode, |v| values.record(v));
+            write_values(enc, len, &mut mode, None, |v| values.record(v));
         });
     }
 
@@ -124,13 +124,13 @@ where
     #[inline]
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let meta = event.metadata();
-        let callsite = self.callsite(meta);
+        let site = self.callsites.site(&self.journal, meta, Some(event));
         let parent = ctx.event_span(event).map(|span| span.id().into_u64());
         let len = meta.fields().len();
         let mut mode = Mode::default();
         self.journal.write(FIRST_CLAIM, |enc, at| {
-            enc.event(callsite, at.time, at.thread, parent, len);
-            write_values(enc, len, &mut mode, |v| event.record(v));
+            enc.event(site.id, at.time, at.thread, parent, len);
+            write_values(enc, len, &mut mode, site.message, |v| event.record(v));
         });
     }
 

@@ -14,6 +14,8 @@ use std::fmt;
 use logbuf_journal::encode::Encoder;
 use tracing_core::field::{Field, Visit};
 
+use crate::callsites::Message;
+
 /// Zeros written to make an attempt overflow; longer than any first claim ([`FIRST_CLAIM`]).
 static SPOILER: [u8; 2 * FIRST_CLAIM] = [0; 2 * FIRST_CLAIM];
 
@@ -28,12 +30,14 @@ pub(crate) struct Mode {
     by_field: bool,
 }
 
-/// Writes `len` values, in field order, from what `record` visits.
+/// Writes `len` values, in field order, from what `record` visits; a `message` that is the
+/// callsite's interned one as a reference to it.
 #[inline]
 pub(crate) fn write_values(
     enc: &mut Encoder<'_>,
     len: usize,
     mode: &mut Mode,
+    message: Message,
     record: impl Fn(&mut dyn Visit),
 ) {
     if mode.by_field {
@@ -42,6 +46,7 @@ pub(crate) fn write_values(
                 enc: &mut *enc,
                 index,
                 done: false,
+                message,
             };
             record(&mut one);
             if !one.done {
@@ -55,6 +60,7 @@ pub(crate) fn write_values(
         next: 0,
         len,
         disordered: false,
+        message,
     };
     record(&mut visitor);
     if visitor.disordered {
@@ -73,6 +79,7 @@ struct InOrder<'e, 'b> {
     next: usize,
     len: usize,
     disordered: bool,
+    message: Message,
 }
 
 impl InOrder<'_, '_> {
@@ -98,6 +105,7 @@ struct OneField<'e, 'b> {
     enc: &'e mut Encoder<'b>,
     index: usize,
     done: bool,
+    message: Message,
 }
 
 impl OneField<'_, '_> {
@@ -180,7 +188,7 @@ macro_rules! visit_impl {
             fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
                 if self.take(field) {
                     if field.name() == "message" {
-                        message(self.enc, value);
+                        message(self.enc, value, self.message);
                     } else {
                         self.enc.value_debug(format_args!("{value:?}"));
                     }
@@ -197,8 +205,11 @@ visit_impl!(OneField);
 /// literal of `info!("done")` cannot be told from formatted text without formatting it. It is
 /// formatted straight into the claim: a message that came out in one piece (a literal, or a
 /// lone string argument) is stored as a string, one assembled from several pieces as formatted
-/// text.
+/// text; one that is the callsite's interned message, as a reference to it.
 #[inline]
-fn message(enc: &mut Encoder<'_>, value: &dyn fmt::Debug) {
-    enc.value_message(format_args!("{value:?}"));
+fn message(enc: &mut Encoder<'_>, value: &dyn fmt::Debug, interned: Message) {
+    match interned {
+        Some((text, id)) => enc.value_message_interned(format_args!("{value:?}"), text, id),
+        None => enc.value_message(format_args!("{value:?}")),
+    }
 }

@@ -45,5 +45,5 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut w = FileWriter::new(Vec::new(), &header).expect("in-memory writer");
     w.get_mut().extend_from_slice(data);
-    read_all(&w.into_inner());
+    read_all(&w.finish().expect("in-memory writer"));
 });

@@ -46,10 +46,10 @@ pub struct BinaryFileSink {
 enum Out {
     /// One file, truncated on reopen.
     Plain(Option<FileWriter<BufWriter<File>>>),
-    /// A rotating series; `frame` frames each record before it goes to the file.
+    /// A rotating series; `block` collects records into framed blocks for the file.
     Rotating {
         file: Box<RotatingFile>,
-        frame: FileWriter<Vec<u8>>,
+        block: FileWriter<Vec<u8>>,
     },
 }
 
@@ -81,10 +81,10 @@ impl BinaryFileSink {
     /// If the first file cannot be made (see [`RotatingFile::new`]).
     pub fn rotating(base: impl AsRef<Path>, rotation: Rotation) -> io::Result<Self> {
         let file = RotatingFile::for_records(base.as_ref(), rotation)?;
-        let mut frame = FileWriter::new(Vec::new(), &header())?;
-        frame.get_mut().clear();
+        let mut block = FileWriter::new(Vec::new(), &header())?;
+        block.get_mut().clear();
         let file = Box::new(file);
-        let mut sink = Self::empty(base.as_ref(), Out::Rotating { file, frame });
+        let mut sink = Self::empty(base.as_ref(), Out::Rotating { file, block });
         sink.start_file()?;
         Ok(sink)
     }
@@ -111,7 +111,7 @@ impl BinaryFileSink {
         match &mut self.out {
             Out::Plain(writer) => {
                 if let Some(mut old) = writer.take() {
-                    old.get_mut().flush()?;
+                    old.flush()?;
                 }
                 if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
                     std::fs::create_dir_all(dir)?;
@@ -129,7 +129,7 @@ impl BinaryFileSink {
                 }
                 // The file is a journal from the start: a process killed before the first
                 // flush leaves a file that reads as empty, not one without a header.
-                w.get_mut().flush()?;
+                w.flush()?;
                 *writer = Some(w);
                 Ok(())
             }
@@ -163,7 +163,7 @@ impl BinaryFileSink {
             for record in self.definitions.iter().chain(self.spans.records()) {
                 preamble.write_record(record)?;
             }
-            file.write_all(&preamble.into_inner())
+            file.write_all(&preamble.finish()?)
         })();
         match result {
             Ok(()) => {
@@ -183,8 +183,9 @@ impl BinaryFileSink {
     /// Keeps what a new file must start with.
     fn remember(&mut self, bytes: &[u8]) {
         match bytes.first() {
-            // Kinds 0 (callsite) and 8 (thread name) define what later records refer to.
-            Some(0 | 8) => self.definitions.push(bytes.to_vec()),
+            // Kinds 0 (callsite), 8 (thread name) and 11 (interned string) define what later
+            // records refer to.
+            Some(0 | 8 | 11) => self.definitions.push(bytes.to_vec()),
             Some(2) => self.spans.new_span(bytes),
             Some(3) => self.spans.record(bytes),
             Some(6) => self.spans.close(bytes),
@@ -207,20 +208,31 @@ impl Sink for BinaryFileSink {
                     _ => Ok(()),
                 }
             }
-            Out::Rotating { file, frame } => {
-                frame.get_mut().clear();
-                frame.write_record(bytes)?;
-                let len = frame.get_mut().len() as u64;
-                if file.rotate_if_due(len)? {
+            Out::Rotating { file, block } => {
+                // The frame header comes with the block's first record.
+                let pending = block.pending();
+                let incoming = u64::from(pending == 0) * FRAME_HEADER
+                    + (varint_len(bytes.len() as u64) + bytes.len()) as u64;
+                if let Some(now) = file.rotation_due(pending, incoming) {
+                    // The records collected so far belong to the file they were written for.
+                    block.end_block()?;
+                    write_blocks(file, block)?;
+                    if let Err(e) = file.rotate_at(now) {
+                        file.rotate_next();
+                        return Err(e);
+                    }
                     // The record just remembered is in the preamble if it is a definition or
                     // a span's state; written again below, it would be there twice.
-                    if matches!(bytes.first(), Some(0 | 2 | 3 | 8)) {
+                    if matches!(bytes.first(), Some(0 | 2 | 3 | 8 | 11)) {
                         return self.start_file();
                     }
                     self.start_file()?;
                 }
                 match &mut self.out {
-                    Out::Rotating { file, frame } => file.write_all(frame.get_mut()),
+                    Out::Rotating { file, block } => {
+                        block.write_record(bytes)?;
+                        write_blocks(file, block)
+                    }
                     Out::Plain(_) => Ok(()),
                 }
             }
@@ -229,18 +241,20 @@ impl Sink for BinaryFileSink {
 
     fn flush(&mut self) -> io::Result<()> {
         match &mut self.out {
-            Out::Plain(Some(w)) => w.get_mut().flush(),
+            Out::Plain(Some(w)) => w.flush(),
             Out::Plain(None) => Ok(()),
-            Out::Rotating { file, .. } => file.flush(),
+            Out::Rotating { file, block } => {
+                block.end_block()?;
+                write_blocks(file, block)?;
+                file.flush()
+            }
         }
     }
 
     fn sync(&mut self) -> io::Result<()> {
+        self.flush()?;
         match &mut self.out {
-            Out::Plain(Some(w)) => {
-                w.get_mut().flush()?;
-                w.get_mut().get_ref().sync_data()
-            }
+            Out::Plain(Some(w)) => w.get_mut().get_ref().sync_data(),
             Out::Plain(None) => Ok(()),
             Out::Rotating { file, .. } => {
                 file.sync_data()?;
@@ -252,6 +266,24 @@ impl Sink for BinaryFileSink {
     fn reopen(&mut self) -> io::Result<()> {
         BinaryFileSink::reopen(self)
     }
+}
+
+/// Moves the blocks `block` has framed into the rotating file.
+fn write_blocks(file: &mut RotatingFile, block: &mut FileWriter<Vec<u8>>) -> io::Result<()> {
+    let framed = block.get_mut();
+    if framed.is_empty() {
+        return Ok(());
+    }
+    let result = file.write_all(framed);
+    framed.clear();
+    result
+}
+
+/// Bytes of a frame's header (FORMAT.md).
+const FRAME_HEADER: u64 = 8;
+
+fn varint_len(v: u64) -> usize {
+    crate::encode::varint_len(v)
 }
 
 // === open spans ===

@@ -360,6 +360,8 @@ impl Field<'_> {
                 Value::Str(v) | Value::Debug(v) => string(v, out),
                 Value::Bytes(v) => hex_string(v, out),
                 Value::Error { message, .. } => string(message, out),
+                // Resolved by the context before rendering: only a missing definition is left.
+                Value::Interned(_) => string(crate::read::UNKNOWN_STRING, out),
             },
             Field::Owned(v) => match v {
                 OwnedValue::Empty => out.extend_from_slice(b"null"),

@@ -69,7 +69,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 
 use super::{Entry, Sink};
-use crate::read::{Context, EventInContext, OwnedValue, Span};
+use crate::read::{Context, EventInContext, OwnedValue, Span, UNKNOWN_STRING};
 use crate::rotate::RotatingFile;
 use crate::wire::{Level, Record, Value};
 
@@ -637,6 +637,11 @@ impl<'v> Field<'v> {
                     escape_into(message, w.0);
                     Ok(())
                 }
+                // Resolved by the context before rendering: only a missing definition is left.
+                Value::Interned(_) => {
+                    escape_into(UNKNOWN_STRING, w.0);
+                    Ok(())
+                }
             },
             Field::Owned(v) => match v {
                 OwnedValue::Empty => Ok(()),
@@ -732,8 +737,8 @@ impl SpanFields {
                     return;
                 };
                 let mut text = Vec::new();
-                let values = new.values.iter().map(Field::Wire);
-                format.fields(&callsite.fields, values, &mut text);
+                let values = context.resolved(&new.values);
+                format.fields(&callsite.fields, values.iter().map(Field::Wire), &mut text);
                 self.spans.insert(new.id, text);
             }
             Record::SpanRecord(update) => {
@@ -749,8 +754,8 @@ impl SpanFields {
                 if !text.is_empty() {
                     text.push(b' ');
                 }
-                let values = update.values.iter().map(Field::Wire);
-                format.fields(&span.callsite.fields, values, text);
+                let values = context.resolved(&update.values);
+                format.fields(&span.callsite.fields, values.iter().map(Field::Wire), text);
             }
             Record::SpanClose(close) => {
                 self.spans.remove(&close.id);
