@@ -206,6 +206,13 @@ impl Logger {
     /// Remembers that records of this callsite need more room than guessed.
     #[cold]
     fn grow_extra(&self, record: &Record<'_>, keys: &[&str]) {
+        if keys.is_empty()
+            && let Some(fast) = Fast::of(self.id, record)
+            && let Some(mut site) = fast.get()
+        {
+            site.extra = (site.extra * 2).clamp(64, MAX_EXTRA);
+            fast.set(site);
+        }
         let hash = site_hash(record, keys);
         let _ = CACHES.try_with(|caches| {
             let Ok(caches) = caches.try_borrow() else {
@@ -225,7 +232,11 @@ impl Logger {
 impl Logger {
     #[inline]
     fn log_with_keys(&self, record: &Record<'_>, keys: &[&str]) {
-        let site = self.site(record, keys);
+        self.write(record, keys, self.site(record, keys));
+    }
+
+    #[inline]
+    fn write(&self, record: &Record<'_>, keys: &[&str], site: Site) {
         if !site.enabled || (self.message_filter && !self.filter.matches(record)) {
             return;
         }
@@ -275,7 +286,18 @@ impl Log for Logger {
             return;
         }
         if record.key_values().count() == 0 {
-            self.log_with_keys(record, &[]);
+            let site = match Fast::of(self.id, record) {
+                Some(fast) => match fast.get() {
+                    Some(site) => site,
+                    None => {
+                        let site = self.site(record, &[]);
+                        fast.set(site);
+                        site
+                    }
+                },
+                None => self.site(record, &[]),
+            };
+            self.write(record, &[], site);
         } else {
             let mut keys = KeyList::new();
             let _ = record.key_values().visit(&mut keys);
@@ -299,7 +321,108 @@ struct Site {
     message: Option<(&'static str, u64)>,
 }
 
-// === the thread-local cache ===
+// === the thread-local caches ===
+
+/// Slots of the thread-local table for records made by `log`'s macros (a power of two).
+const FAST_SLOTS: usize = 64;
+
+/// A callsite in [`FAST`]: the addresses and lengths of its `'static` file and module path
+/// (which is also its target), its line and level. `logger == 0` marks an empty slot. Fields
+/// are read one by one, not copied as a whole.
+struct FastSlot {
+    logger: Cell<u64>,
+    file: Cell<(usize, usize)>,
+    module: Cell<(usize, usize)>,
+    /// Line and level, as [`Fast::place`].
+    place: Cell<u64>,
+    site: Cell<Site>,
+}
+
+impl FastSlot {
+    const fn empty() -> FastSlot {
+        FastSlot {
+            logger: Cell::new(0),
+            file: Cell::new((0, 0)),
+            module: Cell::new((0, 0)),
+            place: Cell::new(0),
+            site: Cell::new(Site {
+                id: 0,
+                enabled: false,
+                extra: 0,
+                message: None,
+            }),
+        }
+    }
+}
+
+thread_local! {
+    /// Each thread's direct-mapped table for records without key-values whose file and
+    /// module path are `'static` and whose target is the module path, as `log`'s macros make
+    /// them: a few loads of thread-local memory find such a record's callsite. A `'static`
+    /// string's address and length stand for its text (static memory is never reused for
+    /// other text). Other records, and records whose slot another callsite holds, go through
+    /// [`CACHES`].
+    static FAST: [FastSlot; FAST_SLOTS] = const { [const { FastSlot::empty() }; FAST_SLOTS] };
+}
+
+/// A record's key and place in [`FAST`].
+struct Fast {
+    logger: u64,
+    file: (usize, usize),
+    module: (usize, usize),
+    place: u64,
+    index: usize,
+}
+
+impl Fast {
+    /// The record's key, if it is a record [`FAST`] holds.
+    #[inline]
+    fn of(logger: u64, record: &Record<'_>) -> Option<Fast> {
+        let file = record.file_static()?;
+        let module = record.module_path_static()?;
+        if !std::ptr::eq(module, record.target()) {
+            return None;
+        }
+        let line = record.line().unwrap_or(0);
+        let file = (file.as_ptr() as usize, file.len());
+        Some(Fast {
+            logger,
+            file,
+            module: (module.as_ptr() as usize, module.len()),
+            place: u64::from(line) << 8 | record.level() as u64,
+            // Callsites of one file differ in their lines; files in their addresses.
+            index: (file.0 >> 3 ^ line as usize) % FAST_SLOTS,
+        })
+    }
+
+    /// The callsite, if the slot holds it.
+    #[inline]
+    fn get(&self) -> Option<Site> {
+        FAST.try_with(|slots| {
+            let slot = &slots[self.index];
+            (slot.logger.get() == self.logger
+                && slot.place.get() == self.place
+                && slot.file.get() == self.file
+                && slot.module.get() == self.module)
+                .then(|| slot.site.get())
+        })
+        .ok()
+        .flatten()
+    }
+
+    /// Puts the callsite in the slot (a callsite there before is looked up in [`CACHES`]
+    /// from then on, until it takes the slot back).
+    fn set(&self, site: Site) {
+        let _ = FAST.try_with(|slots| {
+            let slot = &slots[self.index];
+            slot.logger.set(self.logger);
+            slot.file.set(self.file);
+            slot.module.set(self.module);
+            slot.place.set(self.place);
+            slot.site.set(site);
+        });
+    }
+}
 
 thread_local! {
     static CACHES: RefCell<Vec<ThreadCache>> = const { RefCell::new(Vec::new()) };

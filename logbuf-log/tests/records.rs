@@ -481,3 +481,62 @@ fn messages_without_arguments_are_interned_and_read_back_as_text() {
     ];
     assert_eq!(messages, [round.clone(), round.clone(), round].concat());
 }
+
+/// A record as `log`'s macros make it: `'static` file and module path, the module path as
+/// the target.
+fn log_macro_like(logger: &logbuf_log::Logger, level: Level, line: u32, message: &'static str) {
+    static MODULE: &str = "app::handlers";
+    logger.log(
+        &Record::builder()
+            .level(level)
+            .target(MODULE)
+            .args(format_args!("{message}"))
+            .module_path_static(Some(MODULE))
+            .file_static(Some("src/handlers.rs"))
+            .line(Some(line))
+            .build(),
+    );
+}
+
+#[test]
+fn callsites_that_share_a_cache_slot_keep_their_own_definitions() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("slots.lbf");
+    let (logger, guard) = logger(&path, "debug");
+    // Lines 64 apart share a slot of the thread's table; so do two levels on one line.
+    let sites = [
+        (Level::Info, 1, "one"),
+        (Level::Info, 65, "sixty-five"),
+        (Level::Warn, 65, "warn at sixty-five"),
+        (Level::Debug, 129, "one hundred twenty-nine"),
+    ];
+    for _ in 0..5 {
+        for (level, line, message) in sites {
+            log_macro_like(&logger, level, line, message);
+        }
+    }
+    drop(guard);
+    let mut reader = Reader::open(&path).unwrap();
+    let mut seen = Vec::new();
+    while let Some(event) = reader.next_event() {
+        let event = event.unwrap();
+        seen.push((
+            event.callsite.level,
+            event.callsite.line,
+            OwnedValue::from(&event.event.values[0]),
+        ));
+    }
+    let want: Vec<_> = sites
+        .iter()
+        .map(|&(level, line, message)| {
+            let level = match level {
+                Level::Info => wire::Level::Info,
+                Level::Warn => wire::Level::Warn,
+                _ => wire::Level::Debug,
+            };
+            (level, Some(line), OwnedValue::Debug(message.into()))
+        })
+        .collect();
+    assert_eq!(seen, [&want[..]; 5].concat());
+    assert_eq!(callsites(&path), sites.len());
+}
