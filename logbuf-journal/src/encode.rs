@@ -432,7 +432,12 @@ impl<'b> Encoder<'b> {
 
     /// A message like [`Encoder::value_message`], stored as a reference to the interned string
     /// `id` when the text came out in one piece equal to `text` (the string the front end
-    /// interned for this callsite with [`Journal::intern`](crate::Journal::intern)).
+    /// interned for this callsite with [`Journal::intern`](crate::Journal::intern)). Returns
+    /// whether it did.
+    ///
+    /// The text is compared as it is formatted; when it differs, it is formatted a second
+    /// time, into the record. A front end that sees a callsite's messages differ (a message
+    /// made of an argument) should stop calling this for it.
     ///
     /// ```
     /// use logbuf_journal::encode::Encoder;
@@ -448,23 +453,26 @@ impl<'b> Encoder<'b> {
     /// assert_eq!(event.values, [Value::Interned(3), Value::Str("other")]);
     /// ```
     #[inline]
-    pub fn value_message_interned(&mut self, args: fmt::Arguments<'_>, text: &str, id: u64) {
-        let kind_at = self.len;
-        self.byte(value::STR);
-        let pieces = self.formatted(args);
-        if self.lost != 0 {
-            return;
-        }
-        let written = &self.buf[kind_at + 1..self.len];
-        let prefix = varint_len(text.len() as u64);
-        if pieces <= 1
-            && written.len() == prefix + text.len()
-            && &written[prefix..] == text.as_bytes()
-        {
-            self.len = kind_at;
+    pub fn value_message_interned(
+        &mut self,
+        args: fmt::Arguments<'_>,
+        text: &str,
+        id: u64,
+    ) -> bool {
+        // Compared as it is formatted, not written: a match (the usual case, a literal)
+        // writes two or three bytes; anything else is formatted again, into the record.
+        let mut matcher = Matcher {
+            rest: text.as_bytes(),
+            pieces: 0,
+            same: true,
+        };
+        let _ = fmt::write(&mut matcher, args);
+        if matcher.same && matcher.rest.is_empty() && matcher.pieces <= 1 {
             self.value_interned(id);
-        } else if pieces > 1 {
-            self.buf[kind_at] = value::DEBUG;
+            true
+        } else {
+            self.value_message(args);
+            false
         }
     }
 
@@ -544,6 +552,27 @@ impl fmt::Write for SliceWriter<'_> {
             self.len += s.len();
         } else {
             self.overflow += s.len();
+        }
+        Ok(())
+    }
+}
+
+/// Compares formatted text with an expected text, piece by piece, without storing it.
+struct Matcher<'t> {
+    /// What is still expected.
+    rest: &'t [u8],
+    /// Non-empty pieces seen.
+    pieces: usize,
+    /// Every piece so far was what was expected.
+    same: bool,
+}
+
+impl fmt::Write for Matcher<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.pieces += usize::from(!s.is_empty());
+        match self.rest.strip_prefix(s.as_bytes()) {
+            Some(rest) if self.same => self.rest = rest,
+            _ => self.same = false,
         }
         Ok(())
     }

@@ -397,7 +397,8 @@ fn messages_in_one_piece_are_strings_and_others_formatted_text() {
 fn check_interned(room: usize, interned: &str, want: Value<'_>, args: fmt::Arguments<'_>) {
     let mut buf = vec![0u8; room];
     let mut enc = Encoder::new(&mut buf);
-    enc.value_message_interned(args, interned, 9);
+    let matched = enc.value_message_interned(args, interned, 9);
+    assert_eq!(matched, want == Value::Interned(9), "{args}");
     match enc.finish() {
         Ok(len) => {
             let got: Value<'_> = postcard::from_bytes(&buf[..len]).unwrap();

@@ -50,23 +50,25 @@ pub(crate) struct Site {
     pub(crate) message: Message,
 }
 
-/// One cached mapping. `table == 0` marks an empty slot (tables are numbered from 1).
-#[derive(Clone, Copy)]
+/// One cached mapping. `table == 0` marks an empty slot (tables are numbered from 1). Fields
+/// are read one by one: a probe reads the table and key, a hit the site.
 struct Slot {
-    table: u64,
-    key: usize,
-    site: Site,
+    table: Cell<u64>,
+    key: Cell<usize>,
+    site: Cell<Site>,
 }
 
 impl Slot {
-    const EMPTY: Slot = Slot {
-        table: 0,
-        key: 0,
-        site: Site {
-            id: 0,
-            message: None,
-        },
-    };
+    const fn empty() -> Slot {
+        Slot {
+            table: Cell::new(0),
+            key: Cell::new(0),
+            site: Cell::new(Site {
+                id: 0,
+                message: None,
+            }),
+        }
+    }
 }
 
 /// A callsite in a layer's table.
@@ -77,7 +79,7 @@ struct Entry {
 }
 
 thread_local! {
-    static CACHE: [Cell<Slot>; SLOTS] = const { [const { Cell::new(Slot::EMPTY) }; SLOTS] };
+    static CACHE: [Slot; SLOTS] = const { [const { Slot::empty() }; SLOTS] };
 }
 
 /// A layer's callsite table. See the [module docs](self).
@@ -115,6 +117,25 @@ impl Callsites {
         }
     }
 
+    /// Stops this thread from giving `meta`'s callsite an interned message: its messages
+    /// differ from event to event.
+    #[cold]
+    pub(crate) fn forget_message(&self, meta: &'static Metadata<'static>) {
+        let key = key(meta);
+        let home = slot_index(self.table, key);
+        let _ = CACHE.try_with(|cache| {
+            for probe in 0..PROBES {
+                let slot = &cache[(home + probe) % SLOTS];
+                if slot.table.get() == self.table && slot.key.get() == key {
+                    let mut site = slot.site.get();
+                    site.message = None;
+                    slot.site.set(site);
+                    return;
+                }
+            }
+        });
+    }
+
     /// What records of `meta`'s callsite need, registering it on first use; `event` is the
     /// event being recorded (`None` for spans).
     #[inline]
@@ -128,11 +149,12 @@ impl Callsites {
         let home = slot_index(self.table, key);
         let hit = CACHE.try_with(|cache| {
             for probe in 0..PROBES {
-                let slot = cache[(home + probe) % SLOTS].get();
-                if slot.table == self.table && slot.key == key {
-                    return Some(slot.site);
+                let slot = &cache[(home + probe) % SLOTS];
+                let table = slot.table.get();
+                if table == self.table && slot.key.get() == key {
+                    return Some(slot.site.get());
                 }
-                if slot.table == 0 {
+                if table == 0 {
                     break;
                 }
             }
@@ -159,13 +181,12 @@ impl Callsites {
             // The first free slot of the run, or else the home slot.
             let index = (0..PROBES)
                 .map(|probe| (home + probe) % SLOTS)
-                .find(|&i| cache[i].get().table == 0)
+                .find(|&i| cache[i].table.get() == 0)
                 .unwrap_or(home);
-            cache[index].set(Slot {
-                table: self.table,
-                key: key(meta),
-                site,
-            });
+            let slot = &cache[index];
+            slot.table.set(self.table);
+            slot.key.set(key(meta));
+            slot.site.set(site);
         });
         site
     }

@@ -132,6 +132,11 @@ where
             enc.event(site.id, at.time, at.thread, parent, len);
             write_values(enc, len, &mut mode, site.message, |v| event.record(v));
         });
+        if mode.message_differs {
+            // A message made at run time, which the first event happened to fix: compare no
+            // more on this thread.
+            self.callsites.forget_message(meta);
+        }
     }
 
     fn on_enter(&self, id: &Id, _ctx: Context<'_, S>) {

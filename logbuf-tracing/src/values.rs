@@ -28,10 +28,13 @@ pub(crate) const FIRST_CLAIM: usize = 256;
 pub(crate) struct Mode {
     /// The values came out of field order: write them one field at a time.
     by_field: bool,
+    /// The message was not the callsite's interned text.
+    pub(crate) message_differs: bool,
 }
 
 /// Writes `len` values, in field order, from what `record` visits; a `message` that is the
-/// callsite's interned one as a reference to it.
+/// callsite's interned one as a reference to it. Sets `mode.message_differs` when the message
+/// was not the interned text.
 #[inline]
 pub(crate) fn write_values(
     enc: &mut Encoder<'_>,
@@ -47,8 +50,10 @@ pub(crate) fn write_values(
                 index,
                 done: false,
                 message,
+                message_differs: false,
             };
             record(&mut one);
+            mode.message_differs |= one.message_differs;
             if !one.done {
                 enc.value_empty();
             }
@@ -61,8 +66,10 @@ pub(crate) fn write_values(
         len,
         disordered: false,
         message,
+        message_differs: false,
     };
     record(&mut visitor);
+    mode.message_differs |= visitor.message_differs;
     if visitor.disordered {
         mode.by_field = true;
         enc.value_bytes(&SPOILER);
@@ -80,6 +87,7 @@ struct InOrder<'e, 'b> {
     len: usize,
     disordered: bool,
     message: Message,
+    message_differs: bool,
 }
 
 impl InOrder<'_, '_> {
@@ -106,6 +114,7 @@ struct OneField<'e, 'b> {
     index: usize,
     done: bool,
     message: Message,
+    message_differs: bool,
 }
 
 impl OneField<'_, '_> {
@@ -188,7 +197,7 @@ macro_rules! visit_impl {
             fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
                 if self.take(field) {
                     if field.name() == "message" {
-                        message(self.enc, value, self.message);
+                        self.message_differs |= !message(self.enc, value, self.message);
                     } else {
                         self.enc.value_debug(format_args!("{value:?}"));
                     }
@@ -205,11 +214,15 @@ visit_impl!(OneField);
 /// literal of `info!("done")` cannot be told from formatted text without formatting it. It is
 /// formatted straight into the claim: a message that came out in one piece (a literal, or a
 /// lone string argument) is stored as a string, one assembled from several pieces as formatted
-/// text; one that is the callsite's interned message, as a reference to it.
+/// text; one that is the callsite's interned message, as a reference to it. Returns `false`
+/// when there was an interned message and this was not it.
 #[inline]
-fn message(enc: &mut Encoder<'_>, value: &dyn fmt::Debug, interned: Message) {
+fn message(enc: &mut Encoder<'_>, value: &dyn fmt::Debug, interned: Message) -> bool {
     match interned {
         Some((text, id)) => enc.value_message_interned(format_args!("{value:?}"), text, id),
-        None => enc.value_message(format_args!("{value:?}")),
+        None => {
+            enc.value_message(format_args!("{value:?}"));
+            true
+        }
     }
 }

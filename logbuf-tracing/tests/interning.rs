@@ -56,8 +56,8 @@ fn literal_messages_are_interned_once_and_read_back_as_text() {
             tracing::info!(n = i, "request done");
         }
         for name in names {
-            // One piece each time, but not the same text: the first is interned, the others
-            // that differ from it are stored as they are.
+            // One piece each time, but not the same text: the first is interned; once one
+            // differs, the thread stores this callsite's messages as text.
             tracing::info!("{}", name);
         }
         for i in 0..2u64 {
@@ -80,7 +80,7 @@ fn literal_messages_are_interned_once_and_read_back_as_text() {
             format!("Interned({done})"),
             format!("Interned({ada})"),
             r#"Str("grace")"#.to_owned(),
-            format!("Interned({ada})"),
+            r#"Str("ada")"#.to_owned(),
             r#"Debug("retry 0 of 2")"#.to_owned(),
             r#"Debug("retry 1 of 2")"#.to_owned(),
         ]
