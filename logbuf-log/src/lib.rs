@@ -44,10 +44,14 @@
 //! # What a record costs
 //!
 //! [`Logger::log`](log::Log::log) checks the level, finds the record's callsite in a
-//! thread-local cache (keyed by the addresses of its `'static` strings; the first record of a
+//! thread-local cache (keyed by the addresses of its `'static` strings; records as `log`'s
+//! macros make them, without key-values, in a direct-mapped table; the first record of a
 //! callsite on a thread takes a lock once), and encodes the record into the thread's ring:
 //!
-//! - a message without arguments (`args.as_str()`) is copied as a string, never formatted;
+//! - a message without arguments (`args.as_str()`, a `'static` literal) is interned with the
+//!   journal on the callsite's first record, and records whose message is that literal (same
+//!   address) carry its id; another literal at the same callsite is copied as a string; never
+//!   formatted;
 //! - a message with arguments is formatted straight into the ring claim, which is sized from
 //!   the callsite's earlier records; a longer message is measured and written again with room
 //!   for all of it;

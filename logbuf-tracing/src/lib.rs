@@ -75,8 +75,14 @@
 //! | `&str`, `&[u8]` | the string or bytes, copied |
 //! | `&dyn Error` | its `Display` and that of each `source()`, formatted now |
 //! | `?value` (`Debug`) | its `Debug` text, formatted now straight into the ring |
-//! | the message | a string when it formats in one piece (always, for a literal), else text formatted now |
+//! | the message | the id of a string interned once per callsite, when it is the callsite's literal; else a string when it formats in one piece, text formatted now otherwise |
 //! | a field not recorded | an empty value |
+//!
+//! A callsite's message is interned the first time one of its events is seen, if it formats
+//! in one piece: every event whose message comes out as that text then carries a one- or
+//! two-byte id instead of it (compared as it is formatted, never written). A thread that sees
+//! a callsite's message differ (`info!("{}", name)`) stores that callsite's messages as text
+//! from then on. Readers give interned messages back as strings.
 //!
 //! Formatting timestamps, levels and text happens on the worker thread, or never when the
 //! binary file is read back later with [`logbuf_journal::read::Reader`] or the `logbuf`
