@@ -37,6 +37,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::encode::varint_len;
 use crate::wire::{Clock, FORMAT_MAJOR, FORMAT_MINOR, Record};
 
 /// The first eight bytes of every journal file. The high byte and the `\r\n`/`\n` pair catch
@@ -554,7 +555,7 @@ impl<R: Read> FileReader<R> {
                 payload[0] < 0x80
             } else {
                 read_varint(payload)
-                    .is_some_and(|n| n > 0 && n + varint_len(n) as u64 <= len as u64)
+                    .is_some_and(|n| n > 0 && n.saturating_add(varint_len(n) as u64) <= len as u64)
             };
         Ok((plausible && crc32fast::hash(payload) == crc).then_some((at, len)))
     }
@@ -587,11 +588,6 @@ impl<R: Read> FileReader<R> {
         }
         Ok(true)
     }
-}
-
-/// Bytes of the varint encoding of `v`.
-fn varint_len(v: u64) -> usize {
-    crate::encode::varint_len(v)
 }
 
 /// The varint at the start of `bytes`, if it is one.

@@ -316,3 +316,26 @@ fn files_on_disk_stream() {
     assert_eq!(n, 2_000);
     assert!(reader.stats().is_clean());
 }
+
+#[test]
+fn a_block_whose_first_length_is_huge_is_damage_not_a_panic() {
+    // A frame whose payload starts with the largest varint: its checksum holds, but the
+    // length it gives cannot fit (found by the fuzzer: the plausibility check overflowed).
+    let mut payload = vec![0xff; 9];
+    payload.push(0x01);
+    payload.extend_from_slice(&[0; 6]);
+    let mut w = FileWriter::new(Vec::new(), &header()).unwrap();
+    let frame_at = w.get_mut().len();
+    w.get_mut()
+        .extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    w.get_mut()
+        .extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+    w.get_mut().extend_from_slice(&payload);
+    let known = postcard::to_allocvec(&record(3, "after")).unwrap();
+    w.write_record(&known).unwrap();
+    let bytes = w.finish().unwrap();
+    assert!(bytes.len() > frame_at);
+    let (got, stats) = read_all(&bytes).unwrap();
+    assert_eq!(got, vec![known]);
+    assert_eq!(stats.damaged_regions, 1);
+}

@@ -6,6 +6,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use super::{Entry, Sink};
+use crate::encode::varint_len;
 use crate::file::{FileHeader, FileWriter};
 use crate::rotate::{RotatingFile, Rotation};
 use crate::wire::{self, Record, SpanRecord, Value};
@@ -281,10 +282,6 @@ fn write_blocks(file: &mut RotatingFile, block: &mut FileWriter<Vec<u8>>) -> io:
 
 /// Bytes of a frame's header (FORMAT.md).
 const FRAME_HEADER: u64 = 8;
-
-fn varint_len(v: u64) -> usize {
-    crate::encode::varint_len(v)
-}
 
 // === open spans ===
 
