@@ -10,7 +10,8 @@ use logbuf_journal::read::Reader;
 use logbuf_journal::sink::json::JsonFormat;
 use logbuf_journal::sink::text::TextFormat;
 use logbuf_journal::wire::{
-    Callsite, CallsiteKind, Clock, Event, Level, Record, SpanNew, SpanRecord, ThreadName, Value,
+    Callsite, CallsiteKind, Clock, Event, Interned, Level, Record, SpanNew, SpanRecord, ThreadName,
+    Value,
 };
 use proptest::prelude::*;
 
@@ -41,6 +42,8 @@ enum V {
     Debug(String),
     Error(String, Vec<String>),
     Empty,
+    /// An interned string: ids 1 and 2 are defined, others are not.
+    Interned(u64),
 }
 
 impl V {
@@ -58,6 +61,7 @@ impl V {
                 sources: s.iter().map(String::as_str).collect(),
             },
             V::Empty => Value::Empty,
+            V::Interned(id) => Value::Interned(*id),
         }
     }
 }
@@ -73,6 +77,7 @@ fn value() -> impl Strategy<Value = V> {
         nasty().prop_map(V::Debug),
         (nasty(), proptest::collection::vec(nasty(), 0..3)).prop_map(|(m, s)| V::Error(m, s)),
         Just(V::Empty),
+        (0..4u64).prop_map(V::Interned),
         // Huge.
         (1_000..20_000usize).prop_map(|n| V::Str("\u{1b}x".repeat(n / 2))),
     ]
@@ -108,8 +113,19 @@ fn bytes(j: &Journal) -> Vec<u8> {
         },
     };
     let mut w = FileWriter::new(Vec::new(), &header).unwrap();
-    let mut put = |r: &Record<'_>| w.write_record(&postcard::to_allocvec(r).unwrap()).unwrap();
+    // Blocks of one to three records, so damage costs a few records, not all of them.
+    let mut n = 0;
+    let mut put = |r: &Record<'_>| {
+        w.write_record(&postcard::to_allocvec(r).unwrap()).unwrap();
+        n += 1;
+        if n % 3 != 1 {
+            w.end_block().unwrap();
+        }
+    };
     let fields: Vec<&str> = j.names.iter().map(String::as_str).collect();
+    for (id, text) in [(1, &j.names[2]), (2, &j.names[3])] {
+        put(&Record::Interned(Interned { id, text }));
+    }
     put(&Record::ThreadName(ThreadName {
         thread: 1,
         name: &j.names[1],
