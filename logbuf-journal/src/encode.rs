@@ -131,6 +131,15 @@ impl<'b> Encoder<'b> {
         }
     }
 
+    /// The next `N` bytes, if nothing was lost yet and they are all there.
+    #[inline(always)]
+    fn room<const N: usize>(&mut self) -> Option<&mut [u8; N]> {
+        if self.lost != 0 {
+            return None;
+        }
+        self.buf.get_mut(self.len..)?.first_chunk_mut::<N>()
+    }
+
     /// A varint: 7 bits a byte, least significant first, high bit set on all but the last.
     #[inline(always)]
     fn varint(&mut self, mut v: u64) {
@@ -189,6 +198,47 @@ impl<'b> Encoder<'b> {
                 self.varint(v);
             }
         }
+    }
+
+    /// A tag byte and a varint, with one check and one update of the length when there is
+    /// room for the longest.
+    #[inline(always)]
+    fn tagged_varint(&mut self, tag: u8, v: u64) {
+        if let Some(dst) = self.room::<11>() {
+            dst[0] = tag;
+            self.len += varint_at(dst, 1, v);
+            return;
+        }
+        self.tagged_varint_near_end(tag, v);
+    }
+
+    #[inline(never)]
+    fn tagged_varint_near_end(&mut self, tag: u8, v: u64) {
+        self.byte(tag);
+        self.varint(v);
+    }
+
+    /// A tag byte and length-prefixed bytes; up to 16 bytes are written with one check and
+    /// one update of the length.
+    #[inline(always)]
+    fn tagged_bytes(&mut self, tag: u8, bytes: &[u8]) {
+        let n = bytes.len();
+        if n <= 16
+            && let Some(dst) = self.room::<18>()
+        {
+            dst[0] = tag;
+            dst[1] = n as u8;
+            put(&mut dst[2..], bytes);
+            self.len += 2 + n;
+            return;
+        }
+        self.tagged_bytes_long(tag, bytes);
+    }
+
+    #[inline(never)]
+    fn tagged_bytes_long(&mut self, tag: u8, bytes: &[u8]) {
+        self.byte(tag);
+        self.len_prefixed(bytes);
     }
 
     #[inline]
@@ -263,6 +313,41 @@ impl<'b> Encoder<'b> {
     /// Starts an event record with `values` values to follow.
     #[inline]
     pub fn event(
+        &mut self,
+        callsite: u64,
+        time: u64,
+        thread: u64,
+        parent: Option<u64>,
+        values: usize,
+    ) {
+        // With room for the longest header, write it with one check and one update of the
+        // length: the fields' positions are computed in registers, not through `self.len`.
+        const MAX: usize = 1 + 10 + 10 + 10 + 11 + 10;
+        if let Some(dst) = self.room::<MAX>() {
+            dst[0] = kind::EVENT;
+            let mut n = varint_at(dst, 1, callsite);
+            n = varint_at(dst, n, time);
+            n = varint_at(dst, n, thread);
+            n = match parent {
+                None => {
+                    dst[n] = 0;
+                    n + 1
+                }
+                Some(parent) => {
+                    dst[n] = 1;
+                    varint_at(dst, n + 1, parent)
+                }
+            };
+            n = varint_at(dst, n, values as u64);
+            self.len += n;
+            return;
+        }
+        self.event_near_end(callsite, time, thread, parent, values);
+    }
+
+    /// [`Encoder::event`] with less room left than the longest header.
+    #[inline(never)]
+    fn event_near_end(
         &mut self,
         callsite: u64,
         time: u64,
@@ -355,15 +440,13 @@ impl<'b> Encoder<'b> {
     /// A `u64` value.
     #[inline]
     pub fn value_u64(&mut self, v: u64) {
-        self.byte(value::U64);
-        self.varint(v);
+        self.tagged_varint(value::U64, v);
     }
 
     /// An `i64` value.
     #[inline]
     pub fn value_i64(&mut self, v: i64) {
-        self.byte(value::I64);
-        self.varint(((v << 1) ^ (v >> 63)) as u64);
+        self.tagged_varint(value::I64, ((v << 1) ^ (v >> 63)) as u64);
     }
 
     /// A `u128` value.
@@ -383,6 +466,12 @@ impl<'b> Encoder<'b> {
     /// An `f64` value.
     #[inline]
     pub fn value_f64(&mut self, v: f64) {
+        if let Some(dst) = self.room::<9>() {
+            dst[0] = value::F64;
+            dst[1..].copy_from_slice(&v.to_le_bytes());
+            self.len += 9;
+            return;
+        }
         self.byte(value::F64);
         self.raw(&v.to_le_bytes());
     }
@@ -397,15 +486,13 @@ impl<'b> Encoder<'b> {
     /// A string value.
     #[inline]
     pub fn value_str(&mut self, v: &str) {
-        self.byte(value::STR);
-        self.len_prefixed(v.as_bytes());
+        self.tagged_bytes(value::STR, v.as_bytes());
     }
 
     /// A byte-string value.
     #[inline]
     pub fn value_bytes(&mut self, v: &[u8]) {
-        self.byte(value::BYTES);
-        self.len_prefixed(v);
+        self.tagged_bytes(value::BYTES, v);
     }
 
     /// Text formatted now, in place (`Debug` values, formatted messages).
@@ -480,8 +567,7 @@ impl<'b> Encoder<'b> {
     /// for a message that is the same literal every time.
     #[inline]
     pub fn value_interned(&mut self, id: u64) {
-        self.byte(value::INTERNED);
-        self.varint(id);
+        self.tagged_varint(value::INTERNED, id);
     }
 
     /// An error: its `Display`, then the `Display` of each source, outermost first.
@@ -531,6 +617,18 @@ fn put(dst: &mut [u8], src: &[u8]) -> bool {
 #[inline]
 pub fn varint_len(v: u64) -> usize {
     (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+/// Writes `v` as a varint at `dst[n..]` and returns the position after it.
+#[inline(always)]
+fn varint_at<const N: usize>(dst: &mut [u8; N], mut n: usize, mut v: u64) -> usize {
+    while v >= 0x80 {
+        dst[n] = v as u8 | 0x80;
+        v >>= 7;
+        n += 1;
+    }
+    dst[n] = v as u8;
+    n + 1
 }
 
 /// Formats into a slice; counts what did not fit.

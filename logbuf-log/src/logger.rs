@@ -257,21 +257,34 @@ impl Logger {
                     // The same literal (address and length) as the one interned.
                     (Some(m), Some((text, id))) if std::ptr::eq(m, text) => enc.value_interned(id),
                     (Some(m), _) => enc.value_str(m),
-                    (None, _) => enc.value_debug(args),
+                    (None, _) => formatted(enc, args),
                 }
                 if n_keys > 0 {
-                    let mut values = EncodeValues { enc, left: n_keys };
-                    let _ = record.key_values().visit(&mut values);
-                    // A source that yields fewer pairs the second time: the record still has one
-                    // value per field.
-                    for _ in 0..values.left {
-                        values.enc.value_empty();
-                    }
+                    key_values(enc, record, n_keys);
                 }
             });
         if calls > 1 && written == Written::Committed {
             self.grow_extra(record, keys);
         }
+    }
+}
+
+/// A message with arguments, formatted in place; out of line, so that the closure
+/// [`Logger::write`] hands the journal stays small enough to inline for literals.
+#[inline(never)]
+fn formatted(enc: &mut Encoder<'_>, args: fmt::Arguments<'_>) {
+    enc.value_debug(args);
+}
+
+/// The record's key-values, one value per key.
+#[inline(never)]
+fn key_values(enc: &mut Encoder<'_>, record: &Record<'_>, n_keys: usize) {
+    let mut values = EncodeValues { enc, left: n_keys };
+    let _ = record.key_values().visit(&mut values);
+    // A source that yields fewer pairs the second time: the record still has one value per
+    // field.
+    for _ in 0..values.left {
+        values.enc.value_empty();
     }
 }
 
