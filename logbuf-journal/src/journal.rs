@@ -421,65 +421,53 @@ thread_local! {
     static LOCALS: RefCell<Vec<Local>> = const { RefCell::new(Vec::new()) };
 }
 
-/// The claim-encode-commit loop of [`Journal::write`], for either kind of producer (their
-/// claim types differ, the steps do not).
-macro_rules! claim_and_encode {
-    ($journal:expr, $producer:expr, $slot:expr, $time:expr, $max_len:expr, $encode:expr) => {{
-        let max = $producer.max_record_len();
-        let mut want = $max_len.max(1).saturating_add(STAMP);
-        let mut spins = 0u32;
-        loop {
-            // The claim's borrow of the producer ends with this statement, so the retry
-            // paths below can use the producer again.
-            let error = match $producer.try_claim(want) {
-                Ok(mut claim) => {
-                    let mut enc = Encoder::new(&mut claim[STAMP..]);
-                    $encode(
-                        &mut enc,
-                        Stamp {
-                            time: $time,
-                            thread: $slot.thread,
-                        },
-                    );
-                    match enc.finish() {
-                        Ok(len) => {
-                            claim[..STAMP].copy_from_slice(&$time.to_le_bytes());
-                            claim.truncate(STAMP + len);
-                            claim.commit();
-                            return Written::Committed;
-                        }
-                        Err(Overflow { needed }) => {
-                            drop(claim);
-                            if STAMP + needed <= want || STAMP + needed > max {
-                                return drop_event($slot, $time);
-                            }
-                            want = STAMP + needed;
-                            continue;
-                        }
-                    }
-                }
-                Err(error) => error,
-            };
-            match error {
-                ClaimError::Full if $journal.shared.policy == FullPolicy::Block => {
-                    if $producer.is_disconnected() {
-                        return drop_event($slot, $time);
-                    }
-                    spins += 1;
-                    if spins < 64 {
-                        std::hint::spin_loop();
-                    } else {
-                        $journal.shared.wake_worker();
-                        thread::yield_now();
-                    }
-                }
-                // An upper bound past the ring's maximum: try the maximum, the record may
-                // still fit it.
-                ClaimError::TooLarge { .. } if want > max => want = max,
-                _ => return drop_event($slot, $time),
+/// A claim on either kind of ring: one claim-encode-commit loop serves both, so the record's
+/// encoding is one call site, small enough for the compiler to inline.
+enum LocalClaim<'a> {
+    Own(spsc::WriteClaim<'a>),
+    Shared(mpsc::WriteClaim<'a>),
+}
+
+impl LocalClaim<'_> {
+    #[inline(always)]
+    fn bytes(&mut self) -> &mut [u8] {
+        match self {
+            LocalClaim::Own(c) => c,
+            LocalClaim::Shared(c) => c,
+        }
+    }
+
+    #[inline(always)]
+    fn commit(self, len: usize) {
+        match self {
+            LocalClaim::Own(mut c) => {
+                c.truncate(len);
+                c.commit();
+            }
+            LocalClaim::Shared(mut c) => {
+                c.truncate(len);
+                c.commit();
             }
         }
-    }};
+    }
+}
+
+impl LocalProducer {
+    #[inline(always)]
+    fn try_claim(&mut self, len: usize) -> Result<LocalClaim<'_>, ClaimError> {
+        match self {
+            LocalProducer::Own(p) => p.try_claim(len).map(LocalClaim::Own),
+            LocalProducer::Shared(p) => p.try_claim(len).map(LocalClaim::Shared),
+        }
+    }
+
+    #[inline]
+    fn max_record_len(&self) -> usize {
+        match self {
+            LocalProducer::Own(p) => p.max_record_len(),
+            LocalProducer::Shared(p) => p.max_record_len(),
+        }
+    }
 }
 
 // === impl Journal ===
@@ -618,12 +606,59 @@ impl Journal {
         encode: &mut impl FnMut(&mut Encoder<'_>, Stamp),
     ) -> Written {
         let slot = &local.slot;
-        match &mut local.producer {
-            LocalProducer::Own(producer) => {
-                claim_and_encode!(self, producer, slot, time, max_len, encode)
-            }
-            LocalProducer::Shared(producer) => {
-                claim_and_encode!(self, producer, slot, time, max_len, encode)
+        let producer = &mut local.producer;
+        let max = producer.max_record_len();
+        let mut want = max_len.max(1).saturating_add(STAMP);
+        let mut spins = 0u32;
+        loop {
+            // The claim's borrow of the producer ends with this statement, so the retry paths
+            // below can use the producer again.
+            let error = match producer.try_claim(want) {
+                Ok(mut claim) => {
+                    let bytes = claim.bytes();
+                    let mut enc = Encoder::new(&mut bytes[STAMP..]);
+                    encode(
+                        &mut enc,
+                        Stamp {
+                            time,
+                            thread: slot.thread,
+                        },
+                    );
+                    match enc.finish() {
+                        Ok(len) => {
+                            bytes[..STAMP].copy_from_slice(&time.to_le_bytes());
+                            claim.commit(STAMP + len);
+                            return Written::Committed;
+                        }
+                        Err(Overflow { needed }) => {
+                            drop(claim);
+                            if STAMP + needed <= want || STAMP + needed > max {
+                                return drop_event(slot, time);
+                            }
+                            want = STAMP + needed;
+                            continue;
+                        }
+                    }
+                }
+                Err(error) => error,
+            };
+            match error {
+                ClaimError::Full if self.shared.policy == FullPolicy::Block => {
+                    if producer.is_disconnected() {
+                        return drop_event(slot, time);
+                    }
+                    spins += 1;
+                    if spins < 64 {
+                        std::hint::spin_loop();
+                    } else {
+                        self.shared.wake_worker();
+                        thread::yield_now();
+                    }
+                }
+                // An upper bound past the ring's maximum: try the maximum, the record may
+                // still fit it.
+                ClaimError::TooLarge { .. } if want > max => want = max,
+                _ => return drop_event(slot, time),
             }
         }
     }

@@ -235,7 +235,7 @@ impl Logger {
         self.write(record, keys, self.site(record, keys));
     }
 
-    #[inline]
+    #[inline(always)]
     fn write(&self, record: &Record<'_>, keys: &[&str], site: Site) {
         if !site.enabled || (self.message_filter && !self.filter.matches(record)) {
             return;
