@@ -668,11 +668,30 @@ struct Matcher<'t> {
 impl fmt::Write for Matcher<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         self.pieces += usize::from(!s.is_empty());
-        match self.rest.strip_prefix(s.as_bytes()) {
-            Some(rest) if self.same => self.rest = rest,
+        match self.rest.split_at_checked(s.len()) {
+            Some((head, rest)) if self.same && same_bytes(head, s.as_bytes()) => self.rest = rest,
             _ => self.same = false,
         }
         Ok(())
+    }
+}
+
+/// `a == b` for slices of the same length, without a `memcmp` call up to 16 bytes (a message
+/// compared with its interned text is usually that short).
+#[inline(always)]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    fn word<const N: usize>(s: &[u8], last: bool) -> Option<&[u8; N]> {
+        if last { s.last_chunk() } else { s.first_chunk() }
+    }
+    match a.len() {
+        8..=16 => {
+            word::<8>(a, false) == word::<8>(b, false) && word::<8>(a, true) == word::<8>(b, true)
+        }
+        4..=7 => {
+            word::<4>(a, false) == word::<4>(b, false) && word::<4>(a, true) == word::<4>(b, true)
+        }
+        0..=3 => a.iter().zip(b).all(|(x, y)| x == y) && a.len() == b.len(),
+        _ => a == b,
     }
 }
 
