@@ -681,7 +681,11 @@ impl fmt::Write for Matcher<'_> {
 #[inline(always)]
 fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     fn word<const N: usize>(s: &[u8], last: bool) -> Option<&[u8; N]> {
-        if last { s.last_chunk() } else { s.first_chunk() }
+        if last {
+            s.last_chunk()
+        } else {
+            s.first_chunk()
+        }
     }
     match a.len() {
         8..=16 => {

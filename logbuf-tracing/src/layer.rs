@@ -13,6 +13,7 @@ use tracing_subscriber::registry::LookupSpan;
 
 use crate::Error;
 use crate::callsites::Callsites;
+use crate::entered;
 use crate::values::{FIRST_CLAIM, Mode, write_values};
 
 // === impl LogbufLayer ===
@@ -23,6 +24,8 @@ pub struct LogbufLayer {
     journal: Journal,
     callsites: Callsites,
     enter_exit: bool,
+    /// This layer's number in the threads' stacks of entered spans.
+    id: u64,
 }
 
 impl fmt::Debug for LogbufLayer {
@@ -53,6 +56,7 @@ impl LogbufLayer {
             journal,
             callsites: Callsites::new(),
             enter_exit: true,
+            id: entered::next_layer(),
         }
     }
 
@@ -125,7 +129,11 @@ where
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let meta = event.metadata();
         let site = self.callsites.site(&self.journal, meta, Some(event));
-        let parent = ctx.event_span(event).map(|span| span.id().into_u64());
+        let parent = if event.is_contextual() {
+            entered::current(self.id)
+        } else {
+            ctx.event_span(event).map(|span| span.id().into_u64())
+        };
         let len = meta.fields().len();
         let mut mode = Mode::default();
         self.journal.write(FIRST_CLAIM, |enc, at| {
@@ -140,16 +148,18 @@ where
     }
 
     fn on_enter(&self, id: &Id, _ctx: Context<'_, S>) {
+        let id = id.into_u64();
+        entered::enter(self.id, id);
         if self.enter_exit {
-            let id = id.into_u64();
             self.journal
                 .write(32, |enc, at| enc.span_enter(id, at.time, at.thread));
         }
     }
 
     fn on_exit(&self, id: &Id, _ctx: Context<'_, S>) {
+        let id = id.into_u64();
+        entered::exit(self.id, id);
         if self.enter_exit {
-            let id = id.into_u64();
             self.journal
                 .write(32, |enc, at| enc.span_exit(id, at.time, at.thread));
         }

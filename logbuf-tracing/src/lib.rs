@@ -59,15 +59,16 @@
 //! 1. finds the journal's id for the event's callsite in a small thread-local cache keyed by
 //!    the callsite's `&'static Metadata` (the callsite's name, target, level, file, line and
 //!    field names are written to the journal once, when the callsite is first seen);
-//! 2. asks the registry for the event's parent span: the explicit parent, or the span the
-//!    thread is in;
+//! 2. finds the event's parent span: the explicit parent (from the registry), or the
+//!    innermost span the thread entered, from a thread-local stack the layer keeps in
+//!    `on_enter` and `on_exit` (which costs no lookup of the span's data);
 //! 3. claims room in the thread's ring and writes the record straight into it: the callsite
 //!    id, a tick-counter timestamp, the thread, the parent span and the values, in the order
 //!    of the callsite's fields, then commits it with one store.
 //!
 //! No lock, no heap allocation and no system call for events whose fields are numbers,
-//! booleans, strings and bytes; the only thread-local state is the callsite cache and the
-//! journal's ring. Values keep their types:
+//! booleans, strings and bytes; the only thread-local state is the callsite cache, the stack
+//! of entered spans and the journal's ring. Values keep their types:
 //!
 //! | recorded as | stored as |
 //! |---|---|
@@ -97,6 +98,12 @@
 //! transition records the thread it happened on. Enter and exit recording can be turned
 //! off ([`Builder::record_enter_exit`]) for spans that are entered very often.
 //!
+//! An event without an explicit parent is recorded in the innermost span its thread entered
+//! among those this layer records: under a per-layer filter, spans the filter leaves out are
+//! skipped. (tracing-subscriber's `Context::event_span` answers the same except when the
+//! innermost entered span is filtered out and was made with an explicit parent: it then gives
+//! that span's nearest recorded ancestor.)
+//!
 //! # When things go wrong
 //!
 //! - A full ring drops the event and counts it (or, with [`FullPolicy::Block`], waits); the
@@ -113,6 +120,7 @@
 //! (`logbuf-log`) and this layer write into one file.
 
 mod callsites;
+mod entered;
 mod layer;
 mod values;
 

@@ -1,0 +1,95 @@
+//! Each thread's stack of the spans a layer saw it enter, for the span an event is recorded
+//! in.
+//!
+//! tracing-subscriber's `Context::event_span` finds an event's span through the registry: its
+//! own thread-local stack, then a lookup of the span's data that takes and drops a reference
+//! (two atomic read-modify-writes on the span's slot), on every event. The layer needs only
+//! the span's id, so it keeps its own stack, pushed and popped in `on_enter` and `on_exit`,
+//! which the registry calls in the same order it pushes and pops its stack.
+//!
+//! Under a per-layer filter the layer sees only the spans the filter enables, so the top of
+//! its stack is the innermost entered span that this layer records. (The registry's answer
+//! can differ when the innermost entered span is filtered out and was made with an explicit
+//! parent: it then gives that span's nearest recorded ancestor.)
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+thread_local! {
+    /// `(layer, span)` pairs, innermost last.
+    static ENTERED: RefCell<Vec<(u64, u64)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A number for a layer's entries in the thread-local stacks.
+pub(crate) fn next_layer() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Notes that this thread entered `span`.
+#[inline]
+pub(crate) fn enter(layer: u64, span: u64) {
+    let _ = ENTERED.try_with(|stack| {
+        if let Ok(mut stack) = stack.try_borrow_mut() {
+            stack.push((layer, span));
+        }
+    });
+}
+
+/// Notes that this thread left `span`: its innermost entry goes (a span entered twice stays
+/// entered once). A span this thread did not enter (entered on another) changes nothing.
+#[inline]
+pub(crate) fn exit(layer: u64, span: u64) {
+    let _ = ENTERED.try_with(|stack| {
+        if let Ok(mut stack) = stack.try_borrow_mut()
+            && let Some(i) = stack.iter().rposition(|&e| e == (layer, span))
+        {
+            stack.remove(i);
+        }
+    });
+}
+
+/// The innermost span this thread entered that `layer` saw.
+#[inline]
+pub(crate) fn current(layer: u64) -> Option<u64> {
+    ENTERED
+        .try_with(|stack| {
+            let stack = stack.try_borrow().ok()?;
+            stack
+                .iter()
+                .rev()
+                .find(|&&(l, _)| l == layer)
+                .map(|&(_, span)| span)
+        })
+        .ok()
+        .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_innermost_entry_of_the_layer_is_current() {
+        let (a, b) = (next_layer(), next_layer());
+        assert_eq!(current(a), None);
+        enter(a, 1);
+        enter(b, 2);
+        enter(a, 3);
+        assert_eq!(current(a), Some(3));
+        assert_eq!(current(b), Some(2));
+        // Entered twice, left once: still entered.
+        enter(a, 1);
+        exit(a, 1);
+        assert_eq!(current(a), Some(3));
+        exit(a, 3);
+        assert_eq!(current(a), Some(1));
+        // Not entered on this thread: nothing changes.
+        exit(a, 9);
+        exit(b, 1);
+        assert_eq!(current(a), Some(1));
+        exit(a, 1);
+        exit(b, 2);
+        assert_eq!((current(a), current(b)), (None, None));
+    }
+}
