@@ -6,6 +6,7 @@
 //! # knobs: --events N (100000 per thread, timed one by one, then as many in batches),
 //! #        --rounds N (5)          env LOGBUF_BENCH_EVENTS, LOGBUF_BENCH_ROUNDS
 //! #        env LOGBUF_BENCH_CASES=logbuf,visit   only the cases whose label contains one of these
+//! #        --in-span 1 (env LOGBUF_BENCH_IN_SPAN=1)  log inside an entered span
 //! ```
 //!
 //! The event is `info!(user_id = 42u64, latency_us = 17.5, path = "/api/v1/orders",
@@ -20,6 +21,10 @@
 //! - `fmt + non_blocking`: tracing-subscriber's `fmt` layer into tracing-appender's
 //!   `non_blocking` writer to a file, lossy (the default) and not;
 //! - `fmt, file`: the `fmt` layer writing to the file synchronously (a `write` per event).
+//!
+//! With `--in-span 1`, each thread logs its events inside an entered span,
+//! `info_span!("request", id = 7u64)`: the span context every layer then looks up (and fmt
+//! formats into each line).
 //!
 //! Each thread first logs `--warm-up` events (500000) untimed, which also laps the logbuf
 //! ring so that its pages are mapped (a fresh ring's first lap pays a page fault every 4 KiB,
@@ -190,9 +195,16 @@ fn log_thread(
     journal: Option<&Journal>,
     warm_up: u64,
     events: u64,
+    in_span: bool,
     start: &Barrier,
 ) -> ThreadRun {
     tracing::dispatcher::with_default(dispatch, || {
+        let span = if in_span {
+            tracing::info_span!("request", id = 7u64)
+        } else {
+            tracing::Span::none()
+        };
+        let _entered = span.enter();
         // Warm-up: callsite caches, the registry's thread-locals, and the thread's ring, which
         // the warm-up laps at least once so that its pages are mapped, as in a process that
         // has been logging for a while.
@@ -234,7 +246,7 @@ struct Run {
     lost: u64,
 }
 
-fn run(case: Case, threads: usize, warm_up: u64, events: u64) -> Run {
+fn run(case: Case, threads: usize, warm_up: u64, events: u64, in_span: bool) -> Run {
     let dir = tempfile::tempdir().expect("tempdir");
     let (dispatch, keep) = subscriber(case, dir.path());
     let journal = match &keep {
@@ -249,7 +261,7 @@ fn run(case: Case, threads: usize, warm_up: u64, events: u64) -> Run {
                 thread::Builder::new()
                     .name(format!("log-{t}"))
                     .spawn_scoped(s, move || {
-                        log_thread(dispatch, journal, warm_up, events, start)
+                        log_thread(dispatch, journal, warm_up, events, in_span, start)
                     })
                     .expect("thread")
             })
@@ -299,13 +311,19 @@ fn main() {
     let events = setting("events", "LOGBUF_BENCH_EVENTS", 100_000) as u64;
     let rounds = setting("rounds", "LOGBUF_BENCH_ROUNDS", 5);
     let warm_up = setting("warm-up", "LOGBUF_BENCH_WARM_UP", 500_000) as u64;
+    let in_span = setting("in-span", "LOGBUF_BENCH_IN_SPAN", 0) != 0;
     let per_ns = cycles::ticks_per_ns(200);
     let (overhead, _) = cycles::overhead(100_000);
     println!(
-        "## tracing_layer\n\nmachine: {}\nunit: {} ({per_ns:.3} per ns); timed region's own cost: {overhead} cyc ({} ns) median\n",
+        "## tracing_layer\n\nmachine: {}\nunit: {} ({per_ns:.3} per ns); timed region's own cost: {overhead} cyc ({} ns) median\nevents logged {}\n",
         machine(),
         cycles::UNIT,
         fmt(overhead as f64 / per_ns, 1),
+        if in_span {
+            "inside an entered span"
+        } else {
+            "outside any span"
+        },
     );
     let thread_counts = [1usize, 2];
     // figures[threads index][case index]
@@ -326,7 +344,7 @@ fn main() {
                 if !chosen(case) {
                     continue;
                 }
-                let r = run(case, threads, warm_up, events);
+                let r = run(case, threads, warm_up, events, in_span);
                 let f = &mut figures[ti][ci];
                 f.p50.push(r.hist.value_at_quantile(0.5) as f64 / per_ns);
                 f.p99.push(r.hist.value_at_quantile(0.99) as f64 / per_ns);
