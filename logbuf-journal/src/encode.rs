@@ -142,21 +142,11 @@ impl<'b> Encoder<'b> {
 
     /// A varint: 7 bits a byte, least significant first, high bit set on all but the last.
     #[inline(always)]
-    fn varint(&mut self, mut v: u64) {
+    fn varint(&mut self, v: u64) {
         // With room for the longest varint, write the bytes in place: no staging copy (which
         // compiles to a `memcpy` call for its variable length).
-        if self.lost == 0
-            && let Some(dst) = self.buf.get_mut(self.len..)
-            && let Some(dst) = dst.first_chunk_mut::<10>()
-        {
-            let mut n = 0;
-            while v >= 0x80 {
-                dst[n] = v as u8 | 0x80;
-                v >>= 7;
-                n += 1;
-            }
-            dst[n] = v as u8;
-            self.len += n + 1;
+        if let Some(dst) = self.room::<10>() {
+            self.len += varint_at(dst, 0, v);
             return;
         }
         self.varint_near_end(v);
@@ -164,16 +154,10 @@ impl<'b> Encoder<'b> {
 
     /// [`Encoder::varint`] within 10 bytes of the end of the slice.
     #[inline(never)]
-    fn varint_near_end(&mut self, mut v: u64) {
+    fn varint_near_end(&mut self, v: u64) {
         let mut tmp = [0u8; 10];
-        let mut n = 0;
-        while v >= 0x80 {
-            tmp[n] = v as u8 | 0x80;
-            v >>= 7;
-            n += 1;
-        }
-        tmp[n] = v as u8;
-        self.raw(&tmp[..=n]);
+        let n = varint_at(&mut tmp, 0, v);
+        self.raw(&tmp[..n]);
     }
 
     #[inline]
