@@ -51,6 +51,8 @@
 //!   tails and damage.
 //! - [`sink`]: the [`Sink`] trait and the sinks: binary file (plain or rotating), human text
 //!   and JSON lines formatted on the worker thread, and per-sink level thresholds.
+//! - [`exit`]: flushing journals when the process exits without dropping their guard
+//!   (`std::process::exit`, `main` returning with the guard leaked).
 //! - [`rotate`]: rotation by size and time (any time zone), retention, compression.
 //! - [`read`]: events read back from a file with their callsite, thread, spans and wall-clock
 //!   time.
@@ -60,6 +62,7 @@
 
 mod clock;
 pub mod encode;
+pub mod exit;
 pub mod file;
 mod journal;
 pub mod read;
@@ -68,6 +71,7 @@ pub mod sink;
 pub mod wire;
 mod worker;
 
+pub use exit::flush_at_exit;
 pub use journal::{
     BuildError, Builder, FullPolicy, Guard, Journal, RingStats, Rings, Stamp, Stats, Written,
 };
