@@ -51,6 +51,9 @@
 //! The [`Guard`] keeps the worker running: bind it to a named variable (`_guard`, not `_`)
 //! that lives until the program ends. Dropping it writes everything logged so far and syncs
 //! the sinks.
+//! The one-line setups [`init`] and [`init_file`] also have the journal flushed when the
+//! process exits without dropping the guard (`std::process::exit`, or `main` returning with
+//! the guard leaked).
 //!
 //! # What the logging thread does
 //!
@@ -127,6 +130,7 @@ mod values;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use logbuf_journal::exit::DEFAULT_SHUTDOWN_TIMEOUT;
 use logbuf_journal::sink::text::TextSink;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::filter::LevelFilter;
@@ -175,30 +179,54 @@ fn env_filter() -> EnvFilter {
 /// # Ok::<(), logbuf_tracing::Error>(())
 /// ```
 ///
+/// # Process exit
+///
+/// The journal is also flushed when the process exits without dropping the guard:
+/// `std::process::exit` (`tracing::error!(...)` then `exit(1)` loses nothing) or `main`
+/// returning while the guard is in a `static` or leaked. The exiting thread waits for the
+/// worker at most the journal's default shutdown timeout
+/// ([`DEFAULT_SHUTDOWN_TIMEOUT`](logbuf_journal::exit::DEFAULT_SHUTDOWN_TIMEOUT), 30 s). A
+/// process killed by a signal, or ended by `abort` or `_exit`, runs no exit handler; see
+/// [`logbuf_journal::exit`].
+///
 /// # Errors
 ///
 /// The journal could not start, or a global subscriber was already set.
 pub fn init() -> Result<Guard, Error> {
-    let (layer, guard) = LogbufLayer::builder().sink(TextSink::stderr()).build()?;
-    tracing_subscriber::registry()
-        .with(env_filter())
-        .with(layer)
-        .try_init()?;
-    Ok(guard)
+    install(LogbufLayer::builder().sink(TextSink::stderr()))
 }
 
 /// Installs a global subscriber writing a binary journal file at `path`, filtered by
 /// `RUST_LOG` (default `info`).
+///
+/// # Process exit
+///
+/// The journal is also flushed when the process exits without dropping the guard:
+/// `std::process::exit` (`tracing::error!(...)` then `exit(1)` loses nothing) or `main`
+/// returning while the guard is in a `static` or leaked. The exiting thread waits for the
+/// worker at most the journal's default shutdown timeout
+/// ([`DEFAULT_SHUTDOWN_TIMEOUT`](logbuf_journal::exit::DEFAULT_SHUTDOWN_TIMEOUT), 30 s). A
+/// process killed by a signal, or ended by `abort` or `_exit`, runs no exit handler; see
+/// [`logbuf_journal::exit`].
 ///
 /// # Errors
 ///
 /// The file could not be created, the journal could not start, or a global subscriber was
 /// already set.
 pub fn init_file(path: impl AsRef<Path>) -> Result<Guard, Error> {
-    let (layer, guard) = LogbufLayer::builder().file(path).build()?;
+    install(LogbufLayer::builder().file(path))
+}
+
+/// Builds the layer, installs it globally behind the `RUST_LOG` filter, and has its journal
+/// flushed at process exit (within the journal's default shutdown timeout, which the one-line
+/// setups keep).
+fn install(builder: Builder) -> Result<Guard, Error> {
+    let (layer, guard) = builder.build()?;
+    let journal = layer.journal().clone();
     tracing_subscriber::registry()
         .with(env_filter())
         .with(layer)
         .try_init()?;
+    logbuf_journal::exit::flush_at_exit(&journal, DEFAULT_SHUTDOWN_TIMEOUT);
     Ok(guard)
 }
