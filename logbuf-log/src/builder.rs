@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use log::LevelFilter;
+use logbuf_journal::exit::DEFAULT_SHUTDOWN_TIMEOUT;
 use logbuf_journal::sink::BinaryFileSink;
 use logbuf_journal::sink::text::TextSink;
 use logbuf_journal::{BuildError, FullPolicy, Journal, Sink};
@@ -261,6 +262,17 @@ impl Builder {
     /// Builds the logger and installs it as the process's `log` logger, with
     /// `log::set_max_level` set to the most verbose level the filters let through.
     ///
+    /// # Process exit
+    ///
+    /// The journal is also flushed when the process exits without dropping the guard, as
+    /// env_logger's output is: `std::process::exit` (`log::error!(...)` then `exit(1)` loses
+    /// nothing) or `main` returning while the guard is in a `static` or leaked. The exiting
+    /// thread waits for the worker at most the journal's default shutdown timeout
+    /// ([`DEFAULT_SHUTDOWN_TIMEOUT`](logbuf_journal::exit::DEFAULT_SHUTDOWN_TIMEOUT), 30 s);
+    /// this holds for a journal given with [`Builder::journal`] too. A process killed by a
+    /// signal, or ended by `abort` or `_exit`, runs no exit handler; see
+    /// [`logbuf_journal::exit`]. [`Builder::build`] alone does not do this.
+    ///
     /// # Errors
     ///
     /// [`Error::SetLogger`] if a logger is already installed, or an error of
@@ -270,6 +282,7 @@ impl Builder {
         let max = logger.max_level();
         log::set_boxed_logger(Box::new(logger))?;
         log::set_max_level(max);
+        logbuf_journal::exit::flush_at_exit(&guard.journal, DEFAULT_SHUTDOWN_TIMEOUT);
         Ok(guard)
     }
 }

@@ -76,7 +76,9 @@ pub use builder::{Builder, DEFAULT_FILTER_ENV, Error, Guard};
 pub use logger::Logger;
 
 /// Installs a logger with filters from `RUST_LOG` that writes text lines to standard error:
-/// `Builder::from_default_env().init()`.
+/// `Builder::from_default_env().init()`. Like [`Builder::init`], it has the journal flushed
+/// when the process exits without dropping the guard (`std::process::exit`, or `main`
+/// returning with the guard leaked).
 ///
 /// # Errors
 ///
