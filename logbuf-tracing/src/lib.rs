@@ -185,7 +185,7 @@ fn env_filter() -> EnvFilter {
 /// `std::process::exit` (`tracing::error!(...)` then `exit(1)` loses nothing) or `main`
 /// returning while the guard is in a `static` or leaked. The exiting thread waits for the
 /// worker at most the journal's default shutdown timeout
-/// ([`DEFAULT_SHUTDOWN_TIMEOUT`](logbuf_journal::exit::DEFAULT_SHUTDOWN_TIMEOUT), 30 s). A
+/// ([`DEFAULT_SHUTDOWN_TIMEOUT`], 30 s). A
 /// process killed by a signal, or ended by `abort` or `_exit`, runs no exit handler; see
 /// [`logbuf_journal::exit`].
 ///
@@ -205,7 +205,7 @@ pub fn init() -> Result<Guard, Error> {
 /// `std::process::exit` (`tracing::error!(...)` then `exit(1)` loses nothing) or `main`
 /// returning while the guard is in a `static` or leaked. The exiting thread waits for the
 /// worker at most the journal's default shutdown timeout
-/// ([`DEFAULT_SHUTDOWN_TIMEOUT`](logbuf_journal::exit::DEFAULT_SHUTDOWN_TIMEOUT), 30 s). A
+/// ([`DEFAULT_SHUTDOWN_TIMEOUT`], 30 s). A
 /// process killed by a signal, or ended by `abort` or `_exit`, runs no exit handler; see
 /// [`logbuf_journal::exit`].
 ///
