@@ -122,6 +122,7 @@
 mod callsites;
 mod entered;
 mod layer;
+mod timing;
 mod values;
 
 use std::io;
