@@ -1,6 +1,7 @@
 //! Reads a journal file written through `LogbufLayer` and summarises it: events per level and
-//! per thread from the reader, and how long each kind of span was busy, from the enter and
-//! exit records (which carry the tick counter and the thread) and the file's clock records.
+//! per thread from the reader, and how long each kind of span was busy and idle, from the
+//! spans' close records (which carry both, in ticks of the journal's counter) and the file's
+//! clock records.
 //!
 //! ```text
 //! cargo run --release -p logbuf-examples --example tracing_service     # writes the file
@@ -10,11 +11,11 @@
 //! Without `FILE` it reads `logbuf-service.lbf` in the system's temporary directory, writing
 //! a small one first if there is none.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use logbuf_journal::file::FileReader;
-use logbuf_journal::read::Reader;
+use logbuf_journal::read::{Context, Reader};
 use logbuf_journal::wire::Record;
 use logbuf_tracing::LogbufLayer;
 use tracing_subscriber::layer::SubscriberExt;
@@ -61,57 +62,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("events per thread {threads:?}");
     println!("dropped while logging: {}", reader.dropped());
 
-    // Records as they are: span busy time from enter/exit pairs.
+    // Records as they are: span busy and idle time from the close records, in ticks; the
+    // reader's context turns ticks into nanoseconds from the clock records.
     let mut file = FileReader::open(&path)?;
-    let mut names: HashMap<u64, String> = HashMap::new(); // span callsite id -> name
-    let mut span_callsite: HashMap<u64, u64> = HashMap::new(); // span id -> callsite id
-    let mut entered: HashMap<(u64, u64), u64> = HashMap::new(); // (span, thread) -> ticks
-    let mut busy: BTreeMap<String, (u64, u64)> = BTreeMap::new(); // name -> (count, ticks)
-    let (mut first_clock, mut last_clock) = (None, None);
+    let mut context = Context::new();
+    context.add_clock(file.header().clock);
+    // name -> (spans, busy ns, idle ns)
+    let mut times: BTreeMap<String, (u64, u64, u64)> = BTreeMap::new();
     while let Some(record) = file.next_record() {
-        match record? {
-            Record::Callsite(c) => {
-                names.insert(c.id, c.name.to_owned());
-            }
-            Record::SpanNew(s) => {
-                span_callsite.insert(s.id, s.callsite);
-            }
-            Record::SpanEnter(t) => {
-                entered.insert((t.id, t.thread), t.time);
-            }
-            Record::SpanExit(t) => {
-                if let Some(start) = entered.remove(&(t.id, t.thread)) {
-                    let name = span_callsite
-                        .get(&t.id)
-                        .and_then(|c| names.get(c))
-                        .cloned()
-                        .unwrap_or_else(|| "?".into());
-                    let entry = busy.entry(name).or_default();
-                    entry.0 += 1;
-                    entry.1 += t.time.saturating_sub(start);
-                }
-            }
-            Record::Clock(c) => {
-                first_clock.get_or_insert(c);
-                last_clock = Some(c);
-            }
-            _ => {}
+        let record = record?;
+        if let Record::SpanCloseTimes(close) = &record
+            && let Some(span) = context.span(close.id)
+        {
+            let entry = times.entry(span.callsite.name.clone()).or_default();
+            entry.0 += 1;
+            entry.1 += context.duration_nanos(close.busy);
+            entry.2 += context.duration_nanos(close.idle);
         }
+        context.apply(&record);
     }
-    // Nanoseconds per tick from the first and last clock records (one per ns if too close).
-    let ns_per_tick = match (first_clock, last_clock) {
-        (Some(a), Some(b)) if b.ticks > a.ticks + 1_000_000 => {
-            (b.unix_nanos - a.unix_nanos) as f64 / (b.ticks - a.ticks) as f64
-        }
-        _ => 1.0,
-    };
-    println!("span busy time (enter to exit):");
-    for (name, (count, ticks)) in busy {
-        let total = ticks as f64 * ns_per_tick;
+    println!("span time (busy: entered on some thread; idle: the rest of its life):");
+    for (name, (count, busy, idle)) in times {
         println!(
-            "  {name:<12} {count:>7} times, {:>10.1} µs in all, {:>8.2} µs each",
-            total / 1e3,
-            total / 1e3 / count as f64
+            "  {name:<12} {count:>7} spans, busy {:>8.2} µs each, idle {:>8.2} µs each",
+            busy as f64 / 1e3 / count as f64,
+            idle as f64 / 1e3 / count as f64
         );
     }
     Ok(())

@@ -152,7 +152,10 @@ impl<R: Read> Source<R> {
             if let Some(format) = &self.span_text
                 && matches!(
                     record,
-                    Record::SpanNew(_) | Record::SpanRecord(_) | Record::SpanClose(_)
+                    Record::SpanNew(_)
+                        | Record::SpanRecord(_)
+                        | Record::SpanClose(_)
+                        | Record::SpanCloseTimes(_)
                 )
             {
                 self.spans.apply(format, &self.context, &record);

@@ -1,10 +1,15 @@
 //! `logbuf export --chrome`: spans and events as Chrome trace-event JSON, which Perfetto
 //! (<https://ui.perfetto.dev>) and `chrome://tracing` open.
 //!
-//! - Each time a thread enters and then exits a span (records kinds 4 and 5) becomes one
-//!   complete event (`"ph":"X"`) on that thread: `ts` at the enter, `dur` until the exit, the
-//!   span's fields in `args`. An enter with no exit by the end of the input is closed at the
-//!   last time seen in that process's files, with `"unclosed": true` in its `args`.
+//! - Each time a thread enters and then exits a span (records kinds 4 and 5, written when the
+//!   tracing layer is asked to record every enter and exit) becomes one complete event
+//!   (`"ph":"X"`) on that thread: `ts` at the enter, `dur` until the exit, the span's fields in
+//!   `args`. An enter with no exit by the end of the input is closed at the last time seen in
+//!   that process's files, with `"unclosed": true` in its `args`.
+//! - A span with no enter or exit records (the tracing layer's default) becomes one complete
+//!   event from its creation to its close, on the thread that created it, with its fields and,
+//!   from a close record with times (kind 12), `busy_us` and `idle_us` in `args`: how long it
+//!   was entered on some thread, and not.
 //! - Each event becomes an instant event (`"ph":"i"`, thread scope) named by its message,
 //!   with its level, target and fields in `args`; dropped-event reports become instant events
 //!   too.
@@ -160,6 +165,8 @@ struct Process {
     /// Latest time seen, nanoseconds since the Unix epoch.
     last: u64,
     named_threads: HashSet<u64>,
+    /// Open spans that had an enter record: their enters are slices, their lives are not.
+    entered: HashSet<u64>,
     /// Whether its `process_name` metadata event is out.
     named: bool,
 }
@@ -285,6 +292,51 @@ fn complete(
     trace.buf.push(b'}');
 }
 
+/// A span's life, from its creation to its close, as one slice.
+struct Life {
+    thread: u64,
+    name: String,
+    target: String,
+    start: u64,
+    end: u64,
+    args: Vec<u8>,
+}
+
+/// The slice of span `id` closing at `time` (ticks), with its busy and idle ticks if the close
+/// record gave them; `None` for a span that had enter records (its enters are its slices) or
+/// whose creation is not in the input.
+fn life(
+    context: &Context,
+    process: &mut Process,
+    id: u64,
+    time: u64,
+    times: Option<(u64, u64)>,
+) -> Option<Life> {
+    if process.entered.remove(&id) {
+        return None;
+    }
+    let span = context.span(id)?;
+    let start = context.unix_nanos(span.time)?;
+    let end = context.unix_nanos(time)?.max(start);
+    let mut args = span_args(context, id);
+    if let Some((busy, idle)) = times {
+        args.pop();
+        for (name, ticks) in [("busy_us", busy), ("idle_us", idle)] {
+            let nanos = context.duration_nanos(ticks);
+            let _ = write!(args, ",\"{name}\":{}.{:03}", nanos / 1000, nanos % 1000);
+        }
+        args.push(b'}');
+    }
+    Some(Life {
+        thread: span.thread,
+        name: span.callsite.name.clone(),
+        target: span.callsite.target.clone(),
+        start,
+        end,
+        args,
+    })
+}
+
 type FileOutcome = (Option<io::Error>, Option<(String, Exit)>);
 
 fn export_file<R: Read>(
@@ -313,7 +365,28 @@ fn export_file<R: Read>(
             // One clock for the whole series, as `cat::Source::with_clocks` reads it.
             continue;
         }
+        // A span's life as a slice, taken before the close takes the span out of the context.
+        let life = match &record {
+            Record::SpanClose(c) => life(&context, process, c.id, c.time, None),
+            Record::SpanCloseTimes(c) => {
+                life(&context, process, c.id, c.time, Some((c.busy, c.idle)))
+            }
+            _ => None,
+        };
         let known = context.apply(&record);
+        if let Some(life) = life {
+            process.last = process.last.max(life.end);
+            complete(
+                trace,
+                pid,
+                life.thread,
+                &life.name,
+                &life.target,
+                life.start,
+                life.end,
+                &life.args,
+            );
+        }
         match record {
             Record::ThreadName(t) if process.named_threads.insert(t.thread) => {
                 trace.begin_event();
@@ -326,6 +399,7 @@ fn export_file<R: Read>(
                 trace.buf.extend_from_slice(b"}}");
             }
             Record::SpanEnter(t) => {
+                process.entered.insert(t.id);
                 let Some(at) = context.unix_nanos(t.time) else {
                     continue;
                 };

@@ -51,6 +51,30 @@ pub struct Stats {
     pub read: ReadStats,
     /// Events and spans whose callsite was missing.
     pub orphans: u64,
+    /// Span enter and exit records (written by the tracing layer only when asked for).
+    pub span_transitions: u64,
+    /// Busy and idle time of the spans closed with their times, per span callsite.
+    pub span_times: HashMap<SpanKey, SpanTimes>,
+}
+
+/// A span callsite as the span times group it: target and name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SpanKey {
+    /// Target.
+    pub target: String,
+    /// Span name.
+    pub name: String,
+}
+
+/// Busy and idle time summed over the spans of one callsite closed with their times.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SpanTimes {
+    /// Spans closed with their times.
+    pub closed: u64,
+    /// Nanoseconds they were entered, summed.
+    pub busy: u64,
+    /// Nanoseconds from creation to close they were not entered, summed.
+    pub idle: u64,
 }
 
 impl Stats {
@@ -117,6 +141,22 @@ impl Stats {
                 // One clock for the whole series, as `cat::Source::with_clocks` reads it.
                 continue;
             }
+            if let Record::SpanCloseTimes(close) = &record
+                && let Some(span) = context.span(close.id)
+            {
+                let key = SpanKey {
+                    target: span.callsite.target.clone(),
+                    name: span.callsite.name.clone(),
+                };
+                let times = self.span_times.entry(key).or_default();
+                times.closed += 1;
+                times.busy = times
+                    .busy
+                    .saturating_add(context.duration_nanos(close.busy));
+                times.idle = times
+                    .idle
+                    .saturating_add(context.duration_nanos(close.idle));
+            }
             let known = context.apply(&record);
             match record {
                 Record::Event(event) if known => {
@@ -131,6 +171,7 @@ impl Stats {
                     }
                 }
                 Record::SpanNew(_) => self.spans += 1,
+                Record::SpanEnter(_) | Record::SpanExit(_) => self.span_transitions += 1,
                 _ => {}
             }
         }
@@ -193,7 +234,12 @@ impl Stats {
             "events:       {} ({per_event} bytes per event, file bytes / events)",
             thousands(self.events)
         )?;
-        writeln!(out, "spans:        {}", thousands(self.spans))?;
+        writeln!(
+            out,
+            "spans:        {} ({} enter/exit records)",
+            thousands(self.spans),
+            thousands(self.span_transitions)
+        )?;
         match self.time {
             Some((lo, hi)) => writeln!(
                 out,
@@ -259,6 +305,34 @@ impl Stats {
             match &key.location {
                 Some(at) => writeln!(out, " ({at})")?,
                 None => writeln!(out)?,
+            }
+        }
+
+        if !self.span_times.is_empty() {
+            let mut spans: Vec<_> = self.span_times.iter().collect();
+            spans.sort_by(|a, b| b.1.busy.cmp(&a.1.busy).then_with(|| a.0.cmp(b.0)));
+            writeln!(
+                out,
+                "\nspan times (spans closed with their times, busiest {} of {}):",
+                top.min(spans.len()),
+                spans.len()
+            )?;
+            writeln!(
+                out,
+                "  {:>12}  {:>12}  {:>12}  {:>12}  span",
+                "closed", "busy", "idle", "busy mean"
+            )?;
+            for (key, times) in spans.into_iter().take(top) {
+                writeln!(
+                    out,
+                    "  {:>12}  {:>12}  {:>12}  {:>12}  {} {}",
+                    thousands(times.closed),
+                    format_duration(times.busy),
+                    format_duration(times.idle),
+                    format_duration(times.busy / times.closed.max(1)),
+                    key.target,
+                    key.name
+                )?;
             }
         }
 

@@ -11,8 +11,8 @@ use std::time::Duration;
 use logbuf_journal::Journal;
 use logbuf_journal::file::{FileHeader, FileWriter};
 use logbuf_journal::wire::{
-    Callsite, CallsiteKind, Clock, Dropped, Event, Level, Record, SpanClose, SpanNew,
-    SpanTransition, ThreadName, Value,
+    Callsite, CallsiteKind, Clock, Dropped, Event, Level, Record, SpanClose, SpanCloseTimes,
+    SpanNew, SpanTransition, ThreadName, Value,
 };
 use serde_json::Value as Json;
 
@@ -670,7 +670,10 @@ fn stats_counts_levels_callsites_threads_and_drops() {
     let out = &r.stdout;
     assert!(out.contains("files:        1 ("), "{out}");
     assert!(out.contains("events:       6 ("), "{out}");
-    assert!(out.contains("spans:        2"), "{out}");
+    assert!(
+        out.contains("spans:        2 (4 enter/exit records)"),
+        "{out}"
+    );
     assert!(out.contains("dropped:      0 events"), "{out}");
     assert!(
         out.contains("damage:       0 damaged regions (0 bytes) skipped, torn tail 0 bytes"),
@@ -716,6 +719,88 @@ fn stats_counts_levels_callsites_threads_and_drops() {
     assert!(
         (bytes_per_event - size / 6.0).abs() < 0.1,
         "{bytes_per_event}"
+    );
+}
+
+#[test]
+fn stats_sums_the_times_of_spans_closed_with_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("times.lbf");
+    let mut c = Crafted::new(&path, 4);
+    for (id, name) in [(1u64, "task"), (2, "query")] {
+        c.record(&Record::Callsite(Callsite {
+            id,
+            kind: CallsiteKind::Span,
+            level: Level::Info,
+            target: "app",
+            name,
+            module_path: None,
+            file: None,
+            line: None,
+            fields: vec![],
+        }));
+    }
+    // Two tasks and a query; one enter and exit pair; 1 tick is 1 ns.
+    for (id, callsite) in [(1u64, 1u64), (2, 1), (3, 2)] {
+        c.record(&Record::SpanNew(SpanNew {
+            id,
+            parent: None,
+            callsite,
+            time: 1_000,
+            thread: 1,
+            values: vec![],
+        }));
+    }
+    c.record(&Record::SpanEnter(SpanTransition {
+        id: 3,
+        time: 1_500,
+        thread: 1,
+    }));
+    c.record(&Record::SpanExit(SpanTransition {
+        id: 3,
+        time: 2_000,
+        thread: 1,
+    }));
+    for (id, busy, idle) in [
+        (1u64, 2_000_000u64, 1_000u64),
+        (2, 4_000_000, 3_000),
+        (3, 500, 7_000),
+    ] {
+        c.record(&Record::SpanCloseTimes(SpanCloseTimes {
+            id,
+            time: 9_000,
+            busy,
+            idle,
+        }));
+    }
+    drop(c);
+    let r = run(&["stats", path_arg(&path)]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let out = &r.stdout;
+    assert!(
+        out.contains("spans:        3 (2 enter/exit records)"),
+        "{out}"
+    );
+    let section: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("span times"))
+        .take(4)
+        .collect();
+    assert!(section[0].contains("busiest 2 of 2"), "{out}");
+    let cells = |line: &str| {
+        line.split_whitespace()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        cells(section[2]),
+        ["2", "6.000ms", "4.000µs", "3.000ms", "app", "task"],
+        "{out}"
+    );
+    assert_eq!(
+        cells(section[3]),
+        ["1", "0.500µs", "7.000µs", "0.500µs", "app", "query"],
+        "{out}"
     );
 }
 
@@ -824,6 +909,86 @@ fn chrome_export_pairs_every_span() {
     for e in &events {
         assert!(e["pid"].is_u64() && e["tid"].is_u64(), "{e}");
     }
+}
+
+#[test]
+fn chrome_export_shows_spans_without_enter_records_from_creation_to_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("closes.lbf");
+    let mut c = Crafted::new(&path, 4);
+    c.record(&Record::Callsite(Callsite {
+        id: 1,
+        kind: CallsiteKind::Span,
+        level: Level::Info,
+        target: "app::task",
+        name: "task",
+        module_path: None,
+        file: None,
+        line: None,
+        fields: vec!["n"],
+    }));
+    for (id, time, thread) in [(1u64, 1_000u64, 1u64), (2, 2_000, 2), (3, 2_500, 1)] {
+        c.record(&Record::SpanNew(SpanNew {
+            id,
+            parent: None,
+            callsite: 1,
+            time,
+            thread,
+            values: vec![Value::U64(id)],
+        }));
+    }
+    // Span 3 has enter records: its enters are its slices, its life is not one.
+    c.record(&Record::SpanEnter(SpanTransition {
+        id: 3,
+        time: 3_000,
+        thread: 1,
+    }));
+    c.record(&Record::SpanExit(SpanTransition {
+        id: 3,
+        time: 3_500,
+        thread: 1,
+    }));
+    // Closed with its times (format 2.1) on another thread than the one that made it.
+    c.record(&Record::SpanCloseTimes(SpanCloseTimes {
+        id: 1,
+        time: 9_000,
+        busy: 3_000,
+        idle: 5_000,
+    }));
+    // A plain close, as format 2.0 writers without enter records leave it.
+    c.record(&Record::SpanClose(SpanClose { id: 2, time: 4_000 }));
+    c.record(&Record::SpanCloseTimes(SpanCloseTimes {
+        id: 3,
+        time: 4_500,
+        busy: 500,
+        idle: 1_500,
+    }));
+    drop(c);
+    let (events, r) = chrome(&[path_arg(&path)]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let complete: Vec<&Json> = events.iter().filter(|e| e["ph"] == "X").collect();
+    let row = |e: &Json| {
+        (
+            e["args"]["n"].as_u64().unwrap(),
+            e["tid"].as_u64().unwrap(),
+            e["ts"].as_f64().unwrap(),
+            e["dur"].as_f64().unwrap(),
+        )
+    };
+    let rows: Vec<_> = complete.iter().map(|e| row(e)).collect();
+    assert_eq!(
+        rows,
+        [(3, 1, 3.0, 0.5), (1, 1, 1.0, 8.0), (2, 2, 2.0, 2.0)],
+        "{complete:?}"
+    );
+    let task = complete[1];
+    assert_eq!(
+        (task["name"].as_str(), task["cat"].as_str()),
+        (Some("task"), Some("app::task"))
+    );
+    assert_eq!(task["args"]["busy_us"], 3.0);
+    assert_eq!(task["args"]["idle_us"], 5.0);
+    assert!(complete[2]["args"].get("busy_us").is_none());
 }
 
 #[test]

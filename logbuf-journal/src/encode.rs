@@ -50,6 +50,7 @@ mod kind {
     pub(super) const SPAN_EXIT: u8 = 5;
     pub(super) const SPAN_CLOSE: u8 = 6;
     pub(super) const FOLLOWS_FROM: u8 = 7;
+    pub(super) const SPAN_CLOSE_TIMES: u8 = 12;
 }
 
 /// Value kinds, as [`Value`](crate::wire::Value)'s variant indices.
@@ -403,6 +404,17 @@ impl<'b> Encoder<'b> {
         self.byte(kind::SPAN_CLOSE);
         self.varint(id);
         self.varint(time);
+    }
+
+    /// A whole span-close record with the span's times (format 2.1): span `id` closed at
+    /// `time`, after `busy` ticks entered and `idle` ticks not.
+    #[inline]
+    pub fn span_close_times(&mut self, id: u64, time: u64, busy: u64, idle: u64) {
+        self.byte(kind::SPAN_CLOSE_TIMES);
+        self.varint(id);
+        self.varint(time);
+        self.varint(busy);
+        self.varint(idle);
     }
 
     /// A whole follows-from record: span `span` follows from span `follows`.

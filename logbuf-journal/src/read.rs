@@ -152,6 +152,10 @@ pub struct Span {
     pub callsite: Arc<Callsite>,
     /// Its values, in callsite order, with later `record`s applied.
     pub values: Vec<OwnedValue>,
+    /// Tick counter at its creation.
+    pub time: u64,
+    /// The thread that created it.
+    pub thread: u64,
 }
 
 /// An event with its context, as [`Reader::next_event`] and [`Context::event`] give it.
@@ -192,22 +196,36 @@ impl WallClock {
         self.latest = Some(pair);
     }
 
-    fn nanos(&self, ticks: u64) -> Option<u64> {
-        let (earliest, furthest, latest) = (self.earliest?, self.furthest?, self.latest?);
+    /// Nanoseconds per tick, from the two pairs furthest apart.
+    fn per_tick(&self) -> f64 {
+        let (Some(earliest), Some(furthest)) = (self.earliest, self.furthest) else {
+            return 1.0;
+        };
         let span_ticks = furthest.ticks - earliest.ticks;
         let span_nanos = i128::from(furthest.unix_nanos) - i128::from(earliest.unix_nanos);
         // One pair, pairs read back to back, or a wall clock set back between them: assume one
         // tick per nanosecond until pairs further apart give the rate.
-        let per_tick = if span_ticks < 1_000 || span_nanos <= 0 {
+        if span_ticks < 1_000 || span_nanos <= 0 {
             1.0
         } else {
             span_nanos as f64 / span_ticks as f64
-        };
+        }
+    }
+
+    fn nanos(&self, ticks: u64) -> Option<u64> {
+        let latest = self.latest?;
+        let per_tick = self.per_tick();
         // The offset from the latest pair in floating point (small), the sum in integers:
         // nanoseconds since 1970 need more bits than an `f64` has.
         let delta = ((i128::from(ticks) - i128::from(latest.ticks)) as f64 * per_tick) as i128;
         let nanos = (i128::from(latest.unix_nanos) + delta).max(0);
         Some(u64::try_from(nanos).unwrap_or(u64::MAX))
+    }
+
+    /// Nanoseconds a number of ticks lasts, at the rate `nanos` uses.
+    fn duration(&self, ticks: u64) -> u64 {
+        // `as` saturates: a duration too long for a `u64` of nanoseconds is damage.
+        (ticks as f64 * self.per_tick()) as u64
     }
 }
 
@@ -287,6 +305,8 @@ impl Context {
                         parent: s.parent,
                         callsite: Arc::clone(callsite),
                         values: s.values.iter().map(|v| self.owned(v)).collect(),
+                        time: s.time,
+                        thread: s.thread,
                     };
                     self.spans.insert(s.id, span);
                 }
@@ -307,6 +327,9 @@ impl Context {
                 }
             }
             Record::SpanClose(c) => {
+                self.spans.remove(&c.id);
+            }
+            Record::SpanCloseTimes(c) => {
                 self.spans.remove(&c.id);
             }
             Record::Dropped(d) => self.dropped += d.count,
@@ -415,6 +438,13 @@ impl Context {
     /// `None` before the first.
     pub fn unix_nanos(&self, ticks: u64) -> Option<u64> {
         self.clock.nanos(ticks)
+    }
+
+    /// Nanoseconds a number of ticks lasts (a span's busy or idle time), at the tick rate the
+    /// clock pairs seen so far give: one tick a nanosecond until two pairs far enough apart
+    /// give the rate.
+    pub fn duration_nanos(&self, ticks: u64) -> u64 {
+        self.clock.duration(ticks)
     }
 
     /// Events and spans whose callsite was never defined.

@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 /// Major version of the format: readers refuse files of another major version.
 pub const FORMAT_MAJOR: u16 = 2;
 /// Minor version of the format: newer minors only add record and value kinds at the end.
-pub const FORMAT_MINOR: u16 = 0;
+pub const FORMAT_MINOR: u16 = 1;
 
 /// One journal record.
 ///
@@ -74,6 +74,10 @@ pub enum Record<'a> {
     /// its first use (and again at the start of every file).
     #[serde(borrow)]
     Interned(Interned<'a>),
+    /// Kind 12 (format 2.1): a span was closed, with how long it was busy (entered on some
+    /// thread) and idle over its life. Writers of 2.1 write this in place of
+    /// [`Record::SpanClose`]; readers treat both as the span's close.
+    SpanCloseTimes(SpanCloseTimes),
 }
 
 /// Whether a callsite emits events or creates spans.
@@ -187,6 +191,25 @@ pub struct SpanClose {
     pub id: u64,
     /// Tick counter at the close.
     pub time: u64,
+}
+
+/// A span closing, with its busy and idle time: what a span's enter and exit records would
+/// tell, without a record per enter and exit.
+///
+/// `busy` counts the ticks during which at least one thread had the span entered (a span
+/// entered again while entered, on the same thread or another, counts once); `idle` is the rest
+/// of its life, from its creation to `time`. Both are tick counts, turned into nanoseconds
+/// with the rate [`Clock`] records give, like times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpanCloseTimes {
+    /// The span's id.
+    pub id: u64,
+    /// Tick counter at the close.
+    pub time: u64,
+    /// Ticks the span was entered, on any thread.
+    pub busy: u64,
+    /// Ticks from its creation to its close that it was not entered.
+    pub idle: u64,
 }
 
 /// A causal link from one span to another.

@@ -6,7 +6,8 @@ use std::fmt;
 
 use logbuf_journal::encode::{Encoder, Overflow, varint_len};
 use logbuf_journal::wire::{
-    Event, FollowsFrom, Record, SpanClose, SpanNew, SpanRecord, SpanTransition, Value,
+    Event, FollowsFrom, Record, SpanClose, SpanCloseTimes, SpanNew, SpanRecord, SpanTransition,
+    Value,
 };
 use proptest::prelude::*;
 
@@ -309,6 +310,29 @@ proptest! {
         let mut short = vec![0u8; want.len() - 1];
         let mut enc = Encoder::new(&mut short);
         write(&mut enc, id, time, thread);
+        prop_assert_eq!(enc.finish(), Err(Overflow { needed: want.len() }));
+    }
+
+    #[test]
+    fn close_with_times_is_postcard_bytes(
+        id in prop_oneof![0..300u64, any::<u64>()],
+        time in any::<u64>(),
+        busy in prop_oneof![0..1_000u64, any::<u64>()],
+        idle in prop_oneof![0..1_000u64, any::<u64>()],
+        spare in 0..16usize,
+    ) {
+        let record = Record::SpanCloseTimes(SpanCloseTimes { id, time, busy, idle });
+        let want = postcard::to_allocvec(&record).unwrap();
+        prop_assert_eq!(want[0], 12, "kind 12, after the kinds of format 2.0");
+        let mut buf = vec![0u8; want.len() + spare];
+        let mut enc = Encoder::new(&mut buf);
+        enc.span_close_times(id, time, busy, idle);
+        prop_assert_eq!(enc.finish(), Ok(want.len()));
+        prop_assert_eq!(&buf[..want.len()], &want[..]);
+        prop_assert_eq!(postcard::from_bytes::<Record<'_>>(&want).unwrap(), record);
+        let mut short = vec![0u8; want.len() - 1];
+        let mut enc = Encoder::new(&mut short);
+        enc.span_close_times(id, time, busy, idle);
         prop_assert_eq!(enc.finish(), Err(Overflow { needed: want.len() }));
     }
 }

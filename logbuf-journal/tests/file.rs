@@ -3,8 +3,9 @@
 
 use logbuf_journal::file::{FileHeader, FileReader, FileWriter, OpenError};
 use logbuf_journal::wire::{
-    Callsite, CallsiteKind, Clock, Dropped, Event, FollowsFrom, Interned, Level, Record, SpanClose,
-    SpanNew, SpanRecord, SpanTransition, ThreadName, Value,
+    Callsite, CallsiteKind, Clock, Dropped, Event, FORMAT_MAJOR, FORMAT_MINOR, FollowsFrom,
+    Interned, Level, Record, SpanClose, SpanCloseTimes, SpanNew, SpanRecord, SpanTransition,
+    ThreadName, Value,
 };
 use proptest::prelude::*;
 
@@ -21,7 +22,7 @@ fn header() -> FileHeader {
 
 /// A record of every kind, cycling, with content that depends on `i`.
 fn record(i: u64, text: &str) -> Record<'_> {
-    match i % 12 {
+    match i % 13 {
         0 => Record::Callsite(Callsite {
             id: i,
             kind: if i.is_multiple_of(2) {
@@ -91,6 +92,12 @@ fn record(i: u64, text: &str) -> Record<'_> {
             last_time: 9,
         }),
         11 => Record::Interned(Interned { id: i, text }),
+        12 => Record::SpanCloseTimes(SpanCloseTimes {
+            id: i,
+            time: i + 3,
+            busy: i / 2,
+            idle: i << 7,
+        }),
         _ => Record::Clock(Clock {
             ticks: i << 20,
             unix_nanos: i << 30,
@@ -147,7 +154,7 @@ fn every_record_kind_round_trips() {
     let (bytes, records, _) = blocks(44, 5);
     let mut reader = FileReader::new(&bytes[..]).unwrap();
     assert_eq!(reader.header(), &header());
-    assert_eq!(reader.version(), (2, 0));
+    assert_eq!(reader.version(), (FORMAT_MAJOR, FORMAT_MINOR));
     for i in 0..44 {
         assert_eq!(reader.next_record().unwrap().unwrap(), record(i, TEXT));
     }
@@ -258,8 +265,8 @@ fn foreign_input_is_refused_plainly() {
         let (mut bytes, _, _) = file(1);
         bytes[8] = major;
         match FileReader::new(&bytes[..]) {
-            Err(e @ OpenError::UnsupportedVersion { minor: 0, .. }) => {
-                assert!(e.to_string().contains(&format!("{major}.0")), "{e}")
+            Err(e @ OpenError::UnsupportedVersion { minor, .. }) if minor == FORMAT_MINOR => {
+                assert!(e.to_string().contains(&format!("{major}.{minor}")), "{e}")
             }
             other => panic!("{other:?}"),
         }

@@ -13,7 +13,7 @@ use logbuf_journal::encode::Encoder;
 use logbuf_journal::file::{FileHeader, FileReader, FileWriter};
 use logbuf_journal::wire::{
     Callsite, CallsiteKind, Clock, Dropped, FollowsFrom, Interned, Level, Record, SpanClose,
-    SpanTransition, ThreadName,
+    SpanCloseTimes, SpanTransition, ThreadName,
 };
 
 /// Writes the golden journal: every record kind, and events through the hot-path encoder.
@@ -128,6 +128,22 @@ fn golden_bytes() -> Vec<u8> {
         first_time: 1_250,
         last_time: 1_260,
     }));
+    // Format 2.1: a span closed with its times, through the hot-path encoder and as serde
+    // writes it.
+    let mut enc = Encoder::new(&mut buf);
+    enc.span_close_times(9, 2_000, 300, 200_000);
+    let n = enc.finish().unwrap();
+    w.write_record(&buf[..n]).unwrap();
+    w.write_record(
+        &postcard::to_allocvec(&Record::SpanCloseTimes(SpanCloseTimes {
+            id: 10,
+            time: 2_100,
+            busy: 0,
+            idle: 1_100,
+        }))
+        .unwrap(),
+    )
+    .unwrap();
     w.finish().unwrap()
 }
 
@@ -153,14 +169,26 @@ fn files_of_format_1_still_read() {
 }
 
 #[test]
+fn files_of_format_2_0_still_read() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let bytes = std::fs::read(dir.join("v2.0.lbf")).unwrap();
+    assert_eq!(FileReader::new(&bytes[..]).unwrap().version(), (2, 0));
+    assert_eq!(
+        decode(&bytes),
+        std::fs::read_to_string(dir.join("v2.0.txt")).unwrap()
+    );
+}
+
+#[test]
 fn the_format_has_not_drifted() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
-    let (lbf, txt) = (dir.join("v2.0.lbf"), dir.join("v2.0.txt"));
+    let (lbf, txt) = (dir.join("v2.1.lbf"), dir.join("v2.1.txt"));
     if std::env::var_os("LOGBUF_BLESS").is_some() {
         std::fs::write(&lbf, golden_bytes()).unwrap();
         std::fs::write(&txt, decode(&golden_bytes())).unwrap();
     }
     let checked_in = std::fs::read(&lbf).unwrap();
+    assert_eq!(FileReader::new(&checked_in[..]).unwrap().version(), (2, 1));
     assert_eq!(golden_bytes(), checked_in, "the writer's bytes changed");
     assert_eq!(
         decode(&checked_in),

@@ -248,3 +248,49 @@ fn wall_clock_time_is_right_within_the_first_second() {
     }
     assert!(windows.next().is_none());
 }
+
+#[test]
+fn a_close_with_times_closes_the_span_and_its_ticks_become_nanoseconds() {
+    use logbuf_journal::read::Context;
+    use logbuf_journal::wire::{SpanCloseTimes, SpanNew};
+
+    let mut context = Context::new();
+    // Two pairs 1,000,000 ticks apart over 2 ms: 2 ns a tick.
+    context.apply(&Record::Clock(Clock {
+        ticks: 1_000_000,
+        unix_nanos: 1_000_000_000,
+    }));
+    context.apply(&Record::Clock(Clock {
+        ticks: 2_000_000,
+        unix_nanos: 1_002_000_000,
+    }));
+    context.apply(&Record::Callsite(Callsite {
+        id: 1,
+        kind: CallsiteKind::Span,
+        level: Level::Info,
+        target: "t",
+        name: "s",
+        module_path: None,
+        file: None,
+        line: None,
+        fields: vec![],
+    }));
+    context.apply(&Record::SpanNew(SpanNew {
+        id: 5,
+        parent: None,
+        callsite: 1,
+        time: 1_500_000,
+        thread: 3,
+        values: vec![],
+    }));
+    let span = context.span(5).unwrap();
+    assert_eq!((span.time, span.thread), (1_500_000, 3));
+    assert_eq!(context.duration_nanos(1_000), 2_000);
+    context.apply(&Record::SpanCloseTimes(SpanCloseTimes {
+        id: 5,
+        time: 1_600_000,
+        busy: 40_000,
+        idle: 60_000,
+    }));
+    assert_eq!(context.open_spans(), 0);
+}

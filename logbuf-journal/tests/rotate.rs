@@ -1284,3 +1284,39 @@ fn interned_strings_are_repeated_in_every_rotated_file() {
     }
     assert_eq!(seen, count);
 }
+
+#[test]
+fn a_span_closed_with_its_times_is_not_reopened_in_the_next_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(at("2026-01-01T00:10:00Z"));
+    let rotation = Rotation::hourly()
+        .clock(clock.clone())
+        .current(Current::None);
+    let sink = BinaryFileSink::rotating(dir.path().join("app.lbf"), rotation).unwrap();
+    let (journal, guard) = Journal::builder().sink(sink).build().unwrap();
+    let span = callsite(&journal, CallsiteKind::Span, "request", vec![]);
+    for id in [7, 8] {
+        journal.write(64, |enc, stamp| {
+            enc.span_new(id, None, span, stamp.time, stamp.thread, 0);
+        });
+    }
+    journal.write(64, |enc, stamp| enc.span_close_times(7, stamp.time, 5, 9));
+    assert!(journal.flush());
+    // The next hour's file starts with the spans still open: 8, not 7; then 9 opens.
+    clock.set(at("2026-01-01T01:10:00Z"));
+    journal.write(64, |enc, stamp| {
+        enc.span_new(9, None, span, stamp.time, stamp.thread, 0);
+    });
+    journal.write(64, |enc, stamp| enc.span_close_times(8, stamp.time, 1, 2));
+    drop(guard);
+
+    let path = dir.path().join("app.2026-01-01T01.lbf");
+    let mut file = logbuf_journal::file::FileReader::open(&path).unwrap();
+    let mut opened = Vec::new();
+    while let Some(record) = file.next_record() {
+        if let logbuf_journal::wire::Record::SpanNew(new) = record.unwrap() {
+            opened.push(new.id);
+        }
+    }
+    assert_eq!(opened, [8, 9]);
+}

@@ -64,14 +64,15 @@
 //!    field names are written to the journal once, when the callsite is first seen);
 //! 2. finds the event's parent span: the explicit parent (from the registry), or the
 //!    innermost span the thread entered, from a thread-local stack the layer keeps in
-//!    `on_enter` and `on_exit` (which costs no lookup of the span's data);
+//!    `on_enter` and `on_exit` (so an event costs no lookup of the span's data);
 //! 3. claims room in the thread's ring and writes the record straight into it: the callsite
 //!    id, a tick-counter timestamp, the thread, the parent span and the values, in the order
 //!    of the callsite's fields, then commits it with one store.
 //!
 //! No lock, no heap allocation and no system call for events whose fields are numbers,
 //! booleans, strings and bytes; the only thread-local state is the callsite cache, the stack
-//! of entered spans and the journal's ring. Values keep their types:
+//! of entered spans and the journal's ring. (Entering and exiting a span takes the span's
+//! lock in the registry, to keep its busy time.) Values keep their types:
 //!
 //! | recorded as | stored as |
 //! |---|---|
@@ -94,12 +95,27 @@
 //!
 //! # Spans
 //!
-//! Span creation (with the span's parent and values), `record`, enter and exit (with the
-//! thread and time, so a viewer can show how long a span was busy), close and follows-from
-//! each become a record. Every event carries its parent span, so a reader rebuilds each
-//! event's span chain. A span may be entered on one thread and exited on another: each
-//! transition records the thread it happened on. Enter and exit recording can be turned
-//! off ([`Builder::record_enter_exit`]) for spans that are entered very often.
+//! Span creation (with the span's parent and values), `record`, close and follows-from each
+//! become a record. Every event carries its parent span, so a reader rebuilds each event's
+//! span chain.
+//!
+//! The close record carries the span's busy and idle time, as tracing-subscriber's `fmt`
+//! prints them with `FmtSpan::CLOSE`: busy while at least one thread had the span entered
+//! (entering it again while it is entered, on the same thread or another, counts once), idle
+//! the rest of its life from creation to close. The layer keeps them in the span's
+//! registry extensions, read from the journal's tick counter in `on_enter`, `on_exit` and
+//! `on_close` (a lookup of the span and its lock, no record), so they follow a span that an
+//! async runtime polls on one worker thread and then another. Readers turn the ticks into
+//! nanoseconds like other times ([`logbuf_journal::read::Context::duration_nanos`]).
+//!
+//! Enter and exit themselves are recorded, with their thread and time, only when asked for
+//! ([`Builder::record_enter_exit`]), for a timeline of every poll (`logbuf export --chrome`
+//! shows each enter-exit as a slice; without them, a span is one slice from creation to
+//! close). They are off by default because of their volume: tokio enters and exits a task's
+//! span on every poll, about 30 enter and exit records for a request that logs 4 events,
+//! most of the records the worker handles, and they made the binary file larger than
+//! `fmt`'s text of the same events. A span's life is two records by default (its creation
+//! and its close).
 //!
 //! An event without an explicit parent is recorded in the innermost span its thread entered
 //! among those this layer records: under a per-layer filter, spans the filter leaves out are
@@ -125,6 +141,7 @@
 mod callsites;
 mod entered;
 mod layer;
+mod timing;
 mod values;
 
 use std::io;

@@ -34,6 +34,7 @@ fn transitions(path: &Path) -> (Vec<(u64, String)>, Vec<Transition>) {
             Record::SpanEnter(t) => moves.push(("enter", t.id, t.thread)),
             Record::SpanExit(t) => moves.push(("exit", t.id, t.thread)),
             Record::SpanClose(c) => moves.push(("close", c.id, 0)),
+            Record::SpanCloseTimes(c) => moves.push(("close", c.id, 0)),
             _ => {}
         }
     }
@@ -44,7 +45,11 @@ fn transitions(path: &Path) -> (Vec<(u64, String)>, Vec<Transition>) {
 fn entered_on_one_thread_exited_on_another() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cross.lbf");
-    let (layer, guard) = LogbufLayer::builder().file(&path).build().unwrap();
+    let (layer, guard) = LogbufLayer::builder()
+        .file(&path)
+        .record_enter_exit(true)
+        .build()
+        .unwrap();
     let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
 
     let (tx, rx) = mpsc::channel::<tracing::Span>();
@@ -164,9 +169,9 @@ fn enter_and_exit_can_be_left_out() {
             "Event",
             "SpanExit",
             "FollowsFrom",
-            "SpanClose",
+            "SpanCloseTimes",
             "SpanExit",
-            "SpanClose"
+            "SpanCloseTimes"
         ]
     );
     assert_eq!(
@@ -176,8 +181,8 @@ fn enter_and_exit_can_be_left_out() {
             "SpanNew",
             "Event",
             "FollowsFrom",
-            "SpanClose",
-            "SpanClose"
+            "SpanCloseTimes",
+            "SpanCloseTimes"
         ]
     );
     // Without enter/exit records the event still carries its span context.

@@ -189,7 +189,8 @@ impl BinaryFileSink {
             Some(0 | 8 | 11) => self.definitions.push(bytes.to_vec()),
             Some(2) => self.spans.new_span(bytes),
             Some(3) => self.spans.record(bytes),
-            Some(6) => self.spans.close(bytes),
+            // Kind 6 closes a span, and so does kind 12 (a close with its times).
+            Some(6 | 12) => self.spans.close(bytes),
             _ => {}
         }
     }

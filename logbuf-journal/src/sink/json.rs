@@ -533,6 +533,10 @@ impl JsonSink {
                 self.spans.remove(&close.id);
                 None
             }
+            Record::SpanCloseTimes(close) => {
+                self.spans.remove(&close.id);
+                None
+            }
             _ => None,
         };
         let (format, spans) = (&self.format, &self.spans);

@@ -760,6 +760,9 @@ impl SpanFields {
             Record::SpanClose(close) => {
                 self.spans.remove(&close.id);
             }
+            Record::SpanCloseTimes(close) => {
+                self.spans.remove(&close.id);
+            }
             _ => {}
         }
     }
@@ -1024,7 +1027,10 @@ impl TextSink {
         let (format, spans) = (&self.format, &mut self.spans);
         if matches!(
             record,
-            Record::SpanNew(_) | Record::SpanRecord(_) | Record::SpanClose(_)
+            Record::SpanNew(_)
+                | Record::SpanRecord(_)
+                | Record::SpanClose(_)
+                | Record::SpanCloseTimes(_)
         ) {
             spans.apply(format, &self.lines.context, &record);
         }
