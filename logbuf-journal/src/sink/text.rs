@@ -912,7 +912,7 @@ pub(crate) fn push_thousands(out: &mut Vec<u8>, v: u64) {
     let mut digits = Vec::with_capacity(20);
     push_u64(&mut digits, v, 1);
     for (i, d) in digits.iter().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(b',');
         }
         out.push(*d);
