@@ -134,9 +134,11 @@ fn decode_once(path: &Path, events: u64) -> f64 {
     let mut n = 0u64;
     let mut sum = 0u64;
     source
-        .visit(|event, _| {
+        .visit(|item, _| {
             n += 1;
-            sum = sum.wrapping_add(event.unix_nanos.unwrap_or(0) ^ event.spans.len() as u64);
+            if let cat::Item::Event(event) = item {
+                sum = sum.wrapping_add(event.unix_nanos.unwrap_or(0) ^ event.spans.len() as u64);
+            }
             false
         })
         .expect("read");

@@ -1,5 +1,6 @@
 //! `logbuf cat`: decode journal files, filter, and write events as text or JSON lines, merging
-//! several files (a rotated series) in wall-clock order.
+//! several files (a rotated series) in wall-clock order. Reports of records the journal dropped
+//! are written as the text and JSON sinks write them: a `WARN` line with target `logbuf`.
 //!
 //! Streaming: each file is read through a fixed buffer, and memory holds each file's callsite
 //! table, thread names and open spans, never its events.
@@ -11,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use logbuf_journal::file::{FileReader, ReadStats};
 use logbuf_journal::read::{Context, EventInContext};
-use logbuf_journal::sink::text::{SpanFields, TextFormat};
+use logbuf_journal::sink::text::{DropReport, SpanFields, TextFormat};
 use logbuf_journal::wire::{Clock, Record};
 
 use crate::filter::Filter;
@@ -42,12 +43,40 @@ pub const PARALLEL_MIN_BYTES: u64 = 4 << 20;
 /// What a run did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Summary {
-    /// Events decoded, before filtering.
+    /// Events and reports of dropped records decoded, before filtering.
     pub events_read: u64,
-    /// Events written.
+    /// Lines written: events and reports of dropped records.
     pub events_written: u64,
     /// The exit status the run calls for.
     pub exit: Exit,
+}
+
+/// What a [`Source`] hands over: an event, or a report of records the journal dropped, which
+/// is written as a line of its own ([`DropReport`]).
+#[derive(Debug, Clone, Copy)]
+pub enum Item<'r> {
+    /// An event with its context.
+    Event(&'r EventInContext<'r>),
+    /// A report of dropped records with its thread name and time.
+    Dropped(&'r DropReport<'r>),
+}
+
+impl Item<'_> {
+    /// The tick reading the item is placed at; `None` for a report that gives none.
+    pub fn ticks(&self) -> Option<u64> {
+        match self {
+            Item::Event(event) => Some(event.event.time),
+            Item::Dropped(report) => report.ticks(),
+        }
+    }
+
+    /// Nanoseconds since the Unix epoch, if the clock records tell.
+    pub fn unix_nanos(&self) -> Option<u64> {
+        match self {
+            Item::Event(event) => event.unix_nanos,
+            Item::Dropped(report) => report.unix_nanos,
+        }
+    }
 }
 
 /// One journal being read: its records, the context they build (callsites, threads, open
@@ -132,16 +161,16 @@ impl<R: Read> Source<R> {
         self.span_text = Some(format.clone());
     }
 
-    /// Hands events to `visit`, in file order, with the spans' fields as text (empty unless
-    /// [`Source::keep_span_text`] asked for them), until it returns `true` (then returns
-    /// `Ok(true)`) or the file ends (`Ok(false)`).
+    /// Hands events and reports of dropped records to `visit`, in file order, with the spans'
+    /// fields as text (empty unless [`Source::keep_span_text`] asked for them), until it
+    /// returns `true` (then returns `Ok(true)`) or the file ends (`Ok(false)`).
     ///
     /// # Errors
     ///
     /// Reading the file failed.
     pub fn visit(
         &mut self,
-        mut visit: impl FnMut(&EventInContext<'_>, &SpanFields) -> bool,
+        mut visit: impl FnMut(Item<'_>, &SpanFields) -> bool,
     ) -> io::Result<bool> {
         while let Some(record) = self.file.next_record() {
             let record = record?;
@@ -160,10 +189,18 @@ impl<R: Read> Source<R> {
             {
                 self.spans.apply(format, &self.context, &record);
             }
+            if let Record::Dropped(dropped) = record {
+                self.context.apply(&record);
+                let report = DropReport::new(&self.context, dropped);
+                if visit(Item::Dropped(&report), &self.spans) {
+                    return Ok(true);
+                }
+                continue;
+            }
             if self.context.apply(&record)
                 && let Record::Event(event) = record
                 && let Some(event) = self.context.event(event)
-                && visit(&event, &self.spans)
+                && visit(Item::Event(&event), &self.spans)
             {
                 return Ok(true);
             }
@@ -254,10 +291,10 @@ pub fn run<R: Read>(
         if let Some(format) = renderer.text_format() {
             source.keep_span_text(format);
         }
-        let read = source.visit(|event, spans| {
+        let read = source.visit(|item, spans| {
             summary.events_read += 1;
-            if options.filter.matches(event) {
-                renderer.render_with(event, spans, &mut buf);
+            if options.filter.matches_item(item) {
+                renderer.render_item(item, spans, &mut buf);
                 summary.events_written += 1;
                 if buf.len() >= OUT_CHUNK {
                     if let Err(e) = out.write_all(&buf) {
@@ -315,16 +352,16 @@ fn next_rendered<R: Read>(
     let filter = &options.filter;
     let events_read = &mut summary.events_read;
     let order = source.order;
-    let found = source.visit(|event, spans| {
+    let found = source.visit(|item, spans| {
         *events_read += 1;
-        if !filter.matches(event) {
+        if !filter.matches_item(item) {
             return false;
         }
         line.clear();
-        renderer.render_with(event, spans, line);
-        at = match &order {
-            Some(map) => map.nanos(event.event.time),
-            None => event.unix_nanos.unwrap_or(0),
+        renderer.render_item(item, spans, line);
+        at = match (&order, item.ticks()) {
+            (Some(map), Some(ticks)) => map.nanos(ticks),
+            _ => item.unix_nanos().unwrap_or(0),
         };
         true
     });

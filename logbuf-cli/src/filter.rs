@@ -1,6 +1,9 @@
 //! Which events `logbuf cat` and `logbuf follow` show.
 
 use logbuf_journal::read::{EventInContext, OwnedValue};
+use logbuf_journal::sink::text::DropReport;
+
+use crate::cat::Item;
 use logbuf_journal::wire::{Level, Value};
 
 /// A conjunction of conditions on an event; an empty filter lets everything through.
@@ -82,6 +85,40 @@ impl Filter {
         self.fields
             .iter()
             .all(|(key, want)| has_field(event, key, want))
+    }
+}
+
+impl Filter {
+    /// Whether an event passes every condition ([`Filter::matches`]), or whether a report of
+    /// dropped records does ([`Filter::matches_dropped`]).
+    pub fn matches_item(&self, item: Item<'_>) -> bool {
+        match item {
+            Item::Event(event) => self.matches(event),
+            Item::Dropped(report) => self.matches_dropped(report),
+        }
+    }
+
+    /// Whether a report of dropped records is shown: unless the conditions rule out every
+    /// record it counts. The records' levels, targets, spans and fields are unknown (they may
+    /// have been errors of the target asked for), so those conditions keep the report; the
+    /// thread and the time window are known, so those conditions apply as to an event.
+    pub fn matches_dropped(&self, report: &DropReport<'_>) -> bool {
+        if let Some(thread) = &self.thread {
+            let by_name = report.thread_name == Some(thread.as_str());
+            let by_id = thread.parse::<u64>().ok() == Some(report.dropped.thread);
+            if !(by_name || by_id) {
+                return false;
+            }
+        }
+        if self.since.is_some() || self.until.is_some() {
+            let Some(at) = report.unix_nanos else {
+                return false;
+            };
+            if self.since.is_some_and(|since| at < since) || self.until.is_some_and(|u| at >= u) {
+                return false;
+            }
+        }
+        true
     }
 }
 

@@ -404,11 +404,11 @@ pub fn run(
         if let Some(format) = renderer.text_format() {
             source.keep_span_text(format);
         }
-        let read = source.visit(|event, spans| {
-            if filter.matches(event) {
+        let read = source.visit(|item, spans| {
+            if filter.matches_item(item) {
                 output
                     .borrow_mut()
-                    .line(|buf| renderer.render_with(event, spans, buf));
+                    .line(|buf| renderer.render_item(item, spans, buf));
             }
             false
         });

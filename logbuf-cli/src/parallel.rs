@@ -20,7 +20,7 @@ use crate::cat::{Options, Source, Summary};
 use crate::input::{Exit, damage_report, describe_io, open_journal};
 use crate::render::Renderer;
 
-/// Events per chunk.
+/// Events (and reports of dropped records) per chunk.
 pub const CHUNK: u64 = 4096;
 
 /// Chunks a worker may have rendered ahead of the writer.
@@ -68,7 +68,7 @@ fn worker(
     let mut pending: Option<(u64, Chunk)> = None;
     let mut index = 0u64;
     let mut gone = false;
-    let read = source.visit(|event, spans| {
+    let read = source.visit(|item, spans| {
         let chunk = index / CHUNK;
         index += 1;
         if chunk % n != k {
@@ -101,8 +101,8 @@ fn worker(
                     .1
             }
         };
-        if options.filter.matches(event) {
-            renderer.render_with(event, spans, &mut current.lines);
+        if options.filter.matches_item(item) {
+            renderer.render_item(item, spans, &mut current.lines);
             current.events += 1;
         }
         false

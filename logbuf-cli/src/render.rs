@@ -4,7 +4,9 @@
 
 use logbuf_journal::read::EventInContext;
 use logbuf_journal::sink::json::JsonFormat;
-use logbuf_journal::sink::text::{SpanFields, TextFormat};
+use logbuf_journal::sink::text::{DropReport, SpanFields, TextFormat};
+
+use crate::cat::Item;
 
 /// How events are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +102,23 @@ impl Renderer {
         match self {
             Renderer::Text(format) => format.render_with(event, spans, out),
             Renderer::Json(format) => format.render(event, out),
+        }
+    }
+
+    /// Appends the report of dropped records `report` as the text and JSON sinks write it.
+    pub fn render_dropped(&self, report: &DropReport<'_>, out: &mut Vec<u8>) {
+        match self {
+            Renderer::Text(format) => format.render_dropped(report, out),
+            Renderer::Json(format) => format.render_dropped(report, out),
+        }
+    }
+
+    /// [`Renderer::render_with`] for an event, [`Renderer::render_dropped`] for a report.
+    #[inline]
+    pub fn render_item(&self, item: Item<'_>, spans: &SpanFields, out: &mut Vec<u8>) {
+        match item {
+            Item::Event(event) => self.render_with(event, spans, out),
+            Item::Dropped(report) => self.render_dropped(report, out),
         }
     }
 

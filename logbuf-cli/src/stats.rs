@@ -45,7 +45,8 @@ pub struct Stats {
     pub threads: HashMap<(u64, Option<String>), u64>,
     /// Earliest and latest event, nanoseconds since the Unix epoch.
     pub time: Option<(u64, u64)>,
-    /// Events the journal reported dropped (ring full).
+    /// Records the journal reported dropped (events and span records alike: the journal
+    /// counts every write its rings could not take).
     pub dropped: u64,
     /// What the file readers skipped, summed over files.
     pub read: ReadStats,
@@ -252,7 +253,7 @@ impl Stats {
         }
         writeln!(
             out,
-            "dropped:      {} event{} reported dropped by the journal",
+            "dropped:      {} record{} reported dropped by the journal",
             thousands(self.dropped),
             plural(self.dropped)
         )?;

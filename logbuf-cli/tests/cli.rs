@@ -674,7 +674,7 @@ fn stats_counts_levels_callsites_threads_and_drops() {
         out.contains("spans:        2 (4 enter/exit records)"),
         "{out}"
     );
-    assert!(out.contains("dropped:      0 events"), "{out}");
+    assert!(out.contains("dropped:      0 records"), "{out}");
     assert!(
         out.contains("damage:       0 damaged regions (0 bytes) skipped, torn tail 0 bytes"),
         "{out}"
@@ -805,7 +805,7 @@ fn stats_sums_the_times_of_spans_closed_with_them() {
 }
 
 #[test]
-fn stats_reports_dropped_events_and_sums_files() {
+fn stats_reports_dropped_records_and_sums_files() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("drops.lbf");
     let mut c = Crafted::new(&path, 1);
@@ -826,7 +826,11 @@ fn stats_reports_dropped_events_and_sums_files() {
     let other = sample(dir.path(), "app.lbf");
     let r = run(&["stats", path_arg(&path), path_arg(&other)]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stdout.contains("dropped:      17 events"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("dropped:      17 records"),
+        "{}",
+        r.stdout
+    );
     assert!(r.stdout.contains("files:        2"), "{}", r.stdout);
     assert!(r.stdout.contains("events:       8 ("), "{}", r.stdout);
     assert!(r.stdout.contains("2  #3 busy"), "{}", r.stdout);
@@ -1645,4 +1649,142 @@ fn standard_input() {
     let (code, _, stderr) = piped(&["follow", "-"], &text);
     assert_eq!(code, 1);
     assert!(stderr.contains("not standard input"), "{stderr}");
+}
+
+// === dropped records ===
+
+/// The counts of the drop reports among text lines (`… WARN logbuf: 1,234 records dropped …`).
+fn drop_counts(text: &str) -> Vec<u64> {
+    text.lines()
+        .filter_map(|l| l.split_once(" WARN logbuf: "))
+        .map(|(_, rest)| {
+            let (count, what) = rest.split_once(' ').unwrap();
+            assert!(what.starts_with("record"), "{rest}");
+            count.replace(',', "").parse().unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn cat_and_stats_report_dropped_records() {
+    use logbuf_journal::FullPolicy;
+    use logbuf_journal::sink::text::TextSink;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("burst.lbf");
+    let text = Shared::default();
+    let (journal, guard) = Journal::builder()
+        .ring_capacity(4096)
+        .policy(FullPolicy::Drop)
+        .idle_park_interval(Duration::from_secs(1))
+        .file(&path)
+        .unwrap()
+        .sink(TextSink::new(text.clone()))
+        .build()
+        .unwrap();
+    let s = sites(&journal);
+    std::thread::Builder::new()
+        .name("burst".into())
+        .spawn({
+            let journal = journal.clone();
+            move || {
+                for i in 0..20_000u64 {
+                    journal.write(128, |enc, at| {
+                        enc.event(s.warn, at.time, at.thread, None, 3);
+                        enc.value_debug(format_args!("row {i}"));
+                        enc.value_u64(i);
+                        enc.value_bool(true);
+                    });
+                }
+            }
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    journal.flush();
+    drop(guard);
+    let dropped = journal.stats().dropped;
+    assert!(dropped > 0, "the burst overflowed the ring");
+
+    let r = run(&["cat", path_arg(&path)]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let counts = drop_counts(&r.stdout);
+    assert!(!counts.is_empty(), "no drop report");
+    assert_eq!(counts.iter().sum::<u64>(), dropped);
+    assert_eq!(
+        r.stdout.lines().count() as u64 - counts.len() as u64 + dropped,
+        20_000
+    );
+    // The line the text sink wrote, but for the time (read through other clock pairs).
+    let sink_text = String::from_utf8(text.0.lock().unwrap().clone()).unwrap();
+    let reports = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.contains(" WARN logbuf: "))
+            .map(|l| stamp_and_rest(l).1.to_owned())
+            .collect()
+    };
+    assert_eq!(reports(&r.stdout), reports(&sink_text));
+    assert!(
+        reports(&r.stdout)[0]
+            .ends_with("records dropped on thread burst (ring full or record too large)"),
+        "{}",
+        r.stdout
+    );
+
+    // Filters that the dropped records could have passed keep the reports; another thread or
+    // a time window without them leaves them out.
+    let errors = run(&[
+        "cat",
+        "--level",
+        "error",
+        "--target",
+        "nothing",
+        path_arg(&path),
+    ]);
+    assert_eq!(drop_counts(&errors.stdout).iter().sum::<u64>(), dropped);
+    let threads = run(&["cat", "--thread", "burst", path_arg(&path)]);
+    assert_eq!(drop_counts(&threads.stdout).iter().sum::<u64>(), dropped);
+    let other = run(&["cat", "--thread", "other", path_arg(&path)]);
+    assert_eq!(other.stdout, "");
+    let future = run(&["cat", "--since", "2999-01-01T00:00:00Z", path_arg(&path)]);
+    assert_eq!(future.stdout, "");
+
+    let json = run(&["cat", "--json", path_arg(&path)]);
+    assert_eq!(json.code, 0, "{}", json.stderr);
+    let reported: u64 = json
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str::<Json>(l).unwrap())
+        .filter(|o| o["target"] == "logbuf")
+        .map(|o| {
+            assert_eq!(o["level"], "WARN");
+            assert_eq!(o["fields"]["message"], "records dropped");
+            assert_eq!(o["fields"]["thread"], "burst");
+            o["fields"]["dropped"].as_u64().unwrap()
+        })
+        .sum();
+    assert_eq!(reported, dropped);
+
+    let stats = run(&["stats", path_arg(&path)]);
+    assert!(
+        stats.stdout.contains(&format!(
+            "dropped:      {} records reported dropped by the journal",
+            with_separators(dropped)
+        )),
+        "{}",
+        stats.stdout
+    );
+}
+
+/// `1234567` as `1,234,567`.
+fn with_separators(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
 }

@@ -83,13 +83,38 @@ pub struct FileHeader {
 /// [`FileWriter::flush`] (or [`FileWriter::end_block`]) writes it: flush before handing the
 /// inner writer's bytes to anyone, and [`FileWriter::finish`] at the end. Dropped, the writer
 /// writes its block (ignoring errors, as `BufWriter` does).
+///
+/// # When the inner writer fails
+///
+/// A frame the inner writer did not take (a full disk, an I/O error) is not dropped: its bytes
+/// from where the writer stopped are kept and written first on the next
+/// [`FileWriter::write_record`] that ends a block, [`FileWriter::end_block`] or
+/// [`FileWriter::flush`], so a writer that recovers gets every record once, in order, and the
+/// file stays clean. Each failed attempt returns the writer's error. What is kept is bounded:
+/// when more than [`MAX_UNWRITTEN`] bytes of frames are waiting, they are dropped, the error
+/// returned says how many records went with them (`"N records dropped: ..."`), and
+/// [`FileWriter::lost_records`] counts them. A frame dropped after part of it was written
+/// leaves a damaged region that readers skip and report.
 #[derive(Debug)]
 pub struct FileWriter<W: Write> {
     /// `None` only once [`FileWriter::finish`] has taken it.
     inner: Option<W>,
     bytes: u64,
     block: Vec<u8>,
+    /// Records in `block`.
+    block_records: u64,
+    /// Framed bytes the inner writer has not taken yet, oldest first.
+    unwritten: Vec<u8>,
+    /// Bytes and records of each frame in `unwritten` (the first one's bytes counting only
+    /// what is left of it).
+    frames: std::collections::VecDeque<(usize, u64)>,
+    /// Records dropped because frames could not be written.
+    lost: u64,
 }
+
+/// Bytes of frames a [`FileWriter`] keeps for writing again while its inner writer fails;
+/// past this, they are dropped and counted.
+pub const MAX_UNWRITTEN: usize = 1 << 20;
 
 impl<W: Write> FileWriter<W> {
     /// Writes the preamble and `header` to `inner`.
@@ -107,9 +132,13 @@ impl<W: Write> FileWriter<W> {
             inner: Some(inner),
             bytes: PREAMBLE as u64,
             block: Vec::with_capacity(BLOCK_SIZE + 64),
+            block_records: 0,
+            unwritten: Vec::new(),
+            frames: std::collections::VecDeque::new(),
+            lost: 0,
         };
         let header = postcard::to_allocvec(header).map_err(io::Error::other)?;
-        writer.write_frame(&header)?;
+        writer.write_frame(&header, 0)?;
         Ok(writer)
     }
 
@@ -132,26 +161,40 @@ impl<W: Write> FileWriter<W> {
         }
         push_varint(&mut self.block, record.len() as u64);
         self.block.extend_from_slice(record);
+        self.block_records += 1;
         if self.block.len() >= BLOCK_SIZE {
             self.end_block()?;
         }
         Ok(())
     }
 
-    /// Writes the records collected so far as one frame (nothing if there are none).
+    /// Writes the records collected so far as one frame (nothing if there are none), after
+    /// the frames an earlier failure left unwritten.
     ///
     /// # Errors
     ///
-    /// What the inner writer returns; the block is then dropped.
+    /// What the inner writer returns; the frame is then kept and written again on the next
+    /// call (see [When the inner writer fails](FileWriter#when-the-inner-writer-fails)).
     pub fn end_block(&mut self) -> io::Result<()> {
         if self.block.is_empty() {
-            return Ok(());
+            return if self.unwritten.is_empty() {
+                Ok(())
+            } else {
+                self.push_unwritten()
+            };
         }
         let block = std::mem::take(&mut self.block);
-        let result = self.write_frame(&block);
+        let records = std::mem::take(&mut self.block_records);
+        let result = self.write_frame(&block, records);
         self.block = block;
         self.block.clear();
         result
+    }
+
+    /// Records dropped so far because their frames could not be written (see
+    /// [When the inner writer fails](FileWriter#when-the-inner-writer-fails)).
+    pub fn lost_records(&self) -> u64 {
+        self.lost
     }
 
     /// Bytes of records waiting in the current block, framed as they will be written.
@@ -181,15 +224,60 @@ impl<W: Write> FileWriter<W> {
         }
     }
 
-    fn write_frame(&mut self, payload: &[u8]) -> io::Result<()> {
+    fn write_frame(&mut self, payload: &[u8], records: u64) -> io::Result<()> {
         let mut head = [0u8; FRAME_HEADER];
         head[..4].copy_from_slice(&(payload.len() as u32).to_le_bytes());
         head[4..].copy_from_slice(&crc32fast::hash(payload).to_le_bytes());
-        let inner = self.inner();
-        inner.write_all(&head)?;
-        inner.write_all(payload)?;
-        self.bytes += (FRAME_HEADER + payload.len()) as u64;
-        Ok(())
+        self.unwritten.extend_from_slice(&head);
+        self.unwritten.extend_from_slice(payload);
+        self.frames
+            .push_back((FRAME_HEADER + payload.len(), records));
+        self.push_unwritten()
+    }
+
+    /// Hands the unwritten frames to the inner writer, keeping what it does not take; past
+    /// [`MAX_UNWRITTEN`] bytes, drops them and says how many records went.
+    fn push_unwritten(&mut self) -> io::Result<()> {
+        let mut done = 0;
+        let result = loop {
+            if done == self.unwritten.len() {
+                break Ok(());
+            }
+            let Some(inner) = self.inner.as_mut() else {
+                // Only `finish` takes it, and `finish` consumes the writer.
+                unreachable!("FileWriter used after finish")
+            };
+            match inner.write(&self.unwritten[done..]) {
+                Ok(0) => break Err(io::Error::from(io::ErrorKind::WriteZero)),
+                Ok(n) => done += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(e),
+            }
+        };
+        self.bytes += done as u64;
+        self.unwritten.drain(..done);
+        let mut taken = done;
+        while let Some((bytes, _)) = self.frames.front_mut() {
+            if taken < *bytes {
+                *bytes -= taken;
+                break;
+            }
+            taken -= *bytes;
+            self.frames.pop_front();
+        }
+        let Err(e) = result else {
+            return Ok(());
+        };
+        if self.unwritten.len() <= MAX_UNWRITTEN {
+            return Err(e);
+        }
+        let lost: u64 = self.frames.drain(..).map(|(_, records)| records).sum();
+        self.unwritten.clear();
+        self.lost += lost;
+        Err(io::Error::new(
+            e.kind(),
+            format!("{lost} records dropped: their frames could not be written: {e}"),
+        ))
     }
 
     /// Bytes written to the inner writer so far, preamble included (not the current block).

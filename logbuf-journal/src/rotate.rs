@@ -87,9 +87,13 @@
 //! over whole lines, and the size limit and the period then apply to what it hands over (the
 //! file buffers on its own: no `BufWriter` is needed in front of it). The size limit counts
 //! whole records: a file is rotated before a record that would take it past the limit,
-//! unless the file holds no record yet. An error while rotating is returned from the write
-//! that tried, and the rotation is tried again on the next write; errors of the background
-//! thread and of the link are returned from the next [`flush`](io::Write::flush).
+//! unless the file holds no record yet. A rotation loses nothing when it fails: if the new
+//! file cannot be made, the directory is made again (it may have been removed) and the file
+//! tried once more; if that fails too (a name taken by a directory, no file descriptors left),
+//! the bytes go to the file already open, the rotation is tried again [`ROTATE_RETRY`] later
+//! (not on every write), and the error is returned from the next
+//! [`flush`](io::Write::flush), as are errors of the background thread and of the link.
+//! [`RotatingFile::rotate`] and [`RotatingFile::reopen`] return their error themselves.
 //!
 //! # With the journal's sinks
 //!
@@ -685,6 +689,8 @@ pub struct RotatingFile {
     look: (u64, u64),
     /// A rotation failed and is tried again on the next write.
     pending: bool,
+    /// After a failed rotation, no other is tried before this (see [`ROTATE_RETRY`]).
+    retry_at: Option<std::time::Instant>,
     /// Rotate at line starts in `write` (text); off when the caller says where records end.
     line_mode: bool,
     at_line_start: bool,
@@ -770,6 +776,7 @@ impl RotatingFile {
             next_check: 0,
             look: (0, 0),
             pending: false,
+            retry_at: None,
             line_mode,
             at_line_start: true,
             errors,
@@ -850,6 +857,13 @@ impl RotatingFile {
     /// [`RotatingFile::rotate_at`]: for a writer that holds `pending` bytes for the active file
     /// (written before rotating) and has `incoming` more.
     pub(crate) fn rotation_due(&mut self, pending: u64, incoming: u64) -> Option<DateTime<Utc>> {
+        if self
+            .retry_at
+            .is_some_and(|at| std::time::Instant::now() < at)
+        {
+            // A rotation failed a moment ago: the current file takes the records meanwhile.
+            return None;
+        }
         let size_due = self.pending
             || self.rotation.max_size.is_some_and(|max| {
                 (self.active.bytes > self.active.preamble || pending > 0)
@@ -909,7 +923,19 @@ impl RotatingFile {
         self.look = (crate::clock::global().now(), wait as u64);
     }
 
+    /// Rotates now. If the new file cannot be made, the directory is made again (it may have
+    /// been removed) and the file tried once more; if that fails too, the current file stays
+    /// the one written, and no rotation is tried for [`ROTATE_RETRY`].
     pub(crate) fn rotate_at(&mut self, now: DateTime<Utc>) -> io::Result<()> {
+        let result = self.try_rotate_at(now);
+        self.retry_at = match result {
+            Ok(()) => None,
+            Err(_) => Some(std::time::Instant::now() + ROTATE_RETRY),
+        };
+        result
+    }
+
+    fn try_rotate_at(&mut self, now: DateTime<Utc>) -> io::Result<()> {
         self.pending = true;
         // Written to the operating system here; synced (or compressed) in the background.
         self.active.out.flush()?;
@@ -929,7 +955,14 @@ impl RotatingFile {
         } else if self.active.path.exists() {
             retired = Some(self.active.path.clone());
         }
-        let active = Self::open(&self.series, &self.rotation, &self.shared, key)?;
+        let active = match Self::open(&self.series, &self.rotation, &self.shared, key) {
+            Ok(active) => active,
+            Err(_) => {
+                // The directory may be gone (removed by hand, a cleanup job): make it again.
+                fs::create_dir_all(&self.series.dir)?;
+                Self::open(&self.series, &self.rotation, &self.shared, key)?
+            }
+        };
         self.active = active;
         self.pending = false;
         self.schedule(now);
@@ -1047,6 +1080,10 @@ impl RotatingFile {
     }
 }
 
+/// How long a rotating file keeps writing to its current file after a rotation failed before
+/// it tries again.
+pub const ROTATE_RETRY: Duration = Duration::from_secs(1);
+
 fn next_minute(now: DateTime<Utc>) -> i64 {
     let t = nanos_of(now);
     t.div_euclid(60_000_000_000)
@@ -1059,8 +1096,12 @@ impl Write for RotatingFile {
         if buf.is_empty() {
             return Ok(0);
         }
-        if (self.line_mode && self.at_line_start) || self.pending {
-            self.rotate_if_due(buf.len() as u64)?;
+        if self.line_mode && self.at_line_start {
+            // A rotation that fails leaves the current file in use: the bytes go there, and
+            // the error comes from the next flush.
+            if let Err(e) = self.rotate_if_due(buf.len() as u64) {
+                *lock(&self.errors) = Some(e);
+            }
         }
         let n = self.active.out.write(buf)?;
         self.active.bytes += n as u64;

@@ -346,3 +346,107 @@ fn a_block_whose_first_length_is_huge_is_damage_not_a_panic() {
     assert_eq!(got, vec![known]);
     assert_eq!(stats.damaged_regions, 1);
 }
+
+/// A writer that fails its next `failures` writes (after taking part of the first, as a disk
+/// that fills mid-write does), then takes everything.
+#[derive(Default)]
+struct Flaky {
+    out: Vec<u8>,
+    failures: u32,
+}
+
+impl std::io::Write for Flaky {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.failures > 0 {
+            self.failures -= 1;
+            if buf.len() > 100 && self.failures.is_multiple_of(2) {
+                // Part of it goes through before the disk fills.
+                self.out.extend_from_slice(&buf[..37]);
+                return Ok(37);
+            }
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::StorageFull,
+                "no space left",
+            ));
+        }
+        self.out.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn event(n: u64) -> Vec<u8> {
+    postcard::to_allocvec(&Record::Event(Event {
+        callsite: 1,
+        time: n,
+        thread: 1,
+        parent: None,
+        values: vec![Value::U64(n), Value::Str("some text to fill the frames")],
+    }))
+    .unwrap()
+}
+
+#[test]
+fn frames_whose_write_failed_are_written_when_the_writer_recovers() {
+    let mut w = FileWriter::new(Flaky::default(), &header()).unwrap();
+    let mut errors = 0;
+    for n in 0..10_000u64 {
+        if n % 1_000 == 0 {
+            // A fault every 1 000 records: 7 failed writes in a row.
+            w.get_mut().failures = 7;
+        }
+        errors += u32::from(w.write_record(&event(n)).is_err());
+        if n % 250 == 0 {
+            errors += u32::from(w.flush().is_err());
+        }
+    }
+    assert!(errors > 0, "the faults were met");
+    w.flush().unwrap();
+    assert_eq!(w.lost_records(), 0);
+    let bytes = w.finish().unwrap().out;
+    let mut reader = FileReader::new(&bytes[..]).unwrap();
+    let mut n = 0;
+    while let Some(record) = reader.next_record() {
+        let Record::Event(e) = record.unwrap() else {
+            panic!("not an event")
+        };
+        assert_eq!(e.time, n, "every record once, in order");
+        n += 1;
+    }
+    assert_eq!(n, 10_000);
+    assert!(reader.stats().is_clean(), "{:?}", reader.stats());
+}
+
+#[test]
+fn a_writer_that_keeps_failing_loses_a_bounded_counted_number_of_records() {
+    let mut w = FileWriter::new(Flaky::default(), &header()).unwrap();
+    w.get_mut().failures = u32::MAX;
+    let mut named = 0u64;
+    for n in 0..100_000u64 {
+        if let Err(e) = w.write_record(&event(n)) {
+            // "N records dropped ..." when a bound was passed.
+            if let Some((count, _)) = e.to_string().split_once(" records dropped") {
+                named += count.parse::<u64>().unwrap();
+            }
+        }
+    }
+    assert!(w.lost_records() > 0);
+    assert_eq!(named, w.lost_records());
+    // What is still held is at most the bound (1 MiB) and a block: the rest was dropped.
+    let record_bytes = event(99_999).len() as u64 + 1;
+    assert!(100_000 - w.lost_records() <= ((1 << 20) + 4096 * 2) / record_bytes);
+    // Recovered: what is held is written.
+    w.get_mut().failures = 0;
+    w.flush().unwrap();
+    let kept = 100_000 - w.lost_records();
+    let bytes = w.finish().unwrap().out;
+    let mut reader = FileReader::new(&bytes[..]).unwrap();
+    let mut n = 0;
+    while let Some(record) = reader.next_record() {
+        record.unwrap();
+        n += 1;
+    }
+    assert_eq!(n, kept);
+}

@@ -315,3 +315,72 @@ fn through_a_journal_beside_a_failing_sink() {
         assert_eq!(object["threadName"], thread.name().unwrap());
     }
 }
+
+#[test]
+fn dropped_records_are_reported_as_warning_objects() {
+    use logbuf_journal::{FullPolicy, Journal};
+
+    let out = Buf::default();
+    let (journal, guard) = Journal::builder()
+        .ring_capacity(4096)
+        .policy(FullPolicy::Drop)
+        .idle_park_interval(std::time::Duration::from_secs(1))
+        .sink(JsonSink::new(out.clone()))
+        .build()
+        .unwrap();
+    let callsite = journal.register_callsite(&Callsite {
+        id: 0,
+        kind: CallsiteKind::Event,
+        level: Level::Info,
+        target: "app",
+        name: "event",
+        module_path: None,
+        file: None,
+        line: None,
+        fields: vec!["message", "n"],
+    });
+    std::thread::Builder::new()
+        .name("burst".into())
+        .spawn({
+            let journal = journal.clone();
+            move || {
+                for n in 0..20_000u64 {
+                    journal.write(64, |enc, at| {
+                        enc.event(callsite, at.time, at.thread, None, 2);
+                        enc.value_debug(format_args!("tick"));
+                        enc.value_u64(n);
+                    });
+                }
+            }
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    journal.flush();
+    drop(guard);
+    let dropped = journal.stats().dropped;
+    assert!(dropped > 0, "the burst overflowed the ring");
+    let objects: Vec<Json> = out
+        .text()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let reports: Vec<&Json> = objects.iter().filter(|o| o["target"] == "logbuf").collect();
+    assert!(
+        !reports.is_empty(),
+        "no drop report in {} objects",
+        objects.len()
+    );
+    let mut reported = 0;
+    for report in &reports {
+        assert_eq!(report["level"], "WARN");
+        assert!(report["timestamp"].as_str().unwrap().ends_with('Z'));
+        let fields = &report["fields"];
+        assert_eq!(fields["message"], "records dropped");
+        assert_eq!(fields["thread"], "burst");
+        assert_eq!(fields["reason"], "ring full or record too large");
+        reported += fields["dropped"].as_u64().unwrap();
+    }
+    assert_eq!(reported, dropped);
+    assert_eq!(objects.len() - reports.len() + dropped as usize, 20_000);
+}

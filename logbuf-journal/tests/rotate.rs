@@ -836,7 +836,7 @@ fn reopen_with_stamped_names_starts_a_new_file() {
 // === errors ===
 
 #[test]
-fn a_failed_rotation_is_an_error_and_is_tried_again() {
+fn a_rotation_into_a_removed_directory_makes_it_again() {
     let dir = tempfile::tempdir().unwrap();
     let logs = dir.path().join("logs");
     let clock = ManualClock::new(at("2026-01-01T00:00:00Z"));
@@ -844,15 +844,58 @@ fn a_failed_rotation_is_an_error_and_is_tried_again() {
     file.write_all(b"zero\n").unwrap();
     file.flush().unwrap();
     let zero = fs::read(logs.join("app.2026-01-01T00.log")).unwrap();
+    // The background thread's first look at the directory is done.
+    file.wait_idle().unwrap();
     fs::remove_dir_all(&logs).unwrap();
     clock.set(at("2026-01-01T01:00:00Z"));
-    assert!(file.write_all(b"lost\n").is_err());
-    assert!(file.write_all(b"lost too\n").is_err());
-    fs::create_dir(&logs).unwrap();
-    file.write_all(b"one\n").unwrap();
+    file.write_all(b"kept\n").unwrap();
+    file.write_all(b"kept too\n").unwrap();
     file.flush().unwrap();
     assert_eq!(zero, b"zero\n");
-    expect(&logs, &[("app.2026-01-01T01.log", &["one"])]);
+    expect(&logs, &[("app.2026-01-01T01.log", &["kept", "kept too"])]);
+}
+
+#[test]
+fn a_rotation_that_fails_keeps_writing_the_current_file_and_tries_again_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    let clock = ManualClock::new(at("2026-01-01T00:00:00Z"));
+    let mut file = plain(&logs, Rotation::hourly(), &clock);
+    file.write_all(b"zero\n").unwrap();
+    file.flush().unwrap();
+    // The background thread's first look at the directory is done.
+    file.wait_idle().unwrap();
+    // A file where the directory was: the directory cannot be made again.
+    let moved = dir.path().join("old-logs");
+    fs::rename(&logs, &moved).unwrap();
+    fs::write(&logs, b"in the way").unwrap();
+    clock.set(at("2026-01-01T01:00:00Z"));
+    file.write_all(b"kept\n").unwrap();
+    file.write_all(b"kept too\n").unwrap();
+    // The failure is reported by the flush, once.
+    assert!(file.flush().is_err());
+    file.flush().unwrap();
+    // The lines are in the file still open, under its new name.
+    expect(
+        &moved,
+        &[("app.2026-01-01T00.log", &["zero", "kept", "kept too"])],
+    );
+    fs::remove_file(&logs).unwrap();
+    // Not tried again at once: the current file still takes the lines.
+    file.write_all(b"soon\n").unwrap();
+    file.flush().unwrap();
+    assert!(!logs.exists());
+    std::thread::sleep(logbuf_journal::rotate::ROTATE_RETRY + Duration::from_millis(100));
+    file.write_all(b"later\n").unwrap();
+    file.flush().unwrap();
+    expect(
+        &moved,
+        &[(
+            "app.2026-01-01T00.log",
+            &["zero", "kept", "kept too", "soon"],
+        )],
+    );
+    expect(&logs, &[("app.2026-01-01T01.log", &["later"])]);
 }
 
 #[test]
@@ -1181,7 +1224,7 @@ fn binary_files_with_a_fixed_name_survive_an_external_move_and_reopen() {
 }
 
 #[test]
-fn a_binary_sink_whose_rotation_fails_counts_errors_and_recovers() {
+fn a_binary_sink_whose_directory_was_removed_makes_it_again() {
     let dir = tempfile::tempdir().unwrap();
     let logs = dir.path().join("logs");
     let clock = ManualClock::new(at("2026-01-01T00:00:00Z"));
@@ -1202,20 +1245,17 @@ fn a_binary_sink_whose_rotation_fails_counts_errors_and_recovers() {
     assert_eq!(journal.stats().sink_errors, 0);
     fs::remove_dir_all(&logs).unwrap();
     clock.set(at("2026-01-01T01:00:00Z"));
-    log("lost");
-    assert!(journal.stats().sink_errors > 0);
-    fs::create_dir(&logs).unwrap();
+    log("kept");
     log("one");
     drop(guard);
+    assert_eq!(journal.stats().sink_errors, 0);
     assert_eq!(names(&logs), ["app.2026-01-01T01.lbf"]);
     let messages: Vec<String> = decode(&logs.join("app.2026-01-01T01.lbf"))
         .into_iter()
         .map(|e| e.0)
         .collect();
-    assert_eq!(
-        messages,
-        [format!("{:?}", logbuf_journal::wire::Value::Str("one"))]
-    );
+    let str = |m: &str| format!("{:?}", logbuf_journal::wire::Value::Str(m));
+    assert_eq!(messages, [str("kept"), str("one")]);
 }
 
 #[test]
@@ -1319,4 +1359,64 @@ fn a_span_closed_with_its_times_is_not_reopened_in_the_next_file() {
         }
     }
     assert_eq!(opened, [8, 9]);
+}
+
+/// The numbers of the events in every journal file under `dir`.
+fn event_numbers_in(dir: &std::path::Path) -> std::collections::BTreeSet<u64> {
+    let mut found = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if !path.is_file() {
+            continue;
+        }
+        let mut reader = logbuf_journal::file::FileReader::open(&path).unwrap();
+        while let Some(record) = reader.next_record() {
+            if let logbuf_journal::wire::Record::Event(e) = record.unwrap() {
+                found.insert(e.time);
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn a_rotation_after_the_directory_was_removed_recreates_it_and_loses_nothing_after() {
+    use logbuf_journal::Sink;
+    use logbuf_journal::sink::{BinaryFileSink, Entry};
+    use logbuf_journal::wire::{Event, Record, Value};
+
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("logs");
+    let rotation = Rotation::size(4096).current(Current::None);
+    let mut sink = BinaryFileSink::rotating(dir.join("app.lbf"), rotation).unwrap();
+    let write = |sink: &mut BinaryFileSink, n: u64| {
+        let bytes = postcard::to_allocvec(&Record::Event(Event {
+            callsite: 1,
+            time: n,
+            thread: 1,
+            parent: None,
+            values: vec![Value::Str("forty bytes of text, to fill the file up")],
+        }))
+        .unwrap();
+        sink.write(Entry::new(&bytes))
+    };
+    for n in 0..500 {
+        write(&mut sink, n).unwrap();
+    }
+    sink.flush().unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    // Records go on to the file still open (removed with its directory) until the next
+    // rotation, which makes the directory again; none is refused.
+    for n in 500..1_500 {
+        write(&mut sink, n).unwrap();
+    }
+    sink.flush().unwrap();
+    let found = event_numbers_in(&dir);
+    // Every record from the first one in the new directory on is there.
+    let first = *found.first().expect("files in the recreated directory");
+    assert!(
+        (500..700).contains(&first),
+        "rotated within a file's worth: {first}"
+    );
+    assert_eq!(found, (first..1_500).collect());
 }

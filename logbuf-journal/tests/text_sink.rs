@@ -564,3 +564,160 @@ fn span_fields_recorded_later_come_last_as_in_fmt() {
     assert!(ours.contains(" INFO req{a=1 c=3 b=2 a=5}:later{x=\"now\"}: text_sink: x recorded\n"));
     assert_eq!(ours, theirs.text());
 }
+
+/// Logs a burst of 20 000 events from a thread named `burst` into a 4 KiB ring whose worker
+/// naps for a second between drains, so most of them are dropped; returns the journal's count
+/// of drops once everything is written.
+fn burst_with_drops(sink: impl Sink + 'static) -> u64 {
+    let (journal, guard) = Journal::builder()
+        .ring_capacity(4096)
+        .policy(FullPolicy::Drop)
+        .idle_park_interval(std::time::Duration::from_secs(1))
+        .sink(sink)
+        .build()
+        .unwrap();
+    let callsite = journal.register_callsite(&Callsite {
+        id: 0,
+        kind: CallsiteKind::Event,
+        level: Level::Info,
+        target: "app",
+        name: "event",
+        module_path: None,
+        file: None,
+        line: None,
+        fields: vec!["message", "n"],
+    });
+    std::thread::Builder::new()
+        .name("burst".into())
+        .spawn({
+            let journal = journal.clone();
+            move || {
+                for n in 0..20_000u64 {
+                    journal.write(64, |enc, at| {
+                        enc.event(callsite, at.time, at.thread, None, 2);
+                        enc.value_debug(format_args!("tick"));
+                        enc.value_u64(n);
+                    });
+                }
+            }
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    journal.flush();
+    drop(guard);
+    let dropped = journal.stats().dropped;
+    assert!(dropped > 0, "the burst overflowed the ring");
+    dropped
+}
+
+/// `1,234` read back.
+fn without_separators(count: &str) -> u64 {
+    count.replace(',', "").parse().unwrap()
+}
+
+#[test]
+fn dropped_records_are_reported_as_warnings() {
+    let out = Buf::default();
+    let dropped = burst_with_drops(TextSink::new(out.clone()));
+    let text = out.text();
+    let reports: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(" WARN logbuf: "))
+        .collect();
+    assert!(
+        !reports.is_empty(),
+        "no drop report in {} lines",
+        text.lines().count()
+    );
+    let mut reported = 0;
+    for line in &reports {
+        // `2026-12-04T10:00:00.123456Z  WARN logbuf: 1,234 records dropped on thread burst (ring full or record too large)`
+        let (time, rest) = line.split_once("  WARN logbuf: ").unwrap();
+        assert_eq!(time.len(), 27, "{line}");
+        assert!(time.ends_with('Z') && time.as_bytes()[10] == b'T', "{line}");
+        let (count, rest) = rest.split_once(' ').unwrap();
+        assert!(
+            count.len() <= 3 || count.as_bytes()[count.len() - 4] == b',',
+            "thousands separated: {line}"
+        );
+        assert_eq!(
+            rest,
+            "records dropped on thread burst (ring full or record too large)"
+        );
+        reported += without_separators(count);
+    }
+    assert_eq!(reported, dropped);
+    let events = text
+        .lines()
+        .filter(|l| l.contains(" INFO app: tick"))
+        .count() as u64;
+    assert_eq!(events + dropped, 20_000);
+}
+
+#[test]
+fn drop_reports_pass_every_level_threshold() {
+    // The records dropped may have been errors: even an errors-only sink shows the report.
+    let out = Buf::default();
+    let dropped = burst_with_drops(TextSink::new(out.clone()).min_level(Level::Error));
+    let text = out.text();
+    assert!(!text.contains(" INFO app: tick"));
+    let reported: u64 = text
+        .lines()
+        .map(|l| {
+            let rest = l.split_once("  WARN logbuf: ").unwrap().1;
+            without_separators(rest.split_once(' ').unwrap().0)
+        })
+        .sum();
+    assert_eq!(reported, dropped);
+}
+
+#[test]
+fn drop_reports_name_the_thread_and_handle_unknown_times() {
+    use logbuf_journal::wire::{Dropped, ThreadName};
+
+    let out = Buf::default();
+    let mut sink = TextSink::new(out.clone()).with_thread_names(true);
+    let records = [
+        Record::Clock(Clock {
+            ticks: 1_000,
+            unix_nanos: 1_795_934_400_000_000_000,
+        }),
+        Record::ThreadName(ThreadName {
+            thread: 3,
+            name: "worker-3",
+        }),
+        Record::Dropped(Dropped {
+            thread: 3,
+            count: 1_234_567,
+            first_time: 1_000,
+            last_time: 123_456_000,
+        }),
+        // Times unknown: the first time stands in for the last, then no timestamp at all.
+        Record::Dropped(Dropped {
+            thread: 7,
+            count: 1,
+            first_time: 2_000,
+            last_time: 0,
+        }),
+        Record::Dropped(Dropped {
+            thread: 0,
+            count: 999,
+            first_time: 0,
+            last_time: 0,
+        }),
+    ];
+    for record in records {
+        sink.write_record(record).unwrap();
+    }
+    sink.flush().unwrap();
+    assert_eq!(
+        out.text(),
+        "2026-11-29T06:40:00.123455Z  WARN worker-3 logbuf: 1,234,567 records dropped on thread \
+         worker-3 (ring full or record too large)\n\
+         2026-11-29T06:40:00.000001Z  WARN ThreadId(07) logbuf: 1 record dropped on thread \
+         ThreadId(07) (ring full or record too large)\n \
+         WARN ThreadId(00) logbuf: 999 records dropped outside any thread's ring (re-entrant \
+         writes or thread teardown)\n"
+    );
+}

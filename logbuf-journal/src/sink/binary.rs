@@ -19,6 +19,12 @@ use crate::wire::{self, Record, SpanRecord, Value};
 /// [`BinaryFileSink::reopen`], or a rotation with [`BinaryFileSink::rotating`]) repeats them
 /// and decodes on its own, spans included.
 ///
+/// A rotation that fails (the directory removed: it is made again and the file tried once
+/// more; a name taken; no file descriptors left) loses nothing: the record and those after it
+/// go to the current file, the rotation is tried again after
+/// [`ROTATE_RETRY`](crate::rotate::ROTATE_RETRY), and the error is returned from the next
+/// flush.
+///
 /// ```
 /// use logbuf_journal::Journal;
 /// use logbuf_journal::rotate::Rotation;
@@ -41,6 +47,9 @@ pub struct BinaryFileSink {
     /// Spans not closed yet, to start a new file with.
     spans: OpenSpans,
     header: FileHeader,
+    /// A rotation that failed while the record was written to the current file, returned
+    /// from the next flush.
+    deferred: Option<io::Error>,
 }
 
 #[derive(Debug)]
@@ -97,6 +106,7 @@ impl BinaryFileSink {
             definitions: Vec::new(),
             spans: OpenSpans::default(),
             header: header(),
+            deferred: None,
         }
     }
 
@@ -219,16 +229,17 @@ impl Sink for BinaryFileSink {
                     // The records collected so far belong to the file they were written for.
                     block.end_block()?;
                     write_blocks(file, block)?;
-                    if let Err(e) = file.rotate_at(now) {
-                        file.rotate_next();
-                        return Err(e);
+                    match file.rotate_at(now) {
+                        // The record just remembered is in the preamble if it is a definition
+                        // or a span's state; written again below, it would be there twice.
+                        Ok(()) if matches!(bytes.first(), Some(0 | 2 | 3 | 8 | 11)) => {
+                            return self.start_file();
+                        }
+                        Ok(()) => self.start_file()?,
+                        // The current file is still open: the record goes there, the rotation
+                        // is tried again later, and the error comes from the next flush.
+                        Err(e) => self.deferred = Some(e),
                     }
-                    // The record just remembered is in the preamble if it is a definition or
-                    // a span's state; written again below, it would be there twice.
-                    if matches!(bytes.first(), Some(0 | 2 | 3 | 8 | 11)) {
-                        return self.start_file();
-                    }
-                    self.start_file()?;
                 }
                 match &mut self.out {
                     Out::Rotating { file, block } => {
@@ -248,7 +259,14 @@ impl Sink for BinaryFileSink {
             Out::Rotating { file, block } => {
                 block.end_block()?;
                 write_blocks(file, block)?;
-                file.flush()
+                file.flush()?;
+                match self.deferred.take() {
+                    Some(e) => Err(io::Error::new(
+                        e.kind(),
+                        format!("rotation failed, the current file is still written: {e}"),
+                    )),
+                    None => Ok(()),
+                }
             }
         }
     }

@@ -20,6 +20,13 @@
 //! | `threadName` | the name of the thread that logged the event (its id, as `threadId`, if it has none) | [`JsonFormat::with_thread_names`] |
 //! | `threadId` | the journal's id of that thread, `"ThreadId(N)"` | [`JsonFormat::with_thread_ids`] |
 //!
+//! Records the journal had to drop ([`Record::Dropped`]) are reported by an object of their
+//! own with the same keys, level `WARN`, target `logbuf` ([`JsonFormat::render_dropped`]):
+//!
+//! ```text
+//! {"timestamp":"2026-11-29T06:40:00.123456Z","level":"WARN","fields":{"message":"records dropped","dropped":1234,"thread":"worker-3","reason":"ring full or record too large"},"target":"logbuf"}
+//! ```
+//!
 //! Values map as `tracing-subscriber` maps them: `u64` and `i64` to JSON integers, `f64` to
 //! numbers (`NaN` and infinities to `null`), booleans to booleans, strings to strings; `u128`
 //! and `i128` to strings of their decimal digits (no JSON reader is obliged to keep more than
@@ -40,8 +47,8 @@ use std::collections::HashMap;
 use std::io::{self, Write};
 
 use super::text::{
-    Bytes, Lines, Target, TimeFormatter, Timestamps, decode, field_name, hex_bytes, push_i64,
-    push_u64,
+    Bytes, DROP_TARGET, DropReport, Lines, Target, TimeFormatter, Timestamps, decode, field_name,
+    hex_bytes, push_i64, push_u64,
 };
 use super::{Entry, Sink};
 use crate::read::{EventInContext, OwnedValue, Span};
@@ -254,6 +261,84 @@ impl JsonFormat {
         }
         if self.thread_ids {
             thread_id(event.event.thread, obj.key("threadId"));
+        }
+        obj.close();
+        out.push(b'\n');
+    }
+}
+
+impl JsonFormat {
+    /// Appends the object for the report of dropped records `report`, with a line feed, to
+    /// `out`: the keys of an event's object, with level `WARN`, target `logbuf` and the fields
+    /// `message` (`"records dropped"`), `dropped` (the count), `thread` (the name of the
+    /// thread whose records were dropped, `"ThreadId(N)"` if it has none; left out for thread
+    /// 0, records dropped where no thread's ring could count them) and `reason`.
+    ///
+    /// ```
+    /// use logbuf_journal::read::Context;
+    /// use logbuf_journal::sink::json::JsonFormat;
+    /// use logbuf_journal::sink::text::DropReport;
+    /// use logbuf_journal::wire::{Dropped, Record, ThreadName};
+    ///
+    /// let mut context = Context::new();
+    /// context.apply(&Record::ThreadName(ThreadName { thread: 3, name: "worker-3" }));
+    /// let dropped = Dropped { thread: 3, count: 1234, first_time: 0, last_time: 0 };
+    /// let mut line = Vec::new();
+    /// JsonFormat::new().render_dropped(&DropReport::new(&context, dropped), &mut line);
+    /// assert_eq!(
+    ///     String::from_utf8(line).unwrap(),
+    ///     "{\"level\":\"WARN\",\"fields\":{\"message\":\"records dropped\",\"dropped\":1234,\
+    ///      \"thread\":\"worker-3\",\"reason\":\"ring full or record too large\"},\"target\":\"logbuf\"}\n",
+    /// );
+    /// ```
+    pub fn render_dropped(&self, report: &DropReport<'_>, out: &mut Vec<u8>) {
+        let thread = report.dropped.thread;
+        let mut obj = Object::open(out);
+        if self.timestamps != Timestamps::None
+            && let Some(nanos) = report.unix_nanos
+        {
+            let out = obj.key("timestamp");
+            out.push(b'"');
+            self.time.write(self.timestamps, nanos, out);
+            out.push(b'"');
+        }
+        if self.level {
+            string(level_name(Level::Warn), obj.key("level"));
+        }
+        let members = |obj: &mut Object<'_>| {
+            string("records dropped", obj.key("message"));
+            push_u64(obj.key("dropped"), report.dropped.count, 1);
+            if thread != 0 {
+                match report.thread_name {
+                    Some(name) => string(name, obj.key("thread")),
+                    None => thread_id(thread, obj.key("thread")),
+                }
+                string("ring full or record too large", obj.key("reason"));
+            } else {
+                string(
+                    "outside any thread's ring: re-entrant writes or thread teardown",
+                    obj.key("reason"),
+                );
+            }
+        };
+        if self.flatten_event {
+            members(&mut obj);
+        } else {
+            let mut inner = Object::open(obj.key("fields"));
+            members(&mut inner);
+            inner.close();
+        }
+        if self.target {
+            string(DROP_TARGET, obj.key("target"));
+        }
+        if self.thread_names {
+            match report.thread_name {
+                Some(name) => string(name, obj.key("threadName")),
+                None => thread_id(thread, obj.key("threadName")),
+            }
+        }
+        if self.thread_ids {
+            thread_id(thread, obj.key("threadId"));
         }
         obj.close();
         out.push(b'\n');
@@ -519,13 +604,20 @@ impl JsonSink {
     }
 
     /// Takes one record, as the worker hands it over: definitions and span records update the
-    /// sink's context, events are written as lines. For records that do not come from a
+    /// sink's context, events and reports of dropped records are written as lines (see
+    /// [`JsonFormat::render_dropped`]). For records that do not come from a
     /// journal's worker (a file read back, a test).
     ///
     /// # Errors
     ///
     /// Writing failed; the sink can be called again.
     pub fn write_record(&mut self, record: Record<'_>) -> io::Result<()> {
+        if let Record::Dropped(dropped) = record {
+            let format = &self.format;
+            return self
+                .lines
+                .write_dropped(dropped, |report, out| format.render_dropped(report, out));
+        }
         let changed = match &record {
             Record::SpanNew(new) => Some(new.id),
             Record::SpanRecord(update) => Some(update.id),

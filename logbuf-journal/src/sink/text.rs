@@ -13,6 +13,13 @@
 //! values, messages) as it is, bytes as hex (`[61 62]`), errors as their message followed by
 //! `name.sources=[..]` when they have sources.
 //!
+//! Records the journal had to drop ([`Record::Dropped`]) are reported on a line of their own,
+//! laid out like an event's, at level `WARN` with target `logbuf` ([`DropReport`]):
+//!
+//! ```text
+//! 2026-11-29T06:40:00.123456Z  WARN logbuf: 1,234 records dropped on thread worker-3 (ring full or record too large)
+//! ```
+//!
 //! Unlike `fmt`, a line never breaks and never carries a terminal escape sequence from the data:
 //! in messages, `Debug`/`Display` values, names, targets and file names, line feeds and carriage
 //! returns are written as `\n` and `\r`, and other control characters (ESC among them) as
@@ -71,7 +78,7 @@ use std::io::{self, BufWriter, IsTerminal, Write};
 use super::{Entry, Sink};
 use crate::read::{Context, EventInContext, OwnedValue, Span, UNKNOWN_STRING};
 use crate::rotate::RotatingFile;
-use crate::wire::{Level, Record, Value};
+use crate::wire::{Dropped, Level, Record, Value};
 
 /// How a sink writes each event's time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -399,43 +406,13 @@ impl TextFormat {
     /// (a span `spans` does not know is written from its values).
     pub fn render_with(&self, event: &EventInContext<'_>, spans: &SpanFields, out: &mut Vec<u8>) {
         let callsite = event.callsite;
-        if self.timestamps != Timestamps::None
-            && let Some(nanos) = event.unix_nanos
-        {
-            let start = out.len();
-            let mut written = false;
-            self.style(DIMMED, out, |out| {
-                written = self.time.write(self.timestamps, nanos, out);
-            });
-            if written {
-                out.push(b' ');
-            } else {
-                out.truncate(start);
-            }
-        }
-        if self.level {
-            let (text, colour) = level_text(callsite.level);
-            self.style(colour, out, |out| out.extend_from_slice(text.as_bytes()));
-            out.push(b' ');
-        }
-        if self.thread_names {
-            match event.thread_name {
-                Some(name) => {
-                    // Right-aligned to the longest name so far, as `fmt` does.
-                    let longest = self.longest_thread_name.get().max(name.len());
-                    self.longest_thread_name.set(longest);
-                    let pad = longest.saturating_sub(name.chars().count());
-                    out.extend(std::iter::repeat_n(b' ', pad));
-                    escape_into(name, out);
-                    out.push(b' ');
-                }
-                None if self.thread_ids => {}
-                None => thread_id(event.event.thread, out),
-            }
-        }
-        if self.thread_ids {
-            thread_id(event.event.thread, out);
-        }
+        self.head(
+            event.unix_nanos,
+            callsite.level,
+            event.event.thread,
+            event.thread_name,
+            out,
+        );
         if !event.spans.is_empty() {
             for span in &event.spans {
                 self.span(span, spans.get(span.id), out);
@@ -467,6 +444,92 @@ impl TextFormat {
         let values = event.event.values.iter().map(Field::Wire);
         self.fields(&callsite.fields, values, out);
         out.push(b'\n');
+    }
+
+    /// Appends the report of dropped records `report`, with its line feed, to `out`: a line
+    /// laid out like an event's, at level `WARN`, target `logbuf`, on the thread whose records
+    /// were dropped, with [`DropReport::message`] as its message.
+    ///
+    /// ```
+    /// use logbuf_journal::read::Context;
+    /// use logbuf_journal::sink::text::{DropReport, TextFormat};
+    /// use logbuf_journal::wire::{Dropped, Record, ThreadName};
+    ///
+    /// let mut context = Context::new();
+    /// context.apply(&Record::ThreadName(ThreadName { thread: 3, name: "worker-3" }));
+    /// let dropped = Dropped { thread: 3, count: 1234, first_time: 0, last_time: 0 };
+    /// let mut line = Vec::new();
+    /// TextFormat::new().render_dropped(&DropReport::new(&context, dropped), &mut line);
+    /// assert_eq!(
+    ///     String::from_utf8(line).unwrap(),
+    ///     " WARN logbuf: 1,234 records dropped on thread worker-3 (ring full or record too large)\n",
+    /// );
+    /// ```
+    pub fn render_dropped(&self, report: &DropReport<'_>, out: &mut Vec<u8>) {
+        self.head(
+            report.unix_nanos,
+            Level::Warn,
+            report.dropped.thread,
+            report.thread_name,
+            out,
+        );
+        if self.target {
+            self.style(DIMMED, out, |out| {
+                out.extend_from_slice(DROP_TARGET.as_bytes())
+            });
+            self.style(DIMMED, out, |out| out.push(b':'));
+            out.push(b' ');
+        }
+        report.message(out);
+        out.push(b'\n');
+    }
+
+    /// The start of a line: timestamp, level, thread name and id, each as the options ask.
+    fn head(
+        &self,
+        unix_nanos: Option<u64>,
+        level: Level,
+        thread: u64,
+        thread_name: Option<&str>,
+        out: &mut Vec<u8>,
+    ) {
+        if self.timestamps != Timestamps::None
+            && let Some(nanos) = unix_nanos
+        {
+            let start = out.len();
+            let mut written = false;
+            self.style(DIMMED, out, |out| {
+                written = self.time.write(self.timestamps, nanos, out);
+            });
+            if written {
+                out.push(b' ');
+            } else {
+                out.truncate(start);
+            }
+        }
+        if self.level {
+            let (text, colour) = level_text(level);
+            self.style(colour, out, |out| out.extend_from_slice(text.as_bytes()));
+            out.push(b' ');
+        }
+        if self.thread_names {
+            match thread_name {
+                Some(name) => {
+                    // Right-aligned to the longest name so far, as `fmt` does.
+                    let longest = self.longest_thread_name.get().max(name.len());
+                    self.longest_thread_name.set(longest);
+                    let pad = longest.saturating_sub(name.chars().count());
+                    out.extend(std::iter::repeat_n(b' ', pad));
+                    escape_into(name, out);
+                    out.push(b' ');
+                }
+                None if self.thread_ids => {}
+                None => thread_id(thread, out),
+            }
+        }
+        if self.thread_ids {
+            thread_id(thread, out);
+        }
     }
 
     fn span(&self, span: &Span, kept: Option<&[u8]>, out: &mut Vec<u8>) {
@@ -768,6 +831,97 @@ impl SpanFields {
     }
 }
 
+// === reports of dropped records ===
+
+/// The target of the lines that report dropped records.
+pub const DROP_TARGET: &str = "logbuf";
+
+/// A report of dropped records ([`Record::Dropped`]) with what the context knows about it: the
+/// thread's name and the wall-clock time. The text and JSON sinks write one line for each,
+/// at level `WARN` with target [`DROP_TARGET`] ([`TextFormat::render_dropped`],
+/// [`JsonFormat::render_dropped`](super::json::JsonFormat::render_dropped)).
+///
+/// A report counts every record a thread could not put in its ring: events and span records
+/// alike, of any level. Sinks therefore write it whatever their level threshold
+/// ([`MinLevel`](super::MinLevel) lets it through): the records it counts may have been errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DropReport<'a> {
+    /// The record as the journal wrote it.
+    pub dropped: Dropped,
+    /// The name of the thread whose records were dropped, if the journal recorded one.
+    pub thread_name: Option<&'a str>,
+    /// When: the last dropped record's time (the first's when the last is unknown), in
+    /// nanoseconds since the Unix epoch; `None` when neither is known or no clock record came
+    /// before.
+    pub unix_nanos: Option<u64>,
+}
+
+impl<'a> DropReport<'a> {
+    /// The report of `dropped`, with the thread name and wall-clock time `context` gives it.
+    pub fn new(context: &'a Context, dropped: Dropped) -> Self {
+        let time = Self::ticks_of(&dropped);
+        Self {
+            dropped,
+            thread_name: context.thread_name(dropped.thread),
+            unix_nanos: time.and_then(|t| context.unix_nanos(t)),
+        }
+    }
+
+    /// The tick reading the report is placed at: the last dropped record's, or the first's
+    /// when the last is unknown (`0`); `None` when neither is known.
+    pub fn ticks(&self) -> Option<u64> {
+        Self::ticks_of(&self.dropped)
+    }
+
+    fn ticks_of(dropped: &Dropped) -> Option<u64> {
+        [dropped.last_time, dropped.first_time]
+            .into_iter()
+            .find(|&t| t != 0)
+    }
+
+    /// Appends the report's message: `1,234 records dropped on thread worker-3 (ring full or
+    /// record too large)`, the thread by its name, or as `ThreadId(NN)` without one. Thread 0
+    /// stands for records dropped where no thread's ring could count them: written from
+    /// inside another write on the same thread, or while the thread was being torn down.
+    pub fn message(&self, out: &mut Vec<u8>) {
+        let count = self.dropped.count;
+        push_thousands(out, count);
+        out.extend_from_slice(if count == 1 {
+            b" record dropped ".as_slice()
+        } else {
+            b" records dropped ".as_slice()
+        });
+        if self.dropped.thread == 0 {
+            out.extend_from_slice(
+                b"outside any thread's ring (re-entrant writes or thread teardown)",
+            );
+            return;
+        }
+        out.extend_from_slice(b"on thread ");
+        match self.thread_name {
+            Some(name) => escape_into(name, out),
+            None => {
+                thread_id(self.dropped.thread, out);
+                // `thread_id` ends with a space, for a column.
+                out.pop();
+            }
+        }
+        out.extend_from_slice(b" (ring full or record too large)");
+    }
+}
+
+/// Appends `v` in decimal with a comma between each group of three digits: `1,234,567`.
+pub(crate) fn push_thousands(out: &mut Vec<u8>, v: u64) {
+    let mut digits = Vec::with_capacity(20);
+    push_u64(&mut digits, v, 1);
+    for (i, d) in digits.iter().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(b',');
+        }
+        out.push(*d);
+    }
+}
+
 // === the line sink machinery shared with the JSON sink ===
 
 /// Where a line sink writes: any writer, or one the sink knows how to reopen and sync.
@@ -867,6 +1021,18 @@ impl Lines {
         };
         self.line.clear();
         render(&event, &mut self.line);
+        self.writer.write_all(&self.line)
+    }
+
+    /// Applies the drop report `dropped` to the context and writes the line `render` makes.
+    pub(crate) fn write_dropped(
+        &mut self,
+        dropped: Dropped,
+        render: impl FnOnce(&DropReport<'_>, &mut Vec<u8>),
+    ) -> io::Result<()> {
+        self.context.apply(&Record::Dropped(dropped));
+        self.line.clear();
+        render(&DropReport::new(&self.context, dropped), &mut self.line);
         self.writer.write_all(&self.line)
     }
 
@@ -1017,14 +1183,19 @@ impl TextSink {
     }
 
     /// Takes one record, as the worker hands it over: definitions and span records update the
-    /// sink's context, events are written as lines. For records that do not come from a
-    /// journal's worker (a file read back, a test).
+    /// sink's context, events and reports of dropped records ([`DropReport`]) are written as
+    /// lines. For records that do not come from a journal's worker (a file read back, a test).
     ///
     /// # Errors
     ///
     /// Writing failed; the sink can be called again.
     pub fn write_record(&mut self, record: Record<'_>) -> io::Result<()> {
         let (format, spans) = (&self.format, &mut self.spans);
+        if let Record::Dropped(dropped) = record {
+            return self
+                .lines
+                .write_dropped(dropped, |report, out| format.render_dropped(report, out));
+        }
         if matches!(
             record,
             Record::SpanNew(_)
