@@ -480,9 +480,11 @@ fn parent() {
     };
     println!(
         "service: axum + TraceLayer + #[instrument], 2 server workers, {conns} connections, \
-         {warm_up_ms} ms warm-up + {secs} s per run, {rounds} round(s), {} CPUs, {}",
+         {warm_up_ms} ms warm-up + {secs} s per run, {rounds} round(s), {} CPUs, {}, \
+         load average {}",
         thread::available_parallelism().map_or(0, |n| n.get()),
         logbuf_benches::cpu_model(),
+        load_average(),
     );
     let mut runs: BTreeMap<&str, Vec<Run>> = BTreeMap::new();
     let mut unaccounted = Vec::new();
@@ -562,6 +564,7 @@ fn parent() {
             cell(med(backend, &|r| r.lost().map(|v| v as f64)), 0),
         ]);
     }
+    println!("\nload average after: {}", load_average());
     println!(
         "\nmedians over {rounds} round(s); cost = 1 - req/s ratio to none; lost = expected - \
          written; logbuf's dropped counts records (span records too), fmt's lines\n"
@@ -572,6 +575,14 @@ fn parent() {
     } else {
         println!("\nNOT ACCOUNTED FOR: {}", unaccounted.join(", "));
     }
+}
+
+/// The 1, 5 and 15 minute load averages, from `/proc/loadavg`: other work on the machine
+/// shows here.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".to_owned())
 }
 
 /// Starts a server for `backend`, loads it, and collects its report.
@@ -712,10 +723,10 @@ async fn connection(port: u16, id: u64, phase: Arc<AtomicU8>) -> (Histogram<u64>
             .expect("send a request");
         // Read one response: headers, then Content-Length bytes of body.
         let need = loop {
-            if let Some(need) = response_len(&buf) {
-                if buf.len() >= need {
-                    break need;
-                }
+            if let Some(need) = response_len(&buf)
+                && buf.len() >= need
+            {
+                break need;
             }
             let n = stream.read(&mut chunk).await.expect("read a response");
             assert!(n > 0, "the server closed the connection");
