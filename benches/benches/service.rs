@@ -430,6 +430,7 @@ struct Run {
     p99_us: f64,
     app: f64,
     writer: f64,
+    drain: f64,
     total: f64,
     bytes_per_event: Option<f64>,
     expected: u64,
@@ -498,13 +499,14 @@ fn parent() {
             );
             println!(
                 "round {round} {backend:<22} {:>8.0} req/s  p50 {:>6.0} us  p99 {:>6.0} us  \
-                 cpu/req app {:>5.1} writer {:>5.1} total {:>5.1} us  bytes/event {}  \
+                 cpu/req app {:>5.1} writer {:>5.1} (after stop {:.1}) total {:>5.1} us  bytes/event {}  \
                  expected {} written {} dropped {} lost {}{}",
                 run.rps,
                 run.p50_us,
                 run.p99_us,
                 run.app,
                 run.writer,
+                run.drain,
                 run.total,
                 run.bytes_per_event.map_or("-".into(), |b| fmt(b, 1)),
                 run.expected,
@@ -657,6 +659,7 @@ fn run_once(backend: &str, conns: usize, warm_up: Duration, measure: Duration) -
         } else {
             writer / window
         },
+        drain: drain / window,
         total: (app + writer + other + drain) / window,
         bytes_per_event: written.filter(|&w| w > 0).map(|w| bytes / w as f64),
         expected: get("expected").unwrap_or(0.0) as u64,
