@@ -94,19 +94,26 @@ impl std::error::Error for BuildError {
 
 /// Counters of a running journal; see [`Journal::stats`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Stats {
     /// Records handed to the sinks (events, spans and the journal's own records).
     pub records_written: u64,
     /// Bytes of those records.
     pub bytes_written: u64,
-    /// Events dropped (ring full, too large, re-entrant) and reported in the log.
+    /// Records dropped: the ring was full or the record too large, the thread was already
+    /// inside a write, or the journal had closed. The worker reports each drop in the log (a
+    /// [`Dropped`](crate::wire::Dropped) record) at its next pass; drops after it stopped are
+    /// counted here only.
     pub dropped: u64,
     /// Errors the sinks returned.
     pub sink_errors: u64,
+    /// Panics caught in sinks; a sink that panicked is called no more.
+    pub sink_panics: u64,
     /// One entry per ring in use: each running thread that has logged (its journal thread id)
     /// and, under [`Rings::Shared`], the shared ring (thread 0), with the most bytes the worker
     /// found waiting in it in one pass (a lower bound of the ring's high-water mark). Threads
-    /// that have exited drop out once their records are written.
+    /// that have exited drop out once their records are written; none once the worker has
+    /// stopped.
     pub rings: Vec<RingStats>,
 }
 
@@ -264,6 +271,7 @@ impl Builder {
         static NEXT_JOURNAL: AtomicU64 = AtomicU64::new(1);
         let shared = Arc::new(Shared {
             id: NEXT_JOURNAL.fetch_add(1, Ordering::Relaxed),
+            closed: AtomicBool::new(false),
             ring_capacity: self.ring_capacity,
             policy: self.policy,
             pending: Mutex::new(pending),
@@ -282,6 +290,7 @@ impl Builder {
             bytes_written: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             sink_errors: AtomicU64::new(0),
+            sink_panics: AtomicU64::new(0),
             lost_reentrant: AtomicU64::new(0),
         });
         let timing = self.timing;
@@ -351,6 +360,9 @@ pub(crate) struct FlushState {
 
 pub(crate) struct Shared {
     id: u64,
+    /// The worker has stopped taking records, or is about to: writes are dropped and counted.
+    /// Beside `id`, which every write reads too.
+    pub(crate) closed: AtomicBool,
     ring_capacity: usize,
     policy: FullPolicy,
     pub(crate) pending: Mutex<Pending>,
@@ -374,8 +386,10 @@ pub(crate) struct Shared {
     pub(crate) bytes_written: AtomicU64,
     pub(crate) dropped: AtomicU64,
     pub(crate) sink_errors: AtomicU64,
+    pub(crate) sink_panics: AtomicU64,
     /// Events dropped where no thread slot could take the count (re-entrant writes, writes
-    /// during thread teardown); the worker reports them as thread 0.
+    /// during thread teardown, writes after the journal closed); the worker reports them as
+    /// thread 0.
     pub(crate) lost_reentrant: AtomicU64,
 }
 
@@ -391,6 +405,28 @@ impl Shared {
             t.unpark();
         }
     }
+
+    /// All threads write into one ring ([`Rings::Shared`]).
+    pub(crate) fn is_shared_ring(&self) -> bool {
+        self.shared_ring.is_some()
+    }
+}
+
+thread_local! {
+    /// The id of the journal whose worker this thread is; 0 on other threads.
+    static WORKER_OF: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Marks the calling thread as `shared`'s worker: its writes into its own journal (a sink that
+/// logs) never wait for room, since only it could make room.
+pub(crate) fn mark_worker(shared: &Shared) {
+    WORKER_OF.with(|w| w.set(shared.id));
+}
+
+fn is_worker_of(shared: &Shared) -> bool {
+    WORKER_OF
+        .try_with(|w| w.get() == shared.id)
+        .unwrap_or(false)
 }
 
 // === thread-local rings ===
@@ -570,12 +606,21 @@ impl Journal {
     /// No lock, no allocation, no system call, except on a thread's first write (which creates
     /// and registers its ring) and under [`FullPolicy::Block`] when the ring is full.
     #[inline]
-    pub fn write(
+    pub fn write(&self, max_len: usize, encode: impl FnMut(&mut Encoder<'_>, Stamp)) -> Written {
+        self.write_at(self.now(), max_len, encode)
+    }
+
+    /// [`Journal::write`] with the record stamped `time`.
+    #[inline]
+    pub(crate) fn write_at(
         &self,
+        time: u64,
         max_len: usize,
         mut encode: impl FnMut(&mut Encoder<'_>, Stamp),
     ) -> Written {
-        let time = self.now();
+        if self.shared.closed.load(Ordering::Relaxed) {
+            return self.drop_closed();
+        }
         let written = LOCALS.try_with(|cell| {
             let Ok(mut locals) = cell.try_borrow_mut() else {
                 // Logging from inside a write on this thread (a `Debug` impl that logs).
@@ -595,6 +640,13 @@ impl Journal {
                 Written::Dropped
             }
         }
+    }
+
+    /// A write after the journal closed: no ring is made, the drop is counted.
+    #[cold]
+    fn drop_closed(&self) -> Written {
+        self.shared.lost_reentrant.fetch_add(1, Ordering::Relaxed);
+        Written::Dropped
     }
 
     #[inline]
@@ -644,7 +696,12 @@ impl Journal {
             };
             match error {
                 ClaimError::Full if self.shared.policy == FullPolicy::Block => {
-                    if producer.is_disconnected() {
+                    // Only the worker makes room: it cannot wait for itself (a sink that
+                    // logs), and no one makes room once it is gone.
+                    if producer.is_disconnected()
+                        || self.shared.closed.load(Ordering::Relaxed)
+                        || is_worker_of(&self.shared)
+                    {
                         return drop_event(slot, time);
                     }
                     spins += 1;
@@ -658,6 +715,14 @@ impl Journal {
                 // An upper bound past the ring's maximum: try the maximum, the record may
                 // still fit it.
                 ClaimError::TooLarge { .. } if want > max => want = max,
+                ClaimError::Full => {
+                    // The worker sleeps between passes while rings stay below a quarter
+                    // full; a full one wants it now. Woken once per report, not per drop.
+                    if slot.dropped.load(Ordering::Relaxed) == 0 {
+                        self.shared.wake_worker();
+                    }
+                    return drop_event(slot, time);
+                }
                 _ => return drop_event(slot, time),
             }
         }
@@ -818,18 +883,32 @@ impl Journal {
 
     /// Counters so far.
     pub fn stats(&self) -> Stats {
-        let rings = lock(&self.shared.slots)
-            .iter()
-            .map(|s| RingStats {
-                thread: s.thread,
-                high_water: s.high_water.load(Ordering::Relaxed),
-            })
-            .collect();
+        let closed = lock(&self.shared.flush).exited;
+        let slots = lock(&self.shared.slots);
+        // Drops the worker has not reported yet, and (once it is gone) never will.
+        let unreported = self.shared.lost_reentrant.load(Ordering::Relaxed)
+            + slots
+                .iter()
+                .map(|s| s.dropped.load(Ordering::Relaxed))
+                .sum::<u64>();
+        let rings = if closed {
+            Vec::new()
+        } else {
+            slots
+                .iter()
+                .map(|s| RingStats {
+                    thread: s.thread,
+                    high_water: s.high_water.load(Ordering::Relaxed),
+                })
+                .collect()
+        };
+        drop(slots);
         Stats {
             records_written: self.shared.records_written.load(Ordering::Relaxed),
             bytes_written: self.shared.bytes_written.load(Ordering::Relaxed),
-            dropped: self.shared.dropped.load(Ordering::Relaxed),
+            dropped: self.shared.dropped.load(Ordering::Relaxed) + unreported,
             sink_errors: self.shared.sink_errors.load(Ordering::Relaxed),
+            sink_panics: self.shared.sink_panics.load(Ordering::Relaxed),
             rings,
         }
     }
@@ -871,6 +950,9 @@ impl fmt::Debug for Guard {
 
 impl Drop for Guard {
     fn drop(&mut self) {
+        // Writes from now on are dropped and counted: the worker's last pass is bounded by
+        // what the rings hold, however busy the logging threads are.
+        self.shared.closed.store(true, Ordering::Release);
         self.shared.shutdown.store(true, Ordering::Release);
         self.shared.wake_worker();
         let deadline = std::time::Instant::now() + self.timeout;

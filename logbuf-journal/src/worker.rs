@@ -1,8 +1,18 @@
 //! The worker thread: drains every thread's ring, orders records by timestamp within the order
 //! window, writes definitions before the records that use them, reports drops, and drives the
 //! sinks.
+//!
+//! Each ring keeps its own queue of records read and not yet written, already in the order they
+//! go out; a pass merges the queues' heads, so a record costs the same however many are held
+//! back. The worker sleeps between passes unless a ring was found filling up: held back for the
+//! order window anyway, records lose nothing by waiting a pass, and the worker's cost per record
+//! stays low when records trickle in.
 
+use std::any::Any;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
 use std::io;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{Ordering, fence};
 use std::time::{Duration, Instant};
@@ -18,68 +28,252 @@ const ERROR_REPORT_INTERVAL: Duration = Duration::from_secs(10);
 const CLOCK_INTERVAL: Duration = Duration::from_secs(1);
 /// Most bytes of records the worker holds back for ordering.
 const STAGE_LIMIT: usize = 4 << 20;
-/// Largest staging buffer kept for reuse after a burst.
-const SPARE_LIMIT: usize = 16 << 20;
-/// Spins of an idle worker before it parks.
-const IDLE_SPINS: u32 = 32;
+/// A ring's buffer of held records is compacted once it is this large and at least half of it
+/// is records already written.
+const COMPACT_AT: usize = 64 << 10;
+/// A pass that finds a ring holding more than this share of its capacity (1/n) is followed by
+/// another at once, not by a sleep.
+const BUSY_SHARE: usize = 4;
 
 /// A record read from a ring, waiting for its turn.
-struct Staged {
-    time: u64,
-    /// Arrival order, to keep records with equal timestamps in the order they were read.
+#[derive(Clone, Copy)]
+struct Held {
+    /// The order it goes out in: its timestamp, raised to its ring's previous record's for a
+    /// thread's own ring, so a thread's records keep their order even if its counter stepped
+    /// back (a move to a core whose counter lags).
+    key: u64,
+    /// Arrival order, to keep records with equal keys in the order they were read.
     seq: u64,
     start: usize,
     len: usize,
 }
 
+/// A ring and the records read from it that are still held back.
+struct Stage {
+    ring: RingEntry,
+    queue: Queue,
+}
+
+/// Records read from one ring and held back.
+struct Queue {
+    /// Held records in the order they go out.
+    held: VecDeque<Held>,
+    /// Their bytes, and bytes of records already written until the next compaction.
+    arena: Vec<u8>,
+    /// Bytes of `arena` that `held` still refers to.
+    live: usize,
+    /// The key of the last record read from a thread's own ring.
+    last_key: u64,
+    /// The shared ring: records of several threads, sorted as they arrive.
+    mixed: bool,
+}
+
+impl Queue {
+    fn new(mixed: bool) -> Self {
+        Self {
+            held: VecDeque::new(),
+            arena: Vec::new(),
+            live: 0,
+            last_key: 0,
+            mixed,
+        }
+    }
+
+    /// Holds one record read from the ring.
+    fn push(&mut self, time: u64, seq: u64, body: &[u8]) {
+        let start = self.arena.len();
+        self.arena.extend_from_slice(body);
+        self.live += body.len();
+        if !self.mixed {
+            let key = time.max(self.last_key);
+            self.last_key = key;
+            self.held.push_back(Held {
+                key,
+                seq,
+                start,
+                len: body.len(),
+            });
+            return;
+        }
+        // Threads stamp before they claim, so the shared ring is nearly in time order: the
+        // record's place is found from the back.
+        let held = Held {
+            key: time,
+            seq,
+            start,
+            len: body.len(),
+        };
+        let at = self
+            .held
+            .iter()
+            .rposition(|h| (h.key, h.seq) <= (held.key, held.seq))
+            .map_or(0, |i| i + 1);
+        self.held.insert(at, held);
+    }
+
+    /// Drops the bytes of records already written once they are most of the buffer.
+    fn compact(&mut self) {
+        if self.held.is_empty() {
+            self.arena.clear();
+            self.live = 0;
+            return;
+        }
+        if self.arena.len() < COMPACT_AT || self.arena.len() < 2 * self.live {
+            return;
+        }
+        let mut arena = Vec::with_capacity(self.live.max(COMPACT_AT));
+        for h in &mut self.held {
+            let start = arena.len();
+            arena.extend_from_slice(&self.arena[h.start..h.start + h.len]);
+            h.start = start;
+        }
+        self.arena = arena;
+    }
+}
+
+/// One sink and whether it is still called: a sink that panicked is not.
+struct SinkSlot {
+    sink: Box<dyn Sink>,
+    panicked: bool,
+}
+
+/// The sinks and the counters of what was handed to them.
+struct Out {
+    shared: Arc<Shared>,
+    sinks: Vec<SinkSlot>,
+    /// Counters not yet added to `Shared`'s: published once per pass, not once per record.
+    records: u64,
+    bytes: u64,
+    errors: u64,
+    errors_unreported: u64,
+    last_error_report: Option<Instant>,
+}
+
+impl Out {
+    /// Hands one record to every sink.
+    fn write(&mut self, bytes: &[u8]) {
+        for (i, slot) in self.sinks.iter_mut().enumerate() {
+            if slot.panicked {
+                continue;
+            }
+            let sink = &mut slot.sink;
+            match catch_unwind(AssertUnwindSafe(|| sink.write(Entry::new(bytes)))) {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    self.errors += 1;
+                    self.errors_unreported += 1;
+                    report(&mut self.last_error_report, &mut self.errors_unreported, &e);
+                }
+                Err(payload) => disable(&self.shared, slot, i, "write", &*payload),
+            }
+        }
+        self.records += 1;
+        self.bytes += bytes.len() as u64;
+    }
+
+    /// Calls `call` on every sink that has not panicked, counting errors and catching panics.
+    fn each(&mut self, what: &str, mut call: impl FnMut(&mut dyn Sink) -> io::Result<()>) {
+        for (i, slot) in self.sinks.iter_mut().enumerate() {
+            if slot.panicked {
+                continue;
+            }
+            let sink = &mut *slot.sink;
+            match catch_unwind(AssertUnwindSafe(|| call(sink))) {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    self.errors += 1;
+                    self.errors_unreported += 1;
+                    report(&mut self.last_error_report, &mut self.errors_unreported, &e);
+                }
+                Err(payload) => disable(&self.shared, slot, i, what, &*payload),
+            }
+        }
+    }
+
+    /// Adds the counters to `Shared`'s, for [`Journal::stats`](crate::Journal::stats).
+    fn publish(&mut self) {
+        let shared = &self.shared;
+        if self.records > 0 {
+            shared
+                .records_written
+                .fetch_add(self.records, Ordering::Relaxed);
+            shared
+                .bytes_written
+                .fetch_add(self.bytes, Ordering::Relaxed);
+        }
+        if self.errors > 0 {
+            shared.sink_errors.fetch_add(self.errors, Ordering::Relaxed);
+        }
+        (self.records, self.bytes, self.errors) = (0, 0, 0);
+    }
+}
+
+impl Drop for Out {
+    fn drop(&mut self) {
+        // A sink's own `Drop` may panic too; the worker is exiting and has nothing left to
+        // protect, but the process should not abort over it.
+        for slot in self.sinks.drain(..) {
+            let _ = catch_unwind(AssertUnwindSafe(move || drop(slot)));
+        }
+    }
+}
+
+/// Stops calling a sink that panicked, and says so.
+#[cold]
+fn disable(shared: &Shared, slot: &mut SinkSlot, index: usize, what: &str, payload: &dyn Any) {
+    slot.panicked = true;
+    shared.sink_panics.fetch_add(1, Ordering::Relaxed);
+    let message = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("Box<dyn Any>");
+    eprintln!(
+        "logbuf-journal: sink {index} panicked in `{what}` ({message}); it gets no more records, \
+         the other sinks go on"
+    );
+}
+
+/// Closes the journal when the worker exits, however it exits: writers stop filling rings no
+/// one reads, and whoever waits for a flush or for the shutdown is woken.
+struct Exit(Arc<Shared>);
+
+impl Drop for Exit {
+    fn drop(&mut self) {
+        self.0.closed.store(true, Ordering::Release);
+        lock(&self.0.flush).exited = true;
+        self.0.flushed.notify_all();
+    }
+}
+
 struct Worker {
     shared: Arc<Shared>,
-    sinks: Vec<Box<dyn Sink>>,
+    out: Out,
     timing: Timing,
-    rings: Vec<RingEntry>,
-    staged: Vec<Staged>,
-    arena: Vec<u8>,
-    /// Emptied buffers from the last `emit`, reused by the next.
-    spare_staged: Vec<Staged>,
-    spare_arena: Vec<u8>,
+    stages: Vec<Stage>,
+    /// Bytes held in all stages.
+    held: usize,
+    /// The merge's heap, kept between passes.
+    heads: Vec<Reverse<(u64, u64, usize)>>,
     seq: u64,
     last_flush: Instant,
     last_clock: Instant,
     /// The last clock pair read.
     last_pair: Clock,
-    errors_unreported: u64,
-    last_error_report: Option<Instant>,
 }
 
 pub(crate) fn run(shared: Arc<Shared>, sinks: Vec<Box<dyn Sink>>, timing: Timing) {
-    let mut w = Worker {
-        shared,
-        sinks,
-        timing,
-        rings: Vec::new(),
-        staged: Vec::new(),
-        arena: Vec::new(),
-        spare_staged: Vec::new(),
-        spare_arena: Vec::new(),
-        seq: 0,
-        last_flush: Instant::now(),
-        last_clock: Instant::now(),
-        last_pair: Clock {
-            ticks: 0,
-            unix_nanos: 0,
-        },
-        errors_unreported: 0,
-        last_error_report: None,
-    };
+    let _exit = Exit(shared.clone());
+    crate::journal::mark_worker(&shared);
+    let mut w = Worker::new(shared, sinks, timing);
     w.write_clock();
     w.write_clock_ahead();
-    let mut idle = 0u32;
     loop {
         // Read the requests before draining: everything committed before a flush request was
         // made is then in the rings when they are drained below.
         let ticket = lock(&w.shared.flush).requested;
         let shutdown = w.shared.shutdown.load(Ordering::Acquire);
-        let read = w.drain();
+        let (_, busy) = w.drain();
         w.write_definitions();
         w.report_drops();
         w.reap();
@@ -88,40 +282,28 @@ pub(crate) fn run(shared: Arc<Shared>, sinks: Vec<Box<dyn Sink>>, timing: Timing
         if w.last_clock.elapsed() >= CLOCK_INTERVAL {
             w.write_clock();
         }
+        if shutdown {
+            w.finish();
+            return;
+        }
         if everything || w.last_flush.elapsed() >= w.timing.flush_interval {
-            w.flush_sinks(shutdown);
+            w.flush_sinks(false);
         }
         // After the flush above, so a reopen requested with a flush ticket finds the records
         // committed before the request in the old file.
         if everything && w.shared.reopen.swap(false, Ordering::AcqRel) {
-            w.reopen_sinks();
+            w.out.each("reopen", |s| s.reopen());
         }
+        w.out.publish();
         if everything {
             let mut state = lock(&w.shared.flush);
             state.done = state.done.max(ticket);
-            if shutdown && read == 0 {
-                drop(state);
-                // Drops counted by threads that left after this round's report.
-                if w.report_drops() > 0 {
-                    w.flush_sinks(true);
-                }
-                let mut state = lock(&w.shared.flush);
-                state.exited = true;
-                drop(state);
-                w.shared.flushed.notify_all();
-                return;
-            }
             drop(state);
             w.shared.flushed.notify_all();
         }
-        if read > 0 {
-            idle = 0;
-        } else if idle < IDLE_SPINS {
-            idle += 1;
-            std::hint::spin_loop();
-        } else {
-            // Wake in time to write staged records once the order window has passed.
-            let wait = if w.staged.is_empty() {
+        if !busy {
+            // Wake in time to write held records once the order window has passed.
+            let wait = if w.held == 0 {
                 w.timing.idle_park
             } else {
                 w.timing.idle_park.min(w.timing.order_window)
@@ -132,42 +314,111 @@ pub(crate) fn run(shared: Arc<Shared>, sinks: Vec<Box<dyn Sink>>, timing: Timing
 }
 
 impl Worker {
-    /// Moves every committed record from the rings into the staging area; drops rings whose
-    /// thread is gone once they are empty. Returns how many records were read.
-    fn drain(&mut self) -> usize {
-        self.rings.append(&mut lock(&self.shared.pending).rings);
-        let mut read = 0;
-        for ring in &mut self.rings {
+    fn new(shared: Arc<Shared>, sinks: Vec<Box<dyn Sink>>, timing: Timing) -> Self {
+        let sinks = sinks
+            .into_iter()
+            .map(|sink| SinkSlot {
+                sink,
+                panicked: false,
+            })
+            .collect();
+        Worker {
+            out: Out {
+                shared: shared.clone(),
+                sinks,
+                records: 0,
+                bytes: 0,
+                errors: 0,
+                errors_unreported: 0,
+                last_error_report: None,
+            },
+            shared,
+            timing,
+            stages: Vec::new(),
+            held: 0,
+            heads: Vec::new(),
+            seq: 0,
+            last_flush: Instant::now(),
+            last_clock: Instant::now(),
+            last_pair: Clock {
+                ticks: 0,
+                unix_nanos: 0,
+            },
+        }
+    }
+
+    /// The last pass, on shutdown. The journal is closed (writes from now on are dropped and
+    /// counted), so the rings only hold what was committed before, and writes that were under
+    /// way when it closed: drain until a pass finds nothing, write it all, report every drop,
+    /// and put the sinks' data on disk. Bounded by what the rings hold, however busy the
+    /// threads that log are.
+    fn finish(&mut self) {
+        self.shared.closed.store(true, Ordering::Release);
+        let ticket = lock(&self.shared.flush).requested;
+        loop {
+            std::thread::yield_now();
+            let (read, _) = self.drain();
+            self.write_definitions();
+            self.report_drops();
+            self.emit(true);
+            if read == 0 {
+                break;
+            }
+        }
+        self.flush_sinks(true);
+        self.out.publish();
+        // Every flush requested so far is done; `Exit` wakes those who wait.
+        let mut state = lock(&self.shared.flush);
+        state.done = state.done.max(ticket);
+    }
+
+    /// Moves every committed record from the rings into their stages; returns how many records
+    /// were read, and whether a ring was found more than 1/[`BUSY_SHARE`] full.
+    fn drain(&mut self) -> (usize, bool) {
+        {
+            let mut pending = lock(&self.shared.pending);
+            let mixed = self.shared.is_shared_ring();
+            self.stages
+                .extend(pending.rings.drain(..).map(|ring| Stage {
+                    ring,
+                    queue: Queue::new(mixed),
+                }));
+        }
+        let (mut read, mut busy) = (0, false);
+        for stage in &mut self.stages {
             let mut bytes = 0;
-            let mut batch = ring.consumer.batch();
+            let mut batch = stage.ring.consumer.batch();
             while let Some(record) = batch.next() {
                 bytes += record.len();
                 let Some((stamp, body)) = record.split_first_chunk::<STAMP>() else {
                     continue;
                 };
-                self.staged.push(Staged {
-                    time: u64::from_le_bytes(*stamp),
-                    seq: self.seq,
-                    start: self.arena.len(),
-                    len: body.len(),
-                });
+                stage.queue.push(u64::from_le_bytes(*stamp), self.seq, body);
                 self.seq += 1;
-                self.arena.extend_from_slice(body);
+                self.held += body.len();
                 read += 1;
             }
             drop(batch);
-            ring.slot.high_water.fetch_max(bytes, Ordering::Relaxed);
+            busy |= bytes > stage.ring.consumer.capacity() / BUSY_SHARE;
+            stage
+                .ring
+                .slot
+                .high_water
+                .fetch_max(bytes, Ordering::Relaxed);
         }
-        read
+        (read, busy)
     }
 
-    /// Frees the rings of threads that are gone, once they are empty. Their drop counters stay
-    /// in `Shared::slots` until `report_drops` has reported them.
+    /// Frees the rings of threads that are gone, once everything they held is written. Their
+    /// drop counters stay in `Shared::slots` until `report_drops` has reported them.
     fn reap(&mut self) {
         // `is_disconnected` is read first: records committed before the producer left are
         // visible to `is_empty`.
-        self.rings
-            .retain(|r| !(r.consumer.is_disconnected() && r.consumer.is_empty()));
+        self.stages.retain(|s| {
+            !(s.ring.consumer.is_disconnected()
+                && s.ring.consumer.is_empty()
+                && s.queue.held.is_empty())
+        });
     }
 
     /// Writes the callsite and thread-name definitions registered so far. Called after
@@ -176,7 +427,7 @@ impl Worker {
     fn write_definitions(&mut self) {
         let definitions = std::mem::take(&mut lock(&self.shared.pending).definitions);
         for def in &definitions {
-            self.write(def);
+            self.out.write(def);
         }
     }
 
@@ -195,6 +446,9 @@ impl Worker {
             reports.extend(take_drops(slot));
             !gone
         });
+        // A thread registers its name before its slot: the names of the threads reported on
+        // are among the definitions registered by now, and go out before the reports.
+        self.write_definitions();
         let lost = self.shared.lost_reentrant.swap(0, Ordering::Relaxed);
         if lost > 0 {
             let now = clock::global().now();
@@ -217,58 +471,49 @@ impl Worker {
             .dropped
             .fetch_add(report.count, Ordering::Relaxed);
         if let Ok(bytes) = postcard::to_allocvec(&Record::Dropped(report)) {
-            self.write(&bytes);
+            self.out.write(&bytes);
         }
     }
 
-    /// Writes staged records in time order: all of them, or those older than the order window.
+    /// Writes held records in order: all of them, or those older than the order window (and,
+    /// past [`STAGE_LIMIT`] bytes held, the oldest until the rest fit).
     fn emit(&mut self, everything: bool) {
-        if self.staged.is_empty() {
+        if self.held == 0 {
             return;
         }
-        self.staged.sort_unstable_by_key(|s| (s.time, s.seq));
         let ticks = clock::global();
         let now = ticks.now();
         let window = u64::try_from(self.timing.order_window.as_nanos()).unwrap_or(u64::MAX);
-        let mut ready = if everything {
-            self.staged.len()
-        } else {
-            self.staged
-                .partition_point(|s| s.time <= now && ticks.nanos_between(s.time, now) >= window)
-        };
-        // Hold back at most STAGE_LIMIT bytes: past that, the oldest go out before their
-        // window has passed, so memory does not grow with the logging rate.
-        let mut held: usize = self.staged[ready..].iter().map(|s| s.len).sum();
-        while held > STAGE_LIMIT && ready < self.staged.len() {
-            held -= self.staged[ready].len;
-            ready += 1;
+        let ready = |key: u64| key <= now && ticks.nanos_between(key, now) >= window;
+        let mut heads = BinaryHeap::from(std::mem::take(&mut self.heads));
+        heads.extend(
+            self.stages
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| s.queue.held.front().map(|h| Reverse((h.key, h.seq, i)))),
+        );
+        while let Some(&Reverse((key, _, i))) = heads.peek() {
+            if !(everything || self.held > STAGE_LIMIT || ready(key)) {
+                break;
+            }
+            heads.pop();
+            let queue = &mut self.stages[i].queue;
+            let Some(h) = queue.held.pop_front() else {
+                continue;
+            };
+            self.out.write(&queue.arena[h.start..h.start + h.len]);
+            queue.live -= h.len;
+            self.held -= h.len;
+            if let Some(next) = queue.held.front() {
+                heads.push(Reverse((next.key, next.seq, i)));
+            }
         }
-        if ready == 0 {
-            return;
+        let mut heads = heads.into_vec();
+        heads.clear();
+        self.heads = heads;
+        for stage in &mut self.stages {
+            stage.queue.compact();
         }
-        // Swap in the spare buffers (kept between calls, so a busy worker does not allocate).
-        let mut staged =
-            std::mem::replace(&mut self.staged, std::mem::take(&mut self.spare_staged));
-        let mut arena = std::mem::replace(&mut self.arena, std::mem::take(&mut self.spare_arena));
-        for s in &staged[..ready] {
-            self.write(&arena[s.start..s.start + s.len]);
-        }
-        // Keep what is not ready, compacting the arena.
-        for s in &staged[ready..] {
-            let start = self.arena.len();
-            self.arena
-                .extend_from_slice(&arena[s.start..s.start + s.len]);
-            self.staged.push(Staged { start, ..*s });
-        }
-        staged.clear();
-        arena.clear();
-        // A burst may have grown them far; do not hold on to that much for ever.
-        if arena.capacity() > SPARE_LIMIT {
-            arena = Vec::new();
-            staged = Vec::new();
-        }
-        self.spare_staged = staged;
-        self.spare_arena = arena;
     }
 
     fn write_clock(&mut self) {
@@ -276,7 +521,7 @@ impl Worker {
         let pair = clock::global().pair();
         self.last_pair = pair;
         if let Ok(bytes) = postcard::to_allocvec(&Record::Clock(pair)) {
-            self.write(&bytes);
+            self.out.write(&bytes);
         }
     }
 
@@ -284,46 +529,16 @@ impl Worker {
     fn write_clock_ahead(&mut self) {
         let ahead = clock::global().pair_ahead(self.last_pair);
         if let Ok(bytes) = postcard::to_allocvec(&Record::Clock(ahead)) {
-            self.write(&bytes);
-        }
-    }
-
-    /// Hands one record to every sink.
-    fn write(&mut self, bytes: &[u8]) {
-        let mut failed = 0;
-        for sink in &mut self.sinks {
-            if let Err(e) = sink.write(Entry::new(bytes)) {
-                failed += 1;
-                self.errors_unreported += 1;
-                report(&mut self.last_error_report, &mut self.errors_unreported, &e);
-            }
-        }
-        self.shared.sink_errors.fetch_add(failed, Ordering::Relaxed);
-        self.shared.records_written.fetch_add(1, Ordering::Relaxed);
-        self.shared
-            .bytes_written
-            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-    }
-
-    fn reopen_sinks(&mut self) {
-        for sink in &mut self.sinks {
-            if let Err(e) = sink.reopen() {
-                self.shared.sink_errors.fetch_add(1, Ordering::Relaxed);
-                self.errors_unreported += 1;
-                report(&mut self.last_error_report, &mut self.errors_unreported, &e);
-            }
+            self.out.write(&bytes);
         }
     }
 
     fn flush_sinks(&mut self, sync: bool) {
         self.last_flush = Instant::now();
-        for sink in &mut self.sinks {
-            let result = if sync { sink.sync() } else { sink.flush() };
-            if let Err(e) = result {
-                self.shared.sink_errors.fetch_add(1, Ordering::Relaxed);
-                self.errors_unreported += 1;
-                report(&mut self.last_error_report, &mut self.errors_unreported, &e);
-            }
+        if sync {
+            self.out.each("sync", |s| s.sync());
+        } else {
+            self.out.each("flush", |s| s.flush());
         }
     }
 }
@@ -346,5 +561,86 @@ fn report(last: &mut Option<Instant>, unreported: &mut u64, error: &io::Error) {
         eprintln!("logbuf-journal: {unreported} sink error(s), the latest: {error}");
         *last = Some(Instant::now());
         *unreported = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::journal::{Journal, Rings};
+    use crate::wire::{Callsite, CallsiteKind, Level, Value};
+
+    /// Keeps the `seq` field of every event, in the order the sink got them.
+    #[derive(Clone, Default)]
+    struct Seqs(Arc<Mutex<Vec<u64>>>);
+
+    impl Sink for Seqs {
+        fn write(&mut self, entry: Entry<'_>) -> io::Result<()> {
+            if let Ok(Record::Event(e)) = entry.record()
+                && let Some(Value::U64(seq)) = e.values.first()
+            {
+                self.0.lock().unwrap().push(*seq);
+            }
+            Ok(())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Two threads write records stamped `times` (their `seq` is the stamp plus 1000 times the
+    /// thread's number), then the worker drains them in one pass: the order the sink got them.
+    fn order(rings: Rings, times: [&'static [u64]; 2]) -> Vec<u64> {
+        let seqs = Seqs::default();
+        let (journal, guard) = Journal::builder()
+            .rings(rings)
+            .idle_park_interval(Duration::from_secs(3600))
+            .sink(seqs.clone())
+            .build()
+            .unwrap();
+        let cs = journal.register_callsite(&Callsite {
+            id: 0,
+            kind: CallsiteKind::Event,
+            level: Level::Info,
+            target: "order",
+            name: "event",
+            module_path: None,
+            file: None,
+            line: None,
+            fields: vec!["seq"],
+        });
+        // Let the worker finish its first passes and fall asleep.
+        assert!(journal.flush());
+        std::thread::sleep(Duration::from_millis(100));
+        for (n, times) in times.into_iter().enumerate() {
+            let journal = journal.clone();
+            std::thread::spawn(move || {
+                for &time in times {
+                    journal.write_at(time, 16, |enc, at| {
+                        enc.event(cs, at.time, at.thread, None, 1);
+                        enc.value_u64(time + 1000 * n as u64);
+                    });
+                }
+            })
+            .join()
+            .unwrap();
+        }
+        assert!(journal.flush());
+        drop(guard);
+        seqs.0.lock().unwrap().clone()
+    }
+
+    #[test]
+    fn a_thread_whose_counter_steps_back_keeps_its_order() {
+        let got = order(Rings::PerThread, [&[100, 50, 200, 10], &[60, 150]]);
+        assert_eq!(got, [1060, 100, 50, 1150, 200, 10]);
+    }
+
+    #[test]
+    fn the_shared_ring_is_written_in_time_order() {
+        let got = order(Rings::Shared, [&[100, 50, 200, 10], &[60, 150]]);
+        assert_eq!(got, [10, 50, 1060, 100, 1150, 200]);
     }
 }
