@@ -282,6 +282,7 @@ impl Builder {
             flushed: Condvar::new(),
             shutdown: AtomicBool::new(false),
             reopen: AtomicBool::new(false),
+            leftover: Mutex::new(Vec::new()),
             panic_callsite: OnceLock::new(),
             shutdown_timeout: self.timing.shutdown_timeout,
             next_thread: AtomicU64::new(1),
@@ -375,6 +376,10 @@ pub(crate) struct Shared {
     pub(crate) flush: Mutex<FlushState>,
     pub(crate) flushed: Condvar,
     pub(crate) shutdown: AtomicBool,
+    /// The rings of threads still running when the worker stopped, so that records committed
+    /// after its last pass are counted (by the guard and [`Journal::stats`]). They hold no
+    /// memory the threads' own handles do not hold already.
+    pub(crate) leftover: Mutex<Vec<Consumer>>,
     /// [`Journal::reopen`] asked the sinks to reopen their files.
     pub(crate) reopen: AtomicBool,
     /// The callsite of panic events, registered by the first panic.
@@ -404,6 +409,27 @@ impl Shared {
         if let Some(t) = self.worker.get() {
             t.unpark();
         }
+    }
+
+    /// Counts (as dropped) and discards the records committed into the rings after the
+    /// worker's last pass: writes that were under way when the journal closed.
+    fn count_late(&self) -> u64 {
+        let mut leftover = lock(&self.leftover);
+        // Rings of threads that registered as the journal closed.
+        leftover.extend(lock(&self.pending).rings.drain(..).map(|r| r.consumer));
+        let late = leftover
+            .iter_mut()
+            .map(|consumer| {
+                let mut batch = consumer.batch();
+                let mut n = 0;
+                while batch.next().is_some() {
+                    n += 1;
+                }
+                n
+            })
+            .sum();
+        self.lost_reentrant.fetch_add(late, Ordering::Relaxed);
+        late
     }
 
     /// All threads write into one ring ([`Rings::Shared`]).
@@ -884,6 +910,9 @@ impl Journal {
     /// Counters so far.
     pub fn stats(&self) -> Stats {
         let closed = lock(&self.shared.flush).exited;
+        if closed {
+            self.shared.count_late();
+        }
         let slots = lock(&self.shared.slots);
         // Drops the worker has not reported yet, and (once it is gone) never will.
         let unreported = self.shared.lost_reentrant.load(Ordering::Relaxed)
@@ -976,6 +1005,15 @@ impl Drop for Guard {
         drop(state);
         if let Some(handle) = self.handle.take() {
             let _ = handle.join();
+        }
+        // Writes that were under way when the journal closed (the thread was preempted between
+        // its check and its commit) and committed after the worker's last pass: lost, but not
+        // silently.
+        let late = self.shared.count_late();
+        if late > 0 {
+            eprintln!(
+                "logbuf-journal: {late} record(s) committed while the journal closed were not written"
+            );
         }
     }
 }

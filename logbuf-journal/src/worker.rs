@@ -367,6 +367,13 @@ impl Worker {
         }
         self.flush_sinks(true);
         self.out.publish();
+        // Nothing is held back now; the guard counts what is committed from here on.
+        *lock(&self.shared.leftover) = self
+            .stages
+            .drain(..)
+            .filter(|s| !s.ring.consumer.is_disconnected())
+            .map(|s| s.ring.consumer)
+            .collect();
         // Every flush requested so far is done; `Exit` wakes those who wait.
         let mut state = lock(&self.shared.flush);
         state.done = state.done.max(ticket);

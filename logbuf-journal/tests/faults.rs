@@ -213,9 +213,11 @@ fn shutdown_is_bounded_while_other_threads_log_flat_out() {
 
     // Per thread: what was committed before the shutdown started is written, in order; what
     // was logged after it is dropped, and every drop is counted.
-    let mut dropped_total = 0;
+    let (mut dropped_total, mut logged_total, mut cs_all) = (0, 0, Vec::new());
     for ((cs, committed, handle), before) in loggers.into_iter().zip(before) {
         let (logged, dropped) = handle.join().unwrap();
+        logged_total += logged;
+        cs_all.push(cs);
         let written = memory.seqs(cs);
         assert!(
             written.windows(2).all(|w| w[0] < w[1]),
@@ -232,7 +234,9 @@ fn shutdown_is_bounded_while_other_threads_log_flat_out() {
         assert!(dropped > 0, "the thread logged on after the shutdown");
         dropped_total += dropped;
     }
-    assert_eq!(journal.stats().dropped, dropped_total);
+    // Every event is written or counted, writes under way when the journal closed included.
+    let written_total: u64 = cs_all.iter().map(|&cs| memory.seqs(cs).len() as u64).sum();
+    assert_eq!(written_total + journal.stats().dropped, logged_total);
     // Drops while the worker ran are in the log too; those after it stopped only in the stats.
     assert!(memory.reported_drops() <= dropped_total);
 }
