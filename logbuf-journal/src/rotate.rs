@@ -1228,7 +1228,13 @@ fn prune(
 ) -> io::Result<()> {
     let (members, active_path, active_start) = {
         let info = lock(active);
-        (series.members()?, info.path.clone(), info.start)
+        let members = match series.members() {
+            Ok(members) => members,
+            // The directory was removed meanwhile: nothing left to prune.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        (members, info.path.clone(), info.start)
     };
     let rotated: Vec<&Member> = members.iter().filter(|m| m.path != active_path).collect();
     let mut doomed = vec![false; rotated.len()];
