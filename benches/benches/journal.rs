@@ -1,5 +1,7 @@
 //! The journal's costs: what the logging thread pays per event, how fast the worker writes a
-//! binary file, and how many bytes an event takes on disk beside tracing-subscriber's text.
+//! binary file (with one thread logging at the same time; and alone, merging 1, 2 or 16
+//! threads' rings in one pass), and how many bytes an event takes on disk beside
+//! tracing-subscriber's text.
 //!
 //! ```text
 //! chrt -f 10 cargo bench -p logbuf-benches --bench journal
@@ -22,6 +24,9 @@ use logbuf_benches::{Table, cycles, fmt, machine, median, setting};
 use logbuf_journal::sink::Entry;
 use logbuf_journal::wire::{Callsite, CallsiteKind, Level};
 use logbuf_journal::{FullPolicy, Journal, Rings, Sink, Written};
+
+/// Threads (one ring each) of the worker-alone figures.
+const WORKER_THREADS: [u64; 3] = [1, 2, 16];
 
 /// Throws records away, counting them: isolates the logging thread's cost from disk speed.
 struct Discard(Arc<AtomicU64>);
@@ -125,6 +130,44 @@ fn to_file(events: u64) -> (f64, u64) {
     (events as f64 / secs, size)
 }
 
+/// The worker alone: `threads` threads fill their rings with `events` events in all while the
+/// worker sleeps, then the worker writes them all, merged in time order, to a binary file in
+/// one pass. Events per second of that pass (one core), and the events dropped.
+fn worker_alone(events: u64, threads: u64) -> (f64, u64) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let per_thread = events / threads;
+    let (journal, guard) = Journal::builder()
+        // Room for each thread's share: an event takes about 60 bytes in the ring.
+        .ring_capacity((per_thread as usize * 64).next_power_of_two())
+        .idle_park_interval(std::time::Duration::from_secs(3600))
+        .file(dir.path().join("worker.lbf"))
+        .expect("file")
+        .build()
+        .expect("journal");
+    let cs = callsite(&journal);
+    // Let the worker finish its first pass and fall asleep.
+    journal.flush();
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let dropped: u64 = (0..threads)
+        .map(|_| {
+            let journal = journal.clone();
+            std::thread::spawn(move || {
+                (0..per_thread)
+                    .map(|i| u64::from(log(&journal, cs, i) == Written::Dropped))
+                    .sum::<u64>()
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|h| h.join().expect("thread"))
+        .sum();
+    let start = Instant::now();
+    journal.flush();
+    let secs = start.elapsed().as_secs_f64();
+    drop(guard);
+    ((per_thread * threads - dropped) as f64 / secs, dropped)
+}
+
 /// Bytes per event in a binary file written through the tracing layer, for the `info!` the
 /// text figure is measured with.
 fn layer_bytes(events: u64) -> f64 {
@@ -195,6 +238,7 @@ fn main() {
     let mut size = 0;
     let mut shared_p50 = Vec::new();
     let mut shared_batch = Vec::new();
+    let mut alone: [Vec<f64>; 3] = Default::default();
     for _ in 0..rounds {
         let (hist, dropped, batched) = hot_path(events, Rings::Shared);
         shared_batch.push(batched);
@@ -209,6 +253,11 @@ fn main() {
         let (rate, bytes) = to_file(events);
         rates.push(rate);
         size = bytes;
+        for (i, threads) in WORKER_THREADS.into_iter().enumerate() {
+            let (rate, dropped) = worker_alone(events, threads);
+            alone[i].push(rate);
+            drops += dropped;
+        }
     }
     let (p50, p99, mean) = (median(&mut p50), median(&mut p99), median(&mut mean));
     let batch_mean = median(&mut batch_mean);
@@ -267,6 +316,13 @@ fn main() {
         ),
         ">= 5 M events/s".to_string(),
     ]);
+    for (threads, rates) in WORKER_THREADS.into_iter().zip(&mut alone) {
+        t.row([
+            format!("worker alone, {threads} ring(s) merged, to a binary file (one pass)"),
+            format!("{} M events/s", fmt(median(rates) / 1e6, 2)),
+            String::new(),
+        ]);
+    }
     let per_event = size as f64 / events as f64;
     let text = text_bytes(events.min(200_000)) as f64 / events.min(200_000) as f64;
     let layer = layer_bytes(events.min(200_000));
