@@ -4,12 +4,12 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use logbuf_journal::{FullPolicy, Guard, Journal, Sink};
+use logbuf_journal::{FullPolicy, Guard, Journal, Sink, Written};
 use tracing_core::span::{Attributes, Id, Record};
 use tracing_core::subscriber::Interest;
 use tracing_core::{Event, Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
-use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
 use crate::Error;
 use crate::callsites::Callsites;
@@ -87,7 +87,20 @@ impl LogbufLayer {
     fn callsite(&self, meta: &'static Metadata<'static>) -> u64 {
         self.callsites.site(&self.journal, meta, None).id
     }
+
+    /// The span's id, to refer to it by; `None` if its creation record was dropped.
+    fn recorded<S>(&self, span: &SpanRef<'_, S>) -> Option<u64>
+    where
+        S: for<'a> LookupSpan<'a>,
+    {
+        let recorded = timing::of(&mut span.extensions_mut(), self.id).is_none_or(|t| t.recorded);
+        recorded.then(|| span.id().into_u64())
+    }
 }
+
+/// What a thread's stack of entered spans holds for a span whose creation record was dropped
+/// (span ids are never 0): events in it are written without a parent.
+const UNRECORDED: u64 = 0;
 
 impl<S> Layer<S> for LogbufLayer
 where
@@ -101,17 +114,24 @@ where
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let meta = attrs.metadata();
         let callsite = self.callsite(meta);
-        let parent = ctx.span(id).and_then(|span| {
+        let span = ctx.span(id);
+        let parent = span.as_ref().and_then(|span| {
             timing::start(&mut span.extensions_mut(), self.id, self.journal.now());
-            span.parent().map(|parent| parent.id().into_u64())
+            span.parent().and_then(|parent| self.recorded(&parent))
         });
         let len = meta.fields().len();
-        let id = id.into_u64();
+        let raw = id.into_u64();
         let mut mode = Mode::default();
-        self.journal.write(FIRST_CLAIM, |enc, at| {
-            enc.span_new(id, parent, callsite, at.time, at.thread, len);
+        let written = self.journal.write(FIRST_CLAIM, |enc, at| {
+            enc.span_new(raw, parent, callsite, at.time, at.thread, len);
             write_values(enc, len, &mut mode, None, |v| attrs.record(v));
         });
+        if written == Written::Dropped
+            && let Some(span) = span
+            && let Some(timing) = timing::of(&mut span.extensions_mut(), self.id)
+        {
+            timing.recorded = false;
+        }
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
@@ -138,9 +158,9 @@ where
         let meta = event.metadata();
         let site = self.callsites.site(&self.journal, meta, Some(event));
         let parent = if event.is_contextual() {
-            entered::current(self.id)
+            entered::current(self.id).filter(|&span| span != UNRECORDED)
         } else {
-            ctx.event_span(event).map(|span| span.id().into_u64())
+            ctx.event_span(event).and_then(|span| self.recorded(&span))
         };
         let len = meta.fields().len();
         let mut mode = Mode::default();
@@ -156,14 +176,16 @@ where
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        let mut recorded = true;
         if let Some(span) = ctx.span(id)
             && let Some(timing) = timing::of(&mut span.extensions_mut(), self.id)
         {
             // Read under the span's lock, so that the threads' readings come in order.
             timing.enter(self.journal.now());
+            recorded = timing.recorded;
         }
         let id = id.into_u64();
-        entered::enter(self.id, id);
+        entered::enter(self.id, if recorded { id } else { UNRECORDED });
         if self.enter_exit {
             self.journal
                 .write(32, |enc, at| enc.span_enter(id, at.time, at.thread));
@@ -171,13 +193,15 @@ where
     }
 
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
+        let mut recorded = true;
         if let Some(span) = ctx.span(id)
             && let Some(timing) = timing::of(&mut span.extensions_mut(), self.id)
         {
             timing.exit(self.journal.now());
+            recorded = timing.recorded;
         }
         let id = id.into_u64();
-        entered::exit(self.id, id);
+        entered::exit(self.id, if recorded { id } else { UNRECORDED });
         if self.enter_exit {
             self.journal
                 .write(32, |enc, at| enc.span_exit(id, at.time, at.thread));
