@@ -504,15 +504,22 @@ impl Worker {
                 break;
             }
             heads.pop();
+            // Write this ring's records while they come before every other ring's next one:
+            // one heap operation per switch between rings, not per record.
+            let bound = heads.peek().map(|&Reverse((key, seq, _))| (key, seq));
             let queue = &mut self.stages[i].queue;
-            let Some(h) = queue.held.pop_front() else {
-                continue;
-            };
-            self.out.write(&queue.arena[h.start..h.start + h.len]);
-            queue.live -= h.len;
-            self.held -= h.len;
-            if let Some(next) = queue.held.front() {
-                heads.push(Reverse((next.key, next.seq, i)));
+            while let Some(h) = queue.held.pop_front() {
+                self.out.write(&queue.arena[h.start..h.start + h.len]);
+                queue.live -= h.len;
+                self.held -= h.len;
+                let Some(next) = queue.held.front() else {
+                    break;
+                };
+                let first = bound.is_none_or(|b| (next.key, next.seq) < b);
+                if !(first && (everything || self.held > STAGE_LIMIT || ready(next.key))) {
+                    heads.push(Reverse((next.key, next.seq, i)));
+                    break;
+                }
             }
         }
         let mut heads = heads.into_vec();
