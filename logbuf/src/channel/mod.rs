@@ -296,7 +296,7 @@ impl Signal {
     /// something to do once the senders can see that this thread is parked. The state stays
     /// `PARKED` afterwards, so that parking again costs no second barrier; call [`Signal::leave`]
     /// before going back to work.
-    fn park(&self, timeout: Duration, ready: impl Fn() -> bool) {
+    fn park(&self, timeout: Duration, ready: impl FnOnce() -> bool) {
         if self.state.load(Ordering::Relaxed) != PARKED {
             // A notifier may still be reading the slot: wait until it is done.
             while self.state.load(Ordering::Acquire) == NOTIFYING {
@@ -527,7 +527,10 @@ impl Receiver {
         let mut interval = self.park_interval;
         let timed_out = loop {
             let gone = self.consumer.is_disconnected();
-            if !self.consumer.is_empty() || gone {
+            // Consumes leading skips (aborted or truncated claims, padding) and hands their
+            // room back when nothing follows them: waiting on them would keep it from the
+            // senders, who may need it to send the record this receiver waits for.
+            if self.consumer.skip_to_record() || gone {
                 break false;
             }
             if spins < RECV_SPINS {
@@ -545,9 +548,10 @@ impl Receiver {
                 }
                 // Hand back what was read before sleeping on it.
                 self.consumer.release();
-                let consumer = &self.consumer;
-                self.signal
-                    .park(wait, || !consumer.is_empty() || consumer.is_disconnected());
+                let consumer = &mut self.consumer;
+                self.signal.park(wait, || {
+                    consumer.skip_to_record() || consumer.is_disconnected()
+                });
                 parked = true;
                 interval = (interval * 2).min(self.max_park_interval.max(self.park_interval));
             }

@@ -137,7 +137,17 @@ impl Consumer {
         }
     }
 
-    /// Whether no committed record is waiting at the front.
+    /// Consumes the skip records at the front and says whether a committed record waits
+    /// behind them. When none does, everything consumed is handed back to the producers, so a
+    /// consumer that waits on this never holds the room of aborted claims or padding.
+    #[inline]
+    pub(crate) fn skip_to_record(&mut self) -> bool {
+        self.peek().is_some()
+    }
+
+    /// Whether no committed record is waiting at the front. Looks past skip records without
+    /// consuming them; a consumer that waits for records should read with
+    /// [`Consumer::try_claim`] (which hands skips back) rather than wait on this alone.
     pub fn is_empty(&self) -> bool {
         let ring = &*self.ring;
         let mut pos = self.head;
