@@ -41,10 +41,13 @@
 //!
 //! - **Claim.** A producer loads `tail` (`Relaxed`), computes the padding and room it needs, and
 //!   checks that room against its cached `head`, reloading `head` (`Acquire`, pairing with the
-//!   consumer's `Release` store) only when the cache says full. It then moves `tail` forward with
+//!   consumer's `Release` store) only when the cache says full. The `tail` it loaded may be
+//!   stale by then (others claimed, the consumer read and released past it), so before it
+//!   reports full it loads `tail` again and starts over if it moved. It then moves `tail` forward with
 //!   a compare-exchange (`Relaxed`: the read-modify-write order on `tail` alone hands out
 //!   disjoint ranges; the bytes in them were ordered by the `head` acquire). On failure it retries
-//!   with the value it got back. A failed check is [`ClaimError::Full`] at once.
+//!   with the value it got back. A failed check against a `tail` that has not moved is
+//!   [`ClaimError::Full`] at once.
 //! - **One handle left.** When the producer count (loaded with `Acquire`, pairing with the
 //!   `Release` decrement of each dropped handle) is 1, the claiming handle is the only one, and it
 //!   is borrowed for the claim, so no clone can appear meanwhile: it moves `tail` with a plain
@@ -156,10 +159,18 @@ impl Producer {
                 // handed back are zero before we write them.
                 self.cached_head = ring.head.load(Ordering::Acquire);
                 if tail.wrapping_add(need).wrapping_sub(self.cached_head) > self.capacity {
-                    // `tail` may be stale, but a later tail never leaves more room than this
-                    // one did (padding shrinks as the tail moves towards the end), so the
-                    // ring is full for the current tail too.
-                    return Err(ClaimError::Full);
+                    // `tail` may be stale: other producers may have claimed, and the consumer
+                    // read and released, since it was loaded, so that the fresh head is past
+                    // it and the difference wraps into "full" on an empty ring. The head just
+                    // acquired covers only claims whose CAS happened before it, so a tail
+                    // loaded now is at or past it: if that tail is the one we have, the ring
+                    // really is full for it; if not, try again from the new one.
+                    let now = ring.tail.load(Ordering::Relaxed);
+                    if now == tail {
+                        return Err(ClaimError::Full);
+                    }
+                    tail = now;
+                    continue;
                 }
             }
             if alone {
