@@ -60,7 +60,9 @@ pub(crate) fn park_timeout(timeout: std::time::Duration) {
 /// that were not running pass one when they are scheduled. The light side then only has to stop
 /// the compiler from reordering. Where the system call is missing or refused (other systems,
 /// seccomp filters, Miri, loom) both sides are `fence(SeqCst)`. A handshake must use one mode on
-/// both sides: [`barrier::asymmetric`] decides it once per process.
+/// both sides: [`barrier::asymmetric`] decides it once per process. A system call refused only
+/// later (a seccomp filter installed after that decision) degrades wake-ups to the receiver's
+/// park timeout; see `membarrier_all`.
 pub(crate) mod barrier {
     use super::{Ordering, fence};
 
@@ -121,8 +123,13 @@ pub(crate) mod barrier {
         }
 
         pub(super) fn membarrier_all() {
-            // Registered in `available`, which decided this mode, so the call cannot fail with
-            // EPERM; should the kernel refuse anyway, a local fence is all that is left to do.
+            // Registered in `available`, which decided this mode, so the kernel itself does not
+            // refuse it; but a seccomp filter installed since (a sandbox entered after the first
+            // channel was made) can make it fail. Then the senders' light side, a compiler
+            // fence, pairs with nothing: a notification may be missed, and the receiver finds
+            // the record when its park times out instead (at most its maximum park interval
+            // late). A local fence is all that is left to do here; the mode cannot change
+            // under senders that already skip their fence.
             if membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0 {
                 std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
             }
@@ -170,7 +177,7 @@ pub(crate) use buffer::Buffer;
 #[cfg(not(loom))]
 mod buffer {
     use super::{AtomicUsize, Ordering};
-    use std::alloc::{Layout, alloc_zeroed, dealloc, handle_alloc_error};
+    use std::alloc::{Layout, alloc_zeroed, dealloc};
     use std::ptr::NonNull;
 
     /// A zeroed, 64-byte aligned byte buffer whose 8-byte aligned words can be used as atomics.
@@ -188,16 +195,14 @@ mod buffer {
     impl Buffer {
         const ALIGN: usize = 64;
 
-        /// Allocates `len` zeroed bytes. `len` is a power of two and at least 8.
-        pub(crate) fn new(len: usize) -> Self {
-            let layout =
-                Layout::from_size_align(len, Self::ALIGN).expect("capacity checked by caller");
+        /// Allocates `len` zeroed bytes, or `None` if the allocator cannot. `len` is a power of
+        /// two and at least 8.
+        pub(crate) fn try_new(len: usize) -> Option<Self> {
+            let layout = Layout::from_size_align(len, Self::ALIGN).ok()?;
             // SAFETY: `len` is non-zero, so the layout has a non-zero size.
             let raw = unsafe { alloc_zeroed(layout) };
-            let Some(ptr) = NonNull::new(raw) else {
-                handle_alloc_error(layout)
-            };
-            Self { ptr, len }
+            let ptr = NonNull::new(raw)?;
+            Some(Self { ptr, len })
         }
 
         /// The word at byte offset `off` as an atomic.
@@ -282,13 +287,13 @@ mod buffer {
     unsafe impl Sync for Buffer {}
 
     impl Buffer {
-        pub(crate) fn new(len: usize) -> Self {
+        pub(crate) fn try_new(len: usize) -> Option<Self> {
             let words = len / 8;
-            Self {
+            Some(Self {
                 bytes: (0..len).map(|_| std::cell::UnsafeCell::new(0)).collect(),
                 headers: (0..words).map(|_| AtomicUsize::new(0)).collect(),
                 access: (0..words).map(|_| UnsafeCell::new(())).collect(),
-            }
+            })
         }
 
         pub(crate) fn load_header(&self, off: usize, order: Ordering) -> usize {

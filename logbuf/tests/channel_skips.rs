@@ -19,7 +19,10 @@ fn aborted_claims_do_not_jam_a_waiting_receiver() {
     let (mut tx, mut rx) = mpsc::channel(64);
     drop(tx.try_send(24).unwrap());
     drop(tx.try_send(24).unwrap());
-    assert_eq!(rx.recv_timeout(WAIT).unwrap_err(), RecvTimeoutError::Timeout);
+    assert_eq!(
+        rx.recv_timeout(WAIT).unwrap_err(),
+        RecvTimeoutError::Timeout
+    );
     tx.send_bytes(b"x").unwrap();
     assert_eq!(&*rx.recv_timeout(WAIT).unwrap(), b"x");
 }
@@ -38,7 +41,10 @@ fn truncated_claims_do_not_jam_a_waiting_receiver() {
     claim.commit();
     // The 1-byte record comes out; the 16-byte skip behind it stays at the front.
     assert_eq!(&*rx.recv_timeout(WAIT).unwrap(), &[0xee]);
-    assert_eq!(rx.recv_timeout(WAIT).unwrap_err(), RecvTimeoutError::Timeout);
+    assert_eq!(
+        rx.recv_timeout(WAIT).unwrap_err(),
+        RecvTimeoutError::Timeout
+    );
     // 24 bytes need 32 of the 64: only possible once both skips are handed back.
     tx.send_bytes(&[7; 24]).unwrap();
     tx.send_bytes(&[8; 24]).unwrap();
@@ -59,7 +65,10 @@ fn skips_around_the_wrap_padding_do_not_jam_a_waiting_receiver() {
         TrySendError::Full,
         "the ring is all skips"
     );
-    assert_eq!(rx.recv_timeout(WAIT).unwrap_err(), RecvTimeoutError::Timeout);
+    assert_eq!(
+        rx.recv_timeout(WAIT).unwrap_err(),
+        RecvTimeoutError::Timeout
+    );
     tx.send_bytes(&[2; 24]).unwrap();
     tx.send_bytes(&[3; 24]).unwrap();
     assert_eq!(&*rx.recv_timeout(WAIT).unwrap(), &[2; 24]);
@@ -90,7 +99,11 @@ fn recv_hands_skips_back_while_it_waits() {
 }
 
 const SENDERS: u64 = 3;
-const PER_SENDER: u64 = if cfg!(debug_assertions) { 20_000 } else { 200_000 };
+const PER_SENDER: u64 = if cfg!(debug_assertions) {
+    20_000
+} else {
+    200_000
+};
 /// The longest a sender may see `Full` in a row before the test calls the channel jammed. The
 /// receiver sleeps at most its maximum park interval (100 ms) between looks.
 const JAMMED: Duration = Duration::from_secs(10);
@@ -138,7 +151,11 @@ fn stress_aborting_senders_and_a_waiting_receiver() {
                             claim.commit();
                         }
                         r => {
-                            let keep = if r == 2 { 16 + rng.below(len - 15) } else { len };
+                            let keep = if r == 2 {
+                                16 + rng.below(len - 15)
+                            } else {
+                                len
+                            };
                             fill_record(&mut claim[..keep], id << 48 | seq);
                             claim.truncate(keep);
                             claim.commit();

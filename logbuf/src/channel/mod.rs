@@ -76,6 +76,8 @@ const SEND_SPINS: u32 = if cfg!(loom) { 2 } else { 4096 };
 /// Spins, then yields, of a receiver before it parks.
 const RECV_SPINS: u32 = if cfg!(loom) { 1 } else { 64 };
 const RECV_YIELDS: u32 = if cfg!(loom) { 0 } else { 8 };
+/// Spins of a receiver waiting for a notifier to leave `NOTIFYING` before it yields instead.
+const NOTIFY_SPINS: u32 = if cfg!(loom) { 1 } else { 128 };
 
 // === errors ===
 
@@ -298,9 +300,11 @@ impl Signal {
     /// before going back to work.
     fn park(&self, timeout: Duration, ready: impl FnOnce() -> bool) {
         if self.state.load(Ordering::Relaxed) != PARKED {
-            // A notifier may still be reading the slot: wait until it is done.
+            // A notifier may still be reading the slot: wait until it is done. It may have been
+            // preempted there, so after a few spins give it the core.
+            let mut spins = 0;
             while self.state.load(Ordering::Acquire) == NOTIFYING {
-                spin_loop();
+                wait_for_notifier(&mut spins);
             }
             // SAFETY: the state is RUNNING and only this receiver moves it out of RUNNING, so
             // no notifier touches the slot now.
@@ -320,15 +324,29 @@ impl Signal {
     /// `NOTIFYING` and `RUNNING` or done; wait for it, and Acquire its Release so its read of the
     /// slot is over.
     fn leave(&self) {
+        let mut spins = 0;
         loop {
             match self
                 .state
                 .compare_exchange(PARKED, RUNNING, Ordering::Acquire, Ordering::Acquire)
             {
                 Ok(_) | Err(RUNNING) => return,
-                Err(_) => spin_loop(),
+                Err(_) => wait_for_notifier(&mut spins),
             }
         }
+    }
+}
+
+/// One step of the receiver's wait for a notifier that holds `NOTIFYING`: a notifier holds it
+/// for a few instructions, so spin; but one preempted there holds it for a time slice, and on a
+/// busy core it may need this one to run, so after [`NOTIFY_SPINS`] spins yield instead.
+#[inline]
+fn wait_for_notifier(spins: &mut u32) {
+    if *spins < NOTIFY_SPINS {
+        *spins += 1;
+        spin_loop();
+    } else {
+        yield_now();
     }
 }
 
@@ -533,10 +551,14 @@ impl Receiver {
             if self.consumer.skip_to_record() || gone {
                 break false;
             }
+            // `spins` stops counting once the spins and yields are used up, so it never
+            // overflows however long the receiver waits.
             if spins < RECV_SPINS {
                 spin_loop();
+                spins += 1;
             } else if spins < RECV_SPINS + RECV_YIELDS {
                 yield_now();
+                spins += 1;
             } else {
                 let mut wait = interval;
                 if let Some(deadline) = deadline {
@@ -553,9 +575,11 @@ impl Receiver {
                     consumer.skip_to_record() || consumer.is_disconnected()
                 });
                 parked = true;
-                interval = (interval * 2).min(self.max_park_interval.max(self.park_interval));
+                // Saturating: a park interval near `Duration::MAX` stays there.
+                interval = interval
+                    .saturating_mul(2)
+                    .min(self.max_park_interval.max(self.park_interval));
             }
-            spins += 1;
         };
         if parked {
             self.signal.leave();

@@ -77,7 +77,8 @@
 //!   that holds a [`WriteClaim`] keeps every record claimed after it from being read.
 //! - **`mem::forget` on a [`WriteClaim`] deadlocks the ring.** Its length word is never written,
 //!   so the consumer waits at it forever and the ring fills up. Let claims drop or commit.
-//! - As for every ring: a held [`ReadClaim`] or [`Batch`] keeps its room from being reused.
+//! - As for every ring: a held [`ReadClaim`] or [`Batch`] keeps its room from being reused, and
+//!   one that is `mem::forget`-ten delivers its record again on the next read.
 
 use std::fmt;
 use std::ops::{Deref, DerefMut};
@@ -93,8 +94,8 @@ use crate::sync::{Arc, Ordering};
 ///
 /// # Panics
 ///
-/// If `capacity` is below [`CapacityError::MIN`] or above [`CapacityError::MAX`]; use
-/// [`try_new`] to get an error instead.
+/// If `capacity` is below [`CapacityError::MIN`] or above [`CapacityError::MAX`], or its buffer
+/// cannot be allocated; use [`try_new`] to get an error instead.
 pub fn new(capacity: usize) -> (Producer, Consumer) {
     match try_new(capacity) {
         Ok(pair) => pair,
@@ -102,14 +103,15 @@ pub fn new(capacity: usize) -> (Producer, Consumer) {
     }
 }
 
-/// Creates a ring of at least `capacity` bytes, or says why it cannot.
+/// Creates a ring of at least `capacity` bytes, or says why it cannot: a capacity out of range,
+/// or a buffer the system cannot allocate ([`CapacityError::is_allocation_failure`]).
 ///
 /// ```
 /// assert!(logbuf::queue::mpsc::try_new(0).is_err());
 /// ```
 pub fn try_new(capacity: usize) -> Result<(Producer, Consumer), CapacityError> {
     let capacity = checked_capacity(capacity)?;
-    let ring = Arc::new(Ring::new(capacity));
+    let ring = Arc::new(Ring::try_new(capacity).ok_or(CapacityError::alloc_failed(capacity))?);
     let producer = Producer {
         ring: ring.clone(),
         cached_head: 0,
@@ -349,8 +351,9 @@ impl Deref for WriteClaim<'_> {
     #[inline]
     fn deref(&self) -> &[u8] {
         // SAFETY: the CAS on `tail` gave this claim its range alone, and nothing reads it
-        // before the length word is published in `publish`, which consumes the claim.
-        unsafe { self.ring.payload(self.off, self.len) }
+        // before the length word is published in `publish`, which consumes the claim. Shared:
+        // `&self` may be borrowed many times at once.
+        unsafe { self.ring.payload_ref(self.off, self.len) }
     }
 }
 

@@ -197,6 +197,10 @@ impl fmt::Debug for Consumer {
 ///
 /// Dropping it zeroes the record and hands its space back to the producers. Holding it keeps
 /// that space (and everything after it) from being reused, so drop it promptly.
+///
+/// `mem::forget` on a read claim consumes nothing: the next read returns the same record
+/// again. That is sound (nothing is freed behind a live borrow) and deliberate: only the drop
+/// moves the consumer on, so a claim that never ends never loses its record.
 #[must_use = "a ReadClaim releases its record when dropped; dropping it at once discards the record"]
 pub struct ReadClaim<'a> {
     reader: &'a mut Consumer,
@@ -238,6 +242,10 @@ impl fmt::Debug for ReadClaim<'_> {
 /// Each call to [`Batch::next`] consumes the record returned before (zeroing it) and returns the
 /// next committed one. Room goes back to the producers in chunks, as for
 /// [`Consumer::try_claim`], and in full when `next` finds nothing waiting.
+///
+/// The last record returned is consumed on the next call or when the batch is dropped; a
+/// batch that is `mem::forget`-ten leaves it in place, and the next read returns it again
+/// (the records before it stay consumed).
 ///
 /// ```
 /// let (mut tx, mut rx) = logbuf::queue::spsc::new(1024);
