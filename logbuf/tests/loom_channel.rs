@@ -38,15 +38,23 @@ fn the_last_sender_leaving_wakes_the_receiver() {
 #[test]
 fn two_senders_both_arrive() {
     loom::model(|| {
+        // The senders outlive both receives (the threads hand them back), so only
+        // `send_bytes`'s own notification can wake the receiver, not a sender's drop.
         let (mut a, mut rx) = mpsc::channel(64);
         let mut b = a.clone();
-        let ta = thread::spawn(move || a.send_bytes(b"a").unwrap());
-        let tb = thread::spawn(move || b.send_bytes(b"b").unwrap());
+        let ta = thread::spawn(move || {
+            a.send_bytes(b"a").unwrap();
+            a
+        });
+        let tb = thread::spawn(move || {
+            b.send_bytes(b"b").unwrap();
+            b
+        });
         let first = rx.recv().unwrap().to_vec();
         let mut got = vec![first, rx.recv().unwrap().to_vec()];
         got.sort();
         assert_eq!(got, vec![b"a".to_vec(), b"b".to_vec()]);
-        ta.join().unwrap();
-        tb.join().unwrap();
+        drop(ta.join().unwrap());
+        drop(tb.join().unwrap());
     });
 }
