@@ -30,7 +30,8 @@ pub(crate) fn spin_loop() {
     std::hint::spin_loop();
 }
 
-/// Gives up the rest of the time slice (consumer side only: it is a system call).
+/// Gives up the rest of the time slice. A system call: only the receiver's wait and a sender's
+/// `send_timeout` (which the caller asked to wait) use it, never the non-blocking paths.
 #[inline]
 pub(crate) fn yield_now() {
     #[cfg(loom)]

@@ -70,8 +70,9 @@ pub const DEFAULT_PARK_INTERVAL: Duration = Duration::from_millis(5);
 /// The longest an idle receiver sleeps before it looks again without being notified.
 pub const DEFAULT_MAX_PARK_INTERVAL: Duration = Duration::from_millis(100);
 
-/// Spins of a sender's [`Sender::send`] before it gives up with `Full`: about 10 µs to 100 µs,
-/// depending on the machine.
+/// Spins of a sender's [`Sender::send`] before it gives up with `Full` (and of
+/// [`Sender::send_timeout`] before it starts yielding): about 10 µs to 100 µs, depending on the
+/// machine.
 const SEND_SPINS: u32 = if cfg!(loom) { 2 } else { 4096 };
 /// Spins, then yields, of a receiver before it parks.
 const RECV_SPINS: u32 = if cfg!(loom) { 1 } else { 64 };
@@ -337,6 +338,22 @@ impl Signal {
     }
 }
 
+/// One step of a sender's wait for room: [`SEND_SPINS`] spins, then a yield per step, until
+/// `deadline` (none: for ever), after which it is `Full`. `spins` stops counting at the limit.
+#[inline]
+fn wait_for_room(spins: &mut u32, deadline: Option<Instant>) -> Result<(), TrySendError> {
+    if *spins < SEND_SPINS {
+        *spins += 1;
+        spin_loop();
+        return Ok(());
+    }
+    if deadline.is_some_and(|d| Instant::now() >= d) {
+        return Err(TrySendError::Full);
+    }
+    yield_now();
+    Ok(())
+}
+
 /// One step of the receiver's wait for a notifier that holds `NOTIFYING`: a notifier holds it
 /// for a few instructions, so spin; but one preempted there holds it for a time slice, and on a
 /// busy core it may need this one to run, so after [`NOTIFY_SPINS`] spins yield instead.
@@ -393,6 +410,10 @@ impl<P: QueueProducer> Sender<P> {
     /// Claims room for a record of `len` bytes, spinning a bounded while (no system call, no
     /// sleep) if the channel is full.
     ///
+    /// Unlike nexus-logbuf's `send`, this does not wait until there is room: a receiver that
+    /// falls behind for more than the spin makes it return `Full`. To wait, call
+    /// [`Sender::send_timeout`].
+    ///
     /// # Errors
     ///
     /// As [`Sender::try_send`]; `Full` once the spins are used up.
@@ -437,6 +458,92 @@ impl<P: QueueProducer> Sender<P> {
                     spins += 1;
                     spin_loop();
                 }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.notify();
+        Ok(())
+    }
+
+    /// Claims room for a record of `len` bytes, waiting up to `timeout` for it while the
+    /// channel is full: it spins a while, then yields its time slice between attempts. It never
+    /// sleeps or parks (the receiver, which frees the room, does not wake senders), and gives up
+    /// as soon as the receiver is gone.
+    ///
+    /// This is the call for a producer that would rather wait than drop a record, as
+    /// nexus-logbuf's `Sender::send` does; [`Sender::send`] gives up after a brief spin. A
+    /// `timeout` too large for an [`Instant`] waits without a deadline.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let (mut tx, mut rx) = logbuf::channel::spsc::channel(64);
+    /// let reader = std::thread::spawn(move || {
+    ///     let mut got = Vec::new();
+    ///     while let Ok(record) = rx.recv() {
+    ///         got.push(record[0]);
+    ///     }
+    ///     got
+    /// });
+    /// for i in 0..100u8 {
+    ///     // The ring holds two of these at a time: each send waits for the reader.
+    ///     let mut claim = tx.send_timeout(24, Duration::from_secs(10)).unwrap();
+    ///     claim.fill(i);
+    ///     claim.commit();
+    ///     tx.notify();
+    /// }
+    /// drop(tx);
+    /// assert_eq!(reader.join().unwrap(), (0..100).collect::<Vec<u8>>());
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`TrySendError::Full`] if there was still no room at the deadline,
+    /// [`TrySendError::Disconnected`] as soon as the receiver is gone, and the length errors no
+    /// wait can cure at once.
+    pub fn send_timeout(
+        &mut self,
+        len: usize,
+        timeout: Duration,
+    ) -> Result<P::Claim<'_>, TrySendError> {
+        let deadline = Instant::now().checked_add(timeout);
+        let producer: *mut P = &mut *self.producer;
+        let mut spins = 0;
+        loop {
+            // SAFETY: as in `send`: a fresh borrow each time round, and only the returned
+            // claim outlives its attempt.
+            let producer = unsafe { &mut *producer };
+            if producer.consumer_gone() {
+                return Err(TrySendError::Disconnected);
+            }
+            match producer.claim(len) {
+                Ok(claim) => return Ok(claim),
+                Err(ClaimError::Full) => wait_for_room(&mut spins, deadline)?,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Copies `record` into the channel as one record and notifies the receiver, waiting up to
+    /// `timeout` for room as [`Sender::send_timeout`] does.
+    ///
+    /// # Errors
+    ///
+    /// As [`Sender::send_timeout`].
+    pub fn send_bytes_timeout(
+        &mut self,
+        record: &[u8],
+        timeout: Duration,
+    ) -> Result<(), TrySendError> {
+        let deadline = Instant::now().checked_add(timeout);
+        let mut spins = 0;
+        loop {
+            if self.producer.consumer_gone() {
+                return Err(TrySendError::Disconnected);
+            }
+            match self.producer.write(record) {
+                Ok(()) => break,
+                Err(ClaimError::Full) => wait_for_room(&mut spins, deadline)?,
                 Err(e) => return Err(e.into()),
             }
         }
