@@ -272,10 +272,20 @@ mod buffer {
     use super::{AtomicUsize, Ordering};
     use loom::cell::UnsafeCell;
 
+    /// The header value of a word that payload bytes were written into: what a length word
+    /// holds if it is read before being zeroed or stored.
+    const LEFTOVER: usize = 0x4C45_4654_4F56_4552;
+
     /// Loom's view of the buffer: the bytes live in a plain `Vec`, every 8-byte word has a loom
     /// atomic standing in for its header value, and a loom `UnsafeCell<()>` that records each
     /// read and write of the word's bytes so loom reports any access the protocol leaves
     /// unordered.
+    ///
+    /// In the real buffer a header word *is* eight payload bytes, so a payload write leaves
+    /// whatever it wrote behind as that word's value until it is zeroed or a header is stored
+    /// there. The model keeps that: a payload write (announced by [`Buffer::note_write`]) stores
+    /// [`LEFTOVER`] into the header of every word it touches, and a header load that returns
+    /// it panics, since the protocol never reads a length word that may hold payload bytes.
     pub(crate) struct Buffer {
         bytes: Box<[std::cell::UnsafeCell<u8>]>,
         headers: Box<[AtomicUsize]>,
@@ -298,7 +308,12 @@ mod buffer {
         }
 
         pub(crate) fn load_header(&self, off: usize, order: Ordering) -> usize {
-            self.headers[off / 8].load(order)
+            let word = self.headers[off / 8].load(order);
+            assert_ne!(
+                word, LEFTOVER,
+                "the length word at {off} was read while it may still hold payload bytes"
+            );
+            word
         }
 
         pub(crate) fn store_header(&self, off: usize, value: usize, order: Ordering) {
@@ -310,7 +325,17 @@ mod buffer {
             unsafe { std::cell::UnsafeCell::raw_get(self.bytes.as_ptr()).add(off) }
         }
 
+        /// Records a payload write of `len` bytes at `off`: the words it touches hold
+        /// [`LEFTOVER`] as header values from now on (Relaxed: a plain write, which the
+        /// protocol orders like the payload bytes themselves).
         pub(crate) fn note_write(&self, off: usize, len: usize) {
+            self.touch(off, len);
+            for w in off / 8..(off + len).div_ceil(8) {
+                self.headers[w].store(LEFTOVER, Ordering::Relaxed);
+            }
+        }
+
+        fn touch(&self, off: usize, len: usize) {
             for w in off / 8..(off + len).div_ceil(8) {
                 self.access[w].with_mut(|_| ());
             }
@@ -325,7 +350,7 @@ mod buffer {
         /// # Safety
         /// As for the non-loom `Buffer::zero`.
         pub(crate) unsafe fn zero(&self, off: usize, len: usize) {
-            self.note_write(off, len);
+            self.touch(off, len);
             for w in off / 8..(off + len) / 8 {
                 self.headers[w].store(0, Ordering::Relaxed);
             }
