@@ -101,16 +101,18 @@ pub(crate) struct Ring {
 }
 
 impl Ring {
-    pub(crate) fn new(capacity: usize) -> Self {
+    /// A ring of `capacity` bytes (checked by [`checked_capacity`]), or `None` when the
+    /// buffer cannot be allocated.
+    pub(crate) fn try_new(capacity: usize) -> Option<Self> {
         debug_assert!(capacity.is_power_of_two() && capacity >= MIN_CAPACITY);
-        Self {
-            buf: Buffer::new(capacity),
+        Some(Self {
+            buf: Buffer::try_new(capacity)?,
             capacity,
             head: CachePadded::new(AtomicUsize::new(0)),
             tail: CachePadded::new(AtomicUsize::new(0)),
             producers: CachePadded::new(AtomicUsize::new(1)),
             consumer: AtomicUsize::new(1),
-        }
+        })
     }
 
     #[inline(always)]
@@ -141,6 +143,19 @@ impl Ring {
         // SAFETY: in bounds because records never straddle the end of the buffer; exclusive
         // by the caller's contract.
         unsafe { std::slice::from_raw_parts_mut(self.buf.ptr(off + HEADER), len) }
+    }
+
+    /// The payload of the record whose length word is at buffer offset `off`, shared: for a
+    /// claim's `Deref`, which may hand out several of these at once, so it must not make a
+    /// `&mut` (two of which may never coexist).
+    ///
+    /// # Safety
+    /// As for [`Ring::payload`], except that other shared borrows made here may coexist.
+    #[inline(always)]
+    pub(crate) unsafe fn payload_ref(&self, off: usize, len: usize) -> &[u8] {
+        // SAFETY: in bounds as in `payload`; nobody writes the range while the caller owns it
+        // and holds this shared borrow.
+        unsafe { std::slice::from_raw_parts(self.buf.ptr(off + HEADER), len) }
     }
 
     /// The consumer is gone: nothing written from now on will be read.

@@ -30,7 +30,8 @@ pub(crate) fn spin_loop() {
     std::hint::spin_loop();
 }
 
-/// Gives up the rest of the time slice (consumer side only: it is a system call).
+/// Gives up the rest of the time slice. A system call: only the receiver's wait and a sender's
+/// `send_timeout` (which the caller asked to wait) use it, never the non-blocking paths.
 #[inline]
 pub(crate) fn yield_now() {
     #[cfg(loom)]
@@ -60,7 +61,9 @@ pub(crate) fn park_timeout(timeout: std::time::Duration) {
 /// that were not running pass one when they are scheduled. The light side then only has to stop
 /// the compiler from reordering. Where the system call is missing or refused (other systems,
 /// seccomp filters, Miri, loom) both sides are `fence(SeqCst)`. A handshake must use one mode on
-/// both sides: [`barrier::asymmetric`] decides it once per process.
+/// both sides: [`barrier::asymmetric`] decides it once per process. A system call refused only
+/// later (a seccomp filter installed after that decision) degrades wake-ups to the receiver's
+/// park timeout; see `membarrier_all`.
 pub(crate) mod barrier {
     use super::{Ordering, fence};
 
@@ -121,8 +124,13 @@ pub(crate) mod barrier {
         }
 
         pub(super) fn membarrier_all() {
-            // Registered in `available`, which decided this mode, so the call cannot fail with
-            // EPERM; should the kernel refuse anyway, a local fence is all that is left to do.
+            // Registered in `available`, which decided this mode, so the kernel itself does not
+            // refuse it; but a seccomp filter installed since (a sandbox entered after the first
+            // channel was made) can make it fail. Then the senders' light side, a compiler
+            // fence, pairs with nothing: a notification may be missed, and the receiver finds
+            // the record when its park times out instead (at most its maximum park interval
+            // late). A local fence is all that is left to do here; the mode cannot change
+            // under senders that already skip their fence.
             if membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0 {
                 std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
             }
@@ -170,7 +178,7 @@ pub(crate) use buffer::Buffer;
 #[cfg(not(loom))]
 mod buffer {
     use super::{AtomicUsize, Ordering};
-    use std::alloc::{Layout, alloc_zeroed, dealloc, handle_alloc_error};
+    use std::alloc::{Layout, alloc_zeroed, dealloc};
     use std::ptr::NonNull;
 
     /// A zeroed, 64-byte aligned byte buffer whose 8-byte aligned words can be used as atomics.
@@ -188,16 +196,14 @@ mod buffer {
     impl Buffer {
         const ALIGN: usize = 64;
 
-        /// Allocates `len` zeroed bytes. `len` is a power of two and at least 8.
-        pub(crate) fn new(len: usize) -> Self {
-            let layout =
-                Layout::from_size_align(len, Self::ALIGN).expect("capacity checked by caller");
+        /// Allocates `len` zeroed bytes, or `None` if the allocator cannot. `len` is a power of
+        /// two and at least 8.
+        pub(crate) fn try_new(len: usize) -> Option<Self> {
+            let layout = Layout::from_size_align(len, Self::ALIGN).ok()?;
             // SAFETY: `len` is non-zero, so the layout has a non-zero size.
             let raw = unsafe { alloc_zeroed(layout) };
-            let Some(ptr) = NonNull::new(raw) else {
-                handle_alloc_error(layout)
-            };
-            Self { ptr, len }
+            let ptr = NonNull::new(raw)?;
+            Some(Self { ptr, len })
         }
 
         /// The word at byte offset `off` as an atomic.
@@ -266,10 +272,20 @@ mod buffer {
     use super::{AtomicUsize, Ordering};
     use loom::cell::UnsafeCell;
 
+    /// The header value of a word that payload bytes were written into: what a length word
+    /// holds if it is read before being zeroed or stored.
+    const LEFTOVER: usize = 0x4C45_4654_4F56_4552;
+
     /// Loom's view of the buffer: the bytes live in a plain `Vec`, every 8-byte word has a loom
     /// atomic standing in for its header value, and a loom `UnsafeCell<()>` that records each
     /// read and write of the word's bytes so loom reports any access the protocol leaves
     /// unordered.
+    ///
+    /// In the real buffer a header word *is* eight payload bytes, so a payload write leaves
+    /// whatever it wrote behind as that word's value until it is zeroed or a header is stored
+    /// there. The model keeps that: a payload write (announced by [`Buffer::note_write`]) stores
+    /// [`LEFTOVER`] into the header of every word it touches, and a header load that returns
+    /// it panics, since the protocol never reads a length word that may hold payload bytes.
     pub(crate) struct Buffer {
         bytes: Box<[std::cell::UnsafeCell<u8>]>,
         headers: Box<[AtomicUsize]>,
@@ -282,17 +298,22 @@ mod buffer {
     unsafe impl Sync for Buffer {}
 
     impl Buffer {
-        pub(crate) fn new(len: usize) -> Self {
+        pub(crate) fn try_new(len: usize) -> Option<Self> {
             let words = len / 8;
-            Self {
+            Some(Self {
                 bytes: (0..len).map(|_| std::cell::UnsafeCell::new(0)).collect(),
                 headers: (0..words).map(|_| AtomicUsize::new(0)).collect(),
                 access: (0..words).map(|_| UnsafeCell::new(())).collect(),
-            }
+            })
         }
 
         pub(crate) fn load_header(&self, off: usize, order: Ordering) -> usize {
-            self.headers[off / 8].load(order)
+            let word = self.headers[off / 8].load(order);
+            assert_ne!(
+                word, LEFTOVER,
+                "the length word at {off} was read while it may still hold payload bytes"
+            );
+            word
         }
 
         pub(crate) fn store_header(&self, off: usize, value: usize, order: Ordering) {
@@ -304,7 +325,17 @@ mod buffer {
             unsafe { std::cell::UnsafeCell::raw_get(self.bytes.as_ptr()).add(off) }
         }
 
+        /// Records a payload write of `len` bytes at `off`: the words it touches hold
+        /// [`LEFTOVER`] as header values from now on (Relaxed: a plain write, which the
+        /// protocol orders like the payload bytes themselves).
         pub(crate) fn note_write(&self, off: usize, len: usize) {
+            self.touch(off, len);
+            for w in off / 8..(off + len).div_ceil(8) {
+                self.headers[w].store(LEFTOVER, Ordering::Relaxed);
+            }
+        }
+
+        fn touch(&self, off: usize, len: usize) {
             for w in off / 8..(off + len).div_ceil(8) {
                 self.access[w].with_mut(|_| ());
             }
@@ -319,7 +350,7 @@ mod buffer {
         /// # Safety
         /// As for the non-loom `Buffer::zero`.
         pub(crate) unsafe fn zero(&self, off: usize, len: usize) {
-            self.note_write(off, len);
+            self.touch(off, len);
             for w in off / 8..(off + len) / 8 {
                 self.headers[w].store(0, Ordering::Relaxed);
             }

@@ -153,3 +153,25 @@ fn the_last_handle_claims_alone_after_the_other_leaves() {
         b.join().unwrap();
     });
 }
+
+#[test]
+fn a_stale_tail_never_reports_full_on_an_empty_ring() {
+    loom::model(|| {
+        // One lap written and read first, so that `p0`'s cached head (0) is a whole ring behind
+        // its tail (64): its next claim reloads `head`. Should `p1` claim, commit and be read
+        // in between `p0`'s load of `tail` and its load of `head`, the fresh head is past the
+        // stale tail. The ring never holds more than 48 of its 64 bytes, so no claim may fail.
+        let (mut p0, mut c) = mpsc::new(64);
+        p0.try_write(&[9; 24]).unwrap();
+        p0.try_write(&[9; 24]).unwrap();
+        while c.try_claim().is_some() {}
+        assert!(c.is_empty());
+        let mut p1 = p0.clone();
+        let a = thread::spawn(move || p0.try_write(&[0; 8]));
+        let b = thread::spawn(move || p1.try_write(&[1; 24]));
+        let seen = read_until_disconnected(&mut c);
+        assert_eq!(a.join().unwrap(), Ok(()), "p0's claim on a ring with room");
+        assert_eq!(b.join().unwrap(), Ok(()), "p1's claim on a ring with room");
+        assert_per_producer(&seen, &[&[vec![0; 8]], &[vec![1; 24]]]);
+    });
+}

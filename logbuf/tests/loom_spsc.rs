@@ -122,3 +122,24 @@ fn disconnect_after_commit_loses_nothing() {
         t.join().unwrap();
     });
 }
+
+#[test]
+fn claim_given_up_before_the_wrap_padding() {
+    loom::model(|| {
+        // 64 bytes: records at 0..32 and 32..48, then a claim of 48..64 filled and given up,
+        // then a record that pads over those very bytes and wraps to 0. The consumer zeroes the
+        // padding after reading its length word, so the given-up claim's bytes must be ordered
+        // before that by the padding's store.
+        let (mut p, mut c) = spsc::new(64);
+        let t = thread::spawn(move || {
+            write(&mut p, &[1; 24]);
+            write(&mut p, &[2; 8]);
+            let mut claim = p.try_claim(8).unwrap();
+            claim.fill(0xff);
+            drop(claim);
+            write(&mut p, &[3; 24]);
+        });
+        assert_eq!(read(&mut c, 3), vec![vec![1; 24], vec![2; 8], vec![3; 24]]);
+        t.join().unwrap();
+    });
+}

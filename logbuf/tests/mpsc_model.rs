@@ -3,7 +3,9 @@
 //!
 //! The oracle is the list of claims in the order they took room from the shared tail. The
 //! consumer must read committed records in that order, pass over aborted ones, and stop at the
-//! first claim still outstanding, even when claims made after it are already committed.
+//! first claim still outstanding, even when claims made after it are already committed. A second
+//! model keeps a single producer handle and no clones, so that its claims take the path for one
+//! handle alone.
 
 use logbuf::queue::{ClaimError, mpsc};
 use proptest::prelude::*;
@@ -206,6 +208,147 @@ fn run(cap: usize, ops: Vec<Op>) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// A step of the model with one producer handle and no clones: the producer claims room with
+/// a plain store of `tail` then, not a compare-exchange. A claim borrows the only handle, so
+/// one claim at a time, resolved in the same step after `reads` reads by the consumer.
+#[derive(Debug, Clone)]
+enum SoloOp {
+    /// Claim `len` bytes, fill them with garbage, let the consumer read `reads` times, then
+    /// commit (truncated to `truncate % (len + 2)` bytes when given) or, when `abort`, drop.
+    Claim {
+        len: usize,
+        reads: usize,
+        seed: u8,
+        truncate: Option<usize>,
+        abort: bool,
+    },
+    /// The consumer reads one record.
+    Read,
+    /// The consumer reads up to `max` records in one batch.
+    ReadBatch { max: usize },
+}
+
+fn solo_scenario() -> impl Strategy<Value = (usize, Vec<SoloOp>)> {
+    let ops = if cfg!(miri) { 40 } else { 200 };
+    prop_oneof![Just(64usize), Just(128), Just(256)].prop_flat_map(move |cap| {
+        let max = cap / 2 - 8;
+        let op = prop_oneof![
+            6 => (
+                prop_oneof![1 => Just(0), 1 => (max + 1)..=(max + 4), 10 => 1..=max],
+                0..3usize,
+                any::<u8>(),
+                proptest::option::of(any::<usize>()),
+                proptest::bool::weighted(0.2),
+            )
+                .prop_map(|(len, reads, seed, truncate, abort)| SoloOp::Claim {
+                    len,
+                    reads,
+                    seed,
+                    truncate,
+                    abort,
+                }),
+            3 => Just(SoloOp::Read),
+            1 => (1..6usize).prop_map(|max| SoloOp::ReadBatch { max }),
+        ];
+        (Just(cap), proptest::collection::vec(op, 1..ops))
+    })
+}
+
+/// One read by the consumer, checked against the oracle; returns whether it found nothing
+/// with everything claimed read or passed.
+fn checked_read(
+    consumer: &mut mpsc::Consumer,
+    oracle: &[Entry],
+    front: &mut usize,
+) -> Result<bool, TestCaseError> {
+    let want = expected_front(oracle, front);
+    let got = consumer.try_claim().map(|r| r.to_vec());
+    prop_assert_eq!(&got, &want);
+    if got.is_some() {
+        *front += 1;
+    }
+    Ok(got.is_none() && *front == oracle.len())
+}
+
+fn run_solo(cap: usize, ops: Vec<SoloOp>) -> Result<(), TestCaseError> {
+    let (mut producer, mut consumer) = mpsc::new(cap);
+    let max = producer.max_record_len();
+    let mut oracle: Vec<Entry> = Vec::new();
+    let mut front = 0usize;
+    let mut drained = true;
+    for op in ops {
+        match op {
+            SoloOp::Claim {
+                len,
+                reads,
+                seed,
+                truncate,
+                abort,
+            } => match producer.try_claim(len) {
+                Ok(mut claim) => {
+                    prop_assert!((1..=max).contains(&len));
+                    prop_assert!(claim.iter().all(|&b| b == 0), "fresh claims are zeroed");
+                    claim.fill(0xff);
+                    let at = oracle.len();
+                    oracle.push(Entry::Outstanding(0));
+                    for _ in 0..reads {
+                        checked_read(&mut consumer, &oracle, &mut front)?;
+                    }
+                    if abort {
+                        drop(claim);
+                        oracle[at] = Entry::Aborted;
+                    } else {
+                        let full = record(seed, len);
+                        claim.copy_from_slice(&full);
+                        let kept = truncate.map_or(len, |t| (t % (len + 2)).min(len));
+                        claim.truncate(kept);
+                        claim.commit();
+                        oracle[at] = if kept == 0 {
+                            Entry::Aborted
+                        } else {
+                            Entry::Committed(full[..kept].to_vec())
+                        };
+                    }
+                    drained = false;
+                }
+                Err(ClaimError::ZeroLength) => prop_assert_eq!(len, 0),
+                Err(ClaimError::TooLarge { .. }) => prop_assert!(len > max),
+                Err(ClaimError::Full) => {
+                    prop_assert!((1..=max).contains(&len));
+                    prop_assert!(
+                        !drained,
+                        "Full although the consumer handed everything back"
+                    );
+                }
+            },
+            SoloOp::Read => drained = checked_read(&mut consumer, &oracle, &mut front)?,
+            SoloOp::ReadBatch { max } => {
+                let mut batch = consumer.batch();
+                for _ in 0..max {
+                    let want = expected_front(&oracle, &mut front);
+                    let got = batch.next().map(<[u8]>::to_vec);
+                    prop_assert_eq!(&got, &want);
+                    if got.is_none() {
+                        break;
+                    }
+                    front += 1;
+                }
+                drained = false;
+            }
+        }
+        let mut peek = front;
+        prop_assert_eq!(
+            consumer.is_empty(),
+            expected_front(&oracle, &mut peek).is_none()
+        );
+    }
+    // Nothing is outstanding: reading until a read finds nothing passes every claim and hands
+    // every byte back, so the largest record fits again.
+    while !checked_read(&mut consumer, &oracle, &mut front)? {}
+    prop_assert!(producer.try_write(&vec![7; max]).is_ok());
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: if cfg!(miri) { 8 } else { 512 },
@@ -216,5 +359,11 @@ proptest! {
     #[test]
     fn mpsc_matches_claim_order_oracle((cap, ops) in scenario()) {
         run(cap, ops)?;
+    }
+
+    /// The same oracle with a single producer handle, which claims with a plain store.
+    #[test]
+    fn mpsc_single_handle_matches_claim_order_oracle((cap, ops) in solo_scenario()) {
+        run_solo(cap, ops)?;
     }
 }

@@ -70,12 +70,15 @@ pub const DEFAULT_PARK_INTERVAL: Duration = Duration::from_millis(5);
 /// The longest an idle receiver sleeps before it looks again without being notified.
 pub const DEFAULT_MAX_PARK_INTERVAL: Duration = Duration::from_millis(100);
 
-/// Spins of a sender's [`Sender::send`] before it gives up with `Full`: about 10 µs to 100 µs,
-/// depending on the machine.
+/// Spins of a sender's [`Sender::send`] before it gives up with `Full` (and of
+/// [`Sender::send_timeout`] before it starts yielding): about 10 µs to 100 µs, depending on the
+/// machine.
 const SEND_SPINS: u32 = if cfg!(loom) { 2 } else { 4096 };
 /// Spins, then yields, of a receiver before it parks.
 const RECV_SPINS: u32 = if cfg!(loom) { 1 } else { 64 };
 const RECV_YIELDS: u32 = if cfg!(loom) { 0 } else { 8 };
+/// Spins of a receiver waiting for a notifier to leave `NOTIFYING` before it yields instead.
+const NOTIFY_SPINS: u32 = if cfg!(loom) { 1 } else { 128 };
 
 // === errors ===
 
@@ -296,11 +299,13 @@ impl Signal {
     /// something to do once the senders can see that this thread is parked. The state stays
     /// `PARKED` afterwards, so that parking again costs no second barrier; call [`Signal::leave`]
     /// before going back to work.
-    fn park(&self, timeout: Duration, ready: impl Fn() -> bool) {
+    fn park(&self, timeout: Duration, ready: impl FnOnce() -> bool) {
         if self.state.load(Ordering::Relaxed) != PARKED {
-            // A notifier may still be reading the slot: wait until it is done.
+            // A notifier may still be reading the slot: wait until it is done. It may have been
+            // preempted there, so after a few spins give it the core.
+            let mut spins = 0;
             while self.state.load(Ordering::Acquire) == NOTIFYING {
-                spin_loop();
+                wait_for_notifier(&mut spins);
             }
             // SAFETY: the state is RUNNING and only this receiver moves it out of RUNNING, so
             // no notifier touches the slot now.
@@ -320,15 +325,45 @@ impl Signal {
     /// `NOTIFYING` and `RUNNING` or done; wait for it, and Acquire its Release so its read of the
     /// slot is over.
     fn leave(&self) {
+        let mut spins = 0;
         loop {
             match self
                 .state
                 .compare_exchange(PARKED, RUNNING, Ordering::Acquire, Ordering::Acquire)
             {
                 Ok(_) | Err(RUNNING) => return,
-                Err(_) => spin_loop(),
+                Err(_) => wait_for_notifier(&mut spins),
             }
         }
+    }
+}
+
+/// One step of a sender's wait for room: [`SEND_SPINS`] spins, then a yield per step, until
+/// `deadline` (none: for ever), after which it is `Full`. `spins` stops counting at the limit.
+#[inline]
+fn wait_for_room(spins: &mut u32, deadline: Option<Instant>) -> Result<(), TrySendError> {
+    if *spins < SEND_SPINS {
+        *spins += 1;
+        spin_loop();
+        return Ok(());
+    }
+    if deadline.is_some_and(|d| Instant::now() >= d) {
+        return Err(TrySendError::Full);
+    }
+    yield_now();
+    Ok(())
+}
+
+/// One step of the receiver's wait for a notifier that holds `NOTIFYING`: a notifier holds it
+/// for a few instructions, so spin; but one preempted there holds it for a time slice, and on a
+/// busy core it may need this one to run, so after [`NOTIFY_SPINS`] spins yield instead.
+#[inline]
+fn wait_for_notifier(spins: &mut u32) {
+    if *spins < NOTIFY_SPINS {
+        *spins += 1;
+        spin_loop();
+    } else {
+        yield_now();
     }
 }
 
@@ -375,6 +410,10 @@ impl<P: QueueProducer> Sender<P> {
     /// Claims room for a record of `len` bytes, spinning a bounded while (no system call, no
     /// sleep) if the channel is full.
     ///
+    /// Unlike nexus-logbuf's `send`, this does not wait until there is room: a receiver that
+    /// falls behind for more than the spin makes it return `Full`. To wait, call
+    /// [`Sender::send_timeout`].
+    ///
     /// # Errors
     ///
     /// As [`Sender::try_send`]; `Full` once the spins are used up.
@@ -419,6 +458,92 @@ impl<P: QueueProducer> Sender<P> {
                     spins += 1;
                     spin_loop();
                 }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.notify();
+        Ok(())
+    }
+
+    /// Claims room for a record of `len` bytes, waiting up to `timeout` for it while the
+    /// channel is full: it spins a while, then yields its time slice between attempts. It never
+    /// sleeps or parks (the receiver, which frees the room, does not wake senders), and gives up
+    /// as soon as the receiver is gone.
+    ///
+    /// This is the call for a producer that would rather wait than drop a record, as
+    /// nexus-logbuf's `Sender::send` does; [`Sender::send`] gives up after a brief spin. A
+    /// `timeout` too large for an [`Instant`] waits without a deadline.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let (mut tx, mut rx) = logbuf::channel::spsc::channel(64);
+    /// let reader = std::thread::spawn(move || {
+    ///     let mut got = Vec::new();
+    ///     while let Ok(record) = rx.recv() {
+    ///         got.push(record[0]);
+    ///     }
+    ///     got
+    /// });
+    /// for i in 0..100u8 {
+    ///     // The ring holds two of these at a time: each send waits for the reader.
+    ///     let mut claim = tx.send_timeout(24, Duration::from_secs(10)).unwrap();
+    ///     claim.fill(i);
+    ///     claim.commit();
+    ///     tx.notify();
+    /// }
+    /// drop(tx);
+    /// assert_eq!(reader.join().unwrap(), (0..100).collect::<Vec<u8>>());
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`TrySendError::Full`] if there was still no room at the deadline,
+    /// [`TrySendError::Disconnected`] as soon as the receiver is gone, and the length errors no
+    /// wait can cure at once.
+    pub fn send_timeout(
+        &mut self,
+        len: usize,
+        timeout: Duration,
+    ) -> Result<P::Claim<'_>, TrySendError> {
+        let deadline = Instant::now().checked_add(timeout);
+        let producer: *mut P = &mut *self.producer;
+        let mut spins = 0;
+        loop {
+            // SAFETY: as in `send`: a fresh borrow each time round, and only the returned
+            // claim outlives its attempt.
+            let producer = unsafe { &mut *producer };
+            if producer.consumer_gone() {
+                return Err(TrySendError::Disconnected);
+            }
+            match producer.claim(len) {
+                Ok(claim) => return Ok(claim),
+                Err(ClaimError::Full) => wait_for_room(&mut spins, deadline)?,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Copies `record` into the channel as one record and notifies the receiver, waiting up to
+    /// `timeout` for room as [`Sender::send_timeout`] does.
+    ///
+    /// # Errors
+    ///
+    /// As [`Sender::send_timeout`].
+    pub fn send_bytes_timeout(
+        &mut self,
+        record: &[u8],
+        timeout: Duration,
+    ) -> Result<(), TrySendError> {
+        let deadline = Instant::now().checked_add(timeout);
+        let mut spins = 0;
+        loop {
+            if self.producer.consumer_gone() {
+                return Err(TrySendError::Disconnected);
+            }
+            match self.producer.write(record) {
+                Ok(()) => break,
+                Err(ClaimError::Full) => wait_for_room(&mut spins, deadline)?,
                 Err(e) => return Err(e.into()),
             }
         }
@@ -527,13 +652,20 @@ impl Receiver {
         let mut interval = self.park_interval;
         let timed_out = loop {
             let gone = self.consumer.is_disconnected();
-            if !self.consumer.is_empty() || gone {
+            // Consumes leading skips (aborted or truncated claims, padding) and hands their
+            // room back when nothing follows them: waiting on them would keep it from the
+            // senders, who may need it to send the record this receiver waits for.
+            if self.consumer.skip_to_record() || gone {
                 break false;
             }
+            // `spins` stops counting once the spins and yields are used up, so it never
+            // overflows however long the receiver waits.
             if spins < RECV_SPINS {
                 spin_loop();
+                spins += 1;
             } else if spins < RECV_SPINS + RECV_YIELDS {
                 yield_now();
+                spins += 1;
             } else {
                 let mut wait = interval;
                 if let Some(deadline) = deadline {
@@ -545,13 +677,16 @@ impl Receiver {
                 }
                 // Hand back what was read before sleeping on it.
                 self.consumer.release();
-                let consumer = &self.consumer;
-                self.signal
-                    .park(wait, || !consumer.is_empty() || consumer.is_disconnected());
+                let consumer = &mut self.consumer;
+                self.signal.park(wait, || {
+                    consumer.skip_to_record() || consumer.is_disconnected()
+                });
                 parked = true;
-                interval = (interval * 2).min(self.max_park_interval.max(self.park_interval));
+                // Saturating: a park interval near `Duration::MAX` stays there.
+                interval = interval
+                    .saturating_mul(2)
+                    .min(self.max_park_interval.max(self.park_interval));
             }
-            spins += 1;
         };
         if parked {
             self.signal.leave();

@@ -58,15 +58,34 @@ impl fmt::Display for ClaimError {
 
 impl std::error::Error for ClaimError {}
 
-/// A requested ring capacity is outside the supported range.
+/// A requested ring capacity is outside the supported range, or its buffer could not be
+/// allocated ([`CapacityError::is_allocation_failure`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct CapacityError {
     requested: usize,
+    /// The capacity is in range, but its buffer could not be allocated.
+    alloc_failed: bool,
 }
 
 impl CapacityError {
     pub(crate) fn new(requested: usize) -> Self {
-        Self { requested }
+        Self {
+            requested,
+            alloc_failed: false,
+        }
+    }
+
+    pub(crate) fn alloc_failed(requested: usize) -> Self {
+        Self {
+            requested,
+            alloc_failed: true,
+        }
+    }
+
+    /// Whether the capacity was in range but the system could not allocate a buffer that
+    /// large (rather than the capacity being out of range).
+    pub fn is_allocation_failure(&self) -> bool {
+        self.alloc_failed
     }
 
     /// The capacity that was asked for.
@@ -82,6 +101,13 @@ impl CapacityError {
 
 impl fmt::Display for CapacityError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.alloc_failed {
+            return write!(
+                f,
+                "could not allocate a ring buffer of {} bytes",
+                self.requested
+            );
+        }
         write!(
             f,
             "ring capacity of {} bytes is out of range ({}..={} bytes)",

@@ -41,10 +41,13 @@
 //!
 //! - **Claim.** A producer loads `tail` (`Relaxed`), computes the padding and room it needs, and
 //!   checks that room against its cached `head`, reloading `head` (`Acquire`, pairing with the
-//!   consumer's `Release` store) only when the cache says full. It then moves `tail` forward with
+//!   consumer's `Release` store) only when the cache says full. The `tail` it loaded may be
+//!   stale by then (others claimed, the consumer read and released past it), so before it
+//!   reports full it loads `tail` again and starts over if it moved. It then moves `tail` forward with
 //!   a compare-exchange (`Relaxed`: the read-modify-write order on `tail` alone hands out
 //!   disjoint ranges; the bytes in them were ordered by the `head` acquire). On failure it retries
-//!   with the value it got back. A failed check is [`ClaimError::Full`] at once.
+//!   with the value it got back. A failed check against a `tail` that has not moved is
+//!   [`ClaimError::Full`] at once.
 //! - **One handle left.** When the producer count (loaded with `Acquire`, pairing with the
 //!   `Release` decrement of each dropped handle) is 1, the claiming handle is the only one, and it
 //!   is borrowed for the claim, so no clone can appear meanwhile: it moves `tail` with a plain
@@ -74,7 +77,8 @@
 //!   that holds a [`WriteClaim`] keeps every record claimed after it from being read.
 //! - **`mem::forget` on a [`WriteClaim`] deadlocks the ring.** Its length word is never written,
 //!   so the consumer waits at it forever and the ring fills up. Let claims drop or commit.
-//! - As for every ring: a held [`ReadClaim`] or [`Batch`] keeps its room from being reused.
+//! - As for every ring: a held [`ReadClaim`] or [`Batch`] keeps its room from being reused, and
+//!   one that is `mem::forget`-ten delivers its record again on the next read.
 
 use std::fmt;
 use std::ops::{Deref, DerefMut};
@@ -90,8 +94,8 @@ use crate::sync::{Arc, Ordering};
 ///
 /// # Panics
 ///
-/// If `capacity` is below [`CapacityError::MIN`] or above [`CapacityError::MAX`]; use
-/// [`try_new`] to get an error instead.
+/// If `capacity` is below [`CapacityError::MIN`] or above [`CapacityError::MAX`], or its buffer
+/// cannot be allocated; use [`try_new`] to get an error instead.
 pub fn new(capacity: usize) -> (Producer, Consumer) {
     match try_new(capacity) {
         Ok(pair) => pair,
@@ -99,14 +103,15 @@ pub fn new(capacity: usize) -> (Producer, Consumer) {
     }
 }
 
-/// Creates a ring of at least `capacity` bytes, or says why it cannot.
+/// Creates a ring of at least `capacity` bytes, or says why it cannot: a capacity out of range,
+/// or a buffer the system cannot allocate ([`CapacityError::is_allocation_failure`]).
 ///
 /// ```
 /// assert!(logbuf::queue::mpsc::try_new(0).is_err());
 /// ```
 pub fn try_new(capacity: usize) -> Result<(Producer, Consumer), CapacityError> {
     let capacity = checked_capacity(capacity)?;
-    let ring = Arc::new(Ring::new(capacity));
+    let ring = Arc::new(Ring::try_new(capacity).ok_or(CapacityError::alloc_failed(capacity))?);
     let producer = Producer {
         ring: ring.clone(),
         cached_head: 0,
@@ -156,10 +161,18 @@ impl Producer {
                 // handed back are zero before we write them.
                 self.cached_head = ring.head.load(Ordering::Acquire);
                 if tail.wrapping_add(need).wrapping_sub(self.cached_head) > self.capacity {
-                    // `tail` may be stale, but a later tail never leaves more room than this
-                    // one did (padding shrinks as the tail moves towards the end), so the
-                    // ring is full for the current tail too.
-                    return Err(ClaimError::Full);
+                    // `tail` may be stale: other producers may have claimed, and the consumer
+                    // read and released, since it was loaded, so that the fresh head is past
+                    // it and the difference wraps into "full" on an empty ring. The head just
+                    // acquired covers only claims whose CAS happened before it, so a tail
+                    // loaded now is at or past it: if that tail is the one we have, the ring
+                    // really is full for it; if not, try again from the new one.
+                    let now = ring.tail.load(Ordering::Relaxed);
+                    if now == tail {
+                        return Err(ClaimError::Full);
+                    }
+                    tail = now;
+                    continue;
                 }
             }
             if alone {
@@ -338,8 +351,9 @@ impl Deref for WriteClaim<'_> {
     #[inline]
     fn deref(&self) -> &[u8] {
         // SAFETY: the CAS on `tail` gave this claim its range alone, and nothing reads it
-        // before the length word is published in `publish`, which consumes the claim.
-        unsafe { self.ring.payload(self.off, self.len) }
+        // before the length word is published in `publish`, which consumes the claim. Shared:
+        // `&self` may be borrowed many times at once.
+        unsafe { self.ring.payload_ref(self.off, self.len) }
     }
 }
 

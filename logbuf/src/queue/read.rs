@@ -137,7 +137,17 @@ impl Consumer {
         }
     }
 
-    /// Whether no committed record is waiting at the front.
+    /// Consumes the skip records at the front and says whether a committed record waits
+    /// behind them. When none does, everything consumed is handed back to the producers, so a
+    /// consumer that waits on this never holds the room of aborted claims or padding.
+    #[inline]
+    pub(crate) fn skip_to_record(&mut self) -> bool {
+        self.peek().is_some()
+    }
+
+    /// Whether no committed record is waiting at the front. Looks past skip records without
+    /// consuming them; a consumer that waits for records should read with
+    /// [`Consumer::try_claim`] (which hands skips back) rather than wait on this alone.
     pub fn is_empty(&self) -> bool {
         let ring = &*self.ring;
         let mut pos = self.head;
@@ -187,6 +197,10 @@ impl fmt::Debug for Consumer {
 ///
 /// Dropping it zeroes the record and hands its space back to the producers. Holding it keeps
 /// that space (and everything after it) from being reused, so drop it promptly.
+///
+/// `mem::forget` on a read claim consumes nothing: the next read returns the same record
+/// again. That is sound (nothing is freed behind a live borrow) and deliberate: only the drop
+/// moves the consumer on, so a claim that never ends never loses its record.
 #[must_use = "a ReadClaim releases its record when dropped; dropping it at once discards the record"]
 pub struct ReadClaim<'a> {
     reader: &'a mut Consumer,
@@ -228,6 +242,10 @@ impl fmt::Debug for ReadClaim<'_> {
 /// Each call to [`Batch::next`] consumes the record returned before (zeroing it) and returns the
 /// next committed one. Room goes back to the producers in chunks, as for
 /// [`Consumer::try_claim`], and in full when `next` finds nothing waiting.
+///
+/// The last record returned is consumed on the next call or when the batch is dropped; a
+/// batch that is `mem::forget`-ten leaves it in place, and the next read returns it again
+/// (the records before it stay consumed).
 ///
 /// ```
 /// let (mut tx, mut rx) = logbuf::queue::spsc::new(1024);

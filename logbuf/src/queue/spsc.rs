@@ -64,7 +64,8 @@
 //! # Hazards
 //!
 //! - A [`ReadClaim`] or [`Batch`] that is held stops the producer from reusing its bytes and
-//!   everything after them.
+//!   everything after them. One that is `mem::forget`-ten delivers its record again on the next
+//!   read.
 //! - `mem::forget` on a [`WriteClaim`] is harmless here: the claim simply never becomes visible
 //!   and its bytes are reused. (It is not harmless on the [MPSC ring](super::mpsc).)
 
@@ -82,8 +83,8 @@ use crate::sync::{Arc, Ordering};
 ///
 /// # Panics
 ///
-/// If `capacity` is below [`CapacityError::MIN`] or above [`CapacityError::MAX`]; use
-/// [`try_new`] to get an error instead.
+/// If `capacity` is below [`CapacityError::MIN`] or above [`CapacityError::MAX`], or its buffer
+/// cannot be allocated; use [`try_new`] to get an error instead.
 ///
 /// ```
 /// let (producer, consumer) = logbuf::queue::spsc::new(1000);
@@ -97,7 +98,8 @@ pub fn new(capacity: usize) -> (Producer, Consumer) {
     }
 }
 
-/// Creates a ring of at least `capacity` bytes, or says why it cannot.
+/// Creates a ring of at least `capacity` bytes, or says why it cannot: a capacity out of range,
+/// or a buffer the system cannot allocate ([`CapacityError::is_allocation_failure`]).
 ///
 /// ```
 /// assert!(logbuf::queue::spsc::try_new(8).is_err());
@@ -105,7 +107,7 @@ pub fn new(capacity: usize) -> (Producer, Consumer) {
 /// ```
 pub fn try_new(capacity: usize) -> Result<(Producer, Consumer), CapacityError> {
     let capacity = checked_capacity(capacity)?;
-    let ring = Arc::new(Ring::new(capacity));
+    let ring = Arc::new(Ring::try_new(capacity).ok_or(CapacityError::alloc_failed(capacity))?);
     let producer = Producer {
         ring: ring.clone(),
         tail: 0,
@@ -297,8 +299,9 @@ impl Deref for WriteClaim<'_> {
     #[inline]
     fn deref(&self) -> &[u8] {
         // SAFETY: the payload lies in room claimed by this producer, which the
-        // `&mut Producer` borrow makes ours alone until commit.
-        unsafe { self.producer.ring.payload(self.off, self.len) }
+        // `&mut Producer` borrow makes ours alone until commit. Shared: `&self` may be
+        // borrowed many times at once.
+        unsafe { self.producer.ring.payload_ref(self.off, self.len) }
     }
 }
 
