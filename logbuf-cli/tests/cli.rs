@@ -1725,8 +1725,7 @@ fn cat_and_stats_report_dropped_records() {
     };
     assert_eq!(reports(&r.stdout), reports(&sink_text));
     assert!(
-        reports(&r.stdout)[0]
-            .ends_with(" dropped on thread burst (ring full or record too large)"),
+        reports(&r.stdout)[0].ends_with(" dropped on thread burst (ring full or record too large)"),
         "{}",
         r.stdout
     );

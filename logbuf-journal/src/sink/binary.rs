@@ -25,6 +25,12 @@ use crate::wire::{self, Record, SpanRecord, Value};
 /// [`ROTATE_RETRY`](crate::rotate::ROTATE_RETRY), and the error is returned from the next
 /// flush.
 ///
+/// A file that refuses writes (a full disk, an I/O error) loses nothing at first: what it did
+/// not take is kept and written first once it takes writes again, as [`FileWriter`] does, up
+/// to [`MAX_UNWRITTEN`](crate::file::MAX_UNWRITTEN) bytes; past that the waiting records are
+/// dropped, counted ([`BinaryFileSink::lost_records`]) and the error says how many. A rotation
+/// waits while the file it would close still refuses its records.
+///
 /// ```
 /// use logbuf_journal::Journal;
 /// use logbuf_journal::rotate::Rotation;
@@ -56,11 +62,9 @@ pub struct BinaryFileSink {
 enum Out {
     /// One file, truncated on reopen.
     Plain(Option<FileWriter<BufWriter<File>>>),
-    /// A rotating series; `block` collects records into framed blocks for the file.
-    Rotating {
-        file: Box<RotatingFile>,
-        block: FileWriter<Vec<u8>>,
-    },
+    /// A rotating series, its records framed into blocks; frames the file refuses are kept
+    /// and written again (see [`FileWriter`]).
+    Rotating(Box<FileWriter<RotatingFile>>),
 }
 
 impl BinaryFileSink {
@@ -91,10 +95,8 @@ impl BinaryFileSink {
     /// If the first file cannot be made (see [`RotatingFile::new`]).
     pub fn rotating(base: impl AsRef<Path>, rotation: Rotation) -> io::Result<Self> {
         let file = RotatingFile::for_records(base.as_ref(), rotation)?;
-        let mut block = FileWriter::new(Vec::new(), &header())?;
-        block.get_mut().clear();
-        let file = Box::new(file);
-        let mut sink = Self::empty(base.as_ref(), Out::Rotating { file, block });
+        let out = Out::Rotating(Box::new(FileWriter::framing(file)));
+        let mut sink = Self::empty(base.as_ref(), out);
         sink.start_file()?;
         Ok(sink)
     }
@@ -144,7 +146,10 @@ impl BinaryFileSink {
                 *writer = Some(w);
                 Ok(())
             }
-            Out::Rotating { file, .. } => {
+            Out::Rotating(w) => {
+                // The records collected so far belong to the old file.
+                w.end_block()?;
+                let file = w.get_mut();
                 if let Err(e) = file.reopen() {
                     file.rotate_next();
                     return Err(e);
@@ -154,19 +159,32 @@ impl BinaryFileSink {
         }
     }
 
+    /// Records dropped because their file refused them for too long (see
+    /// [`FileWriter`]'s [`MAX_UNWRITTEN`](crate::file::MAX_UNWRITTEN)); each drop was also
+    /// returned as an error saying how many records went.
+    pub fn lost_records(&self) -> u64 {
+        match &self.out {
+            Out::Plain(w) => w.as_ref().map_or(0, FileWriter::lost_records),
+            Out::Rotating(w) => w.lost_records(),
+        }
+    }
+
     /// The file's path; for a rotating sink, the file being written.
     pub fn path(&self) -> &Path {
         match &self.out {
             Out::Plain(_) => &self.path,
-            Out::Rotating { file, .. } => file.path(),
+            Out::Rotating(w) => w.get_ref().path(),
         }
     }
 
     /// Writes the preamble of a new rotated file: header, definitions, open spans.
     fn start_file(&mut self) -> io::Result<()> {
-        let Out::Rotating { file, .. } = &mut self.out else {
+        let Out::Rotating(w) = &mut self.out else {
             return Ok(());
         };
+        // Called with no frame waiting (after a rotation, or at the start), so the preamble
+        // goes to the file first.
+        let file = w.get_mut();
         self.header.clock = crate::clock::global().pair();
         let result = (|| {
             let mut preamble = FileWriter::new(Vec::new(), &self.header)?;
@@ -220,31 +238,44 @@ impl Sink for BinaryFileSink {
                     _ => Ok(()),
                 }
             }
-            Out::Rotating { file, block } => {
+            Out::Rotating(w) => {
                 // The frame header comes with the block's first record.
-                let pending = block.pending();
+                let pending = w.pending();
                 let incoming = u64::from(pending == 0) * FRAME_HEADER
                     + (varint_len(bytes.len() as u64) + bytes.len()) as u64;
-                if let Some(now) = file.rotation_due(pending, incoming) {
-                    // The records collected so far belong to the file they were written for.
-                    block.end_block()?;
-                    write_blocks(file, block)?;
-                    match file.rotate_at(now) {
-                        // The record just remembered is in the preamble if it is a definition
-                        // or a span's state; written again below, it would be there twice.
-                        Ok(()) if matches!(bytes.first(), Some(0 | 2 | 3 | 8 | 11)) => {
-                            return self.start_file();
+                let mut refused = None;
+                let waiting = pending + w.unwritten();
+                if let Some(now) = w.get_mut().rotation_due(waiting, incoming) {
+                    // The records collected so far belong to the file they were written for:
+                    // while it refuses them, the rotation waits (and is tried again on the
+                    // next record). Past `MAX_UNWRITTEN` they are dropped and counted, and the
+                    // rotation goes on.
+                    if let Err(e) = w.end_block() {
+                        refused = Some(e);
+                    }
+                    if w.unwritten() > 0 {
+                        w.get_mut().rotate_next();
+                    } else {
+                        match w.get_mut().rotate_at(now) {
+                            // The record just remembered is in the preamble if it is a
+                            // definition or a span's state; written again below, it would be
+                            // there twice.
+                            Ok(()) if matches!(bytes.first(), Some(0 | 2 | 3 | 8 | 11)) => {
+                                let started = self.start_file();
+                                return refused.map_or(started, Err);
+                            }
+                            Ok(()) => self.start_file()?,
+                            // The current file is still open: the record goes there, the
+                            // rotation is tried again later, and the error comes from the next
+                            // flush.
+                            Err(e) => self.deferred = Some(e),
                         }
-                        Ok(()) => self.start_file()?,
-                        // The current file is still open: the record goes there, the rotation
-                        // is tried again later, and the error comes from the next flush.
-                        Err(e) => self.deferred = Some(e),
                     }
                 }
                 match &mut self.out {
-                    Out::Rotating { file, block } => {
-                        block.write_record(bytes)?;
-                        write_blocks(file, block)
+                    Out::Rotating(w) => {
+                        let written = w.write_record(bytes);
+                        refused.map_or(written, Err)
                     }
                     Out::Plain(_) => Ok(()),
                 }
@@ -256,10 +287,8 @@ impl Sink for BinaryFileSink {
         match &mut self.out {
             Out::Plain(Some(w)) => w.flush(),
             Out::Plain(None) => Ok(()),
-            Out::Rotating { file, block } => {
-                block.end_block()?;
-                write_blocks(file, block)?;
-                file.flush()?;
+            Out::Rotating(w) => {
+                w.flush()?;
                 match self.deferred.take() {
                     Some(e) => Err(io::Error::new(
                         e.kind(),
@@ -276,7 +305,8 @@ impl Sink for BinaryFileSink {
         match &mut self.out {
             Out::Plain(Some(w)) => w.get_mut().get_ref().sync_data(),
             Out::Plain(None) => Ok(()),
-            Out::Rotating { file, .. } => {
+            Out::Rotating(w) => {
+                let file = w.get_mut();
                 file.sync_data()?;
                 file.flush()
             }
@@ -286,17 +316,6 @@ impl Sink for BinaryFileSink {
     fn reopen(&mut self) -> io::Result<()> {
         BinaryFileSink::reopen(self)
     }
-}
-
-/// Moves the blocks `block` has framed into the rotating file.
-fn write_blocks(file: &mut RotatingFile, block: &mut FileWriter<Vec<u8>>) -> io::Result<()> {
-    let framed = block.get_mut();
-    if framed.is_empty() {
-        return Ok(());
-    }
-    let result = file.write_all(framed);
-    framed.clear();
-    result
 }
 
 /// Bytes of a frame's header (FORMAT.md).
