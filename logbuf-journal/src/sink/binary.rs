@@ -1,6 +1,6 @@
 //! The binary journal file sink.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -14,10 +14,13 @@ use crate::wire::{self, Record, SpanRecord, Value};
 /// Writes the journal as a binary file, read back with [`FileReader`](crate::file::FileReader)
 /// and the `logbuf` command.
 ///
-/// Every callsite and thread-name record is kept, and so are the spans still open (each one's
-/// `SpanNew` and its recorded values), so a file started again (after
-/// [`BinaryFileSink::reopen`], or a rotation with [`BinaryFileSink::rotating`]) repeats them
-/// and decodes on its own, spans included.
+/// Every callsite and interned-string record is kept, and so are the names of the threads still
+/// running and the spans still open (each one's `SpanNew` and its recorded values), so a file
+/// started again (after [`BinaryFileSink::reopen`], or a rotation with
+/// [`BinaryFileSink::rotating`]) repeats them and decodes on its own, spans included. What is
+/// no longer live is forgotten, so this state (and each file's preamble) stays bounded under
+/// thread churn: the name of a thread that ended (a `ThreadEnd` record, format 2.2), and past
+/// [`MAX_OPEN_SPANS`] spans whose close has not come (a close lost to a full ring), the oldest.
 ///
 /// A rotation that fails (the directory removed: it is made again and the file tried once
 /// more; a name taken; no file descriptors left) loses nothing: the record and those after it
@@ -48,8 +51,10 @@ use crate::wire::{self, Record, SpanRecord, Value};
 pub struct BinaryFileSink {
     path: PathBuf,
     out: Out,
-    /// Callsite and thread-name records seen so far, to start a new file with.
+    /// Callsite and interned-string records seen so far, to start a new file with.
     definitions: Vec<Vec<u8>>,
+    /// Names of the threads that have not ended, by thread id.
+    threads: BTreeMap<u64, Vec<u8>>,
     /// Spans not closed yet, to start a new file with.
     spans: OpenSpans,
     header: FileHeader,
@@ -106,6 +111,7 @@ impl BinaryFileSink {
             path: path.to_path_buf(),
             out,
             definitions: Vec::new(),
+            threads: BTreeMap::new(),
             spans: OpenSpans::default(),
             header: header(),
             deferred: None,
@@ -137,7 +143,7 @@ impl BinaryFileSink {
                 self.header.clock = crate::clock::global().pair();
                 let mut w = FileWriter::new(BufWriter::with_capacity(1 << 16, file), &self.header)?;
                 w.write_record(&clock_ahead(&self.header))?;
-                for record in self.definitions.iter().chain(self.spans.records()) {
+                for record in preamble_records(&self.definitions, &self.threads, &self.spans) {
                     w.write_record(record)?;
                 }
                 // The file is a journal from the start: a process killed before the first
@@ -189,7 +195,7 @@ impl BinaryFileSink {
         let result = (|| {
             let mut preamble = FileWriter::new(Vec::new(), &self.header)?;
             preamble.write_record(&clock_ahead(&self.header))?;
-            for record in self.definitions.iter().chain(self.spans.records()) {
+            for record in preamble_records(&self.definitions, &self.threads, &self.spans) {
                 preamble.write_record(record)?;
             }
             file.write_all(&preamble.finish()?)
@@ -209,12 +215,29 @@ impl BinaryFileSink {
         }
     }
 
+    /// How many records a file started now would repeat in its preamble: callsites and
+    /// interned strings, names of threads that have not ended, and open spans (with their
+    /// recorded values).
+    pub fn preamble_len(&self) -> usize {
+        preamble_records(&self.definitions, &self.threads, &self.spans).count()
+    }
+
     /// Keeps what a new file must start with.
     fn remember(&mut self, bytes: &[u8]) {
         match bytes.first() {
-            // Kinds 0 (callsite), 8 (thread name) and 11 (interned string) define what later
-            // records refer to.
-            Some(0 | 8 | 11) => self.definitions.push(bytes.to_vec()),
+            // Kinds 0 (callsite) and 11 (interned string) define what later records refer to.
+            Some(0 | 11) => self.definitions.push(bytes.to_vec()),
+            // Kind 8 names a thread until kind 13 says it ended (the thread id comes first).
+            Some(8) => {
+                if let Some(thread) = span_id(bytes) {
+                    self.threads.insert(thread, bytes.to_vec());
+                }
+            }
+            Some(13) => {
+                if let Some(thread) = span_id(bytes) {
+                    self.threads.remove(&thread);
+                }
+            }
             Some(2) => self.spans.new_span(bytes),
             Some(3) => self.spans.record(bytes),
             // Kind 6 closes a span, and so does kind 12 (a close with its times).
@@ -318,6 +341,24 @@ impl Sink for BinaryFileSink {
     }
 }
 
+/// The most spans whose close has not come that a binary sink keeps to start a new file with;
+/// past this, the oldest are forgotten (a close lost to a full ring would otherwise keep its
+/// span for the sink's lifetime).
+pub const MAX_OPEN_SPANS: usize = 16_384;
+
+/// What a new file starts with after its header: definitions, the names of threads still
+/// running, the open spans.
+fn preamble_records<'a>(
+    definitions: &'a [Vec<u8>],
+    threads: &'a BTreeMap<u64, Vec<u8>>,
+    spans: &'a OpenSpans,
+) -> impl Iterator<Item = &'a Vec<u8>> {
+    definitions
+        .iter()
+        .chain(threads.values())
+        .chain(spans.records())
+}
+
 /// Bytes of a frame's header (FORMAT.md).
 const FRAME_HEADER: u64 = 8;
 
@@ -328,6 +369,8 @@ const FRAME_HEADER: u64 = 8;
 #[derive(Debug, Default)]
 struct OpenSpans {
     by_id: HashMap<u64, OpenSpan>,
+    /// Span ids by `seq`, to forget the oldest past [`MAX_OPEN_SPANS`].
+    by_seq: BTreeMap<u64, u64>,
     next_seq: u64,
 }
 
@@ -342,15 +385,26 @@ struct OpenSpan {
 impl OpenSpans {
     fn new_span(&mut self, bytes: &[u8]) {
         let Some(id) = span_id(bytes) else { return };
-        self.by_id.insert(
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let old = self.by_id.insert(
             id,
             OpenSpan {
-                seq: self.next_seq,
+                seq,
                 new: bytes.to_vec(),
                 recorded: None,
             },
         );
-        self.next_seq += 1;
+        if let Some(old) = old {
+            self.by_seq.remove(&old.seq);
+        }
+        self.by_seq.insert(seq, id);
+        while self.by_id.len() > MAX_OPEN_SPANS {
+            let Some((_, oldest)) = self.by_seq.pop_first() else {
+                break;
+            };
+            self.by_id.remove(&oldest);
+        }
     }
 
     fn record(&mut self, bytes: &[u8]) {
@@ -364,22 +418,22 @@ impl OpenSpans {
     }
 
     fn close(&mut self, bytes: &[u8]) {
-        if let Some(id) = span_id(bytes) {
-            self.by_id.remove(&id);
+        if let Some(span) = span_id(bytes).and_then(|id| self.by_id.remove(&id)) {
+            self.by_seq.remove(&span.seq);
         }
     }
 
     /// The records that reopen every open span, parents first.
     fn records(&self) -> impl Iterator<Item = &Vec<u8>> {
-        let mut spans: Vec<&OpenSpan> = self.by_id.values().collect();
-        spans.sort_by_key(|s| s.seq);
-        spans
-            .into_iter()
+        self.by_seq
+            .values()
+            .filter_map(|id| self.by_id.get(id))
             .flat_map(|s| std::iter::once(&s.new).chain(s.recorded.as_ref()))
     }
 }
 
-/// The span id: the first varint after the kind byte (FORMAT.md).
+/// The span id (or, in a thread's records, the thread id): the first varint after the kind
+/// byte (FORMAT.md).
 fn span_id(bytes: &[u8]) -> Option<u64> {
     let mut id = 0u64;
     for (i, b) in bytes.get(1..)?.iter().take(10).enumerate() {
