@@ -124,6 +124,9 @@ impl Stats {
         }
         let mut per_callsite: HashMap<u64, u64> = HashMap::new();
         let mut per_thread: HashMap<u64, u64> = HashMap::new();
+        // The context forgets a thread's name at its `ThreadEnd`; the summary names every
+        // thread that logged.
+        let mut names: HashMap<u64, String> = HashMap::new();
         while let Some(record) = file.next_record() {
             let record = match record {
                 Ok(record) => record,
@@ -171,6 +174,9 @@ impl Stats {
                         });
                     }
                 }
+                Record::ThreadName(t) => {
+                    names.insert(t.thread, t.name.to_owned());
+                }
                 Record::SpanNew(_) => self.spans += 1,
                 Record::SpanEnter(_) | Record::SpanExit(_) => self.span_transitions += 1,
                 _ => {}
@@ -192,7 +198,7 @@ impl Stats {
             }
         }
         for (thread, count) in per_thread {
-            let name = context.thread_name(thread).map(str::to_owned);
+            let name = names.get(&thread).cloned();
             *self.threads.entry((thread, name)).or_default() += count;
         }
         let read = file.stats();

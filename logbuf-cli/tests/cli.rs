@@ -592,8 +592,12 @@ fn truncated_file_prints_what_decodes_and_reports_the_torn_tail() {
     let good = sample(dir.path(), "app.lbf");
     let bytes = std::fs::read(&good).unwrap();
     let path = dir.path().join("torn.lbf");
-    // Cut inside the last record (the debug event, written last).
-    std::fs::write(&path, &bytes[..bytes.len() - 5]).unwrap();
+    // Cut inside the debug event, the last event written (a thread's end may follow it).
+    let at = bytes
+        .windows(10)
+        .rposition(|w| w == b"background")
+        .expect("the debug event");
+    std::fs::write(&path, &bytes[..at + 3]).unwrap();
     let r = run(&["cat", path_arg(&path)]);
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert_eq!(

@@ -60,7 +60,7 @@ const FRAME_HEADER: usize = 8;
 /// Magic, major and minor.
 const PREAMBLE: usize = 12;
 /// Record kinds this version knows (`Record`'s variants).
-const KNOWN_KINDS: u64 = 13;
+const KNOWN_KINDS: u64 = 14;
 /// The first major version, whose frames held one record each.
 const MAJOR_ONE_RECORD_FRAMES: u16 = 1;
 
@@ -140,6 +140,34 @@ impl<W: Write> FileWriter<W> {
         let header = postcard::to_allocvec(header).map_err(io::Error::other)?;
         writer.write_frame(&header, 0)?;
         Ok(writer)
+    }
+
+    /// A writer that frames records into `inner` as they are, with no preamble or header: for
+    /// an owner that writes those itself (the rotating binary sink, at the start of each file).
+    pub(crate) fn framing(inner: W) -> Self {
+        Self {
+            inner: Some(inner),
+            bytes: 0,
+            block: Vec::with_capacity(BLOCK_SIZE + 64),
+            block_records: 0,
+            unwritten: Vec::new(),
+            frames: std::collections::VecDeque::new(),
+            lost: 0,
+        }
+    }
+
+    /// Bytes of frames the inner writer has not taken yet.
+    pub(crate) fn unwritten(&self) -> u64 {
+        self.unwritten.len() as u64
+    }
+
+    /// The inner writer, to look at.
+    pub(crate) fn get_ref(&self) -> &W {
+        match &self.inner {
+            Some(inner) => inner,
+            // Only `finish` takes it, and `finish` consumes the writer.
+            None => unreachable!("FileWriter used after finish"),
+        }
     }
 
     /// Adds `record`, an encoded [`Record`], to the current block; writes the block once it

@@ -332,6 +332,10 @@ impl Context {
             Record::SpanCloseTimes(c) => {
                 self.spans.remove(&c.id);
             }
+            // Format 2.2: the thread's records are all before this one; its name goes.
+            Record::ThreadEnd(t) => {
+                self.threads.remove(&t.thread);
+            }
             Record::Dropped(d) => self.dropped += d.count,
             Record::SpanEnter(_) | Record::SpanExit(_) | Record::FollowsFrom(_) => {}
             Record::Event(e) => {
@@ -417,6 +421,12 @@ impl Context {
     /// The callsite with this id, if defined.
     pub fn callsite(&self, id: u64) -> Option<&Callsite> {
         self.callsites.get(&id).map(|c| &**c)
+    }
+
+    /// How many thread names are known: those named and not ended (a [`Record::ThreadEnd`]
+    /// forgets a name).
+    pub fn thread_count(&self) -> usize {
+        self.threads.len()
     }
 
     /// The name of a journal thread id, if recorded.

@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 /// Major version of the format: readers refuse files of another major version.
 pub const FORMAT_MAJOR: u16 = 2;
 /// Minor version of the format: newer minors only add record and value kinds at the end.
-pub const FORMAT_MINOR: u16 = 1;
+pub const FORMAT_MINOR: u16 = 2;
 
 /// One journal record.
 ///
@@ -78,6 +78,10 @@ pub enum Record<'a> {
     /// thread) and idle over its life. Writers of 2.1 write this in place of
     /// [`Record::SpanClose`]; readers treat both as the span's close.
     SpanCloseTimes(SpanCloseTimes),
+    /// Kind 13 (format 2.2): a thread has ended and all its records were written before this
+    /// one; its id is never used again. Readers and sinks can forget its name, and a file
+    /// started later does not repeat it.
+    ThreadEnd(ThreadEnd),
 }
 
 /// Whether a callsite emits events or creates spans.
@@ -228,6 +232,15 @@ pub struct ThreadName<'a> {
     pub thread: u64,
     /// Its name.
     pub name: &'a str,
+}
+
+/// A thread that ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadEnd {
+    /// Thread id.
+    pub thread: u64,
+    /// Tick counter when the journal saw the thread gone (after its last record).
+    pub time: u64,
 }
 
 /// Events dropped by one thread because its ring was full.

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use crate::clock;
 use crate::journal::{RingEntry, STAMP, Shared, ThreadSlot, Timing, lock};
 use crate::sink::{Entry, Sink};
-use crate::wire::{Clock, Dropped, Record};
+use crate::wire::{Clock, Dropped, Record, ThreadEnd};
 
 /// How often sink errors are reported on stderr, at most.
 const ERROR_REPORT_INTERVAL: Duration = Duration::from_secs(10);
@@ -260,6 +260,10 @@ struct Worker {
     last_clock: Instant,
     /// The last clock pair read.
     last_pair: Clock,
+    /// Threads seen gone whose end is not written yet, with the pass that saw them.
+    ended: Vec<(u64, u64)>,
+    /// Drain passes so far.
+    passes: u64,
 }
 
 pub(crate) fn run(shared: Arc<Shared>, sinks: Vec<Box<dyn Sink>>, timing: Timing) {
@@ -344,6 +348,8 @@ impl Worker {
                 ticks: 0,
                 unix_nanos: 0,
             },
+            ended: Vec::new(),
+            passes: 0,
         }
     }
 
@@ -391,6 +397,7 @@ impl Worker {
                     queue: Queue::new(mixed),
                 }));
         }
+        self.passes += 1;
         let (mut read, mut busy) = (0, false);
         for stage in &mut self.stages {
             let mut bytes = 0;
@@ -441,6 +448,8 @@ impl Worker {
     /// Turns the threads' drop counters into `Dropped` records.
     fn report_drops(&mut self) -> usize {
         let mut reports = Vec::new();
+        let pass = self.passes;
+        let ended = &mut self.ended;
         lock(&self.shared.slots).retain(|slot| {
             // Only this list still holds the slot: its thread is gone (and its own ring, if it
             // had one, reaped), so it counts no more drops.
@@ -449,6 +458,7 @@ impl Worker {
                 // Pairs with the Release decrement of the thread's last `Arc` clone: its last
                 // drop counts are visible to `take_drops` below.
                 fence(Ordering::Acquire);
+                ended.push((slot.thread, pass));
             }
             reports.extend(take_drops(slot));
             !gone
@@ -470,7 +480,37 @@ impl Worker {
         for report in reports {
             self.write_drops(report);
         }
+        self.write_thread_ends();
         reported
+    }
+
+    /// Writes a `ThreadEnd` for each thread seen gone once all its records are written, after
+    /// its last drop report, so sinks can forget its name. A thread with a ring of its own is
+    /// seen gone only once that ring was reaped, its records written. On the shared ring, its
+    /// records were committed before it was seen gone, so a later pass drained them: they are
+    /// written once nothing is held after that pass's drain.
+    fn write_thread_ends(&mut self) {
+        if self.ended.is_empty() {
+            return;
+        }
+        let now = clock::global().now();
+        let (pass, shared_ring) = (self.passes, self.shared.is_shared_ring());
+        let all_written = self.held == 0;
+        let mut ends = Vec::new();
+        self.ended.retain(|&(thread, seen)| {
+            let done = !shared_ring || (seen < pass && all_written);
+            if done {
+                ends.push(thread);
+            }
+            !done
+        });
+        for thread in ends {
+            if let Ok(bytes) =
+                postcard::to_allocvec(&Record::ThreadEnd(ThreadEnd { thread, time: now }))
+            {
+                self.out.write(&bytes);
+            }
+        }
     }
 
     fn write_drops(&mut self, report: Dropped) {

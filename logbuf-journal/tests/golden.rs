@@ -13,7 +13,7 @@ use logbuf_journal::encode::Encoder;
 use logbuf_journal::file::{FileHeader, FileReader, FileWriter};
 use logbuf_journal::wire::{
     Callsite, CallsiteKind, Clock, Dropped, FollowsFrom, Interned, Level, Record, SpanClose,
-    SpanCloseTimes, SpanTransition, ThreadName,
+    SpanCloseTimes, SpanTransition, ThreadEnd, ThreadName,
 };
 
 /// Writes the golden journal: every record kind, and events through the hot-path encoder.
@@ -144,7 +144,20 @@ fn golden_bytes() -> Vec<u8> {
         .unwrap(),
     )
     .unwrap();
+    // Format 2.2: a thread ended.
+    put2(
+        &mut w,
+        Record::ThreadEnd(ThreadEnd {
+            thread: 1,
+            time: 2_200,
+        }),
+    );
     w.finish().unwrap()
+}
+
+fn put2(w: &mut FileWriter<Vec<u8>>, record: Record<'_>) {
+    w.write_record(&postcard::to_allocvec(&record).unwrap())
+        .unwrap();
 }
 
 fn decode(bytes: &[u8]) -> String {
@@ -180,15 +193,26 @@ fn files_of_format_2_0_still_read() {
 }
 
 #[test]
+fn files_of_format_2_1_still_read() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let bytes = std::fs::read(dir.join("v2.1.lbf")).unwrap();
+    assert_eq!(FileReader::new(&bytes[..]).unwrap().version(), (2, 1));
+    assert_eq!(
+        decode(&bytes),
+        std::fs::read_to_string(dir.join("v2.1.txt")).unwrap()
+    );
+}
+
+#[test]
 fn the_format_has_not_drifted() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
-    let (lbf, txt) = (dir.join("v2.1.lbf"), dir.join("v2.1.txt"));
+    let (lbf, txt) = (dir.join("v2.2.lbf"), dir.join("v2.2.txt"));
     if std::env::var_os("LOGBUF_BLESS").is_some() {
         std::fs::write(&lbf, golden_bytes()).unwrap();
         std::fs::write(&txt, decode(&golden_bytes())).unwrap();
     }
     let checked_in = std::fs::read(&lbf).unwrap();
-    assert_eq!(FileReader::new(&checked_in[..]).unwrap().version(), (2, 1));
+    assert_eq!(FileReader::new(&checked_in[..]).unwrap().version(), (2, 2));
     assert_eq!(golden_bytes(), checked_in, "the writer's bytes changed");
     assert_eq!(
         decode(&checked_in),

@@ -1,6 +1,6 @@
 //! The binary journal file sink.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -14,16 +14,25 @@ use crate::wire::{self, Record, SpanRecord, Value};
 /// Writes the journal as a binary file, read back with [`FileReader`](crate::file::FileReader)
 /// and the `logbuf` command.
 ///
-/// Every callsite and thread-name record is kept, and so are the spans still open (each one's
-/// `SpanNew` and its recorded values), so a file started again (after
-/// [`BinaryFileSink::reopen`], or a rotation with [`BinaryFileSink::rotating`]) repeats them
-/// and decodes on its own, spans included.
+/// Every callsite and interned-string record is kept, and so are the names of the threads still
+/// running and the spans still open (each one's `SpanNew` and its recorded values), so a file
+/// started again (after [`BinaryFileSink::reopen`], or a rotation with
+/// [`BinaryFileSink::rotating`]) repeats them and decodes on its own, spans included. What is
+/// no longer live is forgotten, so this state (and each file's preamble) stays bounded under
+/// thread churn: the name of a thread that ended (a `ThreadEnd` record, format 2.2), and past
+/// [`MAX_OPEN_SPANS`] spans whose close has not come (a close lost to a full ring), the oldest.
 ///
 /// A rotation that fails (the directory removed: it is made again and the file tried once
 /// more; a name taken; no file descriptors left) loses nothing: the record and those after it
 /// go to the current file, the rotation is tried again after
 /// [`ROTATE_RETRY`](crate::rotate::ROTATE_RETRY), and the error is returned from the next
 /// flush.
+///
+/// A file that refuses writes (a full disk, an I/O error) loses nothing at first: what it did
+/// not take is kept and written first once it takes writes again, as [`FileWriter`] does, up
+/// to [`MAX_UNWRITTEN`](crate::file::MAX_UNWRITTEN) bytes; past that the waiting records are
+/// dropped, counted ([`BinaryFileSink::lost_records`]) and the error says how many. A rotation
+/// waits while the file it would close still refuses its records.
 ///
 /// ```
 /// use logbuf_journal::Journal;
@@ -42,8 +51,10 @@ use crate::wire::{self, Record, SpanRecord, Value};
 pub struct BinaryFileSink {
     path: PathBuf,
     out: Out,
-    /// Callsite and thread-name records seen so far, to start a new file with.
+    /// Callsite and interned-string records seen so far, to start a new file with.
     definitions: Vec<Vec<u8>>,
+    /// Names of the threads that have not ended, by thread id.
+    threads: BTreeMap<u64, Vec<u8>>,
     /// Spans not closed yet, to start a new file with.
     spans: OpenSpans,
     header: FileHeader,
@@ -56,11 +67,9 @@ pub struct BinaryFileSink {
 enum Out {
     /// One file, truncated on reopen.
     Plain(Option<FileWriter<BufWriter<File>>>),
-    /// A rotating series; `block` collects records into framed blocks for the file.
-    Rotating {
-        file: Box<RotatingFile>,
-        block: FileWriter<Vec<u8>>,
-    },
+    /// A rotating series, its records framed into blocks; frames the file refuses are kept
+    /// and written again (see [`FileWriter`]).
+    Rotating(Box<FileWriter<RotatingFile>>),
 }
 
 impl BinaryFileSink {
@@ -91,10 +100,8 @@ impl BinaryFileSink {
     /// If the first file cannot be made (see [`RotatingFile::new`]).
     pub fn rotating(base: impl AsRef<Path>, rotation: Rotation) -> io::Result<Self> {
         let file = RotatingFile::for_records(base.as_ref(), rotation)?;
-        let mut block = FileWriter::new(Vec::new(), &header())?;
-        block.get_mut().clear();
-        let file = Box::new(file);
-        let mut sink = Self::empty(base.as_ref(), Out::Rotating { file, block });
+        let out = Out::Rotating(Box::new(FileWriter::framing(file)));
+        let mut sink = Self::empty(base.as_ref(), out);
         sink.start_file()?;
         Ok(sink)
     }
@@ -104,6 +111,7 @@ impl BinaryFileSink {
             path: path.to_path_buf(),
             out,
             definitions: Vec::new(),
+            threads: BTreeMap::new(),
             spans: OpenSpans::default(),
             header: header(),
             deferred: None,
@@ -135,7 +143,7 @@ impl BinaryFileSink {
                 self.header.clock = crate::clock::global().pair();
                 let mut w = FileWriter::new(BufWriter::with_capacity(1 << 16, file), &self.header)?;
                 w.write_record(&clock_ahead(&self.header))?;
-                for record in self.definitions.iter().chain(self.spans.records()) {
+                for record in preamble_records(&self.definitions, &self.threads, &self.spans) {
                     w.write_record(record)?;
                 }
                 // The file is a journal from the start: a process killed before the first
@@ -144,7 +152,10 @@ impl BinaryFileSink {
                 *writer = Some(w);
                 Ok(())
             }
-            Out::Rotating { file, .. } => {
+            Out::Rotating(w) => {
+                // The records collected so far belong to the old file.
+                w.end_block()?;
+                let file = w.get_mut();
                 if let Err(e) = file.reopen() {
                     file.rotate_next();
                     return Err(e);
@@ -154,24 +165,37 @@ impl BinaryFileSink {
         }
     }
 
+    /// Records dropped because their file refused them for too long (see
+    /// [`FileWriter`]'s [`MAX_UNWRITTEN`](crate::file::MAX_UNWRITTEN)); each drop was also
+    /// returned as an error saying how many records went.
+    pub fn lost_records(&self) -> u64 {
+        match &self.out {
+            Out::Plain(w) => w.as_ref().map_or(0, FileWriter::lost_records),
+            Out::Rotating(w) => w.lost_records(),
+        }
+    }
+
     /// The file's path; for a rotating sink, the file being written.
     pub fn path(&self) -> &Path {
         match &self.out {
             Out::Plain(_) => &self.path,
-            Out::Rotating { file, .. } => file.path(),
+            Out::Rotating(w) => w.get_ref().path(),
         }
     }
 
     /// Writes the preamble of a new rotated file: header, definitions, open spans.
     fn start_file(&mut self) -> io::Result<()> {
-        let Out::Rotating { file, .. } = &mut self.out else {
+        let Out::Rotating(w) = &mut self.out else {
             return Ok(());
         };
+        // Called with no frame waiting (after a rotation, or at the start), so the preamble
+        // goes to the file first.
+        let file = w.get_mut();
         self.header.clock = crate::clock::global().pair();
         let result = (|| {
             let mut preamble = FileWriter::new(Vec::new(), &self.header)?;
             preamble.write_record(&clock_ahead(&self.header))?;
-            for record in self.definitions.iter().chain(self.spans.records()) {
+            for record in preamble_records(&self.definitions, &self.threads, &self.spans) {
                 preamble.write_record(record)?;
             }
             file.write_all(&preamble.finish()?)
@@ -191,12 +215,29 @@ impl BinaryFileSink {
         }
     }
 
+    /// How many records a file started now would repeat in its preamble: callsites and
+    /// interned strings, names of threads that have not ended, and open spans (with their
+    /// recorded values).
+    pub fn preamble_len(&self) -> usize {
+        preamble_records(&self.definitions, &self.threads, &self.spans).count()
+    }
+
     /// Keeps what a new file must start with.
     fn remember(&mut self, bytes: &[u8]) {
         match bytes.first() {
-            // Kinds 0 (callsite), 8 (thread name) and 11 (interned string) define what later
-            // records refer to.
-            Some(0 | 8 | 11) => self.definitions.push(bytes.to_vec()),
+            // Kinds 0 (callsite) and 11 (interned string) define what later records refer to.
+            Some(0 | 11) => self.definitions.push(bytes.to_vec()),
+            // Kind 8 names a thread until kind 13 says it ended (the thread id comes first).
+            Some(8) => {
+                if let Some(thread) = span_id(bytes) {
+                    self.threads.insert(thread, bytes.to_vec());
+                }
+            }
+            Some(13) => {
+                if let Some(thread) = span_id(bytes) {
+                    self.threads.remove(&thread);
+                }
+            }
             Some(2) => self.spans.new_span(bytes),
             Some(3) => self.spans.record(bytes),
             // Kind 6 closes a span, and so does kind 12 (a close with its times).
@@ -220,31 +261,44 @@ impl Sink for BinaryFileSink {
                     _ => Ok(()),
                 }
             }
-            Out::Rotating { file, block } => {
+            Out::Rotating(w) => {
                 // The frame header comes with the block's first record.
-                let pending = block.pending();
+                let pending = w.pending();
                 let incoming = u64::from(pending == 0) * FRAME_HEADER
                     + (varint_len(bytes.len() as u64) + bytes.len()) as u64;
-                if let Some(now) = file.rotation_due(pending, incoming) {
-                    // The records collected so far belong to the file they were written for.
-                    block.end_block()?;
-                    write_blocks(file, block)?;
-                    match file.rotate_at(now) {
-                        // The record just remembered is in the preamble if it is a definition
-                        // or a span's state; written again below, it would be there twice.
-                        Ok(()) if matches!(bytes.first(), Some(0 | 2 | 3 | 8 | 11)) => {
-                            return self.start_file();
+                let mut refused = None;
+                let waiting = pending + w.unwritten();
+                if let Some(now) = w.get_mut().rotation_due(waiting, incoming) {
+                    // The records collected so far belong to the file they were written for:
+                    // while it refuses them, the rotation waits (and is tried again on the
+                    // next record). Past `MAX_UNWRITTEN` they are dropped and counted, and the
+                    // rotation goes on.
+                    if let Err(e) = w.end_block() {
+                        refused = Some(e);
+                    }
+                    if w.unwritten() > 0 {
+                        w.get_mut().rotate_next();
+                    } else {
+                        match w.get_mut().rotate_at(now) {
+                            // The record just remembered is in the preamble if it is a
+                            // definition or a span's state; written again below, it would be
+                            // there twice.
+                            Ok(()) if matches!(bytes.first(), Some(0 | 2 | 3 | 8 | 11)) => {
+                                let started = self.start_file();
+                                return refused.map_or(started, Err);
+                            }
+                            Ok(()) => self.start_file()?,
+                            // The current file is still open: the record goes there, the
+                            // rotation is tried again later, and the error comes from the next
+                            // flush.
+                            Err(e) => self.deferred = Some(e),
                         }
-                        Ok(()) => self.start_file()?,
-                        // The current file is still open: the record goes there, the rotation
-                        // is tried again later, and the error comes from the next flush.
-                        Err(e) => self.deferred = Some(e),
                     }
                 }
                 match &mut self.out {
-                    Out::Rotating { file, block } => {
-                        block.write_record(bytes)?;
-                        write_blocks(file, block)
+                    Out::Rotating(w) => {
+                        let written = w.write_record(bytes);
+                        refused.map_or(written, Err)
                     }
                     Out::Plain(_) => Ok(()),
                 }
@@ -256,10 +310,8 @@ impl Sink for BinaryFileSink {
         match &mut self.out {
             Out::Plain(Some(w)) => w.flush(),
             Out::Plain(None) => Ok(()),
-            Out::Rotating { file, block } => {
-                block.end_block()?;
-                write_blocks(file, block)?;
-                file.flush()?;
+            Out::Rotating(w) => {
+                w.flush()?;
                 match self.deferred.take() {
                     Some(e) => Err(io::Error::new(
                         e.kind(),
@@ -276,7 +328,8 @@ impl Sink for BinaryFileSink {
         match &mut self.out {
             Out::Plain(Some(w)) => w.get_mut().get_ref().sync_data(),
             Out::Plain(None) => Ok(()),
-            Out::Rotating { file, .. } => {
+            Out::Rotating(w) => {
+                let file = w.get_mut();
                 file.sync_data()?;
                 file.flush()
             }
@@ -288,15 +341,22 @@ impl Sink for BinaryFileSink {
     }
 }
 
-/// Moves the blocks `block` has framed into the rotating file.
-fn write_blocks(file: &mut RotatingFile, block: &mut FileWriter<Vec<u8>>) -> io::Result<()> {
-    let framed = block.get_mut();
-    if framed.is_empty() {
-        return Ok(());
-    }
-    let result = file.write_all(framed);
-    framed.clear();
-    result
+/// The most spans whose close has not come that a binary sink keeps to start a new file with;
+/// past this, the oldest are forgotten (a close lost to a full ring would otherwise keep its
+/// span for the sink's lifetime).
+pub const MAX_OPEN_SPANS: usize = 16_384;
+
+/// What a new file starts with after its header: definitions, the names of threads still
+/// running, the open spans.
+fn preamble_records<'a>(
+    definitions: &'a [Vec<u8>],
+    threads: &'a BTreeMap<u64, Vec<u8>>,
+    spans: &'a OpenSpans,
+) -> impl Iterator<Item = &'a Vec<u8>> {
+    definitions
+        .iter()
+        .chain(threads.values())
+        .chain(spans.records())
 }
 
 /// Bytes of a frame's header (FORMAT.md).
@@ -309,6 +369,8 @@ const FRAME_HEADER: u64 = 8;
 #[derive(Debug, Default)]
 struct OpenSpans {
     by_id: HashMap<u64, OpenSpan>,
+    /// Span ids by `seq`, to forget the oldest past [`MAX_OPEN_SPANS`].
+    by_seq: BTreeMap<u64, u64>,
     next_seq: u64,
 }
 
@@ -323,15 +385,26 @@ struct OpenSpan {
 impl OpenSpans {
     fn new_span(&mut self, bytes: &[u8]) {
         let Some(id) = span_id(bytes) else { return };
-        self.by_id.insert(
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let old = self.by_id.insert(
             id,
             OpenSpan {
-                seq: self.next_seq,
+                seq,
                 new: bytes.to_vec(),
                 recorded: None,
             },
         );
-        self.next_seq += 1;
+        if let Some(old) = old {
+            self.by_seq.remove(&old.seq);
+        }
+        self.by_seq.insert(seq, id);
+        while self.by_id.len() > MAX_OPEN_SPANS {
+            let Some((_, oldest)) = self.by_seq.pop_first() else {
+                break;
+            };
+            self.by_id.remove(&oldest);
+        }
     }
 
     fn record(&mut self, bytes: &[u8]) {
@@ -345,22 +418,22 @@ impl OpenSpans {
     }
 
     fn close(&mut self, bytes: &[u8]) {
-        if let Some(id) = span_id(bytes) {
-            self.by_id.remove(&id);
+        if let Some(span) = span_id(bytes).and_then(|id| self.by_id.remove(&id)) {
+            self.by_seq.remove(&span.seq);
         }
     }
 
     /// The records that reopen every open span, parents first.
     fn records(&self) -> impl Iterator<Item = &Vec<u8>> {
-        let mut spans: Vec<&OpenSpan> = self.by_id.values().collect();
-        spans.sort_by_key(|s| s.seq);
-        spans
-            .into_iter()
+        self.by_seq
+            .values()
+            .filter_map(|id| self.by_id.get(id))
             .flat_map(|s| std::iter::once(&s.new).chain(s.recorded.as_ref()))
     }
 }
 
-/// The span id: the first varint after the kind byte (FORMAT.md).
+/// The span id (or, in a thread's records, the thread id): the first varint after the kind
+/// byte (FORMAT.md).
 fn span_id(bytes: &[u8]) -> Option<u64> {
     let mut id = 0u64;
     for (i, b) in bytes.get(1..)?.iter().take(10).enumerate() {

@@ -18,7 +18,7 @@ mod filter;
 pub mod json;
 pub mod text;
 
-pub use binary::BinaryFileSink;
+pub use binary::{BinaryFileSink, MAX_OPEN_SPANS};
 pub use filter::MinLevel;
 
 /// A record on its way to the sinks: its encoded bytes, decoded on demand.
