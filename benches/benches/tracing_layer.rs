@@ -6,6 +6,8 @@
 //! # knobs: --events N (100000 per thread, timed one by one, then as many in batches),
 //! #        --rounds N (5)          env LOGBUF_BENCH_EVENTS, LOGBUF_BENCH_ROUNDS
 //! #        env LOGBUF_BENCH_CASES=logbuf,visit   only the cases whose label contains one of these
+//! #          (or is named by one: empty, visit, visit-tsc, logbuf-block, logbuf-drop,
+//! #          fmt-lossy, fmt-not-lossy, fmt-file)
 //! #        --in-span 1 (env LOGBUF_BENCH_IN_SPAN=1)  log inside an entered span
 //! ```
 //!
@@ -141,6 +143,20 @@ const CASES: [Case; 8] = [
 ];
 
 impl Case {
+    /// A short name for `LOGBUF_BENCH_CASES`.
+    fn name(self) -> &'static str {
+        match self {
+            Case::Empty => "empty",
+            Case::Visit => "visit",
+            Case::VisitTsc => "visit-tsc",
+            Case::Logbuf => "logbuf-block",
+            Case::LogbufDrop => "logbuf-drop",
+            Case::FmtNonBlockingLossy => "fmt-lossy",
+            Case::FmtNonBlocking => "fmt-not-lossy",
+            Case::FmtFile => "fmt-file",
+        }
+    }
+
     fn label(self) -> &'static str {
         match self {
             Case::Empty => "empty layer (floor)",
@@ -417,11 +433,14 @@ fn main() {
         .map(|_| CASES.iter().map(|_| Figures::default()).collect())
         .collect();
     let only = std::env::var("LOGBUF_BENCH_CASES").unwrap_or_default();
+    // A part that is a case's short name picks that case alone; any other part, the cases
+    // whose label contains it.
     let chosen = |case: Case| {
         only.is_empty()
-            || only
-                .split(',')
-                .any(|part| case.label().contains(part.trim()))
+            || only.split(',').map(str::trim).any(|part| {
+                part == case.name()
+                    || (!CASES.iter().any(|c| c.name() == part) && case.label().contains(part))
+            })
     };
     for _ in 0..rounds {
         for (ti, &threads) in thread_counts.iter().enumerate() {
