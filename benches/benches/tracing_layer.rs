@@ -6,6 +6,8 @@
 //! # knobs: --events N (100000 per thread, timed one by one, then as many in batches),
 //! #        --rounds N (5)          env LOGBUF_BENCH_EVENTS, LOGBUF_BENCH_ROUNDS
 //! #        env LOGBUF_BENCH_CASES=logbuf,visit   only the cases whose label contains one of these
+//! #          (or is named by one: empty, visit, visit-tsc, logbuf-block, logbuf-drop,
+//! #          fmt-lossy, fmt-not-lossy, fmt-file)
 //! #        --in-span 1 (env LOGBUF_BENCH_IN_SPAN=1)  log inside an entered span
 //! ```
 //!
@@ -15,9 +17,13 @@
 //!
 //! - `empty layer`: a `Layer` with no methods on `Registry` (what tracing itself costs);
 //! - `visit fields`: a `Layer` whose `on_event` only visits the fields (what every layer pays);
-//! - `logbuf`: `LogbufLayer` writing a binary file (32 MiB rings, room for a run's timed
-//!   events, so the figures are the logging thread's cost and not the worker's speed; blocking
-//!   when full, so nothing is lost; drops are reported anyway);
+//! - `visit fields + TSC`: the same, and a read of the tick counter logbuf stamps records with
+//!   (quanta's `Clock::raw`): the floor of any layer that timestamps its events;
+//! - `logbuf, block`: `LogbufLayer` writing a binary file (32 MiB rings, room for a run's timed
+//!   events, so the figures are the logging thread's cost and not the worker's speed;
+//!   `FullPolicy::Block`, so nothing is lost);
+//! - `logbuf, drop`: the same with the defaults (1 MiB rings, `FullPolicy::Drop`): lossy when
+//!   the logging threads outrun the worker;
 //! - `fmt + non_blocking`: tracing-subscriber's `fmt` layer into tracing-appender's
 //!   `non_blocking` writer to a file, lossy (the default) and not;
 //! - `fmt, file`: the `fmt` layer writing to the file synchronously (a `write` per event).
@@ -25,6 +31,11 @@
 //! With `--in-span 1`, each thread logs its events inside an entered span,
 //! `info_span!("request", id = 7u64)`: the span context every layer then looks up (and fmt
 //! formats into each line).
+//!
+//! Every case counts its losses: the events each run logged (warm-up included), those that
+//! reached the output (read back from logbuf's file, lines of fmt's file) and those dropped
+//! (logbuf's `Journal::stats().dropped`, tracing-appender's `ErrorCounter`). For logbuf,
+//! written + dropped = logged, or the difference is printed as unaccounted.
 //!
 //! Each thread first logs `--warm-up` events (500000) untimed, which also laps the logbuf
 //! ring so that its pages are mapped (a fresh ring's first lap pays a page fault every 4 KiB,
@@ -41,6 +52,8 @@ use std::thread;
 
 use hdrhistogram::Histogram;
 use logbuf_benches::{Table, cycles, fmt, fmt_ratio, machine, median, setting};
+use logbuf_journal::file::FileReader;
+use logbuf_journal::wire::Record;
 use logbuf_journal::{FullPolicy, Journal};
 use logbuf_tracing::LogbufLayer;
 use tracing::field::{Field, Visit};
@@ -93,31 +106,64 @@ impl<S: Subscriber> Layer<S> for VisitLayer {
     }
 }
 
+/// A layer whose `on_event` visits the fields and reads the tick counter logbuf's journal
+/// stamps records with (quanta's raw counter, the TSC on x86-64): the floor of a layer that
+/// timestamps its events.
+struct VisitTscLayer(quanta::Clock);
+
+impl<S: Subscriber> Layer<S> for VisitTscLayer {
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        let mut touch = Touch(self.0.raw());
+        event.record(&mut touch);
+        black_box(touch.0);
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Case {
     Empty,
     Visit,
+    VisitTsc,
     Logbuf,
+    LogbufDrop,
     FmtNonBlockingLossy,
     FmtNonBlocking,
     FmtFile,
 }
 
-const CASES: [Case; 6] = [
+const CASES: [Case; 8] = [
     Case::Empty,
     Case::Visit,
+    Case::VisitTsc,
     Case::Logbuf,
+    Case::LogbufDrop,
     Case::FmtNonBlockingLossy,
     Case::FmtNonBlocking,
     Case::FmtFile,
 ];
 
 impl Case {
+    /// A short name for `LOGBUF_BENCH_CASES`.
+    fn name(self) -> &'static str {
+        match self {
+            Case::Empty => "empty",
+            Case::Visit => "visit",
+            Case::VisitTsc => "visit-tsc",
+            Case::Logbuf => "logbuf-block",
+            Case::LogbufDrop => "logbuf-drop",
+            Case::FmtNonBlockingLossy => "fmt-lossy",
+            Case::FmtNonBlocking => "fmt-not-lossy",
+            Case::FmtFile => "fmt-file",
+        }
+    }
+
     fn label(self) -> &'static str {
         match self {
             Case::Empty => "empty layer (floor)",
             Case::Visit => "visit fields (floor)",
-            Case::Logbuf => "logbuf, binary file",
+            Case::VisitTsc => "visit fields + TSC (floor)",
+            Case::Logbuf => "logbuf, binary file, block",
+            Case::LogbufDrop => "logbuf, binary file, drop, 1 MiB",
             Case::FmtNonBlockingLossy => "fmt + non_blocking, lossy",
             Case::FmtNonBlocking => "fmt + non_blocking, not lossy",
             Case::FmtFile => "fmt, file, synchronous",
@@ -143,13 +189,19 @@ fn subscriber(case: Case, dir: &Path) -> (Dispatch, Keep) {
     match case {
         Case::Empty => (Dispatch::new(registry.with(EmptyLayer)), Keep::Nothing),
         Case::Visit => (Dispatch::new(registry.with(VisitLayer)), Keep::Nothing),
-        Case::Logbuf => {
-            let (layer, guard) = LogbufLayer::builder()
-                .file(dir.join("bench.lbf"))
-                .ring_capacity(RING)
-                .policy(FullPolicy::Block)
-                .build()
-                .expect("layer");
+        Case::VisitTsc => (
+            Dispatch::new(registry.with(VisitTscLayer(quanta::Clock::new()))),
+            Keep::Nothing,
+        ),
+        Case::Logbuf | Case::LogbufDrop => {
+            let builder = LogbufLayer::builder().file(dir.join("bench.lbf"));
+            let builder = if case == Case::Logbuf {
+                builder.ring_capacity(RING).policy(FullPolicy::Block)
+            } else {
+                // The defaults: 1 MiB rings, FullPolicy::Drop.
+                builder
+            };
+            let (layer, guard) = builder.build().expect("layer");
             let journal = layer.journal().clone();
             (
                 Dispatch::new(registry.with(layer)),
@@ -239,11 +291,47 @@ fn log_thread(
     })
 }
 
-/// One run of a case: figures merged over the threads, and events lost.
+/// One run of a case: figures merged over the threads, and where its events went.
 struct Run {
     hist: Histogram<u64>,
     batch_mean: f64,
-    lost: u64,
+    count: Count,
+}
+
+/// Events of one run: logged by the threads, found in the output, dropped by the back end.
+/// `written` is `None` for the floors, which write nothing.
+#[derive(Debug, Default, Clone, Copy)]
+struct Count {
+    logged: u64,
+    written: Option<u64>,
+    dropped: u64,
+}
+
+impl Count {
+    fn add(&mut self, other: Count) {
+        self.logged += other.logged;
+        self.written = match (self.written, other.written) {
+            (None, w) | (w, None) => w,
+            (Some(a), Some(b)) => Some(a + b),
+        };
+        self.dropped += other.dropped;
+    }
+}
+
+/// Event records in logbuf's file.
+fn events_in_journal(path: &Path) -> u64 {
+    let mut reader = FileReader::open(path).expect("journal file");
+    let mut n = 0;
+    while let Some(record) = reader.next_record() {
+        n += u64::from(matches!(record.expect("read"), Record::Event(_)));
+    }
+    n
+}
+
+/// Lines in fmt's file.
+fn lines_in(path: &Path) -> u64 {
+    let bytes = std::fs::read(path).expect("fmt file");
+    bytes.iter().filter(|&&b| b == b'\n').count() as u64
 }
 
 fn run(case: Case, threads: usize, warm_up: u64, events: u64, in_span: bool) -> Run {
@@ -272,15 +360,24 @@ fn run(case: Case, threads: usize, warm_up: u64, events: u64, in_span: bool) -> 
             .collect()
     });
     drop(dispatch);
-    let lost = match keep {
-        Keep::Nothing => 0,
+    let logged = threads as u64 * (warm_up + 2 * events);
+    let (written, dropped) = match keep {
+        Keep::Nothing if case == Case::FmtFile => (Some(lines_in(&dir.path().join("fmt.log"))), 0),
+        Keep::Nothing => (None, 0),
         Keep::Logbuf(journal, guard) => {
             drop(guard);
-            journal.stats().dropped
+            let dropped = journal.stats().dropped;
+            (
+                Some(events_in_journal(&dir.path().join("bench.lbf"))),
+                dropped,
+            )
         }
         Keep::Appender(guard, errors) => {
             drop(guard);
-            errors.dropped_lines() as u64
+            (
+                Some(lines_in(&dir.path().join("fmt.log"))),
+                errors.dropped_lines() as u64,
+            )
         }
     };
     let mut hist = histogram();
@@ -291,7 +388,11 @@ fn run(case: Case, threads: usize, warm_up: u64, events: u64, in_span: bool) -> 
     Run {
         hist,
         batch_mean,
-        lost,
+        count: Count {
+            logged,
+            written,
+            dropped,
+        },
     }
 }
 
@@ -304,7 +405,7 @@ struct Figures {
     p999: Vec<f64>,
     mean: Vec<f64>,
     batch: Vec<f64>,
-    lost: u64,
+    count: Count,
 }
 
 fn main() {
@@ -332,11 +433,14 @@ fn main() {
         .map(|_| CASES.iter().map(|_| Figures::default()).collect())
         .collect();
     let only = std::env::var("LOGBUF_BENCH_CASES").unwrap_or_default();
+    // A part that is a case's short name picks that case alone; any other part, the cases
+    // whose label contains it.
     let chosen = |case: Case| {
         only.is_empty()
-            || only
-                .split(',')
-                .any(|part| case.label().contains(part.trim()))
+            || only.split(',').map(str::trim).any(|part| {
+                part == case.name()
+                    || (!CASES.iter().any(|c| c.name() == part) && case.label().contains(part))
+            })
     };
     for _ in 0..rounds {
         for (ti, &threads) in thread_counts.iter().enumerate() {
@@ -351,7 +455,7 @@ fn main() {
                 f.p999.push(r.hist.value_at_quantile(0.999) as f64 / per_ns);
                 f.mean.push(r.hist.mean() / per_ns);
                 f.batch.push(r.batch_mean / per_ns);
-                f.lost += r.lost;
+                f.count.add(r.count);
             }
         }
     }
@@ -366,6 +470,7 @@ fn main() {
     };
     let logbuf = CASES.iter().position(|&c| c == Case::Logbuf).unwrap_or(0);
     let visit = CASES.iter().position(|&c| c == Case::Visit).unwrap_or(0);
+    let visit_tsc = CASES.iter().position(|&c| c == Case::VisitTsc).unwrap_or(0);
     let lossy = CASES
         .iter()
         .position(|&c| c == Case::FmtNonBlockingLossy)
@@ -379,7 +484,10 @@ fn main() {
             "p999 ns",
             "mean ns (timed)",
             "logbuf / case (batch mean)",
-            "events lost",
+            "events logged",
+            "written",
+            "dropped",
+            "unaccounted",
         ]);
         for (ci, &case) in CASES.iter().enumerate() {
             let f = &figures[ti][ci];
@@ -395,7 +503,13 @@ fn main() {
                 fmt(median(&mut f.p999.clone()), 0),
                 fmt(median(&mut f.mean.clone()), 1),
                 ratio(&ours.batch, &f.batch),
-                f.lost.to_string(),
+                f.count.logged.to_string(),
+                f.count.written.map_or("-".to_owned(), |w| w.to_string()),
+                f.count.dropped.to_string(),
+                f.count.written.map_or("-".to_owned(), |w| {
+                    (i128::from(f.count.logged) - i128::from(w) - i128::from(f.count.dropped))
+                        .to_string()
+                }),
             ]);
         }
         println!(
@@ -424,7 +538,19 @@ fn main() {
         "logbuf / visit fields, batch mean".to_owned(),
         ratio(&one[logbuf].batch, &one[visit].batch),
         ratio(&two[logbuf].batch, &two[visit].batch),
+        String::new(),
+    ]);
+    t.row([
+        "logbuf / visit fields + TSC, batch mean".to_owned(),
+        ratio(&one[logbuf].batch, &one[visit_tsc].batch),
+        ratio(&two[logbuf].batch, &two[visit_tsc].batch),
         "<= 1.5".to_owned(),
+    ]);
+    t.row([
+        "logbuf / visit fields + TSC, p50".to_owned(),
+        ratio(&one[logbuf].p50, &one[visit_tsc].p50),
+        ratio(&two[logbuf].p50, &two[visit_tsc].p50),
+        String::new(),
     ]);
     t.row([
         "logbuf / visit fields, p50".to_owned(),

@@ -13,9 +13,12 @@
 //! callsite it evicted.
 //!
 //! An event callsite's message is interned with the journal the first time one of its events
-//! is seen, when it formats in one piece (a literal such as `info!("done")`): events then
-//! carry the string's id when their message is that text, and the text otherwise. The text is
-//! kept for the life of the process (one string per callsite, as the callsite's metadata is).
+//! is seen, when it is a literal (`info!("done")`): it formats in one piece whose bytes lie in
+//! read-only static data ([`statics`](crate::statics)). Events then carry the string's id when
+//! their message is that piece (the same address and length), and the text otherwise. Text
+//! made at run time (`info!("{}", email)`) is never interned, even when it formats in one
+//! piece: the journal would keep it for the life of the process and repeat it in every
+//! rotated file. The layer keeps no copy of the text, only its address and length.
 //!
 //! The journal writes a callsite's definition before any record that a thread writes after
 //! the registration returns. A thread that finds the id in the map learned it under the lock,
@@ -32,14 +35,29 @@ use logbuf_journal::wire::{self, CallsiteKind};
 use tracing_core::field::{Field, Visit};
 use tracing_core::{Event, Level, Metadata};
 
+use crate::statics;
+
 /// Slots in each thread's cache (a power of two): 24 KiB a thread.
 const SLOTS: usize = 512;
 
 /// Slots a callsite may sit in, from its hash on.
 const PROBES: usize = 8;
 
-/// A callsite's message as interned with the journal, and the id of the interned string.
-pub(crate) type Message = Option<(&'static str, u64)>;
+/// A callsite's interned message, if it has one.
+pub(crate) type Message = Option<Literal>;
+
+/// A callsite's literal message: where its bytes lie (read-only static data, fixed while the
+/// object holding them is loaded; never read through these fields) and the id the journal
+/// interned a copy of them under.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Literal {
+    /// Address of the literal's first byte.
+    pub(crate) addr: usize,
+    /// Its length in bytes.
+    pub(crate) len: usize,
+    /// The interned string's id.
+    pub(crate) id: u64,
+}
 
 /// What records of a callsite need of it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -216,13 +234,14 @@ impl Callsites {
             return Site { id, message: None };
         };
         // Formatted without the lock: a message's `Debug` may log.
-        let text = one_piece_message(event);
+        let literal = literal_message(event);
         let mut ids = self.lock();
         let entry = self.entry(&mut ids, journal, meta);
         let message = *entry.message.get_or_insert_with(|| {
-            text.map(|text| {
-                let text: &'static str = Box::leak(text.into_boxed_str());
-                (text, journal.intern(text))
+            literal.map(|(text, addr)| Literal {
+                addr,
+                len: text.len(),
+                id: journal.intern(&text),
             })
         });
         Site { id, message }
@@ -259,17 +278,26 @@ impl Callsites {
     }
 }
 
-/// The event's `message` formatted, if it came out in one piece: the text to intern for its
-/// callsite.
-fn one_piece_message(event: &Event<'_>) -> Option<String> {
-    struct Find(Option<String>);
+/// The event's `message`, if it is a literal: it formats in one piece, whose bytes lie in
+/// read-only static data. Its text and the address of its bytes.
+fn literal_message(event: &Event<'_>) -> Option<(String, usize)> {
+    struct Find(Option<(String, usize)>);
     struct Pieces {
         text: String,
+        addr: usize,
         pieces: usize,
     }
     impl fmt::Write for Pieces {
         fn write_str(&mut self, s: &str) -> fmt::Result {
-            self.pieces += usize::from(!s.is_empty());
+            if s.is_empty() {
+                return Ok(());
+            }
+            self.pieces += 1;
+            if self.pieces > 1 {
+                // Assembled from pieces: not a literal.
+                return Err(fmt::Error);
+            }
+            self.addr = s.as_ptr().addr();
             self.text.push_str(s);
             Ok(())
         }
@@ -279,10 +307,14 @@ fn one_piece_message(event: &Event<'_>) -> Option<String> {
             if field.name() == "message" && self.0.is_none() {
                 let mut w = Pieces {
                     text: String::new(),
+                    addr: 0,
                     pieces: 0,
                 };
-                if fmt::write(&mut w, format_args!("{value:?}")).is_ok() && w.pieces <= 1 {
-                    self.0 = Some(w.text);
+                if fmt::write(&mut w, format_args!("{value:?}")).is_ok()
+                    && w.pieces == 1
+                    && statics::read_only_static(w.addr, w.text.len())
+                {
+                    self.0 = Some((w.text, w.addr));
                 }
             }
         }

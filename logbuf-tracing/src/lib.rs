@@ -83,11 +83,13 @@
 //! | the message | the id of a string interned once per callsite, when it is the callsite's literal; else a string when it formats in one piece, text formatted now otherwise |
 //! | a field not recorded | an empty value |
 //!
-//! A callsite's message is interned the first time one of its events is seen, if it formats
-//! in one piece: every event whose message comes out as that text then carries a one- or
-//! two-byte id instead of it (compared as it is formatted, never written). A thread that sees
-//! a callsite's message differ (`info!("{}", name)`) stores that callsite's messages as text
-//! from then on. Readers give interned messages back as strings.
+//! A callsite's message is interned the first time one of its events is seen, if it is a
+//! literal: it formats in one piece whose bytes lie in the read-only data of the executable
+//! or a loaded library (checked on Linux; elsewhere nothing is interned). Every event whose
+//! message is that same literal (the same address and length) then carries a one- or
+//! two-byte id instead of it. Text made at run time, even in one piece (`info!("{}", email)`,
+//! a number), is never interned: each event carries its own text, and nothing of it is kept
+//! by the layer or repeated in rotated files. Readers give interned messages back as strings.
 //!
 //! Formatting timestamps, levels and text happens on the worker thread, or never when the
 //! binary file is read back later with [`logbuf_journal::read::Reader`] or the `logbuf`
@@ -141,6 +143,7 @@
 mod callsites;
 mod entered;
 mod layer;
+mod statics;
 mod timing;
 mod values;
 

@@ -14,7 +14,7 @@ use std::fmt;
 use logbuf_journal::encode::Encoder;
 use tracing_core::field::{Field, Visit};
 
-use crate::callsites::Message;
+use crate::callsites::{Literal, Message};
 
 /// Zeros written to make an attempt overflow; longer than any first claim ([`FIRST_CLAIM`]).
 static SPOILER: [u8; 2 * FIRST_CLAIM] = [0; 2 * FIRST_CLAIM];
@@ -211,18 +211,47 @@ visit_impl!(InOrder);
 visit_impl!(OneField);
 
 /// The `message` field. tracing hands it over as `&dyn Debug` (a `fmt::Arguments`), so the
-/// literal of `info!("done")` cannot be told from formatted text without formatting it. It is
-/// formatted straight into the claim: a message that came out in one piece (a literal, or a
-/// lone string argument) is stored as a string, one assembled from several pieces as formatted
-/// text; one that is the callsite's interned message, as a reference to it. Returns `false`
-/// when there was an interned message and this was not it.
+/// literal of `info!("done")` cannot be told from formatted text without formatting it. A
+/// callsite whose literal was interned gets one formatting pass that writes nothing: the
+/// message is that literal when it comes out as one piece at the literal's address and of its
+/// length (read-only bytes, so the same text), and is then stored as a reference to it.
+/// Otherwise the message is formatted straight into the claim: as a string when it came out
+/// in one piece (a literal, or a lone string argument), as formatted text when assembled
+/// from several. Returns `false` when there was an interned message and this was not it.
 #[inline]
 fn message(enc: &mut Encoder<'_>, value: &dyn fmt::Debug, interned: Message) -> bool {
-    match interned {
-        Some((text, id)) => enc.value_message_interned(format_args!("{value:?}"), text, id),
-        None => {
-            enc.value_message(format_args!("{value:?}"));
-            true
+    if let Some(literal) = interned {
+        let mut same = SamePiece { literal, pieces: 0 };
+        if fmt::write(&mut same, format_args!("{value:?}")).is_ok() && same.pieces == 1 {
+            enc.value_interned(literal.id);
+            return true;
+        }
+        enc.value_message(format_args!("{value:?}"));
+        return false;
+    }
+    enc.value_message(format_args!("{value:?}"));
+    true
+}
+
+/// Checks that a message is one piece at a literal's address and of its length; fails the
+/// formatting at the first piece that is not.
+struct SamePiece {
+    literal: Literal,
+    pieces: usize,
+}
+
+impl fmt::Write for SamePiece {
+    #[inline]
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        if s.is_empty() {
+            return Ok(());
+        }
+        self.pieces += 1;
+        if self.pieces == 1 && s.as_ptr().addr() == self.literal.addr && s.len() == self.literal.len
+        {
+            Ok(())
+        } else {
+            Err(fmt::Error)
         }
     }
 }

@@ -1,4 +1,4 @@
-//! Messages without arguments are stored once, as interned strings, and events refer to them by
+//! Literal messages are stored once, as interned strings, and events refer to them by
 //! id; every other message is stored as it was formatted, and the reader gives all of them back
 //! as the text they were.
 
@@ -50,15 +50,9 @@ fn literal_messages_are_interned_once_and_read_back_as_text() {
     let path = dir.path().join("interned.lbf");
     let (layer, guard) = LogbufLayer::builder().file(&path).build().unwrap();
     let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
-    let names = ["ada", "grace", "ada"];
     tracing::dispatcher::with_default(&dispatch, || {
         for i in 0..3u64 {
             tracing::info!(n = i, "request done");
-        }
-        for name in names {
-            // One piece each time, but not the same text: the first is interned; once one
-            // differs, the thread stores this callsite's messages as text.
-            tracing::info!("{}", name);
         }
         for i in 0..2u64 {
             tracing::warn!("retry {i} of 2");
@@ -67,20 +61,15 @@ fn literal_messages_are_interned_once_and_read_back_as_text() {
     drop(guard);
 
     let (interned, messages) = raw(&path);
-    let mut texts: Vec<&str> = interned.values().map(String::as_str).collect();
-    texts.sort_unstable();
-    assert_eq!(texts, ["ada", "request done"]);
-    let id = |text: &str| interned.iter().find(|(_, t)| *t == text).unwrap().0;
-    let (done, ada) = (id("request done"), id("ada"));
+    let texts: Vec<&str> = interned.values().map(String::as_str).collect();
+    assert_eq!(texts, ["request done"]);
+    let done = interned.keys().next().unwrap();
     assert_eq!(
         messages,
         [
             format!("Interned({done})"),
             format!("Interned({done})"),
             format!("Interned({done})"),
-            format!("Interned({ada})"),
-            r#"Str("grace")"#.to_owned(),
-            r#"Str("ada")"#.to_owned(),
             r#"Debug("retry 0 of 2")"#.to_owned(),
             r#"Debug("retry 1 of 2")"#.to_owned(),
         ]
@@ -91,13 +80,59 @@ fn literal_messages_are_interned_once_and_read_back_as_text() {
             Value::Str("request done"),
             Value::Str("request done"),
             Value::Str("request done"),
-            Value::Str("ada"),
-            Value::Str("grace"),
-            Value::Str("ada"),
             Value::Debug("retry 0 of 2"),
             Value::Debug("retry 1 of 2"),
         ]
     );
+}
+
+/// A message that formats in one piece at run time (`info!("{}", email)`, a number, a string
+/// built on the stack) is not a literal: it is never interned (an interned string is kept for
+/// the life of the process and written into every rotated file), and every event carries its
+/// own text, on every thread, the first event included.
+#[test]
+fn run_time_text_is_never_interned() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run_time.lbf");
+    let (layer, guard) = LogbufLayer::builder().file(&path).build().unwrap();
+    let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
+    let emails = ["ada@example.com", "grace@example.com", "ada@example.com"];
+    let log = |emails: &[&str]| {
+        for email in emails {
+            // A fresh heap string each time.
+            let email = email.to_string();
+            tracing::info!("{}", email);
+        }
+        for n in [7u64, 7, 8] {
+            tracing::info!("{}", n);
+        }
+        for word in ["same", "same"] {
+            // Text assembled in the same stack buffer each time.
+            let mut buf = [0u8; 16];
+            buf[..word.len()].copy_from_slice(word.as_bytes());
+            let text = std::str::from_utf8(&buf[..word.len()]).unwrap();
+            tracing::info!("{}", text);
+        }
+        tracing::info!("a literal");
+    };
+    tracing::dispatcher::with_default(&dispatch, || log(&emails));
+    std::thread::scope(|s| {
+        let dispatch = dispatch.clone();
+        s.spawn(move || tracing::dispatcher::with_default(&dispatch, || log(&emails[1..])));
+    });
+    drop(guard);
+
+    let (interned, _) = raw(&path);
+    let texts: Vec<&str> = interned.values().map(String::as_str).collect();
+    assert_eq!(texts, ["a literal"], "only the literal is interned");
+    let expect = |emails: &[&'static str]| {
+        let mut v: Vec<Value<'static>> = emails.iter().map(|e| Value::Str(e)).collect();
+        v.extend(["7", "7", "8", "same", "same", "a literal"].map(Value::Str));
+        v
+    };
+    let mut all = expect(&emails);
+    all.extend(expect(&emails[1..]));
+    assert_eq!(read(&path), all);
 }
 
 #[test]
