@@ -99,7 +99,9 @@ fn recv_hands_skips_back_while_it_waits() {
 }
 
 const SENDERS: u64 = 3;
-const PER_SENDER: u64 = if cfg!(debug_assertions) {
+const PER_SENDER: u64 = if cfg!(miri) {
+    100
+} else if cfg!(debug_assertions) {
     20_000
 } else {
     200_000
