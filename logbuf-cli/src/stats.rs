@@ -45,9 +45,12 @@ pub struct Stats {
     pub threads: HashMap<(u64, Option<String>), u64>,
     /// Earliest and latest event, nanoseconds since the Unix epoch.
     pub time: Option<(u64, u64)>,
-    /// Records the journal reported dropped (events and span records alike: the journal
-    /// counts every write its rings could not take).
+    /// Records the journal reported dropped: events and span records.
     pub dropped: u64,
+    /// Span records among `dropped`, in files of format 2.2 and later.
+    pub dropped_spans: u64,
+    /// Drops in files older than format 2.2, which do not tell events from span records.
+    pub dropped_untold: u64,
     /// What the file readers skipped, summed over files.
     pub read: ReadStats,
     /// Events and spans whose callsite was missing.
@@ -118,6 +121,7 @@ impl Stats {
         diagnostics: &mut dyn Write,
     ) -> Exit {
         let mut exit = Exit::Ok;
+        let tells_spans = file.version() >= (2, 2);
         let mut context = Context::new();
         for pair in clocks {
             context.add_clock(*pair);
@@ -209,6 +213,10 @@ impl Stats {
         self.files += 1;
         self.bytes += bytes;
         self.dropped += context.dropped();
+        self.dropped_spans += context.dropped_spans();
+        if !tells_spans {
+            self.dropped_untold += context.dropped();
+        }
         self.orphans += context.orphans();
         self.read.records += read.records;
         self.read.damaged_regions += read.damaged_regions;
@@ -257,12 +265,24 @@ impl Stats {
             )?,
             None => writeln!(out, "time:         -")?,
         }
-        writeln!(
+        let events = self.dropped - self.dropped_spans - self.dropped_untold;
+        write!(
             out,
-            "dropped:      {} record{} reported dropped by the journal",
-            thousands(self.dropped),
-            plural(self.dropped)
+            "dropped:      {} event{} and {} span record{} reported dropped by the journal",
+            thousands(events),
+            plural(events),
+            thousands(self.dropped_spans),
+            plural(self.dropped_spans)
         )?;
+        if self.dropped_untold > 0 {
+            write!(
+                out,
+                ", and {} record{} in files older than format 2.2, which do not say which",
+                thousands(self.dropped_untold),
+                plural(self.dropped_untold)
+            )?;
+        }
+        writeln!(out)?;
         writeln!(
             out,
             "damage:       {} damaged region{} ({} bytes) skipped, torn tail {} bytes, {} undecodable, {} unknown kind, {} without callsite",

@@ -678,7 +678,10 @@ fn stats_counts_levels_callsites_threads_and_drops() {
         out.contains("spans:        2 (4 enter/exit records)"),
         "{out}"
     );
-    assert!(out.contains("dropped:      0 records"), "{out}");
+    assert!(
+        out.contains("dropped:      0 events and 0 span records"),
+        "{out}"
+    );
     assert!(
         out.contains("damage:       0 damaged regions (0 bytes) skipped, torn tail 0 bytes"),
         "{out}"
@@ -831,7 +834,8 @@ fn stats_reports_dropped_records_and_sums_files() {
     let r = run(&["stats", path_arg(&path), path_arg(&other)]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
-        r.stdout.contains("dropped:      17 records"),
+        r.stdout
+            .contains("dropped:      17 events and 0 span records"),
         "{}",
         r.stdout
     );
@@ -1693,6 +1697,11 @@ fn cat_and_stats_report_dropped_records() {
             let journal = journal.clone();
             move || {
                 for i in 0..20_000u64 {
+                    // Every fourth record a span record: drops of both kinds.
+                    if i % 4 == 3 {
+                        journal.write_span(24, |enc, at| enc.span_close(i, at.time));
+                        continue;
+                    }
                     journal.write(128, |enc, at| {
                         enc.event(s.warn, at.time, at.thread, None, 3);
                         enc.value_debug(format_args!("row {i}"));
@@ -1707,17 +1716,21 @@ fn cat_and_stats_report_dropped_records() {
         .unwrap();
     journal.flush();
     drop(guard);
-    let dropped = journal.stats().dropped;
-    assert!(dropped > 0, "the burst overflowed the ring");
+    let (dropped, dropped_spans) = (journal.stats().dropped, journal.stats().dropped_spans);
+    assert!(
+        dropped_spans > 0 && dropped > dropped_spans,
+        "the burst overflowed the ring with both kinds: {dropped} {dropped_spans}"
+    );
 
     let r = run(&["cat", path_arg(&path)]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let counts = drop_counts(&r.stdout);
     assert!(!counts.is_empty(), "no drop report");
     assert_eq!(counts.iter().sum::<u64>(), dropped);
+    // Events shown and events dropped make the 15 000 events logged.
     assert_eq!(
-        r.stdout.lines().count() as u64 - counts.len() as u64 + dropped,
-        20_000
+        r.stdout.lines().count() as u64 - counts.len() as u64 + dropped - dropped_spans,
+        15_000
     );
     // The line the text sink wrote, but for the time (read through other clock pairs).
     let sink_text = String::from_utf8(text.0.lock().unwrap().clone()).unwrap();
@@ -1771,8 +1784,9 @@ fn cat_and_stats_report_dropped_records() {
     let stats = run(&["stats", path_arg(&path)]);
     assert!(
         stats.stdout.contains(&format!(
-            "dropped:      {} records reported dropped by the journal",
-            with_separators(dropped)
+            "dropped:      {} events and {} span records reported dropped by the journal\n",
+            with_separators(dropped - dropped_spans),
+            with_separators(dropped_spans)
         )),
         "{}",
         stats.stdout
@@ -1790,4 +1804,29 @@ fn with_separators(n: u64) -> String {
         out.push(d);
     }
     out
+}
+
+#[test]
+fn stats_tells_dropped_events_from_span_records_from_format_2_2_on() {
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("../logbuf-journal/tests/golden");
+    // 2.2: three records dropped, one of them a span record.
+    let r = run(&["stats", path_arg(&golden.join("v2.2.lbf"))]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains("dropped:      2 events and 1 span record reported dropped by the journal\n"),
+        "{}",
+        r.stdout
+    );
+    // 2.1 does not say which: the count is not passed off as events.
+    let r = run(&["stats", path_arg(&golden.join("v2.1.lbf"))]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains(
+            "dropped:      0 events and 0 span records reported dropped by the journal, \
+             and 3 records in files older than format 2.2, which do not say which\n"
+        ),
+        "{}",
+        r.stdout
+    );
 }

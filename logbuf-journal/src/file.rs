@@ -60,7 +60,7 @@ const FRAME_HEADER: usize = 8;
 /// Magic, major and minor.
 const PREAMBLE: usize = 12;
 /// Record kinds this version knows (`Record`'s variants).
-const KNOWN_KINDS: u64 = 14;
+const KNOWN_KINDS: u64 = 15;
 /// The first major version, whose frames held one record each.
 const MAJOR_ONE_RECORD_FRAMES: u16 = 1;
 

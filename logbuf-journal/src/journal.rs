@@ -105,6 +105,9 @@ pub struct Stats {
     /// [`Dropped`](crate::wire::Dropped) record) at its next pass; drops after it stopped are
     /// counted here only.
     pub dropped: u64,
+    /// Span records among [`Stats::dropped`] (written with [`Journal::write_span`]); the rest
+    /// were events.
+    pub dropped_spans: u64,
     /// Errors the sinks returned.
     pub sink_errors: u64,
     /// Panics caught in sinks; a sink that panicked is called no more.
@@ -298,6 +301,8 @@ impl Builder {
             sink_errors: AtomicU64::new(0),
             sink_panics: AtomicU64::new(0),
             lost_reentrant: AtomicU64::new(0),
+            lost_spans: AtomicU64::new(0),
+            dropped_spans: AtomicU64::new(0),
         });
         let timing = self.timing;
         let sinks = self.sinks;
@@ -329,6 +334,8 @@ pub(crate) struct RingEntry {
 pub(crate) struct ThreadSlot {
     pub(crate) thread: u64,
     pub(crate) dropped: AtomicU64,
+    /// Span records among `dropped`.
+    pub(crate) dropped_spans: AtomicU64,
     pub(crate) first_drop: AtomicU64,
     pub(crate) last_drop: AtomicU64,
     pub(crate) high_water: AtomicUsize,
@@ -339,6 +346,7 @@ impl ThreadSlot {
         Self {
             thread,
             dropped: AtomicU64::new(0),
+            dropped_spans: AtomicU64::new(0),
             first_drop: AtomicU64::new(0),
             last_drop: AtomicU64::new(0),
             high_water: AtomicUsize::new(0),
@@ -401,6 +409,10 @@ pub(crate) struct Shared {
     /// during thread teardown, writes after the journal closed); the worker reports them as
     /// thread 0.
     pub(crate) lost_reentrant: AtomicU64,
+    /// Span records among `lost_reentrant`.
+    pub(crate) lost_spans: AtomicU64,
+    /// Span records among `dropped`.
+    pub(crate) dropped_spans: AtomicU64,
 }
 
 /// A poisoned lock only means a thread panicked while holding it; the data is still consistent
@@ -638,7 +650,20 @@ impl Journal {
     /// and registers its ring) and under [`FullPolicy::Block`] when the ring is full.
     #[inline]
     pub fn write(&self, max_len: usize, encode: impl FnMut(&mut Encoder<'_>, Stamp)) -> Written {
-        self.write_at(self.now(), max_len, encode)
+        self.write_at(self.now(), Kind::Event, max_len, encode)
+    }
+
+    /// [`Journal::write`] for a span record (creation, values, enter, exit, close,
+    /// follows-from): the same, but a drop is counted as a span record's
+    /// ([`Stats::dropped_spans`], a [`DroppedSpans`](crate::wire::DroppedSpans) record in the
+    /// log), so readers can tell dropped events from dropped span records.
+    #[inline]
+    pub fn write_span(
+        &self,
+        max_len: usize,
+        encode: impl FnMut(&mut Encoder<'_>, Stamp),
+    ) -> Written {
+        self.write_at(self.now(), Kind::Span, max_len, encode)
     }
 
     /// [`Journal::write`] with the record stamped `time`.
@@ -646,11 +671,12 @@ impl Journal {
     pub(crate) fn write_at(
         &self,
         time: u64,
+        kind: Kind,
         max_len: usize,
         mut encode: impl FnMut(&mut Encoder<'_>, Stamp),
     ) -> Written {
         if self.shared.closed.load(Ordering::Relaxed) {
-            return self.drop_closed();
+            return self.drop_unattributed(kind);
         }
         let written = LOCALS.try_with(|cell| {
             let Ok(mut locals) = cell.try_borrow_mut() else {
@@ -661,21 +687,22 @@ impl Journal {
                 Some(i) => &mut locals[i],
                 None => self.register_thread(&mut locals)?,
             };
-            Some(self.write_local(local, time, max_len, &mut encode))
+            Some(self.write_local(local, time, kind, max_len, &mut encode))
         });
         match written {
             Ok(Some(w)) => w,
             // Re-entrant, or the thread's locals are gone (thread exit) or could not be made.
-            _ => {
-                self.shared.lost_reentrant.fetch_add(1, Ordering::Relaxed);
-                Written::Dropped
-            }
+            _ => self.drop_unattributed(kind),
         }
     }
 
-    /// A write after the journal closed: no ring is made, the drop is counted.
+    /// A drop no thread slot counts: a write after the journal closed (no ring is made), a
+    /// re-entrant write, a write during thread teardown.
     #[cold]
-    fn drop_closed(&self) -> Written {
+    fn drop_unattributed(&self, kind: Kind) -> Written {
+        if kind == Kind::Span {
+            self.shared.lost_spans.fetch_add(1, Ordering::Relaxed);
+        }
         self.shared.lost_reentrant.fetch_add(1, Ordering::Relaxed);
         Written::Dropped
     }
@@ -685,6 +712,7 @@ impl Journal {
         &self,
         local: &mut Local,
         time: u64,
+        kind: Kind,
         max_len: usize,
         encode: &mut impl FnMut(&mut Encoder<'_>, Stamp),
     ) -> Written {
@@ -716,7 +744,7 @@ impl Journal {
                         Err(Overflow { needed }) => {
                             drop(claim);
                             if STAMP + needed <= want || STAMP + needed > max {
-                                return drop_event(slot, time);
+                                return drop_event(slot, time, kind);
                             }
                             want = STAMP + needed;
                             continue;
@@ -733,7 +761,7 @@ impl Journal {
                         || self.shared.closed.load(Ordering::Relaxed)
                         || is_worker_of(&self.shared)
                     {
-                        return drop_event(slot, time);
+                        return drop_event(slot, time, kind);
                     }
                     spins += 1;
                     if spins < 64 {
@@ -752,9 +780,9 @@ impl Journal {
                     if slot.dropped.load(Ordering::Relaxed) == 0 {
                         self.shared.wake_worker();
                     }
-                    return drop_event(slot, time);
+                    return drop_event(slot, time, kind);
                 }
-                _ => return drop_event(slot, time),
+                _ => return drop_event(slot, time, kind),
             }
         }
     }
@@ -925,6 +953,11 @@ impl Journal {
                 .iter()
                 .map(|s| s.dropped.load(Ordering::Relaxed))
                 .sum::<u64>();
+        let unreported_spans = self.shared.lost_spans.load(Ordering::Relaxed)
+            + slots
+                .iter()
+                .map(|s| s.dropped_spans.load(Ordering::Relaxed))
+                .sum::<u64>();
         let rings = if closed {
             Vec::new()
         } else {
@@ -941,6 +974,7 @@ impl Journal {
             records_written: self.shared.records_written.load(Ordering::Relaxed),
             bytes_written: self.shared.bytes_written.load(Ordering::Relaxed),
             dropped: self.shared.dropped.load(Ordering::Relaxed) + unreported,
+            dropped_spans: self.shared.dropped_spans.load(Ordering::Relaxed) + unreported_spans,
             sink_errors: self.shared.sink_errors.load(Ordering::Relaxed),
             sink_panics: self.shared.sink_panics.load(Ordering::Relaxed),
             rings,
@@ -948,9 +982,20 @@ impl Journal {
     }
 }
 
-/// Counts a dropped event on its thread's slot, for the worker to report.
+/// What a record is, for counting drops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Event,
+    Span,
+}
+
+/// Counts a dropped record on its thread's slot, for the worker to report.
 #[cold]
-fn drop_event(slot: &ThreadSlot, time: u64) -> Written {
+fn drop_event(slot: &ThreadSlot, time: u64, kind: Kind) -> Written {
+    if kind == Kind::Span {
+        // Before the Release increment of `dropped` below.
+        slot.dropped_spans.fetch_add(1, Ordering::Relaxed);
+    }
     let _ = slot
         .first_drop
         .compare_exchange(0, time, Ordering::Relaxed, Ordering::Relaxed);

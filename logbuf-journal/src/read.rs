@@ -272,6 +272,7 @@ pub struct Context {
     clock: WallClock,
     orphans: u64,
     dropped: u64,
+    dropped_spans: u64,
 }
 
 impl Context {
@@ -337,6 +338,7 @@ impl Context {
                 self.threads.remove(&t.thread);
             }
             Record::Dropped(d) => self.dropped += d.count,
+            Record::DroppedSpans(d) => self.dropped_spans += d.count,
             Record::SpanEnter(_) | Record::SpanExit(_) | Record::FollowsFrom(_) => {}
             Record::Event(e) => {
                 let known = self.callsites.contains_key(&e.callsite);
@@ -462,9 +464,14 @@ impl Context {
         self.orphans
     }
 
-    /// Events reported as dropped, so far.
+    /// Records reported as dropped, so far: events and span records.
     pub fn dropped(&self) -> u64 {
         self.dropped
+    }
+
+    /// Span records among [`Context::dropped`] (known from files of format 2.2 on).
+    pub fn dropped_spans(&self) -> u64 {
+        self.dropped_spans
     }
 }
 
@@ -543,8 +550,13 @@ impl<R: Read> Reader<R> {
         self.context.orphans
     }
 
-    /// Events the journal reported as dropped, so far.
+    /// Records the journal reported as dropped, so far: events and span records.
     pub fn dropped(&self) -> u64 {
         self.context.dropped
+    }
+
+    /// Span records among [`Reader::dropped`] (known from files of format 2.2 on).
+    pub fn dropped_spans(&self) -> u64 {
+        self.context.dropped_spans
     }
 }

@@ -82,6 +82,10 @@ pub enum Record<'a> {
     /// one; its id is never used again. Readers and sinks can forget its name, and a file
     /// started later does not repeat it.
     ThreadEnd(ThreadEnd),
+    /// Kind 14 (format 2.2): how many of the records the [`Record::Dropped`] right before it
+    /// counts were span records (creation, values, enter, exit, close, follows-from) rather
+    /// than events. Written only when some were.
+    DroppedSpans(DroppedSpans),
 }
 
 /// Whether a callsite emits events or creates spans.
@@ -241,6 +245,15 @@ pub struct ThreadEnd {
     pub thread: u64,
     /// Tick counter when the journal saw the thread gone (after its last record).
     pub time: u64,
+}
+
+/// How many of a [`Dropped`] report's records were span records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DroppedSpans {
+    /// Thread id, as in the `Dropped` record before.
+    pub thread: u64,
+    /// Span records among that record's `count`.
+    pub count: u64,
 }
 
 /// Events dropped by one thread because its ring was full.

@@ -14,13 +14,13 @@ use std::collections::{BinaryHeap, VecDeque};
 use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::{Ordering, fence};
+use std::sync::atomic::{AtomicU64, Ordering, fence};
 use std::time::{Duration, Instant};
 
 use crate::clock;
 use crate::journal::{RingEntry, STAMP, Shared, ThreadSlot, Timing, lock};
 use crate::sink::{Entry, Sink};
-use crate::wire::{Clock, Dropped, Record, ThreadEnd};
+use crate::wire::{Clock, Dropped, DroppedSpans, Record, ThreadEnd};
 
 /// How often sink errors are reported on stderr, at most.
 const ERROR_REPORT_INTERVAL: Duration = Duration::from_secs(10);
@@ -466,19 +466,21 @@ impl Worker {
         // A thread registers its name before its slot: the names of the threads reported on
         // are among the definitions registered by now, and go out before the reports.
         self.write_definitions();
+        let spans = self.shared.lost_spans.swap(0, Ordering::Relaxed);
         let lost = self.shared.lost_reentrant.swap(0, Ordering::Relaxed);
         if lost > 0 {
             let now = clock::global().now();
-            reports.push(Dropped {
+            let report = Dropped {
                 thread: 0,
                 count: lost,
                 first_time: now,
                 last_time: now,
-            });
+            };
+            reports.push((report, spans_of(&self.shared.lost_spans, spans, lost)));
         }
         let reported = reports.len();
-        for report in reports {
-            self.write_drops(report);
+        for (report, spans) in reports {
+            self.write_drops(report, spans);
         }
         self.write_thread_ends();
         reported
@@ -513,12 +515,25 @@ impl Worker {
         }
     }
 
-    fn write_drops(&mut self, report: Dropped) {
+    /// Writes a drop report, and how many of its records were span records if any were.
+    fn write_drops(&mut self, report: Dropped, spans: u64) {
         self.shared
             .dropped
             .fetch_add(report.count, Ordering::Relaxed);
+        self.shared
+            .dropped_spans
+            .fetch_add(spans, Ordering::Relaxed);
         if let Ok(bytes) = postcard::to_allocvec(&Record::Dropped(report)) {
             self.out.write(&bytes);
+        }
+        if spans > 0 {
+            let record = Record::DroppedSpans(DroppedSpans {
+                thread: report.thread,
+                count: spans,
+            });
+            if let Ok(bytes) = postcard::to_allocvec(&record) {
+                self.out.write(&bytes);
+            }
         }
     }
 
@@ -598,15 +613,33 @@ impl Worker {
 }
 
 /// The drops a thread counted since the last call, if any.
-fn take_drops(slot: &ThreadSlot) -> Option<Dropped> {
+/// The drops a thread counted since the last call, if any, and how many were span records.
+fn take_drops(slot: &ThreadSlot) -> Option<(Dropped, u64)> {
+    // Taken before the count: a span drop counted here has its count increment after it (in
+    // `drop_event`), in this count or the next.
+    let spans = slot.dropped_spans.swap(0, Ordering::Relaxed);
     // Acquire pairs with the Release increment in `drop_event`: the times are in place.
     let count = slot.dropped.swap(0, Ordering::Acquire);
-    (count > 0).then(|| Dropped {
-        thread: slot.thread,
-        count,
-        first_time: slot.first_drop.swap(0, Ordering::Relaxed),
-        last_time: slot.last_drop.load(Ordering::Relaxed),
+    let spans = spans_of(&slot.dropped_spans, spans, count);
+    (count > 0).then(|| {
+        let report = Dropped {
+            thread: slot.thread,
+            count,
+            first_time: slot.first_drop.swap(0, Ordering::Relaxed),
+            last_time: slot.last_drop.load(Ordering::Relaxed),
+        };
+        (report, spans)
     })
+}
+
+/// The span records among `count` drops, from `spans` taken off `counter` just before: a span
+/// drop whose count increment came after the count was taken goes back to `counter`, for the
+/// next report.
+fn spans_of(counter: &AtomicU64, spans: u64, count: u64) -> u64 {
+    if spans > count {
+        counter.fetch_add(spans - count, Ordering::Relaxed);
+    }
+    spans.min(count)
 }
 
 /// Reports sink errors on stderr, at most once per [`ERROR_REPORT_INTERVAL`].
@@ -672,7 +705,7 @@ mod tests {
             let journal = journal.clone();
             std::thread::spawn(move || {
                 for &time in times {
-                    journal.write_at(time, 16, |enc, at| {
+                    journal.write_at(time, crate::journal::Kind::Event, 16, |enc, at| {
                         enc.event(cs, at.time, at.thread, None, 1);
                         enc.value_u64(time + 1000 * n as u64);
                     });

@@ -12,8 +12,8 @@ use std::path::Path;
 use logbuf_journal::encode::Encoder;
 use logbuf_journal::file::{FileHeader, FileReader, FileWriter};
 use logbuf_journal::wire::{
-    Callsite, CallsiteKind, Clock, Dropped, FollowsFrom, Interned, Level, Record, SpanClose,
-    SpanCloseTimes, SpanTransition, ThreadEnd, ThreadName,
+    Callsite, CallsiteKind, Clock, Dropped, DroppedSpans, FollowsFrom, Interned, Level, Record,
+    SpanClose, SpanCloseTimes, SpanTransition, ThreadEnd, ThreadName,
 };
 
 /// Writes the golden journal: every record kind, and events through the hot-path encoder.
@@ -127,6 +127,11 @@ fn golden_bytes() -> Vec<u8> {
         count: 3,
         first_time: 1_250,
         last_time: 1_260,
+    }));
+    // Format 2.2: one of the three was a span record.
+    put(Record::DroppedSpans(DroppedSpans {
+        thread: 1,
+        count: 1,
     }));
     // Format 2.1: a span closed with its times, through the hot-path encoder and as serde
     // writes it.

@@ -122,7 +122,7 @@ where
         let len = meta.fields().len();
         let raw = id.into_u64();
         let mut mode = Mode::default();
-        let written = self.journal.write(FIRST_CLAIM, |enc, at| {
+        let written = self.journal.write_span(FIRST_CLAIM, |enc, at| {
             enc.span_new(raw, parent, callsite, at.time, at.thread, len);
             write_values(enc, len, &mut mode, None, |v| attrs.record(v));
         });
@@ -141,7 +141,7 @@ where
         let len = meta.fields().len();
         let id = id.into_u64();
         let mut mode = Mode::default();
-        self.journal.write(FIRST_CLAIM, |enc, _| {
+        self.journal.write_span(FIRST_CLAIM, |enc, _| {
             enc.span_record(id, len);
             write_values(enc, len, &mut mode, None, |v| values.record(v));
         });
@@ -150,7 +150,7 @@ where
     fn on_follows_from(&self, span: &Id, follows: &Id, _ctx: Context<'_, S>) {
         let (span, follows) = (span.into_u64(), follows.into_u64());
         self.journal
-            .write(24, |enc, _| enc.follows_from(span, follows));
+            .write_span(24, |enc, _| enc.follows_from(span, follows));
     }
 
     #[inline]
@@ -188,7 +188,7 @@ where
         entered::enter(self.id, if recorded { id } else { UNRECORDED });
         if self.enter_exit {
             self.journal
-                .write(32, |enc, at| enc.span_enter(id, at.time, at.thread));
+                .write_span(32, |enc, at| enc.span_enter(id, at.time, at.thread));
         }
     }
 
@@ -204,7 +204,7 @@ where
         entered::exit(self.id, if recorded { id } else { UNRECORDED });
         if self.enter_exit {
             self.journal
-                .write(32, |enc, at| enc.span_exit(id, at.time, at.thread));
+                .write_span(32, |enc, at| enc.span_exit(id, at.time, at.thread));
         }
     }
 
@@ -220,11 +220,11 @@ where
         match times {
             Some((now, busy, idle)) => self
                 .journal
-                .write(48, |enc, _| enc.span_close_times(id, now, busy, idle)),
+                .write_span(48, |enc, _| enc.span_close_times(id, now, busy, idle)),
             // A span this layer saw no creation of (added to a running subscriber).
             None => self
                 .journal
-                .write(24, |enc, at| enc.span_close(id, at.time)),
+                .write_span(24, |enc, at| enc.span_close(id, at.time)),
         };
     }
 }
