@@ -35,7 +35,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::Path;
@@ -268,7 +268,13 @@ pub struct Context {
     callsites: HashMap<u64, Arc<Callsite>>,
     threads: HashMap<u64, String>,
     interned: HashMap<u64, Box<str>>,
-    spans: HashMap<u64, Span>,
+    /// Open spans, each with the number of its creation among all, for `order`.
+    spans: HashMap<u64, (Span, u64)>,
+    /// Spans by creation, oldest first, to forget the oldest past
+    /// [`MAX_OPEN_SPANS`](crate::sink::MAX_OPEN_SPANS). Entries of closed spans stay until
+    /// the next compaction.
+    order: VecDeque<(u64, u64)>,
+    created: u64,
     clock: WallClock,
     orphans: u64,
     dropped: u64,
@@ -309,7 +315,7 @@ impl Context {
                         time: s.time,
                         thread: s.thread,
                     };
-                    self.spans.insert(s.id, span);
+                    self.open(span);
                 }
                 None => self.orphans += 1,
             },
@@ -319,7 +325,7 @@ impl Context {
                     .iter()
                     .map(|v| (*v != Value::Empty).then(|| self.owned(v)))
                     .collect();
-                if let Some(span) = self.spans.get_mut(&r.id) {
+                if let Some((span, _)) = self.spans.get_mut(&r.id) {
                     for (slot, value) in span.values.iter_mut().zip(values) {
                         if let Some(value) = value {
                             *slot = value;
@@ -409,7 +415,7 @@ impl Context {
         while let Some(id) = next {
             match self.spans.get(&id) {
                 // A parent chain longer than the open spans is a cycle (damage).
-                Some(span) if spans.len() <= self.spans.len() => {
+                Some((span, _)) if spans.len() <= self.spans.len() => {
                     spans.push(span);
                     next = span.parent;
                 }
@@ -438,7 +444,29 @@ impl Context {
 
     /// The open span with this id.
     pub fn span(&self, id: u64) -> Option<&Span> {
-        self.spans.get(&id)
+        self.spans.get(&id).map(|(span, _)| span)
+    }
+
+    /// Opens a span; past [`MAX_OPEN_SPANS`](crate::sink::MAX_OPEN_SPANS) open ones, forgets
+    /// the oldest (spans whose close was lost to a full ring would otherwise stay forever).
+    fn open(&mut self, span: Span) {
+        let (id, created) = (span.id, self.created);
+        self.created += 1;
+        self.spans.insert(id, (span, created));
+        self.order.push_back((id, created));
+        while self.spans.len() > crate::sink::MAX_OPEN_SPANS {
+            let Some((id, created)) = self.order.pop_front() else {
+                break;
+            };
+            if self.spans.get(&id).is_some_and(|(_, c)| *c == created) {
+                self.spans.remove(&id);
+            }
+        }
+        if self.order.len() > 2 * self.spans.len() + 1024 {
+            let spans = &self.spans;
+            self.order
+                .retain(|(id, created)| spans.get(id).is_some_and(|(_, c)| c == created));
+        }
     }
 
     /// How many spans are open.

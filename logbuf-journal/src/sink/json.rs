@@ -641,6 +641,7 @@ impl JsonSink {
                     let mut object = Vec::new();
                     span_object(span, &mut object);
                     self.spans.insert(id, object);
+                    crate::sink::text::forget_forgotten(&mut self.spans, &self.lines.context);
                 }
                 None => {
                     self.spans.remove(&id);

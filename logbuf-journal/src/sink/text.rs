@@ -803,6 +803,7 @@ impl SpanFields {
                 let values = context.resolved(&new.values);
                 format.fields(&callsite.fields, values.iter().map(Field::Wire), &mut text);
                 self.spans.insert(new.id, text);
+                forget_forgotten(&mut self.spans, context);
             }
             Record::SpanRecord(update) => {
                 let Some(span) = context.span(update.id) else {
@@ -828,6 +829,15 @@ impl SpanFields {
             }
             _ => {}
         }
+    }
+}
+
+/// Drops the entries of spans `context` no longer has (it keeps at most
+/// [`MAX_OPEN_SPANS`](crate::sink::MAX_OPEN_SPANS) open), once there are enough of them to be
+/// worth a pass: what a sink keeps per span stays bounded like the context.
+pub(crate) fn forget_forgotten(spans: &mut HashMap<u64, Vec<u8>>, context: &Context) {
+    if spans.len() > context.open_spans() + 1024 {
+        spans.retain(|id, _| context.span(*id).is_some());
     }
 }
 
