@@ -28,6 +28,8 @@ const ERROR_REPORT_INTERVAL: Duration = Duration::from_secs(10);
 const CLOCK_INTERVAL: Duration = Duration::from_secs(1);
 /// Most bytes of records the worker holds back for ordering.
 const STAGE_LIMIT: usize = 4 << 20;
+/// Largest buffer of held records a ring keeps for reuse once it has none held.
+const SPARE_LIMIT: usize = 16 << 20;
 /// A ring's buffer of held records is compacted once it is this large and at least half of it
 /// is records already written.
 const COMPACT_AT: usize = 64 << 10;
@@ -111,23 +113,43 @@ impl Queue {
         self.held.insert(at, held);
     }
 
-    /// Drops the bytes of records already written once they are most of the buffer.
+    /// Drops the bytes of records already written once they are most of the buffer: in place
+    /// (a move within the allocation, never a new one: fresh large allocations and their
+    /// release cost page faults and TLB shootdowns that reach the logging threads' cores).
     fn compact(&mut self) {
         if self.held.is_empty() {
             self.arena.clear();
             self.live = 0;
+            // A burst may have grown it far; do not hold on to that much for ever.
+            if self.arena.capacity() > SPARE_LIMIT {
+                self.arena = Vec::new();
+            }
             return;
         }
         if self.arena.len() < COMPACT_AT || self.arena.len() < 2 * self.live {
             return;
         }
-        let mut arena = Vec::with_capacity(self.live.max(COMPACT_AT));
+        // A thread's own ring: the held records are the buffer's tail, in order. The shared
+        // ring: sorted on arrival, so the earliest bytes still held start the live part.
+        let cut = if self.mixed {
+            self.held.iter().map(|h| h.start).min().unwrap_or(0)
+        } else {
+            self.held.front().map_or(0, |h| h.start)
+        };
+        self.arena.drain(..cut);
         for h in &mut self.held {
-            let start = arena.len();
-            arena.extend_from_slice(&self.arena[h.start..h.start + h.len]);
-            h.start = start;
+            h.start -= cut;
         }
-        self.arena = arena;
+        if self.mixed && self.arena.len() >= 4 * self.live + COMPACT_AT {
+            // Records held back far behind later ones left holes: gather them.
+            let mut arena = Vec::with_capacity(self.live);
+            for h in &mut self.held {
+                let start = arena.len();
+                arena.extend_from_slice(&self.arena[h.start..h.start + h.len]);
+                h.start = start;
+            }
+            self.arena = arena;
+        }
     }
 }
 
