@@ -268,8 +268,12 @@ pub struct Context {
     callsites: HashMap<u64, Arc<Callsite>>,
     threads: HashMap<u64, String>,
     interned: HashMap<u64, Box<str>>,
-    /// Open spans, each with the number of its creation among all, for `order`.
-    spans: HashMap<u64, (Span, u64)>,
+    /// Open spans, each with the number of its creation among all (for `order`) and its
+    /// depth when it was created (1 for a span whose parent is not open).
+    spans: HashMap<u64, (Span, u64, usize)>,
+    /// The greatest depth of a span at its creation: no true chain of parents is longer, so
+    /// a walk up a chain stops there (a cycle, in a damaged or crafted file).
+    deepest: usize,
     /// Spans by creation, oldest first, to forget the oldest past
     /// [`MAX_OPEN_SPANS`](crate::sink::MAX_OPEN_SPANS). Entries of closed spans stay until
     /// the next compaction.
@@ -325,7 +329,7 @@ impl Context {
                     .iter()
                     .map(|v| (*v != Value::Empty).then(|| self.owned(v)))
                     .collect();
-                if let Some((span, _)) = self.spans.get_mut(&r.id) {
+                if let Some((span, ..)) = self.spans.get_mut(&r.id) {
                     for (slot, value) in span.values.iter_mut().zip(values) {
                         if let Some(value) = value {
                             *slot = value;
@@ -414,8 +418,8 @@ impl Context {
         let mut next = parent;
         while let Some(id) = next {
             match self.spans.get(&id) {
-                // A parent chain longer than the open spans is a cycle (damage).
-                Some((span, _)) if spans.len() <= self.spans.len() => {
+                // A chain longer than any span had at its creation is a cycle (damage).
+                Some((span, ..)) if spans.len() < self.deepest => {
                     spans.push(span);
                     next = span.parent;
                 }
@@ -444,7 +448,7 @@ impl Context {
 
     /// The open span with this id.
     pub fn span(&self, id: u64) -> Option<&Span> {
-        self.spans.get(&id).map(|(span, _)| span)
+        self.spans.get(&id).map(|(span, ..)| span)
     }
 
     /// Opens a span; past [`MAX_OPEN_SPANS`](crate::sink::MAX_OPEN_SPANS) open ones, forgets
@@ -452,20 +456,25 @@ impl Context {
     fn open(&mut self, span: Span) {
         let (id, created) = (span.id, self.created);
         self.created += 1;
-        self.spans.insert(id, (span, created));
+        let depth = span
+            .parent
+            .and_then(|p| self.spans.get(&p))
+            .map_or(1, |(.., depth)| depth.saturating_add(1));
+        self.deepest = self.deepest.max(depth);
+        self.spans.insert(id, (span, created, depth));
         self.order.push_back((id, created));
         while self.spans.len() > crate::sink::MAX_OPEN_SPANS {
             let Some((id, created)) = self.order.pop_front() else {
                 break;
             };
-            if self.spans.get(&id).is_some_and(|(_, c)| *c == created) {
+            if self.spans.get(&id).is_some_and(|(_, c, _)| *c == created) {
                 self.spans.remove(&id);
             }
         }
         if self.order.len() > 2 * self.spans.len() + 1024 {
             let spans = &self.spans;
             self.order
-                .retain(|(id, created)| spans.get(id).is_some_and(|(_, c)| c == created));
+                .retain(|(id, created)| spans.get(id).is_some_and(|(_, c, _)| c == created));
         }
     }
 
