@@ -8,16 +8,21 @@
 //! The calling thread writes the chunks out in order, taking chunk `c` from worker `c % n`,
 //! so the output is exactly what one thread would write.
 //!
+//! Every worker reads the same bytes: the file's length is taken once, before the workers
+//! start, and each reads that much. A file that grows meanwhile (a live journal) is read up to
+//! where it ended then; each worker reading to its own end of file would leave holes where one
+//! stopped inside its chunk and another went on.
+//!
 //! With `n` workers each event costs one decode on every worker and one rendering on one of
 //! them: for text, which costs about twice the decode, two workers go about 1.5 times as fast
 //! as one, given two free cores.
 
-use std::io::{self, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::path::Path;
 use std::sync::mpsc;
 
 use crate::cat::{Options, Source, Summary};
-use crate::input::{Exit, damage_report, describe_io, open_journal};
+use crate::input::{Exit, READ_BUFFER, damage_report, describe_io, journal_from, open_plain};
 use crate::render::Renderer;
 
 /// Events (and reports of dropped records) per chunk.
@@ -41,6 +46,7 @@ struct Done {
 
 fn worker(
     path: &Path,
+    len: u64,
     k: u64,
     n: u64,
     options: &Options,
@@ -52,7 +58,10 @@ fn worker(
         exit: Exit::Ok,
         report: Vec::new(),
     };
-    let file = match open_journal(path) {
+    let file = match open_plain(path).and_then(|file| {
+        let prefix = BufReader::with_capacity(READ_BUFFER, file.take(len));
+        journal_from(path, Box::new(prefix) as Box<dyn Read + Send>)
+    }) {
         Ok(file) => file,
         Err(failure) => {
             // The file was opened once before the workers started; it went away since.
@@ -133,7 +142,7 @@ fn worker(
 ///
 /// # Errors
 ///
-/// Writing to `out` failed.
+/// The file's length could not be read, or writing to `out` failed.
 pub fn run_file(
     path: &Path,
     options: &Options,
@@ -143,6 +152,7 @@ pub fn run_file(
 ) -> io::Result<Summary> {
     let n = threads.max(2) as u64;
     let renderer = Renderer::new(options.format, options.details);
+    let len = std::fs::metadata(path)?.len();
     std::thread::scope(|scope| {
         let mut receivers = Vec::new();
         let mut handles = Vec::new();
@@ -150,7 +160,7 @@ pub fn run_file(
             let (tx, rx) = mpsc::sync_channel(AHEAD);
             receivers.push(rx);
             let renderer = renderer.clone();
-            handles.push(scope.spawn(move || worker(path, k, n, options, renderer, tx)));
+            handles.push(scope.spawn(move || worker(path, len, k, n, options, renderer, tx)));
         }
         let mut written = 0;
         let mut write_error = None;

@@ -157,3 +157,86 @@ fn a_failing_writer_stops_every_thread() {
     let err = parallel::run_file(&path, &Options::default(), 3, &mut out, &mut diag).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
 }
+
+/// A file that grows while the workers read it: every worker reads to the length the file had
+/// when the run started, so the output holds the events of that prefix, each once, with no
+/// gap (each worker reading to its own end of file left holes between chunks).
+#[test]
+fn a_file_growing_during_the_run_gives_a_whole_prefix() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("live.lbf");
+    let (journal, guard) = Journal::builder()
+        .file(&path)
+        .unwrap()
+        .flush_interval(std::time::Duration::from_millis(1))
+        .build()
+        .unwrap();
+    let cs = journal.register_callsite(&Callsite {
+        id: 0,
+        kind: CallsiteKind::Event,
+        level: Level::Info,
+        target: "app",
+        name: "live",
+        module_path: None,
+        file: None,
+        line: None,
+        fields: vec!["message", "i"],
+    });
+    let log = |i: u64| {
+        journal.write(64, |enc, at| {
+            enc.event(cs, at.time, at.thread, None, 2);
+            enc.value_str("event");
+            enc.value_u64(i);
+        })
+    };
+    let mut next = 0;
+    while next < 4 * CHUNK {
+        log(next);
+        next += 1;
+    }
+    journal.flush();
+    let stop = AtomicBool::new(false);
+    let options = Options {
+        format: Format::Json,
+        ..Options::default()
+    };
+    for _ in 0..10 {
+        let from = next;
+        let run_and_logged = std::thread::scope(|scope| {
+            // Events keep arriving, flushed every millisecond, while the workers read.
+            let writer = scope.spawn(|| {
+                let mut i = from;
+                // A bounded amount, so that a reader chasing the end of the file ends too.
+                while !stop.load(Ordering::Relaxed) && i < from + 50 * CHUNK {
+                    for _ in 0..16 {
+                        log(i);
+                        i += 1;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+                i
+            });
+            let run = threads(&path, &options, 3);
+            stop.store(true, Ordering::Relaxed);
+            (run, writer.join().unwrap())
+        });
+        let ((summary, out, _), logged) = (run_and_logged.0, run_and_logged.1);
+        next = logged;
+        stop.store(false, Ordering::Relaxed);
+        let seen: Vec<u64> = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v["fields"]["i"].as_u64().unwrap()
+            })
+            .collect();
+        let want: Vec<u64> = (0..seen.len() as u64).collect();
+        assert_eq!(seen, want, "a gap in the output");
+        assert!(seen.len() as u64 >= 4 * CHUNK);
+        assert_eq!(summary.events_written, seen.len() as u64);
+    }
+    drop(guard);
+}
