@@ -1,6 +1,7 @@
 //! The span an event is recorded in: the innermost span entered on the logging thread that
 //! the layer records, or the event's explicit parent, or none for a root event; per layer,
-//! when several layers (or per-layer filters) see different spans.
+//! when several layers (or per-layer filters) see different spans; none whose creation record
+//! was dropped.
 
 use std::path::Path;
 use std::thread;
@@ -151,4 +152,78 @@ fn each_layer_has_its_own_context() {
     drop((guard_a, guard_b));
     assert_eq!(events(&no_inner), [row("in both", &["outer"])]);
     assert_eq!(events(&no_outer), [row("in both", &["inner"])]);
+}
+
+/// Every span id and event parent id the file refers to, and the ids of the spans it defines.
+fn references(path: &Path) -> (Vec<u64>, Vec<u64>) {
+    let mut file = FileReader::open(path).unwrap();
+    let (mut referred, mut defined) = (Vec::new(), Vec::new());
+    while let Some(record) = file.next_record() {
+        match record.unwrap() {
+            Record::SpanNew(new) => {
+                defined.push(new.id);
+                referred.extend(new.parent);
+            }
+            Record::Event(e) => referred.extend(e.parent),
+            _ => {}
+        }
+    }
+    (referred, defined)
+}
+
+/// A span whose creation record was dropped (its ring was full, or the record larger than a
+/// ring) is never referred to: events in it, events naming it as their parent, and its child
+/// spans are written without it, so a reader shows them without a span instead of under
+/// another span that had its id before.
+#[test]
+fn events_and_children_of_a_span_whose_creation_was_dropped_have_no_span() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("spans.lbf");
+    let (layer, guard) = LogbufLayer::builder()
+        .file(&path)
+        .ring_capacity(1024)
+        .build()
+        .unwrap();
+    let journal = layer.journal().clone();
+    let subscriber = tracing_subscriber::registry().with(layer);
+    tracing::subscriber::with_default(subscriber, || {
+        {
+            // A span that is recorded, and closed: the registry may give its id to the next.
+            let before = tracing::info_span!("before");
+            let _before = before.enter();
+            tracing::info!("in before");
+        }
+        // Its creation record cannot fit a 1 KiB ring.
+        let big = tracing::info_span!("big", blob = %"x".repeat(4096));
+        let entered = big.enter();
+        tracing::info!("in big");
+        {
+            let child = tracing::info_span!("child");
+            let _child = child.enter();
+            tracing::info!("in child of big");
+        }
+        drop(entered);
+        tracing::info!(parent: &big, "big as explicit parent");
+        let other = tracing::info_span!("other");
+        let _other = other.enter();
+        tracing::info!("in other");
+    });
+    drop(guard);
+    assert_eq!(journal.stats().dropped, 1);
+    assert_eq!(
+        events(&path),
+        [
+            row("in before", &["before"]),
+            row("in big", &[]),
+            row("in child of big", &["child"]),
+            row("big as explicit parent", &[]),
+            row("in other", &["other"]),
+        ]
+    );
+    // No record refers to a span the file does not define.
+    let (referred, defined) = references(&path);
+    assert!(
+        referred.iter().all(|id| defined.contains(id)),
+        "{referred:?} {defined:?}"
+    );
 }
