@@ -234,6 +234,7 @@ pub fn run_paths(
     if let [path] = paths
         && options.jobs > 1
         && std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() >= PARALLEL_MIN_BYTES)
+        && !crate::input::is_gzip(path)
     {
         return match open_journal(path) {
             Ok(_) => crate::parallel::run_file(path, options, options.jobs, out, diagnostics),

@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -183,18 +183,45 @@ pub fn input_bytes(path: &Path) -> u64 {
 }
 
 /// Opens the journal file at `path` for reading, with a large read buffer; `-` ([`STDIN`])
-/// reads standard input.
+/// reads standard input. A gzip-compressed journal (`.lbf.gz`, as `Rotation::compress`
+/// leaves rotated files) is decompressed as it is read.
 ///
 /// # Errors
 ///
 /// An [`OpenFailure`] naming the file.
 pub fn open_journal(path: &Path) -> Result<Journal, OpenFailure> {
+    let fail = |e: io::Error| OpenFailure {
+        path: path.to_path_buf(),
+        reason: describe_io(&e),
+        exit: Exit::Error,
+    };
     if path == Path::new(STDIN) {
         let stdin = CountedStdin(io::stdin());
-        return journal_from(path, Box::new(BufReader::with_capacity(READ_BUFFER, stdin)));
+        return journal_from(path, gunzipped(stdin).map_err(fail)?);
     }
     let file = open_plain(path)?;
-    journal_from(path, Box::new(BufReader::with_capacity(READ_BUFFER, file)))
+    journal_from(path, gunzipped(file).map_err(fail)?)
+}
+
+/// The first bytes of a gzip stream.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// `src`, decompressed on the fly if it is gzip (a rotated file compressed with
+/// `Rotation::compress`, or `gzip`'s output): streaming, without a temporary file.
+fn gunzipped<R: Read + Send + 'static>(src: R) -> io::Result<Box<dyn Read + Send>> {
+    let mut src = BufReader::with_capacity(READ_BUFFER, src);
+    if src.fill_buf()?.starts_with(&GZIP_MAGIC) {
+        let decoder = flate2::read::MultiGzDecoder::new(src);
+        return Ok(Box::new(BufReader::with_capacity(READ_BUFFER, decoder)));
+    }
+    Ok(Box::new(src))
+}
+
+/// Whether the file at `path` is gzip-compressed (read by [`open_journal`] through a decoder,
+/// and so from its start only: no parallel reading).
+pub fn is_gzip(path: &Path) -> bool {
+    let mut head = [0; 2];
+    File::open(path).is_ok_and(|mut f| f.read_exact(&mut head).is_ok() && head == GZIP_MAGIC)
 }
 
 /// A line describing what a reader skipped in `path`, and whether that is damage

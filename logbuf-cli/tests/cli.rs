@@ -1830,3 +1830,46 @@ fn stats_tells_dropped_events_from_span_records_from_format_2_2_on() {
         r.stdout
     );
 }
+
+#[test]
+fn compressed_journals_read_as_the_plain_ones() {
+    use std::io::Write;
+
+    let dir = tempfile::tempdir().unwrap();
+    let plain = sample(dir.path(), "app.lbf");
+    let gz = dir.path().join("app.lbf.gz");
+    let mut encoder =
+        flate2::write::GzEncoder::new(File::create(&gz).unwrap(), flate2::Compression::default());
+    encoder.write_all(&std::fs::read(&plain).unwrap()).unwrap();
+    encoder.finish().unwrap();
+
+    for format in [&["cat"][..], &["cat", "--json"][..]] {
+        let a = run(&[format, &[path_arg(&plain)]].concat());
+        let b = run(&[format, &[path_arg(&gz)]].concat());
+        assert_eq!(a.code, 0, "{}", a.stderr);
+        assert!(!a.stdout.is_empty());
+        assert_eq!(
+            (b.code, &b.stdout, &b.stderr),
+            (a.code, &a.stdout, &a.stderr)
+        );
+    }
+    // `stats` counts the same events (its byte count is the file's, compressed).
+    let events = |out: &str| {
+        out.lines()
+            .find(|l| l.starts_with("events:"))
+            .map(str::to_owned)
+    };
+    let a = run(&["stats", path_arg(&plain)]);
+    let b = run(&["stats", path_arg(&gz)]);
+    assert_eq!(b.code, 0, "{}", b.stderr);
+    assert_eq!(
+        events(&a.stdout).unwrap().split(" (").next(),
+        events(&b.stdout).unwrap().split(" (").next()
+    );
+    // A series of a compressed file and a plain one merges as two plain ones would.
+    let other = sample(dir.path(), "other.lbf");
+    let mixed = run(&["cat", path_arg(&gz), path_arg(&other)]);
+    let both = run(&["cat", path_arg(&plain), path_arg(&other)]);
+    assert_eq!(mixed.code, 0, "{}", mixed.stderr);
+    assert_eq!(mixed.stdout, both.stdout);
+}
