@@ -1,6 +1,7 @@
 //! The JSON sink beside `tracing-subscriber`'s JSON output: the same program logged through both
 //! gives the same objects (every key and value but the timestamp), for each option.
 
+mod burst;
 mod scenario;
 
 use logbuf_journal::Sink;
@@ -318,48 +319,8 @@ fn through_a_journal_beside_a_failing_sink() {
 
 #[test]
 fn dropped_records_are_reported_as_warning_objects() {
-    use logbuf_journal::{FullPolicy, Journal};
-
     let out = Buf::default();
-    let (journal, guard) = Journal::builder()
-        .ring_capacity(4096)
-        .policy(FullPolicy::Drop)
-        .idle_park_interval(std::time::Duration::from_secs(1))
-        .sink(JsonSink::new(out.clone()))
-        .build()
-        .unwrap();
-    let callsite = journal.register_callsite(&Callsite {
-        id: 0,
-        kind: CallsiteKind::Event,
-        level: Level::Info,
-        target: "app",
-        name: "event",
-        module_path: None,
-        file: None,
-        line: None,
-        fields: vec!["message", "n"],
-    });
-    std::thread::Builder::new()
-        .name("burst".into())
-        .spawn({
-            let journal = journal.clone();
-            move || {
-                for n in 0..20_000u64 {
-                    journal.write(64, |enc, at| {
-                        enc.event(callsite, at.time, at.thread, None, 2);
-                        enc.value_debug(format_args!("tick"));
-                        enc.value_u64(n);
-                    });
-                }
-            }
-        })
-        .unwrap()
-        .join()
-        .unwrap();
-    journal.flush();
-    drop(guard);
-    let dropped = journal.stats().dropped;
-    assert!(dropped > 0, "the burst overflowed the ring");
+    let dropped = burst::burst_with_drops(JsonSink::new(out.clone()));
     let objects: Vec<Json> = out
         .text()
         .lines()

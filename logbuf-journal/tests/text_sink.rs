@@ -1,6 +1,7 @@
 //! The text sink beside `tracing-subscriber`'s `fmt` output: the same program logged through
 //! both gives the same lines, for each option; escaping; failing writers.
 
+mod burst;
 mod scenario;
 
 use std::io;
@@ -565,52 +566,6 @@ fn span_fields_recorded_later_come_last_as_in_fmt() {
     assert_eq!(ours, theirs.text());
 }
 
-/// Logs a burst of 20 000 events from a thread named `burst` into a 4 KiB ring whose worker
-/// naps for a second between drains, so most of them are dropped; returns the journal's count
-/// of drops once everything is written.
-fn burst_with_drops(sink: impl Sink + 'static) -> u64 {
-    let (journal, guard) = Journal::builder()
-        .ring_capacity(4096)
-        .policy(FullPolicy::Drop)
-        .idle_park_interval(std::time::Duration::from_secs(1))
-        .sink(sink)
-        .build()
-        .unwrap();
-    let callsite = journal.register_callsite(&Callsite {
-        id: 0,
-        kind: CallsiteKind::Event,
-        level: Level::Info,
-        target: "app",
-        name: "event",
-        module_path: None,
-        file: None,
-        line: None,
-        fields: vec!["message", "n"],
-    });
-    std::thread::Builder::new()
-        .name("burst".into())
-        .spawn({
-            let journal = journal.clone();
-            move || {
-                for n in 0..20_000u64 {
-                    journal.write(64, |enc, at| {
-                        enc.event(callsite, at.time, at.thread, None, 2);
-                        enc.value_debug(format_args!("tick"));
-                        enc.value_u64(n);
-                    });
-                }
-            }
-        })
-        .unwrap()
-        .join()
-        .unwrap();
-    journal.flush();
-    drop(guard);
-    let dropped = journal.stats().dropped;
-    assert!(dropped > 0, "the burst overflowed the ring");
-    dropped
-}
-
 /// `1,234` read back.
 fn without_separators(count: &str) -> u64 {
     count.replace(',', "").parse().unwrap()
@@ -619,7 +574,7 @@ fn without_separators(count: &str) -> u64 {
 #[test]
 fn dropped_records_are_reported_as_warnings() {
     let out = Buf::default();
-    let dropped = burst_with_drops(TextSink::new(out.clone()));
+    let dropped = burst::burst_with_drops(TextSink::new(out.clone()));
     let text = out.text();
     let reports: Vec<&str> = text
         .lines()
@@ -659,7 +614,7 @@ fn dropped_records_are_reported_as_warnings() {
 fn drop_reports_pass_every_level_threshold() {
     // The records dropped may have been errors: even an errors-only sink shows the report.
     let out = Buf::default();
-    let dropped = burst_with_drops(TextSink::new(out.clone()).min_level(Level::Error));
+    let dropped = burst::burst_with_drops(TextSink::new(out.clone()).min_level(Level::Error));
     let text = out.text();
     assert!(!text.contains(" INFO app: tick"));
     let reported: u64 = text
