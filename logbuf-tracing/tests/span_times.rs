@@ -78,6 +78,18 @@ fn dispatch(path: &Path) -> (Dispatch, logbuf_tracing::Guard) {
     )
 }
 
+/// The file holds one span, busy at least `busy` and idle at least `idle` nanoseconds, the two
+/// adding up to its life.
+fn assert_one_span(path: &Path, busy: u64, idle: u64) {
+    let (times, _) = times(path);
+    let [(_, t)] = &times[..] else {
+        panic!("{times:?}")
+    };
+    assert!(t.busy >= busy, "{t:?}");
+    assert!(t.idle >= idle, "{t:?}");
+    assert!((t.busy + t.idle).abs_diff(t.life) < 5 * MS, "{t:?}");
+}
+
 #[test]
 fn entered_several_times_busy_and_idle_cover_the_sleeps() {
     let dir = tempfile::tempdir().unwrap();
@@ -142,13 +154,7 @@ fn entered_on_two_threads_at_once_is_busy_once() {
     drop(span);
     drop(dispatch);
     drop(guard);
-    let (times, _) = times(&path);
-    let [(_, t)] = &times[..] else {
-        panic!("{times:?}")
-    };
-    assert!(t.busy >= 60 * MS, "{t:?}");
-    assert!(t.idle >= 60 * MS, "{t:?}");
-    assert!((t.busy + t.idle).abs_diff(t.life) < 5 * MS, "{t:?}");
+    assert_one_span(&path, 60 * MS, 60 * MS);
 }
 
 #[test]
@@ -172,13 +178,7 @@ fn entered_again_while_entered_is_busy_once() {
     });
     drop(dispatch);
     drop(guard);
-    let (times, _) = times(&path);
-    let [(_, t)] = &times[..] else {
-        panic!("{times:?}")
-    };
-    assert!(t.busy >= 60 * MS, "{t:?}");
-    assert!(t.idle >= 40 * MS, "{t:?}");
-    assert!((t.busy + t.idle).abs_diff(t.life) < 5 * MS, "{t:?}");
+    assert_one_span(&path, 60 * MS, 40 * MS);
 }
 
 #[test]
@@ -202,13 +202,7 @@ fn polled_on_one_thread_then_another_is_busy_on_both() {
     });
     drop(dispatch);
     drop(guard);
-    let (times, _) = times(&path);
-    let [(_, t)] = &times[..] else {
-        panic!("{times:?}")
-    };
-    assert!(t.busy >= 40 * MS, "{t:?}");
-    assert!(t.idle >= 45 * MS, "{t:?}");
-    assert!((t.busy + t.idle).abs_diff(t.life) < 5 * MS, "{t:?}");
+    assert_one_span(&path, 40 * MS, 45 * MS);
 }
 
 #[test]
