@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use logbuf_journal::{FullPolicy, Guard, Journal, Sink, Written};
@@ -25,6 +26,10 @@ pub struct LogbufLayer {
     journal: Journal,
     callsites: Callsites,
     enter_exit: bool,
+    span_times: bool,
+    /// Some span's creation record was dropped (its ring was full): from then on, a span is
+    /// looked up before an event or a child refers to it (see [`LogbufLayer::recorded`]).
+    unrecorded_spans: AtomicBool,
     /// This layer's number in the threads' stacks of entered spans.
     id: u64,
 }
@@ -34,29 +39,33 @@ impl fmt::Debug for LogbufLayer {
         f.debug_struct("LogbufLayer")
             .field("journal", &self.journal)
             .field("record_enter_exit", &self.enter_exit)
+            .field("span_times", &self.span_times)
             .finish_non_exhaustive()
     }
 }
 
 impl LogbufLayer {
-    /// Settings with their defaults: no sink yet, 1 MiB rings, [`FullPolicy::Drop`],
-    /// enter/exit not recorded (each span's busy and idle time are, in its close record).
+    /// Settings with their defaults: no sink yet, 1 MiB rings, [`FullPolicy::Drop`], span
+    /// enter and exit not recorded, spans' busy and idle time not kept.
     pub fn builder() -> Builder {
         Builder {
             journal: Journal::builder(),
             enter_exit: false,
+            span_times: false,
             error: None,
         }
     }
 
     /// A layer writing into a journal built elsewhere, for instance one the `log` back end
-    /// writes into as well. Enter and exit are not recorded (each span's busy and idle time
-    /// are, in its close record); see [`LogbufLayer::record_enter_exit`].
+    /// writes into as well. Enter and exit are not recorded and spans' busy and idle time are
+    /// not kept; see [`LogbufLayer::record_enter_exit`] and [`LogbufLayer::span_times`].
     pub fn from_journal(journal: Journal) -> Self {
         Self {
             journal,
             callsites: Callsites::new(),
             enter_exit: false,
+            span_times: false,
+            unrecorded_spans: AtomicBool::new(false),
             id: entered::next_layer(),
         }
     }
@@ -65,15 +74,29 @@ impl LogbufLayer {
     /// timeline of each poll (`logbuf export --chrome` shows each enter-exit as a slice).
     /// Default `false`.
     ///
-    /// Spans are created, recorded, closed and give events their context either way, and each
-    /// span's close record carries its busy time (entered on some thread) and idle time
-    /// either way. Enter and exit records are most of a traced async service's records:
-    /// tokio enters and exits a task's span on every poll, about 30 enter and exit records
-    /// for a request that logs 4 events, which makes the file larger than `fmt`'s text of
-    /// the same events.
+    /// Spans are created, recorded, closed and give events their context either way. Enter
+    /// and exit records are most of a traced async service's records: tokio enters and exits
+    /// a task's span on every poll, about 22 enter and exit records for a request that logs
+    /// 4 events, which makes the file larger than `fmt`'s text of the same events.
     #[must_use]
     pub fn record_enter_exit(mut self, on: bool) -> Self {
         self.enter_exit = on;
+        self
+    }
+
+    /// Whether each span's close record carries its busy time (entered on some thread) and
+    /// idle time (the rest of its life), as `fmt` prints them with `FmtSpan::CLOSE`.
+    /// Default `false`: the close record carries the close's time, so a span's duration
+    /// (creation to close) is known either way.
+    ///
+    /// The times follow a span across threads, so they are kept with the span's data in the
+    /// registry: every enter and exit then looks the span up and takes its lock, about 250
+    /// instructions each. tokio enters and exits a task's span on every poll, 22 times for
+    /// the `request_cost` bench's request, which made the times a fifth of the layer's cost
+    /// per request (BENCHMARKS.md); `fmt` does not keep them by default either.
+    #[must_use]
+    pub fn span_times(mut self, on: bool) -> Self {
+        self.span_times = on;
         self
     }
 
@@ -88,19 +111,45 @@ impl LogbufLayer {
         self.callsites.site(&self.journal, meta, None).id
     }
 
-    /// The span's id, to refer to it by; `None` if its creation record was dropped.
-    fn recorded<S>(&self, span: &SpanRef<'_, S>) -> Option<u64>
+    /// The span `id`'s id, to refer to it by; `None` if its creation record was dropped. A
+    /// reader could otherwise take the id for another span, one that had it before: the
+    /// registry gives a closed span's id to a new one. Until some span's creation record is
+    /// dropped (its ring full), this looks nothing up.
+    fn recorded<S>(&self, id: u64, ctx: &Context<'_, S>) -> Option<u64>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        if !self.unrecorded_spans.load(Ordering::Relaxed) {
+            return Some(id);
+        }
+        let span = ctx.span(&Id::from_u64(id))?;
+        let unrecorded = span
+            .extensions()
+            .get::<Unrecorded>()
+            .is_some_and(|u| u.0.contains(&self.id));
+        (!unrecorded).then_some(id)
+    }
+
+    /// Marks `span` as one whose creation record was dropped.
+    #[cold]
+    fn unrecorded<S>(&self, span: Option<SpanRef<'_, S>>)
     where
         S: for<'a> LookupSpan<'a>,
     {
-        let recorded = timing::of(&mut span.extensions_mut(), self.id).is_none_or(|t| t.recorded);
-        recorded.then(|| span.id().into_u64())
+        self.unrecorded_spans.store(true, Ordering::Relaxed);
+        if let Some(span) = span {
+            let mut extensions = span.extensions_mut();
+            match extensions.get_mut::<Unrecorded>() {
+                Some(layers) => layers.0.push(self.id),
+                None => extensions.insert(Unrecorded(vec![self.id])),
+            }
+        }
     }
 }
 
-/// What a thread's stack of entered spans holds for a span whose creation record was dropped
-/// (span ids are never 0): events in it are written without a parent.
-const UNRECORDED: u64 = 0;
+/// The span extension that marks a span whose creation record these layers (by their
+/// numbers) could not write: events in it and its children are written without a parent.
+struct Unrecorded(Vec<u64>);
 
 impl<S> Layer<S> for LogbufLayer
 where
@@ -114,11 +163,21 @@ where
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let meta = attrs.metadata();
         let callsite = self.callsite(meta);
-        let span = ctx.span(id);
-        let parent = span.as_ref().and_then(|span| {
+        if self.span_times
+            && let Some(span) = ctx.span(id)
+        {
             timing::start(&mut span.extensions_mut(), self.id, self.journal.now());
-            span.parent().and_then(|parent| self.recorded(&parent))
-        });
+        }
+        // The parent as the registry has it: explicit, or the innermost span this layer saw
+        // the thread enter (under a per-layer filter, the nearest one it records).
+        let parent = if attrs.is_contextual() {
+            entered::current(self.id)
+        } else {
+            let span = ctx.span(id);
+            let parent = span.as_ref().and_then(|span| span.parent());
+            parent.map(|p| p.id().into_u64())
+        };
+        let parent = parent.and_then(|p| self.recorded(p, &ctx));
         let len = meta.fields().len();
         let raw = id.into_u64();
         let mut mode = Mode::default();
@@ -126,11 +185,8 @@ where
             enc.span_new(raw, parent, callsite, at.time, at.thread, len);
             write_values(enc, len, &mut mode, None, |v| attrs.record(v));
         });
-        if written == Written::Dropped
-            && let Some(span) = span
-            && let Some(timing) = timing::of(&mut span.extensions_mut(), self.id)
-        {
-            timing.recorded = false;
+        if written == Written::Dropped {
+            self.unrecorded(ctx.span(id));
         }
     }
 
@@ -158,10 +214,11 @@ where
         let meta = event.metadata();
         let site = self.callsites.site(&self.journal, meta, Some(event));
         let parent = if event.is_contextual() {
-            entered::current(self.id).filter(|&span| span != UNRECORDED)
+            entered::current(self.id)
         } else {
-            ctx.event_span(event).and_then(|span| self.recorded(&span))
+            ctx.event_span(event).map(|span| span.id().into_u64())
         };
+        let parent = parent.and_then(|p| self.recorded(p, &ctx));
         let len = meta.fields().len();
         let mut mode = Mode::default();
         self.journal.write(FIRST_CLAIM, |enc, at| {
@@ -176,16 +233,15 @@ where
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
-        let mut recorded = true;
-        if let Some(span) = ctx.span(id)
+        if self.span_times
+            && let Some(span) = ctx.span(id)
             && let Some(timing) = timing::of(&mut span.extensions_mut(), self.id)
         {
             // Read under the span's lock, so that the threads' readings come in order.
             timing.enter(self.journal.now());
-            recorded = timing.recorded;
         }
         let id = id.into_u64();
-        entered::enter(self.id, if recorded { id } else { UNRECORDED });
+        entered::enter(self.id, id);
         if self.enter_exit {
             self.journal
                 .write_span(32, |enc, at| enc.span_enter(id, at.time, at.thread));
@@ -193,15 +249,14 @@ where
     }
 
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
-        let mut recorded = true;
-        if let Some(span) = ctx.span(id)
+        if self.span_times
+            && let Some(span) = ctx.span(id)
             && let Some(timing) = timing::of(&mut span.extensions_mut(), self.id)
         {
             timing.exit(self.journal.now());
-            recorded = timing.recorded;
         }
         let id = id.into_u64();
-        entered::exit(self.id, if recorded { id } else { UNRECORDED });
+        entered::exit(self.id, id);
         if self.enter_exit {
             self.journal
                 .write_span(32, |enc, at| enc.span_exit(id, at.time, at.thread));
@@ -209,19 +264,24 @@ where
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
-        let times = ctx.span(&id).and_then(|span| {
-            let mut extensions = span.extensions_mut();
-            let timing = timing::of(&mut extensions, self.id)?;
-            let now = self.journal.now();
-            let (busy, idle) = timing.close(now);
-            Some((now, busy, idle))
-        });
+        let times = if self.span_times {
+            ctx.span(&id).and_then(|span| {
+                let mut extensions = span.extensions_mut();
+                let timing = timing::of(&mut extensions, self.id)?;
+                let now = self.journal.now();
+                let (busy, idle) = timing.close(now);
+                Some((now, busy, idle))
+            })
+        } else {
+            None
+        };
         let id = id.into_u64();
         match times {
             Some((now, busy, idle)) => self
                 .journal
                 .write_span(48, |enc, _| enc.span_close_times(id, now, busy, idle)),
-            // A span this layer saw no creation of (added to a running subscriber).
+            // Times not kept, or a span this layer saw no creation of (added to a running
+            // subscriber).
             None => self
                 .journal
                 .write_span(24, |enc, at| enc.span_close(id, at.time)),
@@ -237,6 +297,7 @@ where
 pub struct Builder {
     journal: logbuf_journal::Builder,
     enter_exit: bool,
+    span_times: bool,
     /// The first sink that could not be made, reported by `build`.
     error: Option<Error>,
 }
@@ -246,6 +307,7 @@ impl fmt::Debug for Builder {
         f.debug_struct("Builder")
             .field("journal", &self.journal)
             .field("record_enter_exit", &self.enter_exit)
+            .field("span_times", &self.span_times)
             .field("error", &self.error)
             .finish()
     }
@@ -305,9 +367,16 @@ impl Builder {
     }
 
     /// Whether every span enter and exit is recorded; see [`LogbufLayer::record_enter_exit`].
-    /// Default `false`: each span's busy and idle time are in its close record.
+    /// Default `false`.
     pub fn record_enter_exit(mut self, on: bool) -> Self {
         self.enter_exit = on;
+        self
+    }
+
+    /// Whether each span's close record carries its busy and idle time; see
+    /// [`LogbufLayer::span_times`]. Default `false`.
+    pub fn span_times(mut self, on: bool) -> Self {
+        self.span_times = on;
         self
     }
 
@@ -323,7 +392,9 @@ impl Builder {
             return Err(error);
         }
         let (journal, guard) = self.journal.build()?;
-        let layer = LogbufLayer::from_journal(journal).record_enter_exit(self.enter_exit);
+        let layer = LogbufLayer::from_journal(journal)
+            .record_enter_exit(self.enter_exit)
+            .span_times(self.span_times);
         Ok((layer, guard))
     }
 }

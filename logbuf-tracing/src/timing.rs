@@ -24,10 +24,6 @@ pub(crate) struct Timing {
     since: u64,
     /// Enters not yet matched by an exit, over every thread.
     entered: u64,
-    /// The span's creation record is in the journal. If it was dropped, nothing refers to the
-    /// span by its id (events in it and its children are written without a parent): a reader
-    /// could otherwise take the id for another span, one that had it before.
-    pub(crate) recorded: bool,
 }
 
 impl Timing {
@@ -38,7 +34,6 @@ impl Timing {
             busy: 0,
             since: now,
             entered: 0,
-            recorded: true,
         }
     }
 

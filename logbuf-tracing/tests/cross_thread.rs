@@ -137,6 +137,7 @@ fn enter_and_exit_can_be_left_out() {
         let (layer, guard) = LogbufLayer::builder()
             .file(path)
             .record_enter_exit(on)
+            .span_times(on)
             .build()
             .unwrap();
         let subscriber = tracing_subscriber::registry().with(layer);
@@ -181,8 +182,8 @@ fn enter_and_exit_can_be_left_out() {
             "SpanNew",
             "Event",
             "FollowsFrom",
-            "SpanCloseTimes",
-            "SpanCloseTimes"
+            "SpanClose",
+            "SpanClose"
         ]
     );
     // Without enter/exit records the event still carries its span context.

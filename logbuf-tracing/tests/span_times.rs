@@ -1,6 +1,6 @@
-//! Each span's busy and idle time, in its close record: entered and exited several times, on
-//! two threads at once, entered again while entered, exited on another thread, closed by the
-//! exit that ends it; and the records a span's life takes by default.
+//! Each span's busy and idle time, in its close record when asked for: entered and exited
+//! several times, on two threads at once, entered again while entered, exited on another
+//! thread, closed by the exit that ends it; and the records a span's life takes by default.
 //!
 //! Bounds are loose (the sleeps are lower bounds), for correctness, not speed.
 
@@ -71,7 +71,11 @@ fn times(path: &Path) -> (Vec<(String, Times)>, Vec<&'static str>) {
 }
 
 fn dispatch(path: &Path) -> (Dispatch, logbuf_tracing::Guard) {
-    let (layer, guard) = LogbufLayer::builder().file(path).build().unwrap();
+    let (layer, guard) = LogbufLayer::builder()
+        .file(path)
+        .span_times(true)
+        .build()
+        .unwrap();
     (
         Dispatch::new(tracing_subscriber::registry().with(layer)),
         guard,
@@ -115,8 +119,35 @@ fn entered_several_times_busy_and_idle_cover_the_sleeps() {
     // The two add up to the span's life, within the time between reading the clock for the
     // span and stamping its records (well under the sleeps).
     assert!((t.busy + t.idle).abs_diff(t.life) < 5 * MS, "{t:?}");
-    // By default a span's life is two records: no enter or exit records.
+    // Without enter and exit records, a span's life is two records.
     assert_eq!(kinds, ["new", "close with times"]);
+}
+
+#[test]
+fn by_default_a_span_is_two_records_and_its_close_carries_no_times() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("default.lbf");
+    let (layer, guard) = LogbufLayer::builder().file(&path).build().unwrap();
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        let span = tracing::info_span!("polled");
+        for _ in 0..3 {
+            span.in_scope(|| tracing::info!("inside"));
+        }
+    });
+    drop(guard);
+    let (times, kinds) = times(&path);
+    assert_eq!(kinds, ["new", "close"]);
+    assert!(times.is_empty(), "{times:?}");
+    // The events are in the span all the same.
+    let mut reader = logbuf_journal::read::Reader::open(&path).unwrap();
+    let mut events = 0;
+    while let Some(event) = reader.next_event() {
+        let event = event.unwrap();
+        assert_eq!(event.spans.len(), 1);
+        assert_eq!(event.spans[0].callsite.name, "polled");
+        events += 1;
+    }
+    assert_eq!(events, 3);
 }
 
 #[test]
@@ -251,6 +282,7 @@ fn enter_and_exit_records_are_written_when_asked_for() {
     let (layer, guard) = LogbufLayer::builder()
         .file(&path)
         .record_enter_exit(true)
+        .span_times(true)
         .build()
         .unwrap();
     tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
