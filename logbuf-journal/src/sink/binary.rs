@@ -1,6 +1,6 @@
 //! The binary journal file sink.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -366,12 +366,19 @@ const FRAME_HEADER: u64 = 8;
 
 /// The spans not closed yet: each one's `SpanNew` record and its recorded values merged into
 /// one `SpanRecord`, in the order the spans were opened (parents before children).
+///
+/// A traced service opens and closes spans all the time, so this is on the worker's path for
+/// every span: a fast hash of the span id, the opening order kept in a queue whose entries of
+/// closed spans are skipped and dropped lazily, and the buffers of closed spans reused.
 #[derive(Debug, Default)]
 struct OpenSpans {
-    by_id: HashMap<u64, OpenSpan>,
-    /// Span ids by `seq`, to forget the oldest past [`MAX_OPEN_SPANS`].
-    by_seq: BTreeMap<u64, u64>,
+    by_id: HashMap<u64, OpenSpan, foldhash::fast::RandomState>,
+    /// `(seq, id)` of the spans in the order they were opened; an entry whose span is closed
+    /// (or whose id was opened again, with a later `seq`) is stale.
+    order: VecDeque<(u64, u64)>,
     next_seq: u64,
+    /// Buffers of closed spans' records, for the next spans'.
+    spare: Vec<Vec<u8>>,
 }
 
 #[derive(Debug)]
@@ -382,28 +389,45 @@ struct OpenSpan {
     recorded: Option<Vec<u8>>,
 }
 
+/// Spare buffers kept, and the largest one kept.
+const SPARE_BUFFERS: usize = 64;
+const SPARE_BUFFER_LEN: usize = 1024;
+
 impl OpenSpans {
     fn new_span(&mut self, bytes: &[u8]) {
         let Some(id) = span_id(bytes) else { return };
         let seq = self.next_seq;
         self.next_seq += 1;
+        let mut new = self.spare.pop().unwrap_or_default();
+        new.clear();
+        new.extend_from_slice(bytes);
         let old = self.by_id.insert(
             id,
             OpenSpan {
                 seq,
-                new: bytes.to_vec(),
+                new,
                 recorded: None,
             },
         );
         if let Some(old) = old {
-            self.by_seq.remove(&old.seq);
+            self.recycle(old);
         }
-        self.by_seq.insert(seq, id);
+        self.order.push_back((seq, id));
         while self.by_id.len() > MAX_OPEN_SPANS {
-            let Some((_, oldest)) = self.by_seq.pop_first() else {
+            let Some((seq, oldest)) = self.order.pop_front() else {
                 break;
             };
-            self.by_id.remove(&oldest);
+            if self.by_id.get(&oldest).is_some_and(|s| s.seq == seq) {
+                let span = self.by_id.remove(&oldest).expect("looked up just now");
+                self.recycle(span);
+            }
+        }
+        // Stale entries are at most as many as live ones (and a few): each compaction scans
+        // the queue once and removes at least half of it.
+        if self.order.len() > 2 * self.by_id.len() + 64 {
+            let by_id = &self.by_id;
+            self.order
+                .retain(|(seq, id)| by_id.get(id).is_some_and(|s| s.seq == *seq));
         }
     }
 
@@ -419,15 +443,24 @@ impl OpenSpans {
 
     fn close(&mut self, bytes: &[u8]) {
         if let Some(span) = span_id(bytes).and_then(|id| self.by_id.remove(&id)) {
-            self.by_seq.remove(&span.seq);
+            self.recycle(span);
+        }
+    }
+
+    /// Keeps a closed span's buffers for the next spans, up to a bound.
+    fn recycle(&mut self, span: OpenSpan) {
+        for buf in std::iter::once(span.new).chain(span.recorded) {
+            if self.spare.len() < SPARE_BUFFERS && buf.capacity() <= SPARE_BUFFER_LEN {
+                self.spare.push(buf);
+            }
         }
     }
 
     /// The records that reopen every open span, parents first.
     fn records(&self) -> impl Iterator<Item = &Vec<u8>> {
-        self.by_seq
-            .values()
-            .filter_map(|id| self.by_id.get(id))
+        self.order
+            .iter()
+            .filter_map(|(seq, id)| self.by_id.get(id).filter(|s| s.seq == *seq))
             .flat_map(|s| std::iter::once(&s.new).chain(s.recorded.as_ref()))
     }
 }
@@ -492,4 +525,50 @@ fn program_name() -> String {
                 .map(|n| n.to_string_lossy().into_owned())
         })
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Records as the sink sees them: the kind byte, then the span id as a varint (ids < 128
+    // are one byte).
+    const NEW: u8 = 2;
+    const CLOSE: u8 = 6;
+
+    fn open_ids(spans: &OpenSpans) -> Vec<u8> {
+        spans.records().map(|r| r[1]).collect()
+    }
+
+    #[test]
+    fn open_spans_come_in_opening_order_and_a_reopened_id_moves_last() {
+        let mut spans = OpenSpans::default();
+        for id in [5, 3, 7] {
+            spans.new_span(&[NEW, id]);
+        }
+        spans.close(&[CLOSE, 3]);
+        // The registry gave a closed span's id to a new span: it is the newest.
+        spans.new_span(&[NEW, 5]);
+        assert_eq!(open_ids(&spans), [7, 5]);
+    }
+
+    #[test]
+    fn the_opening_order_stays_bounded_by_the_open_spans() {
+        let mut spans = OpenSpans::default();
+        spans.new_span(&[NEW, 100]); // stays open throughout
+        for _ in 0..10_000 {
+            spans.new_span(&[NEW, 1]);
+            spans.new_span(&[NEW, 2]);
+            spans.close(&[CLOSE, 2]);
+            spans.close(&[CLOSE, 1]);
+        }
+        assert!(
+            spans.order.len() <= 2 * spans.by_id.len() + 64 + 1,
+            "{}",
+            spans.order.len()
+        );
+        assert!(spans.spare.len() <= SPARE_BUFFERS);
+        spans.new_span(&[NEW, 9]);
+        assert_eq!(open_ids(&spans), [100, 9]);
+    }
 }
