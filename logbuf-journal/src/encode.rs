@@ -255,10 +255,13 @@ impl<'b> Encoder<'b> {
             let _ = fmt::write(&mut w, args);
             let (text, pieces) = (w.len, w.pieces);
             if w.overflow == 0 && text < 1 << (7 * FORMATTED_LEN_BYTES) {
-                let prefix = varint_len(text as u64);
-                self.varint(text as u64);
+                // The text moves back to just after its length, which is then written in
+                // exactly its own bytes (a varint written in place may store past its end).
+                let mut len = [0u8; 10];
+                let prefix = varint_bytewise(&mut len, 0, text as u64);
                 self.buf
                     .copy_within(text_at..text_at + text, start + prefix);
+                self.buf[start..start + prefix].copy_from_slice(&len[..prefix]);
                 self.len = start + prefix + text;
                 return pieces;
             }
@@ -616,8 +619,33 @@ pub fn varint_len(v: u64) -> usize {
 }
 
 /// Writes `v` as a varint at `dst[n..]` and returns the position after it.
+///
+/// Timestamps and span ids take 6 to 8 bytes: below 2^56 (8 bytes) the bytes are made in a
+/// register and stored at once, without a branch per byte. The zero bytes stored past the
+/// varint (up to 8 in all) lie in room the caller has for the longest varint, and later
+/// fields overwrite them.
 #[inline(always)]
-fn varint_at<const N: usize>(dst: &mut [u8; N], mut n: usize, mut v: u64) -> usize {
+fn varint_at<const N: usize>(dst: &mut [u8; N], n: usize, v: u64) -> usize {
+    if v < 0x80 {
+        if let Some(b) = dst.get_mut(n) {
+            *b = v as u8;
+            return n + 1;
+        }
+    } else if v < 1 << 56
+        && let Some(out) = dst.get_mut(n..).and_then(|d| d.first_chunk_mut::<8>())
+    {
+        let len = varint_len(v);
+        // The high bit on every byte but the last (`len` is 2 to 8).
+        let more = 0x8080_8080_8080_8080u64 & ((1u64 << (8 * (len - 1))) - 1);
+        *out = (spread7(v) | more).to_le_bytes();
+        return n + len;
+    }
+    varint_bytewise(dst, n, v)
+}
+
+/// [`varint_at`] a byte at a time, for any value.
+#[inline(never)]
+fn varint_bytewise<const N: usize>(dst: &mut [u8; N], mut n: usize, mut v: u64) -> usize {
     while v >= 0x80 {
         dst[n] = v as u8 | 0x80;
         v >>= 7;
@@ -625,6 +653,16 @@ fn varint_at<const N: usize>(dst: &mut [u8; N], mut n: usize, mut v: u64) -> usi
     }
     dst[n] = v as u8;
     n + 1
+}
+
+/// The low 56 bits of `v` in 7-bit groups, one group in the low bits of each byte (least
+/// significant group in the lowest byte): halves of 28 bits into 32-bit lanes, then of 14
+/// into 16, then of 7 into 8.
+#[inline(always)]
+fn spread7(v: u64) -> u64 {
+    let x = (v & 0x0FFF_FFFF) | ((v & 0x00FF_FFFF_F000_0000) << 4);
+    let x = (x & 0x0000_3FFF_0000_3FFF) | ((x & 0x0FFF_C000_0FFF_C000) << 2);
+    (x & 0x007F_007F_007F_007F) | ((x & 0x3F80_3F80_3F80_3F80) << 1)
 }
 
 /// Formats into a slice; counts what did not fit.
@@ -703,5 +741,83 @@ impl fmt::Write for Counter {
         self.0 += s.len();
         self.1 += usize::from(!s.is_empty());
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The varint of `v`, a byte at a time, as FORMAT.md defines it.
+    fn reference(mut v: u64) -> Vec<u8> {
+        let mut out = Vec::new();
+        loop {
+            let b = (v & 0x7f) as u8;
+            v >>= 7;
+            if v == 0 {
+                out.push(b);
+                return out;
+            }
+            out.push(b | 0x80);
+        }
+    }
+
+    /// Values on both sides of every length boundary, and a spread of others.
+    fn samples() -> Vec<u64> {
+        let mut values = vec![0, 1, u64::MAX, 0x0123_4567_89AB_CDEF, 0x00FF_00FF_00FF_00FF];
+        for bits in 1..64 {
+            let p = 1u64 << bits;
+            values.extend([
+                p - 1,
+                p,
+                p + 1,
+                p | (p >> 1),
+                p.wrapping_mul(0x9E37_79B9) | p,
+            ]);
+        }
+        values
+    }
+
+    #[test]
+    fn varints_are_the_bytes_of_the_format_at_every_length() {
+        for v in samples() {
+            let want = reference(v);
+            assert_eq!(want.len(), varint_len(v), "{v:#x}");
+            // At the start of room for the longest, and where fewer than 8 bytes remain
+            // (the byte-at-a-time path).
+            let mut dst = [0xAAu8; 20];
+            let end = varint_at(&mut dst, 3, v);
+            assert_eq!(&dst[3..end], &want[..], "{v:#x}");
+            let mut tight = [0xAAu8; 10];
+            let at = 10 - want.len();
+            assert_eq!(varint_at(&mut tight, at, v), 10, "{v:#x}");
+            assert_eq!(&tight[at..], &want[..], "{v:#x}");
+            assert!(
+                tight[..at].iter().all(|&b| b == 0xAA),
+                "{v:#x}: wrote before"
+            );
+        }
+    }
+
+    #[test]
+    fn an_event_header_reads_back_at_every_length() {
+        for v in samples() {
+            let mut buf = [0u8; 128];
+            let mut enc = Encoder::new(&mut buf);
+            enc.event(v, v, v, Some(v), 0);
+            let len = enc.finish().unwrap();
+            let mut want = vec![kind::EVENT];
+            for part in [
+                reference(v),
+                reference(v),
+                reference(v),
+                vec![1],
+                reference(v),
+            ] {
+                want.extend(part);
+            }
+            want.push(0);
+            assert_eq!(&buf[..len], &want[..], "{v:#x}");
+        }
     }
 }
