@@ -7,7 +7,7 @@
 //!
 //! The histogram has [`BINS`] bins, spaced evenly on a logarithmic scale from the shortest
 //! duration to the longest (latencies spread over orders of magnitude); each bar's height is
-//! its count over the fullest bin's. Each bar carries its bin's bounds and count in
+//! its count over the fullest bin's (at least a pixel for a bin that is not empty). Each bar carries its bin's bounds and count in
 //! `data-from-ns`, `data-to-ns` and `data-count` attributes and in a tooltip.
 
 use std::io::{self, Write};
@@ -22,7 +22,7 @@ const WIDTH: f64 = 640.0;
 const HEIGHT: f64 = 160.0;
 const LEFT: f64 = 40.0;
 const BOTTOM: f64 = 24.0;
-const TOP: f64 = 16.0;
+const TOP: f64 = 30.0;
 
 /// `text` with `&`, `<`, `>`, `"` and `'` escaped, for element text and attribute values.
 ///
@@ -102,10 +102,15 @@ fn histogram(d: &Durations, out: &mut dyn Write) -> io::Result<()> {
     )?;
     let step = (WIDTH - LEFT) / bins.len() as f64;
     for (i, &(from, to, count)) in bins.iter().enumerate() {
-        let h = plot * count as f64 / fullest as f64;
+        // A bin with anything in it shows, however few against the fullest.
+        let h = if count == 0 {
+            0.0
+        } else {
+            (plot * count as f64 / fullest as f64).max(1.0)
+        };
         writeln!(
             out,
-            r#"<rect class="bar" x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" data-from-ns="{from}" data-to-ns="{to}" data-count="{count}"><title>{} .. {}: {count}</title></rect>"#,
+            r##"<rect class="bar" fill="#4477aa" x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" data-from-ns="{from}" data-to-ns="{to}" data-count="{count}"><title>{} .. {}: {count}</title></rect>"##,
             LEFT + i as f64 * step,
             TOP + plot - h,
             (step - 1.0).max(1.0),
@@ -119,12 +124,23 @@ fn histogram(d: &Durations, out: &mut dyn Write) -> io::Result<()> {
         out,
         r##"<line x1="{LEFT}" y1="{base}" x2="{WIDTH}" y2="{base}" stroke="#555"/>"##
     )?;
-    for (label, v) in [("p50", d.summary.p50), ("p99", d.summary.p99)] {
+    // Each marker's label on a line of its own, so close percentiles do not overlap; it
+    // reads from the marker towards the middle, so it is not cut at either edge.
+    for (row, (label, v)) in [("p50", d.summary.p50), ("p99", d.summary.p99)]
+        .into_iter()
+        .enumerate()
+    {
         let x = x_of(v, lo, hi);
+        let (anchor, text_x) = if x > WIDTH / 2.0 {
+            ("end", x - 3.0)
+        } else {
+            ("start", x + 3.0)
+        };
         writeln!(
             out,
-            r##"<line class="marker" x1="{x:.1}" y1="{TOP}" x2="{x:.1}" y2="{base}" stroke="#c03" stroke-dasharray="3,2"/><text x="{x:.1}" y="{:.1}" font-size="10" text-anchor="middle" fill="#c03">{label} {}</text>"##,
-            TOP - 4.0,
+            r##"<line class="marker" x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{base}" stroke="#c03" stroke-dasharray="3,2"/><text x="{text_x:.1}" y="{:.1}" font-size="10" text-anchor="{anchor}" fill="#c03">{label} {}</text>"##,
+            4.0 + 12.0 * row as f64,
+            12.0 + 12.0 * row as f64,
             escape(&format_duration(v)),
         )?;
     }
