@@ -1,6 +1,6 @@
 //! Which events `logbuf cat` and `logbuf follow` show.
 
-use logbuf_journal::read::{EventInContext, OwnedValue};
+use logbuf_journal::read::{EventInContext, OwnedValue, Span};
 use logbuf_journal::sink::text::DropReport;
 
 use crate::cat::Item;
@@ -89,6 +89,56 @@ impl Filter {
 }
 
 impl Filter {
+    /// Whether a span passes every condition, as `logbuf stats --spans` applies them: level
+    /// and target are the span callsite's, the thread is the one that created it (`thread_name`
+    /// its name, if known), the time window holds its creation (`unix_nanos`), `--span NAME`
+    /// matches the span itself or one of its ancestors (`scope`, outermost first, without the
+    /// span), and a field is looked up in the span's own values, then its ancestors'.
+    pub fn matches_span(
+        &self,
+        span: &Span,
+        scope: &[&Span],
+        thread_name: Option<&str>,
+        unix_nanos: Option<u64>,
+    ) -> bool {
+        let callsite = &span.callsite;
+        if self.level.is_some_and(|min| callsite.level < min) {
+            return false;
+        }
+        if let Some(prefix) = &self.target
+            && !callsite.target.starts_with(prefix.as_str())
+        {
+            return false;
+        }
+        if let Some(thread) = &self.thread {
+            let by_name = thread_name == Some(thread.as_str());
+            let by_id = thread.parse::<u64>().ok() == Some(span.thread);
+            if !(by_name || by_id) {
+                return false;
+            }
+        }
+        if self.since.is_some() || self.until.is_some() {
+            let Some(at) = unix_nanos else {
+                return false;
+            };
+            if self.since.is_some_and(|since| at < since) || self.until.is_some_and(|u| at >= u) {
+                return false;
+            }
+        }
+        if let Some(name) = &self.span
+            && callsite.name != *name
+            && !scope.iter().any(|s| s.callsite.name == *name)
+        {
+            return false;
+        }
+        self.fields.iter().all(|(key, want)| {
+            std::iter::once(span)
+                .chain(scope.iter().rev().copied())
+                .find_map(|s| span_field_is(s, key, want))
+                .unwrap_or(false)
+        })
+    }
+
     /// Whether an event passes every condition ([`Filter::matches`]), or whether a report of
     /// dropped records does ([`Filter::matches_dropped`]).
     pub fn matches_item(&self, item: Item<'_>) -> bool {
@@ -133,18 +183,23 @@ fn has_field(event: &EventInContext<'_>, key: &str, want: &str) -> bool {
     if let Some((_, value)) = own {
         return value_is(value, want);
     }
-    for span in event.spans.iter().rev() {
-        let found = span
-            .callsite
-            .fields
-            .iter()
-            .zip(&span.values)
-            .find(|(name, value)| *name == key && !matches!(value, OwnedValue::Empty));
-        if let Some((_, value)) = found {
-            return owned_value_is(value, want);
-        }
-    }
-    false
+    event
+        .spans
+        .iter()
+        .rev()
+        .find_map(|span| span_field_is(span, key, want))
+        .unwrap_or(false)
+}
+
+/// Whether `span`'s own field `key` equals `want`; `None` if the span has no such field
+/// recorded.
+fn span_field_is(span: &Span, key: &str, want: &str) -> Option<bool> {
+    span.callsite
+        .fields
+        .iter()
+        .zip(&span.values)
+        .find(|(name, value)| *name == key && !matches!(value, OwnedValue::Empty))
+        .map(|(_, value)| owned_value_is(value, want))
 }
 
 /// Text formatted on the logging thread: equal as is, or once its quotes are taken off

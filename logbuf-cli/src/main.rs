@@ -15,6 +15,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use logbuf_cli::cat::{self, Options};
 use logbuf_cli::filter::{Filter, parse_field, parse_level};
 use logbuf_cli::follow::{self, FollowOptions};
+use logbuf_cli::query::{self, GroupBy, Query};
 use logbuf_cli::render::{Details, Format};
 use logbuf_cli::time::{now_nanos, parse_time};
 use logbuf_cli::{Exit, export, stats};
@@ -88,17 +89,46 @@ is read to its end and the new one from its start. Stop with Ctrl-C.")]
         show: Show,
     },
     /// Summarise journal files: events per level, callsite, thread; time span; drops; damage.
+    /// With --spans, span timings; with --field NAME, statistics of a field.
     #[command(after_help = "\
 Examples:
   logbuf stats app.lbf
-  logbuf stats app.*.lbf --top 5")]
+  logbuf stats app.*.lbf --top 5
+  logbuf stats app.lbf --spans                       per span name: count, duration, busy, idle
+  logbuf stats app.lbf --spans --html report.html    the same with a histogram per span name
+  logbuf stats app.lbf --field latency_us --by callsite --since 1h
+  logbuf stats app.lbf --field path --span request --json
+
+Percentiles are exact (nearest rank over every value). Filters (--level, --target, --thread,
+--since, --until, --span, --where) apply to --spans and --field.")]
     Stats {
         /// Journal files; `-` reads standard input.
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
-        /// How many of the busiest callsites to list.
+        /// How many of the busiest callsites (with --spans: span names; with --field: text
+        /// values per group) to list.
         #[arg(long, default_value_t = 10, value_name = "N")]
         top: usize,
+        /// Span timings per span name: count, duration, busy and idle time (p50, p90, p99,
+        /// max, total), by total time.
+        #[arg(long)]
+        spans: bool,
+        /// Statistics of this field of the events: count, min, p50, p90, p99, max, mean of
+        /// numbers; counts of distinct values of text.
+        #[arg(long, value_name = "NAME")]
+        field: Option<String>,
+        /// Group --field by callsite, target or innermost span.
+        #[arg(long, value_enum, requires = "field", value_name = "GROUP")]
+        by: Option<By>,
+        /// JSON instead of text (with --spans or --field).
+        #[arg(long)]
+        json: bool,
+        /// Also write the span timings, with a histogram per span name, as a self-contained
+        /// HTML page.
+        #[arg(long, requires = "spans", value_name = "OUT")]
+        html: Option<PathBuf>,
+        #[command(flatten)]
+        filters: Filters,
     },
     /// Export spans and events for a trace viewer.
     #[command(after_help = "\
@@ -116,6 +146,55 @@ Examples:
         #[arg(short = 'o', long = "output", value_name = "OUT")]
         output: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum By {
+    Callsite,
+    Target,
+    Span,
+}
+
+/// The filters of `stats --spans` and `stats --field`.
+#[derive(Debug, Args)]
+struct Filters {
+    /// The least severe level counted: trace, debug, info, warn, error.
+    #[arg(long, value_parser = parse_level, value_name = "LEVEL")]
+    level: Option<Level>,
+    /// Only targets starting with this prefix.
+    #[arg(long, value_name = "PREFIX")]
+    target: Option<String>,
+    /// Only this thread (for spans: the one that created them), by name or journal id.
+    #[arg(long, value_name = "NAME|ID")]
+    thread: Option<String>,
+    /// Events (spans: created) at or after this time: RFC 3339, or a time ago like 10m.
+    #[arg(long, value_name = "TIME")]
+    since: Option<String>,
+    /// Events (spans: created) before this time: RFC 3339, or a time ago like 10m.
+    #[arg(long, value_name = "TIME")]
+    until: Option<String>,
+    /// Only events inside a span of this name (spans: of this name or inside one).
+    #[arg(long, value_name = "NAME")]
+    span: Option<String>,
+    /// Only events (spans) whose field, or one of their spans', equals the value; repeat for
+    /// several.
+    #[arg(long = "where", value_parser = parse_field, value_name = "KEY=VALUE")]
+    fields: Vec<(String, String)>,
+}
+
+impl Filters {
+    fn filter(self) -> Result<Filter, String> {
+        let now = now_nanos();
+        Ok(Filter {
+            level: self.level,
+            target: self.target,
+            thread: self.thread,
+            since: self.since.map(|t| parse_time(&t, now)).transpose()?,
+            until: self.until.map(|t| parse_time(&t, now)).transpose()?,
+            span: self.span,
+            fields: self.fields,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -258,9 +337,60 @@ fn run(cli: Cli, diagnostics: &mut dyn Write) -> io::Result<Exit> {
             let mut out = stdout.lock();
             follow::run(&file, &options, &mut out, diagnostics, &|| false)
         }
-        Command::Stats { files, top } => {
+        Command::Stats {
+            files,
+            top,
+            spans,
+            field,
+            by,
+            json,
+            html,
+            filters,
+        } => {
+            let filter = filters.filter().map_err(usage)?;
             let mut out = BufWriter::new(stdout.lock());
-            stats::run(&files, top, &mut out, diagnostics)
+            if !spans && field.is_none() {
+                if !filter.is_empty() || json {
+                    return Err(usage(
+                        "--json and the filters apply to --spans and --field".to_owned(),
+                    ));
+                }
+                return stats::run(&files, top, &mut out, diagnostics);
+            }
+            let query = Query {
+                spans,
+                field,
+                by: match by {
+                    None => GroupBy::All,
+                    Some(By::Callsite) => GroupBy::Callsite,
+                    Some(By::Target) => GroupBy::Target,
+                    Some(By::Span) => GroupBy::Span,
+                },
+                filter,
+                top,
+            };
+            let (report, exit) = query::collect(&files, &query, diagnostics);
+            if let (Some(path), Some(spans)) = (&html, &report.spans) {
+                let fail = |e: io::Error| {
+                    usage(format!(
+                        "{}: {}",
+                        path.display(),
+                        logbuf_cli::input::describe_io(&e)
+                    ))
+                };
+                let mut page = BufWriter::new(File::create(path).map_err(fail)?);
+                let title: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+                logbuf_cli::html::write(spans, &title.join(" "), &mut page).map_err(fail)?;
+                page.flush().map_err(fail)?;
+            }
+            if json {
+                serde_json::to_writer_pretty(&mut out, &report.json(top))?;
+                writeln!(out)?;
+            } else {
+                report.write_text(&mut out, top)?;
+            }
+            out.flush()?;
+            Ok(exit)
         }
         Command::Export {
             chrome,

@@ -1,13 +1,17 @@
 //! Hostile input through the library the command runs: a good journal, cut, flipped, spliced
-//! and overwritten in many random ways, goes through `cat` (text and JSON), `stats` and the
-//! Chrome export. None may panic; the export must stay one JSON document with a complete event
-//! for every enter it saw; the exit status must say damage whenever the bytes changed.
+//! and overwritten in many random ways, goes through `cat` (text and JSON), `stats`, span
+//! timings and field statistics (`stats --spans --field`, `--html`) and the Chrome export.
+//! None may panic; the export must stay one JSON document with a complete event for every
+//! enter it saw; the HTML page must stay well-formed; the exit status must say damage
+//! whenever the bytes changed.
 
 use std::path::{Path, PathBuf};
 
 use logbuf_cli::cat::{self, Options};
+use logbuf_cli::filter::Filter;
+use logbuf_cli::query::{self, GroupBy, Query};
 use logbuf_cli::render::Format;
-use logbuf_cli::{Exit, export, stats};
+use logbuf_cli::{Exit, export, html, stats};
 use logbuf_journal::Journal;
 use logbuf_journal::wire::{Callsite, CallsiteKind, Level};
 
@@ -132,6 +136,7 @@ fn mangled_journals_never_panic_and_say_what_happened() {
         let bytes = mutate(&good, &mut rng);
         std::fs::write(&path, &bytes).unwrap();
         let paths = [path.clone()];
+        let mut cat_exit = Exit::Ok;
         for format in [Format::Text { color: true }, Format::Json] {
             let options = Options {
                 format,
@@ -166,9 +171,35 @@ fn mangled_journals_never_panic_and_say_what_happened() {
             if format == Format::Json && summary.exit != Exit::Ok {
                 damaged += 1;
             }
+            cat_exit = summary.exit;
         }
         let (mut out, mut diag) = (Vec::new(), Vec::new());
         stats::run(&paths, 5, &mut out, &mut diag).unwrap();
+        // Span timings and field statistics read what `cat` reads and say the same exit;
+        // their HTML page stays well-formed.
+        let query = Query {
+            spans: true,
+            field: Some("x".into()),
+            by: GroupBy::Span,
+            filter: Filter {
+                level: Some(Level::Info),
+                ..Filter::default()
+            },
+            top: 5,
+        };
+        let mut diag = Vec::new();
+        let (report, exit) = query::collect(&paths, &query, &mut diag);
+        assert_eq!(exit, cat_exit, "round {round}");
+        let mut page = Vec::new();
+        html::write(report.spans.as_ref().unwrap(), "bad.lbf", &mut page).unwrap();
+        let page = String::from_utf8(page).unwrap();
+        let options = roxmltree::ParsingOptions {
+            allow_dtd: true,
+            ..Default::default()
+        };
+        roxmltree::Document::parse_with_options(&page, options)
+            .unwrap_or_else(|e| panic!("round {round}: page not well-formed: {e}"));
+        report.write_text(&mut Vec::new(), 5).unwrap();
         let (mut out, mut diag) = (Vec::new(), Vec::new());
         export::chrome(&paths, &mut out, &mut diag).unwrap();
         let doc: serde_json::Value = serde_json::from_slice(&out)
