@@ -22,7 +22,8 @@ use tracing_subscriber::layer::SubscriberExt;
 
 /// Writes a few spans and events, for when there is no file to read.
 fn write_sample(path: &Path) -> Result<(), Box<dyn std::error::Error>> {
-    let (layer, _guard) = LogbufLayer::builder().file(path).build()?;
+    // Busy and idle time in each span's close record.
+    let (layer, _guard) = LogbufLayer::builder().file(path).span_times(true).build()?;
     tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
         for id in 0..100u64 {
             let span = tracing::info_span!("request", id);

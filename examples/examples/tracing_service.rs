@@ -73,7 +73,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         || std::env::temp_dir().join("logbuf-service.lbf"),
         PathBuf::from,
     );
-    let (layer, guard) = LogbufLayer::builder().file(&path).build()?;
+    // Each span's close record carries its busy and idle time (`logbuf stats --spans`).
+    let (layer, guard) = LogbufLayer::builder()
+        .file(&path)
+        .span_times(true)
+        .build()?;
     let journal = layer.journal().clone();
     let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
 

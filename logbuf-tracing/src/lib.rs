@@ -71,8 +71,9 @@
 //!
 //! No lock, no heap allocation and no system call for events whose fields are numbers,
 //! booleans, strings and bytes; the only thread-local state is the callsite cache, the stack
-//! of entered spans and the journal's ring. (Entering and exiting a span takes the span's
-//! lock in the registry, to keep its busy time.) Values keep their types:
+//! of entered spans and the journal's ring. (With [`Builder::span_times`], entering and
+//! exiting a span takes the span's lock in the registry, to keep its busy time.) Values keep
+//! their types:
 //!
 //! | recorded as | stored as |
 //! |---|---|
@@ -101,14 +102,20 @@
 //! become a record. Every event carries its parent span, so a reader rebuilds each event's
 //! span chain.
 //!
-//! The close record carries the span's busy and idle time, as tracing-subscriber's `fmt`
-//! prints them with `FmtSpan::CLOSE`: busy while at least one thread had the span entered
-//! (entering it again while it is entered, on the same thread or another, counts once), idle
-//! the rest of its life from creation to close. The layer keeps them in the span's
-//! registry extensions, read from the journal's tick counter in `on_enter`, `on_exit` and
-//! `on_close` (a lookup of the span and its lock, no record), so they follow a span that an
-//! async runtime polls on one worker thread and then another. Readers turn the ticks into
-//! nanoseconds like other times ([`logbuf_journal::read::Context::duration_nanos`]).
+//! A span's close record carries the time of the close, so its duration (creation to close)
+//! is known. With [`Builder::span_times`] it also carries the span's busy and idle time, as
+//! tracing-subscriber's `fmt` prints them with `FmtSpan::CLOSE`: busy while at least one
+//! thread had the span entered (entering it again while it is entered, on the same thread or
+//! another, counts once), idle the rest of its life from creation to close. The layer then
+//! keeps them in the span's registry extensions, read from the journal's tick counter in
+//! `on_enter`, `on_exit` and `on_close` (a lookup of the span and its lock, no record), so
+//! they follow a span that an async runtime polls on one worker thread and then another.
+//! Readers turn the ticks into nanoseconds like other times
+//! ([`logbuf_journal::read::Context::duration_nanos`]). They are off by default, as in `fmt`,
+//! for their cost: a lookup and a lock on every enter and exit, which tokio makes on every
+//! poll, was a fifth of the layer's instructions per request of a traced HTTP service
+//! (BENCHMARKS.md, "What a request costs"). Without them, entering and exiting a span is a
+//! push and a pop on a thread-local stack.
 //!
 //! Enter and exit themselves are recorded, with their thread and time, only when asked for
 //! ([`Builder::record_enter_exit`]), for a timeline of every poll (`logbuf export --chrome`
