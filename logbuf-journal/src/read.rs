@@ -35,7 +35,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::collections::{HashMap, VecDeque};
+use crate::IdMap;
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::Path;
@@ -265,12 +266,12 @@ impl WallClock {
 /// ```
 #[derive(Debug, Default)]
 pub struct Context {
-    callsites: HashMap<u64, Arc<Callsite>>,
-    threads: HashMap<u64, String>,
-    interned: HashMap<u64, Box<str>>,
+    callsites: IdMap<Arc<Callsite>>,
+    threads: IdMap<String>,
+    interned: IdMap<Box<str>>,
     /// Open spans, each with the number of its creation among all (for `order`) and its
     /// depth when it was created (1 for a span whose parent is not open).
-    spans: HashMap<u64, (Span, u64, usize)>,
+    spans: IdMap<(Span, u64, usize)>,
     /// The greatest depth of a span at its creation: no true chain of parents is longer, so
     /// a walk up a chain stops there (a cycle, in a damaged or crafted file).
     deepest: usize,

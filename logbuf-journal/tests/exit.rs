@@ -7,7 +7,7 @@
 use std::io::{self, BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use logbuf_journal::exit::{DEFAULT_SHUTDOWN_TIMEOUT, flush_at_exit};
 use logbuf_journal::file::FileReader;
@@ -80,9 +80,18 @@ impl Sink for Slow {
 }
 
 /// Says on stdout that the child is about to exit, for the parent to time the exit from.
+/// Says when the child calls `exit` (on the system clock, which the parent reads too: the
+/// parent may read the line late, on a busy machine), then calls it.
 fn exiting(code: i32) -> ! {
-    println!("exiting");
+    println!("exiting at {}", unix_nanos());
     std::process::exit(code);
+}
+
+fn unix_nanos() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
 }
 
 /// What the child does, chosen by the parent.
@@ -217,9 +226,14 @@ fn run_child(role: &str, path: &Path) -> Ended {
             break;
         }
     }
-    let said_exiting = Instant::now();
+    let exit_at: u128 = line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .and_then(|t| t.parse().ok())
+        .expect("`exiting at NANOS`");
     let out = child.wait_with_output().unwrap();
-    let exit_took = said_exiting.elapsed();
+    let exit_took = Duration::from_nanos(unix_nanos().saturating_sub(exit_at) as u64);
     Ended {
         code: out.status.code(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),

@@ -1,11 +1,12 @@
 //! The binary journal file sink.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use super::{Entry, Sink};
+use crate::IdMap;
 use crate::encode::varint_len;
 use crate::file::{FileHeader, FileWriter};
 use crate::rotate::{RotatingFile, Rotation};
@@ -372,7 +373,7 @@ const FRAME_HEADER: u64 = 8;
 /// closed spans are skipped and dropped lazily, and the buffers of closed spans reused.
 #[derive(Debug, Default)]
 struct OpenSpans {
-    by_id: HashMap<u64, OpenSpan, foldhash::fast::RandomState>,
+    by_id: IdMap<OpenSpan>,
     /// `(seq, id)` of the spans in the order they were opened; an entry whose span is closed
     /// (or whose id was opened again, with a later `seq`) is stale.
     order: VecDeque<(u64, u64)>,

@@ -1,6 +1,6 @@
 //! A sink that only takes events at or above a level, for fan-out with different thresholds.
 
-use std::collections::HashMap;
+use crate::IdMap;
 use std::io;
 
 use super::{Entry, Sink};
@@ -29,7 +29,7 @@ pub struct MinLevel<S> {
     inner: S,
     min: Level,
     /// Level of every callsite defined so far.
-    levels: HashMap<u64, Level>,
+    levels: IdMap<Level>,
 }
 
 impl<S: Sink> MinLevel<S> {
@@ -38,7 +38,7 @@ impl<S: Sink> MinLevel<S> {
         Self {
             inner,
             min,
-            levels: HashMap::new(),
+            levels: IdMap::default(),
         }
     }
 

@@ -43,7 +43,7 @@
 //! Every control character in a string is escaped (`\n`, `\u001b`, and also DEL and the C1
 //! controls, which JSON allows raw), so a line never breaks and never drives a terminal.
 
-use std::collections::HashMap;
+use crate::IdMap;
 use std::io::{self, Write};
 
 use super::text::{
@@ -188,16 +188,11 @@ impl JsonFormat {
 
     /// Appends the event's object, with a line feed, to `out`.
     pub fn render(&self, event: &EventInContext<'_>, out: &mut Vec<u8>) {
-        self.render_with(event, &HashMap::new(), out);
+        self.render_with(event, &IdMap::default(), out);
     }
 
     /// [`JsonFormat::render`] with the spans' objects taken from `spans` where it has them.
-    fn render_with(
-        &self,
-        event: &EventInContext<'_>,
-        spans: &HashMap<u64, Vec<u8>>,
-        out: &mut Vec<u8>,
-    ) {
+    fn render_with(&self, event: &EventInContext<'_>, spans: &IdMap<Vec<u8>>, out: &mut Vec<u8>) {
         let span_object = |span: &Span, out: &mut Vec<u8>| match spans.get(&span.id) {
             Some(object) => out.extend_from_slice(object),
             None => span_object(span, out),
@@ -564,7 +559,7 @@ pub struct JsonSink {
     format: JsonFormat,
     /// Each open span's object, written when it opens and again when values are recorded on
     /// it, rather than for every event inside it.
-    spans: HashMap<u64, Vec<u8>>,
+    spans: IdMap<Vec<u8>>,
 }
 
 impl JsonSink {
@@ -587,7 +582,7 @@ impl JsonSink {
         Self {
             lines: Lines::new(Target::of(writer)),
             format: JsonFormat::new(),
-            spans: HashMap::new(),
+            spans: IdMap::default(),
         }
     }
 

@@ -68,9 +68,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use crate::IdMap;
 use std::any::Any;
 use std::cell::Cell;
-use std::collections::HashMap;
+
 use std::fmt::{self, Write as _};
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
@@ -776,7 +777,7 @@ impl<'v> Field<'v> {
 /// ```
 #[derive(Debug, Default)]
 pub struct SpanFields {
-    spans: HashMap<u64, Vec<u8>>,
+    spans: IdMap<Vec<u8>>,
 }
 
 impl SpanFields {
@@ -835,7 +836,7 @@ impl SpanFields {
 /// Drops the entries of spans `context` no longer has (it keeps at most
 /// [`MAX_OPEN_SPANS`](crate::sink::MAX_OPEN_SPANS) open), once there are enough of them to be
 /// worth a pass: what a sink keeps per span stays bounded like the context.
-pub(crate) fn forget_forgotten(spans: &mut HashMap<u64, Vec<u8>>, context: &Context) {
+pub(crate) fn forget_forgotten(spans: &mut IdMap<Vec<u8>>, context: &Context) {
     if spans.len() > context.open_spans() + 1024 {
         spans.retain(|id, _| context.span(*id).is_some());
     }
