@@ -741,6 +741,7 @@ struct Counters {
     buffered: AtomicU64,
     connections: AtomicU64,
     failures: AtomicU64,
+    resent: AtomicU64,
 }
 
 /// What a [`SyslogSink`] has done, readable from any thread while the journal runs and after
@@ -750,7 +751,7 @@ pub struct SyslogStats(Arc<Counters>);
 
 impl SyslogStats {
     /// Messages handed whole to the operating system's socket (the sink's own reports of lost
-    /// messages among them).
+    /// messages among them; a message sent again after a reset counts again).
     pub fn sent(&self) -> u64 {
         self.0.sent.load(Ordering::Relaxed)
     }
@@ -770,6 +771,12 @@ impl SyslogStats {
     /// Connections made (for UDP and Unix sockets: sockets connected to the address).
     pub fn connections(&self) -> u64 {
         self.0.connections.load(Ordering::Relaxed)
+    }
+
+    /// TCP messages sent again because the daemon reset the connection (see
+    /// [`SyslogSink::tcp`]); those it had read before the reset arrive twice.
+    pub fn resent(&self) -> u64 {
+        self.0.resent.load(Ordering::Relaxed)
     }
 
     /// Connections that failed or broke: connects refused or timed out, sockets that
@@ -842,6 +849,11 @@ pub struct SyslogSink {
     queued_bytes: usize,
     front_sent: usize,
     limit: usize,
+    /// TCP: the messages written last on this connection (at most `resend` bytes), sent again
+    /// if the daemon resets it: a reset says it threw away bytes it had taken.
+    written: VecDeque<Vec<u8>>,
+    resend: usize,
+    written_bytes: usize,
     spare: Vec<Vec<u8>>,
     /// The message being rendered.
     message: Vec<u8>,
@@ -867,6 +879,12 @@ impl SyslogSink {
     /// Sends RFC 5424 messages over TCP to `addr`, framed by octet counting (RFC 6587: the
     /// length in decimal, a space, the message). The address is resolved now; the connection
     /// is made on the worker's first message, without the worker waiting for it.
+    ///
+    /// Before each batch the sink checks whether the daemon closed the connection, so nothing
+    /// is written into a closed one. A daemon that stops with bytes it has not read resets the
+    /// connection; the sink then sends again the last messages it wrote (64 KiB of them:
+    /// [`SyslogSink::with_resend_window`]), so they are not lost, and those the daemon had read
+    /// arrive twice ([`SyslogStats::resent`]).
     ///
     /// # Errors
     ///
@@ -909,6 +927,9 @@ impl SyslogSink {
             queued_bytes: 0,
             front_sent: 0,
             limit: 1 << 20,
+            written: VecDeque::new(),
+            resend: 64 * 1024,
+            written_bytes: 0,
             spare: Vec::new(),
             message: Vec::with_capacity(512),
             unreported: 0,
@@ -934,6 +955,15 @@ impl SyslogSink {
     /// always taken). Default 1 MiB.
     pub fn with_buffer_limit(mut self, bytes: usize) -> Self {
         self.limit = bytes;
+        self
+    }
+
+    /// TCP: how many bytes of the messages written last are kept to be sent again if the
+    /// daemon resets the connection (it stopped without reading them). Default 64 KiB: a
+    /// daemon that reads as it should has less than that unread when it stops. 0 sends
+    /// nothing twice and loses what the daemon had not read.
+    pub fn with_resend_window(mut self, bytes: usize) -> Self {
+        self.resend = bytes;
         self
     }
 
@@ -1155,6 +1185,10 @@ impl SyslogSink {
     fn connected(&mut self, conn: Conn) {
         self.conn = conn;
         self.front_sent = 0;
+        while let Some(frame) = self.written.pop_front() {
+            recycle(&mut self.spare, frame);
+        }
+        self.written_bytes = 0;
         self.stats.connections.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -1195,11 +1229,22 @@ impl SyslogSink {
         }
         // `bytes` counts bytes of the message after the last whole one (TCP).
         for _ in 0..messages {
-            if let Some(frame) = self.queue.pop_front() {
-                self.queued_bytes -= frame.len();
-                if self.spare.len() < SPARE_BUFFERS && frame.capacity() <= 64 * 1024 {
-                    self.spare.push(frame);
+            let Some(frame) = self.queue.pop_front() else {
+                break;
+            };
+            self.queued_bytes -= frame.len();
+            if self.endpoint.is_stream() {
+                self.written_bytes += frame.len();
+                self.written.push_back(frame);
+                while self.written_bytes > self.resend {
+                    let Some(old) = self.written.pop_front() else {
+                        break;
+                    };
+                    self.written_bytes -= old.len();
+                    recycle(&mut self.spare, old);
                 }
+            } else {
+                recycle(&mut self.spare, frame);
             }
         }
         if messages > 0 {
@@ -1228,7 +1273,26 @@ impl SyslogSink {
                     ),
                 ))
             }
-            Some(Failure::Broken(what, e)) => Err(self.failed(what, e)),
+            Some(Failure::Broken(what, e)) => {
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe
+                ) {
+                    // The daemon reset the connection: it closed with bytes it had not read,
+                    // or got bytes after it closed. Send the last ones again.
+                    let again = self.written.len();
+                    while let Some(frame) = self.written.pop_back() {
+                        self.queued_bytes += frame.len();
+                        self.queue.push_front(frame);
+                    }
+                    self.written_bytes = 0;
+                    self.stats.resent.fetch_add(again as u64, Ordering::Relaxed);
+                    self.stats
+                        .buffered
+                        .store(self.queue.len() as u64, Ordering::Relaxed);
+                }
+                Err(self.failed(what, e))
+            }
         }
     }
 
@@ -1375,6 +1439,13 @@ fn send_datagrams(
         }
     }
     sent
+}
+
+/// Keeps `frame` for a later message, if the pool has room and it is not large.
+fn recycle(spare: &mut Vec<Vec<u8>>, frame: Vec<u8>) {
+    if spare.len() < SPARE_BUFFERS && frame.capacity() <= 64 * 1024 {
+        spare.push(frame);
+    }
 }
 
 fn framed_len(endpoint: &Endpoint, len: usize) -> usize {
