@@ -324,7 +324,7 @@ impl Program {
             enc.value_str(text);
             enc.value_i64(-(seq as i64));
             enc.value_f64(seq as f64 + 0.25);
-            enc.value_bool(seq % 2 == 0);
+            enc.value_bool(seq.is_multiple_of(2));
         });
         assert_eq!(written, logbuf_journal::Written::Committed);
     }
@@ -397,7 +397,7 @@ fn check_event(m: &Json, seq: u64, text: &str) {
         fields["ratio"].as_str().unwrap().parse::<f64>().unwrap(),
         seq as f64 + 0.25
     );
-    assert_eq!(fields["ok"], (seq % 2 == 0).to_string());
+    assert_eq!(fields["ok"], (seq.is_multiple_of(2)).to_string());
     let span = &sd[format!("span1@{PEN}")];
     assert_eq!(span["name"], "request");
     assert_eq!(span["path"], "/orders/[7]");
@@ -522,7 +522,7 @@ fn unix_socket_rfc3164_is_parsed_by_the_default_local_parser() {
                  text=\"plain é\" delta={} ratio={}.25 ok={}",
                 -(seq as i64),
                 seq,
-                seq % 2 == 0
+                seq.is_multiple_of(2)
             )
         );
     }

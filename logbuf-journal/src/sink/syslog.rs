@@ -1505,7 +1505,7 @@ mod tests {
     fn sd_names_and_values_follow_rfc_5424() {
         let mut out = Vec::new();
         sd_name("a b=c]d\"é_r#x", &mut out);
-        assert_eq!(out, b"a_b_c_d__r#x");
+        assert_eq!(out, b"a_b_c_d___r#x");
         out.clear();
         sd_name("r#type", &mut out);
         assert_eq!(out, b"type");
