@@ -55,6 +55,9 @@
 //! each flush of the journal). A connection that fails, or that the daemon closed (checked
 //! before each TCP batch), is made again after a backoff that doubles from 50 ms to 5 s
 //! ([`SyslogSink::with_backoff`]); a TCP message cut off by the failure is sent again whole.
+//! A new UDP socket first sends an empty datagram (daemons ignore them) and carries messages
+//! once no refusal has come back within the shortest backoff, so retries while the daemon is
+//! down cost no message.
 //!
 //! A message that finds the buffer full is lost: counted ([`SyslogStats::lost`]), returned as
 //! an error (which the journal counts in [`Stats::sink_errors`](crate::Stats::sink_errors)
@@ -815,6 +818,10 @@ enum Conn {
     Down(Instant),
     /// A TCP connect under way on a thread of its own.
     Connecting(JoinHandle<io::Result<TcpStream>>),
+    /// A UDP socket that sent an empty datagram at this time: if no refusal comes back within
+    /// the shortest backoff, the daemon is there. A message sent to a daemon that is not there
+    /// would be lost unseen.
+    UdpProbe(UdpSocket, Instant),
     Tcp(TcpStream),
     Udp(UdpSocket),
     Unix(UnixDatagram),
@@ -1115,7 +1122,7 @@ impl SyslogSink {
     fn state(&self) -> &'static str {
         match self.conn {
             Conn::Down(_) => "no connection (retrying)",
-            Conn::Connecting(_) => "connecting",
+            Conn::Connecting(_) | Conn::UdpProbe(..) => "connecting",
             _ => "the socket does not take more",
         }
     }
@@ -1125,6 +1132,19 @@ impl SyslogSink {
     fn poll_conn(&mut self) -> io::Result<()> {
         match &mut self.conn {
             Conn::Down(at) if Instant::now() >= *at => self.connect(),
+            Conn::UdpProbe(socket, sent) => match socket.take_error() {
+                Ok(None) if sent.elapsed() < self.min_backoff => Ok(()),
+                Ok(None) => {
+                    let Conn::UdpProbe(socket, _) =
+                        std::mem::replace(&mut self.conn, Conn::Down(Instant::now()))
+                    else {
+                        return Ok(());
+                    };
+                    self.connected(Conn::Udp(socket));
+                    Ok(())
+                }
+                Ok(Some(e)) | Err(e) => Err(self.failed("unreachable", e)),
+            },
             Conn::Connecting(handle) if handle.is_finished() => {
                 let Conn::Connecting(handle) =
                     std::mem::replace(&mut self.conn, Conn::Down(Instant::now()))
@@ -1156,7 +1176,8 @@ impl SyslogSink {
                 };
                 UdpSocket::bind(local)
                     .and_then(|s| s.connect(addr).map(|()| s))
-                    .and_then(|s| s.set_nonblocking(true).map(|()| Conn::Udp(s)))
+                    .and_then(|s| s.set_nonblocking(true).map(|()| s))
+                    .and_then(|s| s.send(&[]).map(|_| Conn::UdpProbe(s, Instant::now())))
             }
             Endpoint::Unix(path) => UnixDatagram::unbound()
                 .and_then(|s| s.connect(path).map(|()| s))
@@ -1170,8 +1191,8 @@ impl SyslogSink {
             }
         };
         match made {
-            Ok(Conn::Connecting(handle)) => {
-                self.conn = Conn::Connecting(handle);
+            Ok(conn @ (Conn::Connecting(_) | Conn::UdpProbe(..))) => {
+                self.conn = conn;
                 Ok(())
             }
             Ok(conn) => {
@@ -1217,7 +1238,7 @@ impl SyslogSink {
             Conn::Tcp(stream) => send_stream(stream, &self.queue, self.front_sent),
             Conn::Udp(socket) => send_datagrams(&self.queue, |m| socket.send(m)),
             Conn::Unix(socket) => send_datagrams(&self.queue, |m| socket.send(m)),
-            Conn::Down(_) | Conn::Connecting(_) => return Ok(()),
+            Conn::Down(_) | Conn::Connecting(_) | Conn::UdpProbe(..) => return Ok(()),
         };
         let Sent {
             messages,
