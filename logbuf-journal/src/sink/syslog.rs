@@ -827,6 +827,23 @@ enum Conn {
     Unix(UnixDatagram),
 }
 
+/// A message ready to send, framed for its transport.
+#[derive(Debug)]
+struct Frame {
+    bytes: Vec<u8>,
+    /// The sink's own report of lost messages, not an event's message: not counted as lost
+    /// itself if it cannot be sent.
+    note: bool,
+}
+
+impl std::ops::Deref for Frame {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
 /// TCP batches are sent once this much waits (and at every flush).
 const TCP_BATCH: usize = 16 * 1024;
 
@@ -852,13 +869,13 @@ pub struct SyslogSink {
     connect_timeout: Duration,
     drain_timeout: Duration,
     /// Framed messages waiting, oldest first, and how many bytes of the first went out.
-    queue: VecDeque<Vec<u8>>,
+    queue: VecDeque<Frame>,
     queued_bytes: usize,
     front_sent: usize,
     limit: usize,
     /// TCP: the messages written last on this connection (at most `resend` bytes), sent again
     /// if the daemon resets it: a reset says it threw away bytes it had taken.
-    written: VecDeque<Vec<u8>>,
+    written: VecDeque<Frame>,
     resend: usize,
     written_bytes: usize,
     spare: Vec<Vec<u8>>,
@@ -1074,7 +1091,10 @@ impl SyslogSink {
             frame.push(b' ');
         }
         frame.extend_from_slice(&self.message);
-        self.push(frame);
+        self.push(Frame {
+            bytes: frame,
+            note: false,
+        });
         let due = !self.endpoint.is_stream() || self.queued_bytes >= TCP_BATCH;
         if due && matches!(self.conn, Conn::Tcp(_) | Conn::Udp(_) | Conn::Unix(_)) {
             result = result.and(self.send_queued());
@@ -1082,7 +1102,7 @@ impl SyslogSink {
         result
     }
 
-    fn push(&mut self, frame: Vec<u8>) {
+    fn push(&mut self, frame: Frame) {
         self.queued_bytes += frame.len();
         self.queue.push_back(frame);
         self.stats
@@ -1115,7 +1135,10 @@ impl SyslogSink {
             return;
         }
         self.unreported = 0;
-        self.push(frame);
+        self.push(Frame {
+            bytes: frame,
+            note: true,
+        });
     }
 
     /// What the connection is doing, for error messages.
@@ -1207,7 +1230,7 @@ impl SyslogSink {
         self.conn = conn;
         self.front_sent = 0;
         while let Some(frame) = self.written.pop_front() {
-            recycle(&mut self.spare, frame);
+            recycle(&mut self.spare, frame.bytes);
         }
         self.written_bytes = 0;
         self.stats.connections.fetch_add(1, Ordering::Relaxed);
@@ -1262,10 +1285,10 @@ impl SyslogSink {
                         break;
                     };
                     self.written_bytes -= old.len();
-                    recycle(&mut self.spare, old);
+                    recycle(&mut self.spare, old.bytes);
                 }
             } else {
-                recycle(&mut self.spare, frame);
+                recycle(&mut self.spare, frame.bytes);
             }
         }
         if messages > 0 {
@@ -1284,8 +1307,10 @@ impl SyslogSink {
                 // The socket will never take this message.
                 if let Some(frame) = self.queue.pop_front() {
                     self.queued_bytes -= frame.len();
+                    if !frame.note {
+                        self.lose(1);
+                    }
                 }
-                self.lose(1);
                 Err(io::Error::new(
                     e.kind(),
                     format!(
@@ -1361,7 +1386,7 @@ enum Failure {
     Broken(&'static str, io::Error),
 }
 
-fn send_stream(stream: &mut TcpStream, queue: &VecDeque<Vec<u8>>, front_sent: usize) -> Sent {
+fn send_stream(stream: &mut TcpStream, queue: &VecDeque<Frame>, front_sent: usize) -> Sent {
     let mut sent = Sent {
         messages: 0,
         bytes: 0,
@@ -1406,7 +1431,7 @@ fn send_stream(stream: &mut TcpStream, queue: &VecDeque<Vec<u8>>, front_sent: us
                 break;
             }
             Ok(mut n) => {
-                while n > 0 {
+                while n > 0 && index < queue.len() {
                     let left = queue[index].len() - offset;
                     if n >= left {
                         n -= left;
@@ -1436,7 +1461,7 @@ fn send_stream(stream: &mut TcpStream, queue: &VecDeque<Vec<u8>>, front_sent: us
 }
 
 fn send_datagrams(
-    queue: &VecDeque<Vec<u8>>,
+    queue: &VecDeque<Frame>,
     mut send: impl FnMut(&[u8]) -> io::Result<usize>,
 ) -> Sent {
     let mut sent = Sent {
@@ -1502,7 +1527,7 @@ impl Sink for SyslogSink {
         if empty {
             return error.map_or(Ok(()), Err);
         }
-        let left = self.queue.len();
+        let left = self.queue.iter().filter(|f| !f.note).count();
         self.queue.clear();
         self.queued_bytes = 0;
         self.front_sent = 0;
@@ -1536,6 +1561,58 @@ mod tests {
         out.clear();
         escape_param("a\"b\\c]d\n[é".as_bytes(), &mut out);
         assert_eq!(out, "a\\\"b\\\\c\\]d\n[é".as_bytes());
+    }
+
+    #[test]
+    fn long_messages_lose_their_text_end_then_their_structured_data() {
+        use crate::wire::{Callsite, CallsiteKind, Event};
+        let mut context = Context::new();
+        context.apply(&Record::Callsite(Callsite {
+            id: 1,
+            kind: CallsiteKind::Event,
+            level: Level::Error,
+            target: "app",
+            name: "event",
+            module_path: None,
+            file: None,
+            line: None,
+            fields: vec!["message", "blob"],
+        }));
+        let format = SyslogFormat::new()
+            .with_hostname("h")
+            .with_app_name("a")
+            .with_procid(1)
+            .with_timestamps(Timestamps::None)
+            .with_max_len(600);
+        let render = |message: &str, blob: &str| {
+            let event = Event {
+                callsite: 1,
+                time: 0,
+                thread: 1,
+                parent: None,
+                values: vec![Value::Debug(message), Value::Str(blob)],
+            };
+            let mut out = Vec::new();
+            format.render(&context.event(event).unwrap(), &mut out);
+            String::from_utf8(out).unwrap()
+        };
+        // Text cut on a character boundary, structured data whole.
+        let long = "é".repeat(200);
+        let message = render(&long, "b");
+        assert!(
+            message.len() <= 600 && message.len() > 590,
+            "{}",
+            message.len()
+        );
+        assert!(message.starts_with("<11>1 - h a 1 app [logbuf@32473 level=\"ERROR\""));
+        assert!(message.contains(&format!("[fields@32473 message=\"{long}\" blob=\"b\"]")));
+        // Structured data too long for the limit: left out, the text carries the values.
+        let message = render("m", &"x".repeat(700));
+        assert!(
+            message.starts_with("<11>1 - h a 1 app - app: m blob=\"xxx"),
+            "{message}"
+        );
+        assert_eq!(message.len(), 600);
     }
 
     #[test]
