@@ -6,6 +6,8 @@
 //! - [`text`]: human-readable lines laid out like `tracing-subscriber`'s `fmt` output, formatted
 //!   on the worker thread.
 //! - [`json`]: one JSON object per line, with the keys of `tracing-subscriber`'s JSON format.
+//! - [`syslog`]: RFC 5424 (or RFC 3164) messages to a syslog daemon over UDP, TCP or a Unix
+//!   socket, with bounded buffering and reconnection, sent from the worker thread.
 //! - [`MinLevel`]: any sink with a level threshold of its own ([`Sink::min_level`]), so one
 //!   journal can feed several sinks at different levels.
 
@@ -16,6 +18,8 @@ use crate::wire::Record;
 mod binary;
 mod filter;
 pub mod json;
+#[cfg(unix)]
+pub mod syslog;
 pub mod text;
 
 pub use binary::{BinaryFileSink, MAX_OPEN_SPANS};
