@@ -171,7 +171,7 @@ pub(crate) fn escape_into(text: &str, out: &mut Vec<u8>) {
     let bytes = text.as_bytes();
     // Most text has nothing to escape: C0 controls and DEL are single bytes below 0x20 or
     // 0x7f, C1 controls start with 0xc2.
-    if !bytes.iter().any(|&b| TEXT_SPECIAL[usize::from(b)]) {
+    if !has_text_special(bytes) {
         out.extend_from_slice(bytes);
         return;
     }
@@ -220,6 +220,29 @@ pub(crate) fn push_i64(out: &mut Vec<u8>, v: i64) {
         out.push(b'-');
     }
     push_u64(out, v.unsigned_abs(), 1);
+}
+
+/// Whether `bytes` hold a byte of [`TEXT_SPECIAL`]: eight bytes at a time, then the rest one
+/// at a time.
+#[inline]
+fn has_text_special(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // A high bit where a byte of `v` is zero (exact as a whole: no false answer for `any`).
+    let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        let x = u64::from_le_bytes(word.try_into().expect("chunks of 8"));
+        // Bytes below 0x20: below 0x80, `x - 0x20` borrows into the high bit.
+        let control = x.wrapping_sub(0x20 * ONES) & !x & HIGH;
+        if control | zero(x ^ (0x7f * ONES)) | zero(x ^ (0xc2 * ONES)) != 0 {
+            return true;
+        }
+    }
+    words
+        .remainder()
+        .iter()
+        .any(|&b| TEXT_SPECIAL[usize::from(b)])
 }
 
 /// Bytes that [`escape_into`] may have to escape: C0 controls, DEL, and 0xc2, which starts
@@ -1242,6 +1265,25 @@ impl Sink for TextSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_word_scan_finds_exactly_the_special_bytes_anywhere() {
+        // Every byte value at every position of texts of every length up to 24, among bytes
+        // around the special ones and the word scan's borrows.
+        let background = [b'a', 0x20, 0x21, 0x7e, 0x80, 0xc1, 0xc3, 0xff];
+        for len in 1..=24 {
+            for &fill in &background {
+                for at in 0..len {
+                    for b in 0..=255u8 {
+                        let mut text = vec![fill; len];
+                        text[at] = b;
+                        let want = text.iter().any(|&b| TEXT_SPECIAL[usize::from(b)]);
+                        assert_eq!(has_text_special(&text), want, "{text:02x?}");
+                    }
+                }
+            }
+        }
+    }
 
     fn escaped(s: &str) -> String {
         let mut out = Vec::new();
