@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use std::time::Instant;
 
 pub mod harness;
+pub mod hostile;
 pub mod workload;
 
 /// A 64-bit xorshift generator (Marsaglia's 13/7/17 triple): fast, seedable, and good enough

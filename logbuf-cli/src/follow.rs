@@ -23,7 +23,10 @@
 //! file's clock pair and its own, as `cat` does for a series ([`crate::input::series_clocks`]).
 //!
 //! A record still being written when the file has no more bytes is waited for, not counted as
-//! a torn tail: the reader only reports a torn tail when the file was replaced.
+//! a torn tail: the reader only reports a torn tail when the file was replaced. A frame whose
+//! length was damaged near the end of the file is waited for only until a good frame is
+//! written after it ([`logbuf_journal::file::FileReader::live`]): the frames written later are
+//! printed as they come.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -379,8 +382,10 @@ pub fn run(
             .then_some(watch),
             stop,
         };
+        // Live: a frame whose length was damaged near the end is waited for only until a
+        // good frame is found after it, not until 16 MiB arrive.
         let journal = match journal_from(path, growing) {
-            Ok(journal) => journal,
+            Ok(journal) => journal.live(),
             Err(failure) => {
                 if stop() || output.borrow().error.is_some() {
                     break;

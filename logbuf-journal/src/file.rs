@@ -11,7 +11,9 @@
 //! block and writes it as one frame once it holds [`BLOCK_SIZE`] bytes, or when flushed. The
 //! checksum lets [`FileReader`] tell a torn tail (a crash mid-write) and damaged bytes from
 //! records: it stops cleanly at a torn tail, and skips damage by scanning for the next frame
-//! whose checksum holds. Files of format 1 (one record per frame) are read too.
+//! whose checksum holds, in time linear in the file's size whatever the damaged bytes say
+//! (`FORMAT.md`, "Reading damaged files", gives the bound). Files of format 1 (one record per
+//! frame) are read too.
 //!
 //! ```
 //! use logbuf_journal::file::{FileHeader, FileReader, FileWriter};
@@ -63,6 +65,17 @@ const PREAMBLE: usize = 12;
 const KNOWN_KINDS: u64 = 15;
 /// The first major version, whose frames held one record each.
 const MAJOR_ONE_RECORD_FRAMES: u16 = 1;
+/// Checksum bytes a reader may spend on frames that turn out bad, per byte of file before the
+/// frame it checks, in each of its budgets (see `FileReader::judge`).
+const RESYNC_WORK: u64 = 2;
+/// The largest frame of each size class that has budgets of its own (see `FileReader::judge`):
+/// a false frame of one size cannot use up the budget a good frame of another size needs.
+const SIZE_CLASSES: [usize; 4] = [8 << 10, 128 << 10, 2 << 20, MAX_FRAME];
+/// Records of a candidate frame's block that must parse before its checksum is computed,
+/// while scanning damage.
+const RESYNC_RECORDS: usize = 8;
+/// Incomplete frames a live reader remembers while it waits (see `FileReader::live`).
+const LOOKAHEAD_PENDING: usize = 16;
 
 /// What a file says about where it came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -446,6 +459,15 @@ pub struct FileReader<R: Read> {
     block: usize,
     block_end: usize,
     stats: ReadStats,
+    /// Payload bytes checksummed so far.
+    checksummed: u64,
+    /// Checksum bytes spent on record frames that turned out bad, by size class, for frames
+    /// followed by what looks like a frame header, then for the others.
+    false_checksums: [u64; 2 * SIZE_CLASSES.len()],
+    /// Whether the source is a file still being written (see [`FileReader::live`]).
+    live: bool,
+    /// What a live reader learnt looking past a frame it waits for.
+    ahead: Ahead,
 }
 
 impl FileReader<BufReader<File>> {
@@ -486,6 +508,10 @@ impl<R: Read> FileReader<R> {
             block: 0,
             block_end: 0,
             stats: ReadStats::default(),
+            checksummed: 0,
+            false_checksums: [0; 2 * SIZE_CLASSES.len()],
+            live: false,
+            ahead: Ahead::default(),
         };
         if !reader.fill(PREAMBLE)? || reader.buf[..8] != MAGIC {
             return Err(OpenError::NotAJournal);
@@ -498,13 +524,28 @@ impl<R: Read> FileReader<R> {
         reader.major = major;
         reader.minor = minor;
         reader.start = PREAMBLE;
-        let Some((at, len)) = reader.frame_at_start(false)? else {
+        let Some((at, len)) = reader.frame_at_start(Check::Header)? else {
             return Err(OpenError::BadHeader);
         };
         reader.header =
             postcard::from_bytes(&reader.buf[at..at + len]).map_err(|_| OpenError::BadHeader)?;
         reader.start = at + len;
         Ok(reader)
+    }
+
+    /// Reads the source as a file still being written, whose reads wait for more bytes at its
+    /// end (as `logbuf follow` reads): a frame whose bytes are not all there yet is waited
+    /// for only until a good frame is found after its header. The writer appends whole
+    /// frames, so a frame that later ones follow is damage (a length damaged near the end of
+    /// a live file would otherwise hold up everything after it until 16 MiB arrive).
+    ///
+    /// A frame whose payload holds the bytes of a whole good frame (a record carrying a
+    /// journal file) could be taken for damage while it is being written; no writer of this
+    /// crate writes such records.
+    #[must_use]
+    pub fn live(mut self) -> Self {
+        self.live = true;
+        self
     }
 
     /// The file's header.
@@ -520,6 +561,13 @@ impl<R: Read> FileReader<R> {
     /// What was met so far besides good records.
     pub fn stats(&self) -> &ReadStats {
         &self.stats
+    }
+
+    /// Bytes of frame payloads checksummed so far, those of good frames included: the measure
+    /// of the work reading a file costs. See the bound in `FORMAT.md` ("Reading damaged
+    /// files").
+    pub fn checksummed_bytes(&self) -> u64 {
+        self.checksummed
     }
 
     /// The next record, skipping damage and records this version cannot decode; `None` at the
@@ -618,7 +666,12 @@ impl<R: Read> FileReader<R> {
     fn next_frame(&mut self) -> io::Result<Option<(usize, usize)>> {
         let mut damaged_from = None;
         loop {
-            match self.frame_at_start(true)? {
+            let check = if damaged_from.is_some() {
+                Check::Resync
+            } else {
+                Check::Next
+            };
+            match self.frame_at_start(check)? {
                 Some((at, len)) => {
                     if let Some(from) = damaged_from {
                         self.stats.damaged_regions += 1;
@@ -648,32 +701,209 @@ impl<R: Read> FileReader<R> {
         self.consumed_base + i
     }
 
+    /// The length field of the frame header at `buf[i]` (which must be there).
+    fn len_at(&self, i: usize) -> usize {
+        let head = &self.buf[i..i + 4];
+        u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize
+    }
+
     /// Whether a good frame starts at `start`: its length is in range, it is all there, and its
-    /// checksum holds (and, for a `record` frame, its first byte can start a record kind).
-    /// Returns the payload's place in `buf`.
-    fn frame_at_start(&mut self, record: bool) -> io::Result<Option<(usize, usize)>> {
+    /// checksum holds (and, for a record frame, its records parse: see [`Check`]). Returns
+    /// the payload's place in `buf`.
+    fn frame_at_start(&mut self, check: Check) -> io::Result<Option<(usize, usize)>> {
         if !self.fill(FRAME_HEADER)? {
             return Ok(None);
         }
-        let head = &self.buf[self.start..self.start + FRAME_HEADER];
-        let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
-        let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
-        if len == 0 || len > MAX_FRAME || !self.fill(FRAME_HEADER + len)? {
+        let len = self.len_at(self.start);
+        if len == 0 || len > MAX_FRAME || !self.fill_frame(FRAME_HEADER + len)? {
             return Ok(None);
         }
         let at = self.start + FRAME_HEADER;
+        if check == Check::Header {
+            let head = &self.buf[self.start + 4..at];
+            let crc = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
+            self.checksummed += len as u64;
+            return Ok((crc32fast::hash(&self.buf[at..at + len]) == crc).then_some((at, len)));
+        }
+        if !self.live {
+            // The next frame's header and first byte, if the file has them: which budget a
+            // false frame is charged to depends on them.
+            self.fill(2 * FRAME_HEADER + len + 1)?;
+        }
+        let at = self.start + FRAME_HEADER;
+        Ok(self
+            .judge(self.start, check == Check::Resync)
+            .then_some((at, len)))
+    }
+
+    /// Whether the record frame whose header is at `buf[i]`, all of it in the buffer, is good.
+    ///
+    /// Before the checksum: the payload must start with a record length that fits (and, while
+    /// scanning damage, its first [`RESYNC_RECORDS`] records must parse, see
+    /// [`FileReader::records_parse`]). Then the checksum is computed only while the checksum
+    /// bytes already spent on frames that turned out bad stay within [`RESYNC_WORK`] per
+    /// byte of file before this frame; a frame past that budget is taken as damage unchecked.
+    /// There are eight such budgets, one per size class ([`SIZE_CLASSES`]) for frames
+    /// followed by something that looks like a frame header (or the end of the file), as good
+    /// frames are, and one per size class for the rest, so that false frames of one size and
+    /// shape do not use up the budget a good frame of another needs. Good frames cost no
+    /// budget.
+    fn judge(&mut self, i: usize, resync: bool) -> bool {
+        let len = self.len_at(i);
+        let at = i + FRAME_HEADER;
         let payload = &self.buf[at..at + len];
-        // Checking that the payload can start a record (format 1: every record kind below 128
-        // starts with a byte below 0x80; blocks: the first record's length fits) saves a
-        // checksum over most false starts while scanning damage.
-        let plausible = !record
-            || if self.major == MAJOR_ONE_RECORD_FRAMES {
-                payload[0] < 0x80
-            } else {
-                read_varint(payload)
-                    .is_some_and(|n| n > 0 && n.saturating_add(varint_len(n) as u64) <= len as u64)
+        let plausible = if resync {
+            self.records_parse(payload)
+        } else if self.major == MAJOR_ONE_RECORD_FRAMES {
+            payload[0] < 0x80
+        } else {
+            read_varint(payload)
+                .is_some_and(|n| n > 0 && n.saturating_add(varint_len(n) as u64) <= len as u64)
+        };
+        if !plausible {
+            return false;
+        }
+        let class = SIZE_CLASSES
+            .iter()
+            .position(|&max| len <= max)
+            .unwrap_or(SIZE_CLASSES.len() - 1);
+        let budget = usize::from(!self.followed_by_frame(at + len)) * SIZE_CLASSES.len() + class;
+        if self.false_checksums[budget] > RESYNC_WORK * self.consumed_at(i) as u64 {
+            return false;
+        }
+        let head = &self.buf[i + 4..at];
+        let crc = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
+        self.checksummed += len as u64;
+        if crc32fast::hash(&self.buf[at..at + len]) == crc {
+            true
+        } else {
+            self.false_checksums[budget] += len as u64;
+            false
+        }
+    }
+
+    /// The record kinds a frame of this file may hold: those this reader knows, unless the
+    /// file comes from a newer minor version (then any kind of one byte).
+    fn kind_limit(&self) -> u64 {
+        if self.major == FORMAT_MAJOR && self.minor > FORMAT_MINOR {
+            0x80
+        } else {
+            KNOWN_KINDS
+        }
+    }
+
+    /// Whether `payload` starts as a writer's frame does: one record of a kind this file may
+    /// hold (format 1), or a block whose first [`RESYNC_RECORDS`] records (or all of them)
+    /// each have a length that fits and a kind this file may hold. Bytes that only look like
+    /// a frame header rarely pass this; it costs at most [`RESYNC_RECORDS`] steps.
+    fn records_parse(&self, payload: &[u8]) -> bool {
+        let limit = self.kind_limit();
+        if self.major == MAJOR_ONE_RECORD_FRAMES {
+            return u64::from(payload[0]) < limit;
+        }
+        let mut rest = payload;
+        for _ in 0..RESYNC_RECORDS {
+            if rest.is_empty() {
+                return true;
+            }
+            let Some(n) = read_varint(rest) else {
+                return false;
             };
-        Ok((plausible && crc32fast::hash(payload) == crc).then_some((at, len)))
+            let skip = varint_len(n);
+            if n == 0 || n > (rest.len() - skip) as u64 {
+                return false;
+            }
+            // A kind below 0x80 is its single varint byte.
+            if u64::from(rest[skip]) >= limit {
+                return false;
+            }
+            rest = &rest[skip + n as usize..];
+        }
+        true
+    }
+
+    /// Whether what is in the buffer at `buf[e]` (after a candidate frame) could be where the
+    /// next frame starts: a length in range and a first payload byte that can start a block,
+    /// or fewer bytes than a header (the end of the file, or not written yet).
+    fn followed_by_frame(&self, e: usize) -> bool {
+        let rest = &self.buf[e..self.end];
+        if rest.len() < FRAME_HEADER {
+            return true;
+        }
+        let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+        if len == 0 || len > MAX_FRAME {
+            return false;
+        }
+        match rest.get(FRAME_HEADER) {
+            None => true,
+            Some(&b) if self.major == MAJOR_ONE_RECORD_FRAMES => u64::from(b) < self.kind_limit(),
+            Some(&b) => b != 0,
+        }
+    }
+
+    /// Makes the `n` bytes of the frame at `start` available; `false` if the source ends
+    /// first. For a live source (see [`FileReader::live`]), also `false`, without waiting,
+    /// as soon as a good frame is found after `start`: the writer appends whole frames, so
+    /// a frame that later ones follow will not be completed.
+    fn fill_frame(&mut self, n: usize) -> io::Result<bool> {
+        if !self.live {
+            return self.fill(n);
+        }
+        loop {
+            if self.end - self.start >= n {
+                return Ok(true);
+            }
+            if self.eof || self.good_frame_ahead() {
+                return Ok(false);
+            }
+            self.read_more()?;
+        }
+    }
+
+    /// Whether a good frame, all of it in the buffer, starts after `start`. Remembers how far
+    /// it looked, the good frame found, and a few frames it found incomplete (to look at again
+    /// once their bytes are there), so that waiting costs time linear in the bytes that come.
+    fn good_frame_ahead(&mut self) -> bool {
+        let from = self.consumed_at(self.start) + 1;
+        let read = self.consumed_at(self.end);
+        if let Some(good) = self.ahead.good {
+            if good >= from {
+                return true;
+            }
+            self.ahead.good = None;
+        }
+        let mut k = 0;
+        while k < self.ahead.pending.len() {
+            let (pos, end) = self.ahead.pending[k];
+            if pos < from {
+                self.ahead.pending.swap_remove(k);
+            } else if end > read {
+                k += 1;
+            } else {
+                self.ahead.pending.swap_remove(k);
+                if self.judge(pos - self.consumed_base, true) {
+                    self.ahead.good = Some(pos);
+                    return true;
+                }
+            }
+        }
+        let mut pos = self.ahead.scanned.max(from);
+        while pos + FRAME_HEADER <= read {
+            let len = self.len_at(pos - self.consumed_base);
+            if len != 0 && len <= MAX_FRAME {
+                let end = pos + FRAME_HEADER + len;
+                if end > read {
+                    self.ahead.wait_for(pos, end);
+                } else if self.judge(pos - self.consumed_base, true) {
+                    self.ahead.good = Some(pos);
+                    self.ahead.scanned = pos + 1;
+                    return true;
+                }
+            }
+            pos += 1;
+        }
+        self.ahead.scanned = pos;
+        false
     }
 
     /// Makes `n` bytes available from `start`, reading more as needed. `false` if the source
@@ -684,25 +914,67 @@ impl<R: Read> FileReader<R> {
             if self.eof {
                 return Ok(false);
             }
-            if self.start > 0 && self.start >= self.buf.len() / 2 {
-                self.buf.copy_within(self.start..self.end, 0);
-                self.consumed_base += self.start;
-                self.end -= self.start;
-                self.start = 0;
-            }
-            if self.end == self.buf.len() {
-                let grown = self.buf.len() * 2;
-                self.buf.resize(grown, 0);
-            }
-            let end = self.buf.len();
-            match self.src.read(&mut self.buf[self.end..end]) {
-                Ok(0) => self.eof = true,
-                Ok(read) => self.end += read,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
+            self.read_more()?;
         }
         Ok(true)
+    }
+
+    /// Reads once from the source (what it has, at least a byte, or the end).
+    fn read_more(&mut self) -> io::Result<()> {
+        if self.start > 0 && self.start >= self.buf.len() / 2 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.consumed_base += self.start;
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.end == self.buf.len() {
+            let grown = self.buf.len() * 2;
+            self.buf.resize(grown, 0);
+        }
+        let end = self.buf.len();
+        match self.src.read(&mut self.buf[self.end..end]) {
+            Ok(0) => self.eof = true,
+            Ok(read) => self.end += read,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+        Ok(())
+    }
+}
+
+/// How [`FileReader::frame_at_start`] checks a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Check {
+    /// The header frame: only its checksum.
+    Header,
+    /// The frame right after a good one: its first record length must fit.
+    Next,
+    /// A place tried while scanning damage: its first records must parse.
+    Resync,
+}
+
+/// What a live reader learnt looking past a frame it waits for (file offsets).
+#[derive(Debug, Default)]
+struct Ahead {
+    /// Where to go on looking.
+    scanned: usize,
+    /// A good frame found.
+    good: Option<usize>,
+    /// Frames whose bytes were not all there: where each starts and ends.
+    pending: Vec<(usize, usize)>,
+}
+
+impl Ahead {
+    /// Remembers the incomplete frame at `pos`, keeping the [`LOOKAHEAD_PENDING`] that end
+    /// first (a writer's frame ends soon; a false one's length is mostly large).
+    fn wait_for(&mut self, pos: usize, end: usize) {
+        if self.pending.len() < LOOKAHEAD_PENDING {
+            self.pending.push((pos, end));
+        } else if let Some(last) = self.pending.iter_mut().max_by_key(|p| p.1)
+            && last.1 > end
+        {
+            *last = (pos, end);
+        }
     }
 }
 
