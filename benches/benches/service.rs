@@ -46,7 +46,8 @@
 //!   with `record_enter_exit(true)` set explicitly; `logbuf-text`: `LogbufLayer` with a
 //!   `TextSink` writing text lines to a file.
 //!
-//! Every subscriber filters with `EnvFilter::new("info")`. Figures are medians over rounds.
+//! Every subscriber filters with `EnvFilter::new("info")`. Figures are medians over rounds;
+//! ratios to `none` are medians of each round's ratio; event counts are sums over the rounds.
 //! Events expected = requests served × 4; written = events read back from the file (binary:
 //! events read by `logbuf_journal::read::Reader`; text: lines); dropped = the back end's own
 //! count (`Journal::stats().dropped`, which counts every record dropped, span records too;
@@ -379,19 +380,37 @@ fn parent() {
         let mut v: Vec<f64> = runs.get(backend)?.iter().filter_map(f).collect();
         (!v.is_empty()).then(|| median(&mut v))
     };
-    let none_rps = med("none", &|r| Some(r.rps));
+    // Each round's ratio to the same round's `none`: rounds run back to back, so a ratio
+    // cancels what the machine did to both, which medians of each alone do not.
+    let ratio_to_none = |backend: &str| -> Option<f64> {
+        let none = runs.get("none")?;
+        let mut v: Vec<f64> = runs
+            .get(backend)?
+            .iter()
+            .zip(none)
+            .map(|(r, n)| r.rps / n.rps)
+            .collect();
+        (!v.is_empty()).then(|| median(&mut v))
+    };
+    let fmt_cost = ratio_to_none("fmt-lossy").map(|r| 1.0 - r);
+    // Sums over the rounds, not medians: one round that lost events shows.
+    let sum = |backend: &str, f: &dyn Fn(&Run) -> Option<u64>| -> Option<u64> {
+        let v: Vec<u64> = runs.get(backend)?.iter().filter_map(f).collect();
+        (!v.is_empty()).then(|| v.iter().sum())
+    };
     let mut table = Table::new([
         "backend",
         "req/s",
         "vs none",
         "cost",
+        "cost vs fmt-lossy's",
         "p50 µs",
         "p99 µs",
         "app CPU µs/req",
         "writer CPU µs/req",
         "total CPU µs/req",
         "bytes/event",
-        "events expected",
+        "events expected (all rounds)",
         "written",
         "dropped",
         "lost",
@@ -399,28 +418,33 @@ fn parent() {
     let cell = |v: Option<f64>, digits: usize| v.map_or("-".to_owned(), |v| fmt(v, digits));
     for &backend in &backends {
         let rps = med(backend, &|r| Some(r.rps));
-        let ratio = rps.zip(none_rps).map(|(r, n)| r / n);
+        let ratio = ratio_to_none(backend);
+        let total = |v: Option<u64>| v.map_or("-".to_owned(), |v| v.to_string());
         table.row([
             backend.to_owned(),
             cell(rps, 0),
             ratio.map_or("-".to_owned(), fmt_ratio),
             ratio.map_or("-".to_owned(), |r| format!("{:.1}%", (1.0 - r) * 100.0)),
+            ratio
+                .zip(fmt_cost)
+                .map_or("-".to_owned(), |(r, f)| fmt_ratio((1.0 - r) / f)),
             cell(med(backend, &|r| Some(r.p50_us)), 0),
             cell(med(backend, &|r| Some(r.p99_us)), 0),
             cell(med(backend, &|r| Some(r.app)), 1),
             cell(med(backend, &|r| Some(r.writer)), 1),
             cell(med(backend, &|r| Some(r.total)), 1),
             cell(med(backend, &|r| r.bytes_per_event), 1),
-            cell(med(backend, &|r| Some(r.expected as f64)), 0),
-            cell(med(backend, &|r| r.written.map(|v| v as f64)), 0),
-            cell(med(backend, &|r| r.dropped.map(|v| v as f64)), 0),
-            cell(med(backend, &|r| r.lost().map(|v| v as f64)), 0),
+            total(sum(backend, &|r| Some(r.expected))),
+            total(sum(backend, &|r| r.written)),
+            total(sum(backend, &|r| r.dropped)),
+            total(sum(backend, &|r| r.lost())),
         ]);
     }
     println!("\nload average after: {}", load_average());
     println!(
-        "\nmedians over {rounds} round(s); cost = 1 - req/s ratio to none; lost = expected - \
-         written; logbuf's dropped counts records (span records too), fmt's lines\n"
+        "\nmedians over {rounds} round(s); vs none: the median of each round's req/s ratio \
+         to that round's none; cost = 1 - that; events: sums over the rounds; lost = expected \
+         - written; logbuf's dropped counts records (span records too), fmt's lines\n"
     );
     print!("{}", table.render());
     if unaccounted.is_empty() {
