@@ -18,7 +18,9 @@
 //! each call on its own with the cycle counter (percentiles, the timer's own median cost
 //! subtracted) and chunks of calls as a whole (the mean of a chunk, no timer cost; the median
 //! over chunks, so that a chunk in which the thread was preempted does not count). The parent
-//! prints the medians over rounds.
+//! prints the medians over rounds, and for every back end the calls made and the records that
+//! reached its file (logbuf's events read back, the peers' lines), so a back end that drops
+//! records shows it.
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -90,6 +92,8 @@ fn parent() {
     // results[case][message] = per-round figures
     let mut results: Vec<[Vec<Figures>; 2]> = vec![Default::default(); CASES.len()];
     let mut notes: Vec<String> = Vec::new();
+    // counts[case] = (logged, written), summed over rounds
+    let mut counts: Vec<(u64, u64)> = vec![(0, 0); CASES.len()];
     for round in 0..rounds {
         for k in 0..CASES.len() {
             let c = (k + round) % CASES.len();
@@ -109,7 +113,16 @@ fn parent() {
                 panic!("case {case} failed: {}\n{stdout}\n{stderr}", out.status);
             }
             for line in stdout.lines() {
-                if let Some(rest) = line.strip_prefix("RESULT ") {
+                if let Some(rest) = line.strip_prefix("COUNT ") {
+                    let field = |name: &str| -> u64 {
+                        rest.split(' ')
+                            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+                            .and_then(|v| v.parse().ok())
+                            .expect("COUNT logged=N written=N")
+                    };
+                    counts[c].0 += field("logged");
+                    counts[c].1 += field("written");
+                } else if let Some(rest) = line.strip_prefix("RESULT ") {
                     let (m, figures) = parse_result(rest);
                     results[c][m].push(figures);
                 } else if let Some(note) = line.strip_prefix("NOTE ")
@@ -188,6 +201,17 @@ fn parent() {
         }
     }
     println!("{}", ratios.render());
+    let mut losses = Table::new(["back end", "calls (all rounds)", "records written", "lost"]);
+    for (c, case) in CASES.iter().enumerate() {
+        let (logged, written) = counts[c];
+        losses.row([
+            (*case).to_owned(),
+            logged.to_string(),
+            written.to_string(),
+            logged.saturating_sub(written).to_string(),
+        ]);
+    }
+    println!("{}", losses.render());
     for note in notes {
         println!("- {note}");
     }
@@ -255,6 +279,15 @@ fn child(case: &str, dir: &Path) {
     }
     log::logger().flush();
     let note = finish();
+    // Every call, warm-up included: chunks of both messages, each chunk timed call by call
+    // and then as a whole.
+    let logged = (warmup.div_ceil(CHUNK) * 2 * CHUNK + chunks * 2 * 2 * CHUNK) as u64;
+    let written = if case.starts_with("logbuf-log") || case == "journal-write" {
+        events_in_journal(&path)
+    } else {
+        lines_under(dir)
+    };
+    println!("COUNT logged={logged} written={written}");
     let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
     if bytes == 0 {
         let mut found = 0;
@@ -284,6 +317,28 @@ fn child(case: &str, dir: &Path) {
     let mut line = String::new();
     let _ = write!(line, "NOTE {note}");
     println!("{line}");
+}
+
+/// Events in a logbuf journal file.
+fn events_in_journal(path: &Path) -> u64 {
+    let mut reader = logbuf_journal::read::Reader::open(path).expect("open the journal");
+    let mut events = 0;
+    while let Some(event) = reader.next_event() {
+        event.expect("read the journal");
+        events += 1;
+    }
+    events
+}
+
+/// Lines of every file under `dir` (a peer may name or split its file its own way).
+fn lines_under(dir: &Path) -> u64 {
+    let mut lines = 0;
+    for entry in std::fs::read_dir(dir).expect("the case folder").flatten() {
+        if let Ok(bytes) = std::fs::read(entry.path()) {
+            lines += bytes.iter().filter(|&&b| b == b'\n').count() as u64;
+        }
+    }
+    lines
 }
 
 /// One chunk of calls, each timed on its own.
