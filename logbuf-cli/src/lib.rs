@@ -38,6 +38,7 @@ pub mod filter;
 pub mod follow;
 pub mod html;
 pub mod input;
+pub mod otlp;
 pub mod parallel;
 pub mod query;
 pub mod render;

@@ -134,11 +134,19 @@ Percentiles are exact (nearest rank over every value). Filters (--level, --targe
     #[command(after_help = "\
 Examples:
   logbuf export --chrome app.lbf -o trace.json    then open it in https://ui.perfetto.dev
-  logbuf export --chrome app.*.lbf > trace.json   or in chrome://tracing")]
+  logbuf export --chrome app.*.lbf > trace.json   or in chrome://tracing
+  logbuf export --otlp http://localhost:4318/v1/logs app.*.lbf")]
     Export {
-        /// Chrome trace-event JSON (Perfetto, chrome://tracing). The only format for now.
-        #[arg(long, required = true)]
+        /// Chrome trace-event JSON (Perfetto, chrome://tracing).
+        #[arg(long, required_unless_present = "otlp", conflicts_with = "otlp")]
         chrome: bool,
+        /// Send the events to an OpenTelemetry collector (OTLP/HTTP, protobuf), with progress
+        /// and a summary on stderr.
+        #[arg(long, value_name = "URL")]
+        otlp: Option<String>,
+        /// The `service.name` for --otlp (default: the program in the first file's header).
+        #[arg(long, requires = "otlp", value_name = "NAME")]
+        service_name: Option<String>,
         /// Journal files; `-` reads standard input.
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
@@ -394,8 +402,20 @@ fn run(cli: Cli, diagnostics: &mut dyn Write) -> io::Result<Exit> {
         }
         Command::Export {
             chrome,
+            otlp: Some(url),
+            service_name,
+            files,
+            ..
+        } => {
+            debug_assert!(!chrome);
+            logbuf_cli::otlp::otlp(&files, &url, service_name.as_deref(), diagnostics)
+        }
+        Command::Export {
+            chrome,
+            otlp: None,
             files,
             output,
+            ..
         } => {
             debug_assert!(chrome);
             match output {
