@@ -71,9 +71,11 @@
 
 mod builder;
 mod logger;
+mod test_logger;
 
 pub use builder::{Builder, DEFAULT_FILTER_ENV, Error, Guard};
 pub use logger::Logger;
+pub use test_logger::init_test;
 
 /// Installs a logger with filters from `RUST_LOG` that writes text lines to standard error:
 /// `Builder::from_default_env().init()`. Like [`Builder::init`], it has the journal flushed

@@ -266,6 +266,41 @@ pub fn init_file(path: impl AsRef<Path>) -> Result<Guard, Error> {
     install(LogbufLayer::builder().file(path))
 }
 
+/// Sets up logging for tests, like `tracing_subscriber::fmt().with_test_writer()`: what a test
+/// logs (with `tracing`, or `log` records bridged by tracing-log's `LogTracer`) is captured by
+/// the test harness with that test's output, shown when it fails and hidden when it passes.
+/// Call it at the start of every test that logs; it may be called any number of times, from
+/// any thread (only the first call installs anything).
+///
+/// The lines are laid out as [`init`] lays them out (without colours), filtered by `RUST_LOG`
+/// (default `info`), but formatted on the thread that logs and printed with `print!`, which is
+/// what the harness captures (for the test's thread and the threads it spawns): no journal,
+/// no worker thread. For tests only; programs use [`init`].
+///
+/// Does nothing when a global subscriber is set already; `log` records are not bridged when a
+/// `log` logger is set already.
+///
+/// ```
+/// logbuf_tracing::init_test();
+/// tracing::info!("shown only if this test fails");
+/// logbuf_tracing::init_test(); // again: nothing happens
+/// ```
+pub fn init_test() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let subscriber = tracing_subscriber::registry().with(env_filter()).with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_test_writer(),
+        );
+        if dispatcher::set_global_default(Dispatch::new(subscriber)).is_ok()
+            && tracing_log::LogTracer::init().is_ok()
+        {
+            tracing_log::log::set_max_level(LevelFilter::current().as_log());
+        }
+    });
+}
+
 /// Builds the layer, installs it globally behind the `RUST_LOG` filter with tracing-log's
 /// `LogTracer` as the `log` logger (as `fmt::init` does, whatever features other crates of the
 /// build enable), and has its journal flushed at process exit (within the journal's default
