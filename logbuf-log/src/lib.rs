@@ -74,6 +74,9 @@ mod logger;
 mod test_logger;
 
 pub use builder::{Builder, DEFAULT_FILTER_ENV, Error, Guard};
+/// What a full ring does ([`Builder::policy`]): re-exported so that a program needs no
+/// dependency on `logbuf-journal` to choose it.
+pub use logbuf_journal::FullPolicy;
 pub use logger::Logger;
 pub use test_logger::init_test;
 
