@@ -125,6 +125,33 @@ impl Builder {
         }
     }
 
+    /// Filters from the `RUST_LOG` environment variable if it is set, from `default` otherwise:
+    /// env_logger's `Env::default().default_filter_or(default)`.
+    ///
+    /// ```no_run
+    /// let _guard = logbuf_log::Builder::from_default_env_or("info").init()?;
+    /// # Ok::<(), logbuf_log::Error>(())
+    /// ```
+    pub fn from_default_env_or(default: &str) -> Self {
+        Self::from_env_or(DEFAULT_FILTER_ENV, default)
+    }
+
+    /// Filters from the environment variable `var` if it is set (even to an empty string, as
+    /// env_logger reads it), from `default` otherwise: env_logger's
+    /// `Env::new().filter_or(var, default)`.
+    ///
+    /// ```
+    /// let (logger, _guard) = logbuf_log::Builder::from_env_or("MY_APP_LOG_UNSET", "warn").build()?;
+    /// assert_eq!(logger.max_level(), log::LevelFilter::Warn);
+    /// # Ok::<(), logbuf_log::Error>(())
+    /// ```
+    pub fn from_env_or(var: &str, default: &str) -> Self {
+        match std::env::var(var) {
+            Ok(spec) => Self::new().parse_filters(&spec),
+            Err(_) => Self::new().parse_filters(default),
+        }
+    }
+
     /// Adds the directives of `spec` (env_logger's syntax: `warn,my_app=debug/pattern`).
     /// Invalid directives are reported on stderr and skipped, as env_logger does. A message
     /// pattern replaces an earlier one.

@@ -71,9 +71,14 @@
 
 mod builder;
 mod logger;
+mod test_logger;
 
 pub use builder::{Builder, DEFAULT_FILTER_ENV, Error, Guard};
+/// What a full ring does ([`Builder::policy`]): re-exported so that a program needs no
+/// dependency on `logbuf-journal` to choose it.
+pub use logbuf_journal::FullPolicy;
 pub use logger::Logger;
+pub use test_logger::init_test;
 
 /// Installs a logger with filters from `RUST_LOG` that writes text lines to standard error:
 /// `Builder::from_default_env().init()`. Like [`Builder::init`], it has the journal flushed

@@ -20,13 +20,21 @@
 //! piece: the journal would keep it for the life of the process and repeat it in every
 //! rotated file. The layer keeps no copy of the text, only its address and length.
 //!
+//! Records of the `log` crate bridged by tracing-log's `LogTracer` all come from one
+//! callsite per level (target `log`), with the record's target, module, file and line as
+//! fields. They are recorded under a callsite of their own, made from the normalized metadata
+//! (tracing-log's `NormalizeEvent`), with the message as its only field: a table keyed by
+//! level, target, module, file and line, in front of which every thread keeps a small
+//! direct-mapped cache of its own, so that a record of a known call site takes no lock.
+//!
 //! The journal writes a callsite's definition before any record that a thread writes after
 //! the registration returns. A thread that finds the id in the map learned it under the lock,
 //! after the registering thread put the definition in, so the same holds for every thread.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
@@ -96,14 +104,54 @@ struct Entry {
     message: Option<Message>,
 }
 
+/// Slots in each thread's cache of bridged `log` call sites.
+const BRIDGED_SLOTS: usize = 64;
+
+/// A bridged `log` call site: what tells it from the others.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct LogSite {
+    level: Level,
+    target: Box<str>,
+    module_path: Option<Box<str>>,
+    file: Option<Box<str>>,
+    line: Option<u32>,
+}
+
+impl LogSite {
+    fn of(meta: &Metadata<'_>) -> Self {
+        Self {
+            level: *meta.level(),
+            target: meta.target().into(),
+            module_path: meta.module_path().map(Into::into),
+            file: meta.file().map(Into::into),
+            line: meta.line(),
+        }
+    }
+
+    /// Whether `meta` is this call site's, comparing without allocating.
+    fn is(&self, meta: &Metadata<'_>) -> bool {
+        self.line == meta.line()
+            && self.level == *meta.level()
+            && *self.target == *meta.target()
+            && self.module_path.as_deref() == meta.module_path()
+            && self.file.as_deref() == meta.file()
+    }
+}
+
+/// A slot of a thread's cache of bridged call sites: the table, the call site, its id.
+type BridgedSlot = Option<(u64, LogSite, u64)>;
+
 thread_local! {
     static CACHE: [Slot; SLOTS] = const { [const { Slot::empty() }; SLOTS] };
+    static BRIDGED: RefCell<Vec<BridgedSlot>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A layer's callsite table. See the [module docs](self).
 pub(crate) struct Callsites {
     table: u64,
     ids: Mutex<HashMap<usize, Entry>>,
+    /// Bridged `log` call sites and their ids.
+    bridged: Mutex<HashMap<LogSite, u64>>,
 }
 
 impl fmt::Debug for Callsites {
@@ -132,7 +180,50 @@ impl Callsites {
         Self {
             table: NEXT_TABLE.fetch_add(1, Ordering::Relaxed),
             ids: Mutex::new(HashMap::new()),
+            bridged: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The journal's id for a bridged `log` record's callsite, `meta` being the record's
+    /// normalized metadata (its own target, module, file and line; the message its only
+    /// field), registering it on first use.
+    pub(crate) fn bridged(&self, journal: &Journal, meta: &Metadata<'_>) -> u64 {
+        let mut hasher = DefaultHasher::new();
+        self.table.hash(&mut hasher);
+        meta.level().hash(&mut hasher);
+        meta.target().hash(&mut hasher);
+        meta.module_path().hash(&mut hasher);
+        meta.file().hash(&mut hasher);
+        meta.line().hash(&mut hasher);
+        let index = (hasher.finish() % BRIDGED_SLOTS as u64) as usize;
+        let cached = BRIDGED.try_with(|cache| {
+            let cache = cache.try_borrow().ok()?;
+            match cache.get(index) {
+                Some(Some((table, site, id))) if *table == self.table && site.is(meta) => Some(*id),
+                _ => None,
+            }
+        });
+        if let Ok(Some(id)) = cached {
+            return id;
+        }
+        let site = LogSite::of(meta);
+        let id = {
+            let mut bridged = self.bridged.lock().unwrap_or_else(PoisonError::into_inner);
+            *bridged
+                .entry(site.clone())
+                .or_insert_with(|| journal.register_callsite(&callsite(meta)))
+        };
+        // Fails only while the thread's locals are torn down, or while this thread is in
+        // the cache already; the next record asks again.
+        let _ = BRIDGED.try_with(|cache| {
+            if let Ok(mut cache) = cache.try_borrow_mut() {
+                if cache.is_empty() {
+                    cache.resize(BRIDGED_SLOTS, None);
+                }
+                cache[index] = Some((self.table, site, id));
+            }
+        });
+        id
     }
 
     /// Stops this thread from giving `meta`'s callsite an interned message: its messages
@@ -325,7 +416,7 @@ fn literal_message(event: &Event<'_>) -> Option<(String, usize)> {
 }
 
 /// The journal's description of a tracing callsite.
-pub(crate) fn callsite(meta: &'static Metadata<'static>) -> wire::Callsite<'static> {
+pub(crate) fn callsite<'a>(meta: &Metadata<'a>) -> wire::Callsite<'a> {
     wire::Callsite {
         id: 0,
         kind: if meta.is_span() {

@@ -9,6 +9,7 @@ use logbuf_journal::{FullPolicy, Guard, Journal, Sink, Written};
 use tracing_core::span::{Attributes, Id, Record};
 use tracing_core::subscriber::Interest;
 use tracing_core::{Event, Metadata, Subscriber};
+use tracing_log::NormalizeEvent;
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
@@ -16,7 +17,7 @@ use crate::Error;
 use crate::callsites::Callsites;
 use crate::entered;
 use crate::timing;
-use crate::values::{FIRST_CLAIM, Mode, write_values};
+use crate::values::{FIRST_CLAIM, MessageOnly, Mode, write_values};
 
 // === impl LogbufLayer ===
 
@@ -147,6 +148,44 @@ impl LogbufLayer {
     }
 }
 
+impl LogbufLayer {
+    /// The recorded span an event is in.
+    #[inline]
+    fn event_parent<S>(&self, event: &Event<'_>, ctx: &Context<'_, S>) -> Option<u64>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let parent = if event.is_contextual() {
+            entered::current(self.id)
+        } else {
+            ctx.event_span(event).map(|span| span.id().into_u64())
+        };
+        parent.and_then(|p| self.recorded(p, ctx))
+    }
+
+    /// A `log` record bridged by tracing-log: recorded under its own target, module, file
+    /// and line, with its message as the only value, as `fmt` shows it.
+    #[cold]
+    #[inline(never)]
+    fn on_log_record<S>(&self, event: &Event<'_>, ctx: &Context<'_, S>)
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let Some(meta) = event.normalized_metadata() else {
+            return;
+        };
+        let id = self.callsites.bridged(&self.journal, &meta);
+        let parent = self.event_parent(event, ctx);
+        let mut mode = Mode::default();
+        self.journal.write(FIRST_CLAIM, |enc, at| {
+            enc.event(id, at.time, at.thread, parent, 1);
+            write_values(enc, 1, &mut mode, None, |v| {
+                event.record(&mut MessageOnly(v));
+            });
+        });
+    }
+}
+
 /// The span extension that marks a span whose creation record these layers (by their
 /// numbers) could not write: events in it and its children are written without a parent.
 struct Unrecorded(Vec<u64>);
@@ -212,13 +251,11 @@ where
     #[inline]
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let meta = event.metadata();
+        if meta.target() == "log" && event.is_log() {
+            return self.on_log_record(event, &ctx);
+        }
         let site = self.callsites.site(&self.journal, meta, Some(event));
-        let parent = if event.is_contextual() {
-            entered::current(self.id)
-        } else {
-            ctx.event_span(event).map(|span| span.id().into_u64())
-        };
-        let parent = parent.and_then(|p| self.recorded(p, &ctx));
+        let parent = self.event_parent(event, &ctx);
         let len = meta.fields().len();
         let mut mode = Mode::default();
         self.journal.write(FIRST_CLAIM, |enc, at| {

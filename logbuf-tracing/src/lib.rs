@@ -48,6 +48,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! The one-line setups also bridge the `log` crate, as `fmt::init` does: they set tracing-log's
+//! `LogTracer` as the `log` logger, so the `log` records of dependencies become events too.
+//! Whoever installs the layer by hand can do the same (`tracing_log::LogTracer::init()`). The
+//! layer records a bridged record under its own callsite, the record's target, module, file
+//! and line (tracing-log's normalized metadata), with its message as the only field: text,
+//! JSON, the binary file and `logbuf cat` show `INFO my_crate::db: connected`, as `fmt` does.
+//!
 //! The [`Guard`] keeps the worker running: bind it to a named variable (`_guard`, not `_`)
 //! that lives until the program ends. Dropping it writes everything logged so far and syncs
 //! the sinks.
@@ -156,13 +163,16 @@ mod values;
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use logbuf_journal::exit::DEFAULT_SHUTDOWN_TIMEOUT;
 use logbuf_journal::sink::text::TextSink;
+use tracing_core::dispatcher::{self, Dispatch, SetGlobalDefaultError};
+use tracing_log::AsLog;
+use tracing_log::log::SetLoggerError;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::{SubscriberInitExt, TryInitError};
 
 pub use layer::{Builder, LogbufLayer};
 pub use logbuf_journal::{FullPolicy, Guard, Journal};
@@ -185,7 +195,15 @@ pub enum Error {
     Journal(#[from] logbuf_journal::BuildError),
     /// A global default subscriber was already set.
     #[error("cannot install the global tracing subscriber")]
-    Init(#[from] TryInitError),
+    Init(#[from] SetGlobalDefaultError),
+    /// A `log` logger was already set, so `log` records could not be bridged: nothing was
+    /// installed.
+    #[error(
+        "cannot bridge `log` records into `tracing`: a `log` logger is already set (env_logger, \
+         logbuf_log, tracing-log's LogTracer or another); nothing was installed. To keep that \
+         logger, build the layer with LogbufLayer::builder() and install the subscriber yourself"
+    )]
+    LogLogger(#[source] SetLoggerError),
 }
 
 /// The filter the one-line setups use: `RUST_LOG` if set (directives it cannot parse are
@@ -198,7 +216,8 @@ fn env_filter() -> EnvFilter {
 
 /// Installs a global subscriber writing human-readable lines to standard error (laid out like
 /// `tracing-subscriber`'s `fmt` output, formatted on the journal's worker thread), filtered by
-/// `RUST_LOG` (default `info`). Keep the returned [`Guard`] alive while logging.
+/// `RUST_LOG` (default `info`), with `log` records bridged into it (tracing-log's
+/// `LogTracer`). Keep the returned [`Guard`] alive while logging.
 ///
 /// ```
 /// let _guard = logbuf_tracing::init()?;
@@ -218,13 +237,15 @@ fn env_filter() -> EnvFilter {
 ///
 /// # Errors
 ///
-/// The journal could not start, or a global subscriber was already set.
+/// The journal could not start, a `log` logger was already set ([`Error::LogLogger`]:
+/// nothing is installed), or a global subscriber was already set ([`Error::Init`]).
 pub fn init() -> Result<Guard, Error> {
     install(LogbufLayer::builder().sink(TextSink::stderr()))
 }
 
 /// Installs a global subscriber writing a binary journal file at `path`, filtered by
-/// `RUST_LOG` (default `info`).
+/// `RUST_LOG` (default `info`), with `log` records bridged into it (tracing-log's
+/// `LogTracer`).
 ///
 /// # Process exit
 ///
@@ -238,22 +259,72 @@ pub fn init() -> Result<Guard, Error> {
 ///
 /// # Errors
 ///
-/// The file could not be created, the journal could not start, or a global subscriber was
-/// already set.
+/// The file could not be created, the journal could not start, a `log` logger was already
+/// set ([`Error::LogLogger`]: nothing is installed), or a global subscriber was already set
+/// ([`Error::Init`]).
 pub fn init_file(path: impl AsRef<Path>) -> Result<Guard, Error> {
     install(LogbufLayer::builder().file(path))
 }
 
-/// Builds the layer, installs it globally behind the `RUST_LOG` filter, and has its journal
-/// flushed at process exit (within the journal's default shutdown timeout, which the one-line
-/// setups keep).
+/// Sets up logging for tests, like `tracing_subscriber::fmt().with_test_writer()`: what a test
+/// logs (with `tracing`, or `log` records bridged by tracing-log's `LogTracer`) is captured by
+/// the test harness with that test's output, shown when it fails and hidden when it passes.
+/// Call it at the start of every test that logs; it may be called any number of times, from
+/// any thread (only the first call installs anything).
+///
+/// The lines are laid out as [`init`] lays them out (without colours), filtered by `RUST_LOG`
+/// (default `info`), but formatted on the thread that logs and printed with `print!`, which is
+/// what the harness captures (for the test's thread and the threads it spawns): no journal,
+/// no worker thread. For tests only; programs use [`init`].
+///
+/// Does nothing when a global subscriber is set already; `log` records are not bridged when a
+/// `log` logger is set already.
+///
+/// ```
+/// logbuf_tracing::init_test();
+/// tracing::info!("shown only if this test fails");
+/// logbuf_tracing::init_test(); // again: nothing happens
+/// ```
+pub fn init_test() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let subscriber = tracing_subscriber::registry().with(env_filter()).with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_test_writer(),
+        );
+        if dispatcher::set_global_default(Dispatch::new(subscriber)).is_ok()
+            && tracing_log::LogTracer::init().is_ok()
+        {
+            tracing_log::log::set_max_level(LevelFilter::current().as_log());
+        }
+    });
+}
+
+/// Builds the layer, installs it globally behind the `RUST_LOG` filter with tracing-log's
+/// `LogTracer` as the `log` logger (as `fmt::init` does, whatever features other crates of the
+/// build enable), and has its journal flushed at process exit (within the journal's default
+/// shutdown timeout, which the one-line setups keep).
+///
+/// The `log` logger is set first: when one is set already, nothing is installed. (A global
+/// subscriber set already is found out after that, so the `LogTracer` then stays, forwarding
+/// `log` records to that subscriber.)
 fn install(builder: Builder) -> Result<Guard, Error> {
+    /// A one-line setup installed its subscriber and its `LogTracer`: another one is refused
+    /// for the subscriber, the first thing that is set.
+    static INSTALLED: AtomicBool = AtomicBool::new(false);
     let (layer, guard) = builder.build()?;
     let journal = layer.journal().clone();
-    tracing_subscriber::registry()
+    let subscriber = tracing_subscriber::registry()
         .with(env_filter())
-        .with(layer)
-        .try_init()?;
+        .with(layer);
+    if !INSTALLED.load(Ordering::Acquire) {
+        tracing_log::LogTracer::init().map_err(Error::LogLogger)?;
+    }
+    dispatcher::set_global_default(Dispatch::new(subscriber))?;
+    INSTALLED.store(true, Ordering::Release);
+    // `log` skips records above the subscriber's most verbose level before making them.
+    tracing_log::log::set_max_level(LevelFilter::current().as_log());
     logbuf_journal::exit::flush_at_exit(&journal, DEFAULT_SHUTDOWN_TIMEOUT);
     Ok(guard)
 }

@@ -255,3 +255,22 @@ impl fmt::Write for SamePiece {
         }
     }
 }
+
+/// Passes only the `message` on to the visitor it wraps: the values of a `log` record bridged
+/// by tracing-log, whose other fields (`log.target`, `log.module_path`, `log.file`,
+/// `log.line`) are its callsite's, recorded with the callsite instead.
+pub(crate) struct MessageOnly<'v>(pub(crate) &'v mut dyn Visit);
+
+impl Visit for MessageOnly<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.0.record_str(field, value);
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if field.name() == "message" {
+            self.0.record_debug(field, value);
+        }
+    }
+}

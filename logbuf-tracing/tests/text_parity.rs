@@ -1,5 +1,7 @@
 //! One program logged through `tracing-subscriber`'s `fmt` layer and through `LogbufLayer` with
-//! the journal's text and JSON sinks: the lines must be the same.
+//! the journal's text and JSON sinks: the lines must be the same. The program also logs through
+//! `log`, bridged by tracing-log's `LogTracer`: those lines show the record's own target, file
+//! and line, as `fmt` shows them.
 
 use std::error::Error;
 use std::fmt;
@@ -55,11 +57,13 @@ impl Error for Failure {
     }
 }
 
-const EVENTS: usize = 11;
+const EVENTS: usize = 13;
 
 /// The program: nested spans with typed fields, a field recorded after creation, events of
-/// every level and value kind, an event on a second thread inside a span from the first.
+/// every level and value kind, an event on a second thread inside a span from the first, and
+/// `log` records.
 fn program() {
+    bridge_log();
     let outer = tracing::info_span!(
         "request",
         method = "GET",
@@ -86,6 +90,7 @@ fn program() {
         let empty = tracing::trace_span!("empty");
         let _e = empty.enter();
         tracing::trace!(bytes = &b"\x00\x1b\xff"[..], "deep {}", 1 + 1);
+        log::info!(target: "my_crate::db", "connected to pg in {} ms", 5);
     }
     let dispatch = tracing::dispatcher::get_default(Dispatch::clone);
     let parent = outer.clone();
@@ -104,9 +109,16 @@ fn program() {
         .unwrap();
     drop(entered);
     tracing::warn!(target: "custom::target", neg = -5i64, i = i128::MIN, "a \"quoted\" \x1b[31m word");
+    log::warn!("a log record under the module's target");
     tracing::info!(only = 1);
     tracing::info!(message = "explicit", tab = "a\tb");
     tracing::error!(f = f64::NAN, g = 1e300, h = 0.1, "floats");
+}
+
+/// `log` records into `tracing`, as `tracing_subscriber::fmt::init` has them.
+fn bridge_log() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| tracing_log::LogTracer::init().unwrap());
 }
 
 /// The program through `fmt`.
@@ -262,6 +274,7 @@ fn json_parity(
 ) -> Vec<Json> {
     let theirs =
         through_fmt(|w| fmt_options(tracing_subscriber::fmt::layer().json()).with_writer(w));
+    let theirs = without_log_fields(&theirs);
     let ours = through_logbuf(|w| JsonSink::new(w).with_format(ours));
     let parse = |text: &str| -> Vec<(Json, String)> {
         text.lines()
@@ -285,6 +298,35 @@ fn json_parity(
     }
     assert_eq!(ours.len(), theirs.len());
     ours.into_iter().map(|(json, _)| json).collect()
+}
+
+/// `fmt::json` shows a bridged `log` record under its own target, file and line, as logbuf
+/// does, and also repeats them as fields (`log.target`, `log.module_path`, `log.file`,
+/// `log.line`: its JSON visitor skips them only when they are recorded as `Debug`, and
+/// tracing-log records them as strings and a number; its text layout skips them). logbuf
+/// records them once, as the callsite: they are taken out of `fmt`'s lines here, and nothing
+/// else.
+fn without_log_fields(text: &str) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        let mut line = line.to_owned();
+        for key in ["log.target", "log.module_path", "log.file", "log.line"] {
+            let pattern = format!(",\"{key}\":");
+            let Some(at) = line.find(&pattern) else {
+                continue;
+            };
+            let value = &line[at + pattern.len()..];
+            let len = if let Some(string) = value.strip_prefix('"') {
+                string.find('"').unwrap() + 2
+            } else {
+                value.find([',', '}']).unwrap()
+            };
+            line.replace_range(at..at + pattern.len() + len, "");
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
 }
 
 #[test]
