@@ -5,9 +5,9 @@
 use std::sync::Arc;
 
 use logbuf_journal::read::{Callsite, EventInContext, Span};
-use logbuf_journal::wire::CallsiteKind;
 use logbuf_journal::sink::json::JsonFormat;
 use logbuf_journal::sink::text::{DropReport, SpanFields, TextFormat};
+use logbuf_journal::wire::CallsiteKind;
 
 use crate::cat::Item;
 

@@ -175,3 +175,38 @@ fn spans_that_name_each_other_as_parent_are_written_once_each() {
         assert_eq!(v["spans"].as_array().unwrap().len(), want, "{line:.200}");
     }
 }
+
+#[test]
+fn the_whole_scope_of_an_event_in_a_cycle_gives_each_span_once() {
+    use logbuf_journal::read::Context;
+    let mut context = Context::new();
+    context.apply(&Record::Callsite(Callsite {
+        id: SPAN,
+        kind: CallsiteKind::Span,
+        level: Level::Info,
+        target: "app",
+        name: "request",
+        module_path: None,
+        file: None,
+        line: None,
+        fields: vec![],
+    }));
+    // 1 -> 2 -> 3 -> 1, with a tail 4 -> 5 -> ... -> 40 hanging off 3.
+    let mut spans = vec![(1, Some(3)), (2, Some(1)), (3, Some(2))];
+    spans.extend((4..=40).map(|id| (id, Some(id - 1))));
+    for (id, parent) in spans {
+        context.apply(&Record::SpanNew(SpanNew {
+            id,
+            parent,
+            callsite: SPAN,
+            time: id,
+            thread: 1,
+            values: vec![],
+        }));
+    }
+    let ids =
+        |parent: u64| -> Vec<u64> { context.scope(Some(parent)).iter().map(|s| s.id).collect() };
+    assert_eq!(ids(1), [2, 3, 1]);
+    assert_eq!(ids(3), [1, 2, 3]);
+    assert_eq!(ids(40), (1..=40).collect::<Vec<_>>());
+}

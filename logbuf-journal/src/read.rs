@@ -566,22 +566,12 @@ impl Context {
         }
     }
 
-    /// The span `parent` and its ancestors that are open, outermost first.
+    /// The span `parent` and its ancestors that are open, outermost first. A chain is walked
+    /// no further than the deepest chain any span had at its creation, and a cycle of parents
+    /// (damage) ends where a span comes round again: each span is given once.
     pub fn scope(&self, parent: Option<u64>) -> Vec<&Span> {
-        let mut spans = Vec::new();
-        let mut next = parent;
-        while let Some(id) = next {
-            match self.spans.get(&id) {
-                // A chain longer than any span had at its creation is a cycle (damage).
-                Some((span, ..)) if spans.len() < self.deepest => {
-                    spans.push(&**span);
-                    next = span.parent;
-                }
-                _ => break,
-            }
-        }
-        spans.reverse();
-        spans
+        let (chain, _) = self.walk(parent, usize::MAX);
+        chain.into_iter().rev().map(|s| &**s).collect()
     }
 
     /// The callsite with this id, if defined.
