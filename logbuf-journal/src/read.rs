@@ -416,7 +416,7 @@ impl Context {
 
     /// [`Context::event`], with at most [`MAX_SCOPE`] spans: the innermost ones, and in
     /// [`EventInContext::spans_elided`] how many more the event is in. The spans left out are
-    /// counted as they stood when the outermost of them was opened.
+    /// counted as they stood when the innermost of them was opened.
     ///
     /// It costs at most [`MAX_SCOPE`] steps however deep the chain, and next to nothing for
     /// the next events in the same span while no span opens, closes or records: a deep chain
@@ -450,11 +450,11 @@ impl Context {
         mut event: wire::Event<'a>,
     ) -> Option<EventInContext<'a>> {
         if let Some(parent) = event.parent
-            && !self.scopes.contains_key(&parent)
             && self
                 .spans
                 .get(&parent)
                 .is_some_and(|(.., depth)| *depth >= KEEP_SCOPE_FROM)
+            && !self.scopes.contains_key(&parent)
         {
             let (chain, elided) = self.walk(event.parent, MAX_SCOPE);
             let chain: Vec<Arc<Span>> = chain.into_iter().map(Arc::clone).collect();
@@ -470,7 +470,10 @@ impl Context {
                 *value = this.resolve(id);
             }
         }
-        let kept = event.parent.and_then(|parent| this.scopes.get(&parent));
+        let kept = event
+            .parent
+            .filter(|_| !this.scopes.is_empty())
+            .and_then(|parent| this.scopes.get(&parent));
         let (spans, spans_elided) = match kept {
             Some((chain, elided)) => (chain.iter().rev().map(|s| &**s).collect(), *elided),
             None => {
