@@ -237,9 +237,10 @@ fn clean_of(size: usize) -> Built {
     b.finish()
 }
 
-/// How deep the span chains of a file of `size` bytes go: 10 000 from 10 MiB, less below.
+/// How deep the span chains of a file of `size` bytes go: a span per KiB, at least 4096
+/// (far past the 128 spans `logbuf cat` writes per event) and at most 10 000.
 fn chain_depth(size: usize) -> u64 {
-    (size as u64 >> 10).min(10_000)
+    (size as u64 >> 10).clamp(4096, 10_000)
 }
 
 fn repeat(pattern: &[u8], len: usize) -> Vec<u8> {
@@ -374,8 +375,8 @@ pub fn corpus(size: usize) -> Vec<HostileFile> {
         files.push(built.overwrite("huge callsite table", &[], |_| 0));
     }
 
-    // A chain of nested spans (10 000 deep in files of 10 MiB and more), events in the
-    // deepest.
+    // A chain of nested spans (4096 deep up to 4 MiB, 10 000 in files of 10 MiB and more),
+    // events in the deepest.
     {
         let mut b = Builder::new();
         let depth = chain_depth(size);

@@ -7,10 +7,11 @@ use logbuf_benches::hostile::{self, HostileFile};
 use logbuf_cli::cat::{self, Options};
 use logbuf_cli::render::Format;
 use logbuf_journal::file::FileReader;
+use logbuf_journal::read::MAX_SCOPE;
 use logbuf_journal::wire::{Record, Value};
 
-/// About 256 KiB a file: large enough for every kind of junk to repeat many times (span
-/// chains 256 deep: `cat` renders a span context in time linear in its depth).
+/// About 256 KiB a file: large enough for every kind of junk to repeat many times, with span
+/// chains 4096 deep (`cat` writes the innermost 128 spans of each and counts the rest).
 const SIZE: usize = 256 << 10;
 
 /// `seq` of every event the reader returns, and the bytes it checksummed.
@@ -42,22 +43,31 @@ fn check_events(name: &str, how: &str, file: &HostileFile, got: &[u64]) {
     }
 }
 
-/// `seq` of every event in `logbuf cat`'s JSON lines.
-fn cat_json(path: &std::path::Path) -> Vec<u64> {
+/// `seq` of every event in `logbuf cat`'s JSON lines, and the most spans an event was in
+/// (those written and those counted as left out). No line lists more than [`MAX_SCOPE`] spans.
+fn cat_json(path: &std::path::Path) -> (Vec<u64>, u64) {
     let options = Options {
         format: Format::Json,
         ..Options::default()
     };
     let (mut out, mut diag) = (Vec::new(), Vec::new());
     cat::run_paths(&[path.to_path_buf()], &options, &mut out, &mut diag).expect("cat runs");
-    String::from_utf8(out)
+    let mut deepest = 0;
+    let seqs = String::from_utf8(out)
         .expect("UTF-8")
         .lines()
         .map(|line| {
             let v: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+            let shown = v["spans"].as_array().map_or(0, Vec::len);
+            assert!(shown <= MAX_SCOPE, "{shown} spans on a line");
+            let elided = v
+                .get("spans_elided")
+                .map_or(0, |n| n.as_u64().expect("a count"));
+            deepest = deepest.max(shown as u64 + elided);
             v["fields"]["seq"].as_u64().expect("a seq field")
         })
-        .collect()
+        .collect();
+    (seqs, deepest)
 }
 
 #[test]
@@ -77,7 +87,15 @@ fn the_hostile_corpus_reads_back_every_intact_event() {
 
         let path = dir.path().join("hostile.lbf");
         std::fs::write(&path, &file.bytes).unwrap();
-        check_events(name, "cat --json", file, &cat_json(&path));
+        let (seqs, deepest) = cat_json(&path);
+        check_events(name, "cat --json", file, &seqs);
+        // Events in the deepest span of a chain 4096 deep (`hostile::chain_depth` at this
+        // size): 128 spans written, 3968 counted; the spans off the cycle count it once.
+        match name {
+            "deep span chain" => assert_eq!(deepest, 4096, "{name}"),
+            "span parents in a cycle" => assert_eq!(deepest, 4096 + 2, "{name}"),
+            _ => assert!(deepest <= 1, "{name}: {deepest}"),
+        }
         let (mut out, mut diag) = (Vec::new(), Vec::new());
         let summary = cat::run_paths(
             std::slice::from_ref(&path),

@@ -199,7 +199,7 @@ impl<R: Read> Source<R> {
             }
             if self.context.apply(&record)
                 && let Record::Event(event) = record
-                && let Some(event) = self.context.event(event)
+                && let Some(event) = self.context.bounded_event(event)
                 && visit(Item::Event(&event), &self.spans)
             {
                 return Ok(true);

@@ -2,9 +2,12 @@
 //! ([`TextFormat`], [`JsonFormat`], the ones the text and JSON sinks use), so `logbuf cat`
 //! prints what those sinks would have written.
 
-use logbuf_journal::read::EventInContext;
+use std::sync::Arc;
+
+use logbuf_journal::read::{Callsite, EventInContext, Span};
 use logbuf_journal::sink::json::JsonFormat;
 use logbuf_journal::sink::text::{DropReport, SpanFields, TextFormat};
+use logbuf_journal::wire::CallsiteKind;
 
 use crate::cat::Item;
 
@@ -86,22 +89,84 @@ impl Renderer {
 
     /// Appends `event`, as one line ending in `\n`, to `out`. Span fields are written from
     /// the values the context holds.
+    ///
+    /// An event whose outer spans were left out
+    /// ([`EventInContext::spans_elided`], see [`Context::bounded_event`]) says how many: text
+    /// writes `…N spans…:` in their place, JSON adds the key `"spans_elided": N`.
+    ///
+    /// [`Context::bounded_event`]: logbuf_journal::read::Context::bounded_event
     #[inline]
     pub fn render(&self, event: &EventInContext<'_>, out: &mut Vec<u8>) {
-        match self {
-            Renderer::Text(format) => format.render(event, out),
-            Renderer::Json(format) => format.render(event, out),
-        }
+        self.render_with(event, &SpanFields::default(), out);
     }
 
     /// [`Renderer::render`], with text spans' fields as `spans` kept them: in the order they
     /// were recorded, as the text sink (and `fmt`) writes them, and formatted once per span
     /// rather than once per event. A source keeps `spans` ([`crate::cat::Source::visit`]).
+    /// Spans left out are marked as [`Renderer::render`] says.
     #[inline]
     pub fn render_with(&self, event: &EventInContext<'_>, spans: &SpanFields, out: &mut Vec<u8>) {
+        if event.spans_elided > 0 {
+            return self.render_elided(event, spans, out);
+        }
         match self {
             Renderer::Text(format) => format.render_with(event, spans, out),
             Renderer::Json(format) => format.render(event, out),
+        }
+    }
+
+    /// [`Renderer::render_with`] for an event with outer spans left out: text gets a span
+    /// named `…N spans…`, with no fields, in their place; JSON a key `spans_elided`.
+    #[cold]
+    fn render_elided(&self, event: &EventInContext<'_>, spans: &SpanFields, out: &mut Vec<u8>) {
+        match self {
+            Renderer::Text(format) => {
+                // An id `spans` keeps no fields for, so the marker is written with none.
+                let mut id = u64::MAX;
+                while spans.get(id).is_some() {
+                    id -= 1;
+                }
+                let marker = Span {
+                    id,
+                    parent: None,
+                    callsite: Arc::new(Callsite {
+                        id: 0,
+                        kind: CallsiteKind::Span,
+                        level: event.callsite.level,
+                        target: String::new(),
+                        name: elided_marker(event.spans_elided),
+                        module_path: None,
+                        file: None,
+                        line: None,
+                        fields: Vec::new(),
+                    }),
+                    values: Vec::new(),
+                    time: 0,
+                    thread: event.event.thread,
+                };
+                let shown: Vec<&Span> = std::iter::once(&marker)
+                    .chain(event.spans.iter().copied())
+                    .collect();
+                let marked = EventInContext {
+                    event: event.event.clone(),
+                    callsite: event.callsite,
+                    thread_name: event.thread_name,
+                    spans: shown,
+                    unix_nanos: event.unix_nanos,
+                    spans_elided: 0,
+                };
+                format.render_with(&marked, spans, out);
+            }
+            Renderer::Json(format) => {
+                format.render(event, out);
+                // The object ends the line: reopen it for one more key.
+                if out.ends_with(b"}\n") {
+                    out.truncate(out.len() - 2);
+                    out.extend_from_slice(b",\"spans_elided\":");
+                    out.extend_from_slice(event.spans_elided.to_string().as_bytes());
+                    out.extend_from_slice(b"}\n");
+                }
+            }
         }
     }
 
@@ -128,5 +193,13 @@ impl Renderer {
             Renderer::Text(format) => Some(format),
             Renderer::Json(_) => None,
         }
+    }
+}
+
+/// The name of the span that stands in a text line for `n` outer spans left out.
+fn elided_marker(n: u64) -> String {
+    match n {
+        1 => "…1 span…".to_owned(),
+        n => format!("…{n} spans…"),
     }
 }

@@ -173,7 +173,25 @@ pub struct EventInContext<'a> {
     /// Nanoseconds since the Unix epoch, from the journal's clock records; `None` before the
     /// first one.
     pub unix_nanos: Option<u64>,
+    /// How many spans the event is in beyond those in `spans`, outside the outermost of
+    /// them: always 0 from [`Context::event`], which gives every span; from
+    /// [`Context::bounded_event`], which gives at most [`MAX_SCOPE`], the spans it left out.
+    pub spans_elided: u64,
 }
+
+/// The most spans [`Context::bounded_event`] gives an event: the innermost ones. Real programs
+/// nest a few spans, a few dozen at most; a chain deeper than this is a runaway recursion or a
+/// crafted file, and rendering thousands of spans on every line of it would make reading the
+/// file cost its depth times its events.
+pub const MAX_SCOPE: usize = 128;
+
+/// Chains at least this deep (at their innermost span's creation) are kept by
+/// [`Context::bounded_event`] for the next event in the same span; shallower ones cost less
+/// to walk again than to keep.
+const KEEP_SCOPE_FROM: usize = 8;
+
+/// At most this many chains are kept at once (each holds at most [`MAX_SCOPE`] spans).
+const KEPT_SCOPES: usize = 1024;
 
 /// Turns tick readings into wall-clock time from `Clock` pairs: the rate comes from the two
 /// pairs furthest apart, the offset from the pair met last.
@@ -270,8 +288,13 @@ pub struct Context {
     threads: IdMap<String>,
     interned: IdMap<Box<str>>,
     /// Open spans, each with the number of its creation among all (for `order`) and its
-    /// depth when it was created (1 for a span whose parent is not open).
-    spans: IdMap<(Span, u64, usize)>,
+    /// depth when it was created (1 for a span whose parent is not open). Shared with the
+    /// chains in `scopes`.
+    spans: IdMap<(Arc<Span>, u64, usize)>,
+    /// Chains [`Context::bounded_event`] walked, by innermost span: the spans (innermost
+    /// first) and how many were left out above them. Emptied whenever a span opens, closes,
+    /// is forgotten or records values, so a chain kept is the chain the spans form now.
+    scopes: IdMap<(Vec<Arc<Span>>, u64)>,
     /// The greatest depth of a span at its creation: no true chain of parents is longer, so
     /// a walk up a chain stops there (a cycle, in a damaged or crafted file).
     deepest: usize,
@@ -330,7 +353,10 @@ impl Context {
                     .iter()
                     .map(|v| (*v != Value::Empty).then(|| self.owned(v)))
                     .collect();
+                self.forget_scopes();
                 if let Some((span, ..)) = self.spans.get_mut(&r.id) {
+                    // No kept chain holds the span now: this does not copy it.
+                    let span = Arc::make_mut(span);
                     for (slot, value) in span.values.iter_mut().zip(values) {
                         if let Some(value) = value {
                             *slot = value;
@@ -339,9 +365,11 @@ impl Context {
                 }
             }
             Record::SpanClose(c) => {
+                self.forget_scopes();
                 self.spans.remove(&c.id);
             }
             Record::SpanCloseTimes(c) => {
+                self.forget_scopes();
                 self.spans.remove(&c.id);
             }
             // Format 2.2: the thread's records are all before this one; its name goes.
@@ -380,9 +408,137 @@ impl Context {
             thread_name: self.thread_name(event.thread),
             unix_nanos: self.clock.nanos(event.time),
             spans: self.scope(event.parent),
+            spans_elided: 0,
             event,
             callsite,
         })
+    }
+
+    /// [`Context::event`], with at most [`MAX_SCOPE`] spans: the innermost ones, and in
+    /// [`EventInContext::spans_elided`] how many more the event is in. The spans left out are
+    /// counted as they stood when the innermost of them was opened.
+    ///
+    /// It costs at most [`MAX_SCOPE`] steps however deep the chain, and next to nothing for
+    /// the next events in the same span while no span opens, closes or records: a deep chain
+    /// is walked once and kept. A cycle of parents (damage, or a crafted file) ends where a
+    /// span comes round again: each span is given once.
+    ///
+    /// ```
+    /// use logbuf_journal::read::{Context, MAX_SCOPE};
+    /// use logbuf_journal::wire::{Callsite, CallsiteKind, Event, Level, Record, SpanNew};
+    ///
+    /// let mut context = Context::new();
+    /// for (id, kind) in [(1, CallsiteKind::Span), (2, CallsiteKind::Event)] {
+    ///     context.apply(&Record::Callsite(Callsite { id, kind, level: Level::Info,
+    ///         target: "app", name: "deep", module_path: None, file: None, line: None,
+    ///         fields: vec![] }));
+    /// }
+    /// for id in 1..=1000 {
+    ///     let parent = (id > 1).then(|| id - 1);
+    ///     context.apply(&Record::SpanNew(SpanNew { id, parent, callsite: 1, time: id,
+    ///         thread: 1, values: vec![] }));
+    /// }
+    /// let event = Event { callsite: 2, time: 2_000, thread: 1, parent: Some(1000),
+    ///     values: vec![] };
+    /// let event = context.bounded_event(event).unwrap();
+    /// assert_eq!(event.spans.len(), MAX_SCOPE);
+    /// assert_eq!(event.spans.last().unwrap().id, 1000);
+    /// assert_eq!(event.spans_elided, 1000 - MAX_SCOPE as u64);
+    /// ```
+    pub fn bounded_event<'a>(
+        &'a mut self,
+        mut event: wire::Event<'a>,
+    ) -> Option<EventInContext<'a>> {
+        if let Some(parent) = event.parent
+            && self
+                .spans
+                .get(&parent)
+                .is_some_and(|(.., depth)| *depth >= KEEP_SCOPE_FROM)
+            && !self.scopes.contains_key(&parent)
+        {
+            let (chain, elided) = self.walk(event.parent, MAX_SCOPE);
+            let chain: Vec<Arc<Span>> = chain.into_iter().map(Arc::clone).collect();
+            if self.scopes.len() >= KEPT_SCOPES {
+                self.scopes.clear();
+            }
+            self.scopes.insert(parent, (chain, elided));
+        }
+        let this: &'a Context = self;
+        let callsite = this.callsites.get(&event.callsite)?;
+        for value in &mut event.values {
+            if let Value::Interned(id) = *value {
+                *value = this.resolve(id);
+            }
+        }
+        let kept = event
+            .parent
+            .filter(|_| !this.scopes.is_empty())
+            .and_then(|parent| this.scopes.get(&parent));
+        let (spans, spans_elided) = match kept {
+            Some((chain, elided)) => (chain.iter().rev().map(|s| &**s).collect(), *elided),
+            None => {
+                let (chain, elided) = this.walk(event.parent, MAX_SCOPE);
+                (chain.into_iter().rev().map(|s| &**s).collect(), elided)
+            }
+        };
+        Some(EventInContext {
+            thread_name: this.thread_name(event.thread),
+            unix_nanos: this.clock.nanos(event.time),
+            spans,
+            spans_elided,
+            event,
+            callsite,
+        })
+    }
+
+    /// The span `parent` and its open ancestors, innermost first, at most `limit` of them,
+    /// each once; and how many open ancestors are beyond them, as counted when the first of
+    /// those was opened.
+    ///
+    /// A walk ends at a span that is not open, at a span met before (a cycle: found by
+    /// Brent's method, a constant amount of work per step), or past the deepest chain any span
+    /// had at its creation (no true chain is longer).
+    fn walk(&self, parent: Option<u64>, limit: usize) -> (Vec<&Arc<Span>>, u64) {
+        let mut chain: Vec<&Arc<Span>> = Vec::new();
+        let limit = limit.min(self.deepest);
+        // Brent: `tortoise` is the span met at the last power of two, `steps` the spans met
+        // since; a span equal to it closes a cycle of `steps + 1` spans.
+        let (mut tortoise, mut power, mut steps) = (None, 1usize, 0usize);
+        let mut next = parent;
+        while let Some(id) = next {
+            let Some((span, _, depth)) = self.spans.get(&id) else {
+                break;
+            };
+            if tortoise == Some(id) {
+                // The cycle starts at the first span met again `cycle` spans later (the span
+                // after the chain is `id`): keep the spans up to its end.
+                let cycle = steps + 1;
+                let first = (0..chain.len())
+                    .find(|&i| chain.get(i + cycle).map_or(id, |s| s.id) == chain[i].id)
+                    .unwrap_or(chain.len());
+                chain.truncate(first.saturating_add(cycle));
+                return (chain, 0);
+            }
+            if chain.len() >= limit {
+                // Stopped by the deepest chain seen: a cycle, nothing left out. Stopped by
+                // `limit`: the spans above, as many as `span` had when it opened.
+                let elided = if chain.len() >= self.deepest {
+                    0
+                } else {
+                    *depth as u64
+                };
+                return (chain, elided);
+            }
+            chain.push(span);
+            steps += 1;
+            if steps == power {
+                tortoise = Some(id);
+                power = power.saturating_mul(2);
+                steps = 0;
+            }
+            next = span.parent;
+        }
+        (chain, 0)
     }
 
     /// The value an interned string id stands for: [`Value::Str`] with its text, or, for an
@@ -413,22 +569,12 @@ impl Context {
         }
     }
 
-    /// The span `parent` and its ancestors that are open, outermost first.
+    /// The span `parent` and its ancestors that are open, outermost first. A chain is walked
+    /// no further than the deepest chain any span had at its creation, and a cycle of parents
+    /// (damage) ends where a span comes round again: each span is given once.
     pub fn scope(&self, parent: Option<u64>) -> Vec<&Span> {
-        let mut spans = Vec::new();
-        let mut next = parent;
-        while let Some(id) = next {
-            match self.spans.get(&id) {
-                // A chain longer than any span had at its creation is a cycle (damage).
-                Some((span, ..)) if spans.len() < self.deepest => {
-                    spans.push(span);
-                    next = span.parent;
-                }
-                _ => break,
-            }
-        }
-        spans.reverse();
-        spans
+        let (chain, _) = self.walk(parent, usize::MAX);
+        chain.into_iter().rev().map(|s| &**s).collect()
     }
 
     /// The callsite with this id, if defined.
@@ -449,12 +595,21 @@ impl Context {
 
     /// The open span with this id.
     pub fn span(&self, id: u64) -> Option<&Span> {
-        self.spans.get(&id).map(|(span, ..)| span)
+        self.spans.get(&id).map(|(span, ..)| &**span)
+    }
+
+    /// Forgets the chains [`Context::bounded_event`] kept: a span is about to open, close or
+    /// change.
+    fn forget_scopes(&mut self) {
+        if !self.scopes.is_empty() {
+            self.scopes.clear();
+        }
     }
 
     /// Opens a span; past [`MAX_OPEN_SPANS`](crate::sink::MAX_OPEN_SPANS) open ones, forgets
     /// the oldest (spans whose close was lost to a full ring would otherwise stay forever).
     fn open(&mut self, span: Span) {
+        self.forget_scopes();
         let (id, created) = (span.id, self.created);
         self.created += 1;
         let depth = span
@@ -462,7 +617,7 @@ impl Context {
             .and_then(|p| self.spans.get(&p))
             .map_or(1, |(.., depth)| depth.saturating_add(1));
         self.deepest = self.deepest.max(depth);
-        self.spans.insert(id, (span, created, depth));
+        self.spans.insert(id, (Arc::new(span), created, depth));
         self.order.push_back((id, created));
         while self.spans.len() > crate::sink::MAX_OPEN_SPANS {
             let Some((id, created)) = self.order.pop_front() else {
