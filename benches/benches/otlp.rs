@@ -44,7 +44,9 @@
 //!
 //! Delivered per second: the events of the timed part that reached the receiver, divided by the
 //! time from its start to the end of the shutdown (guard dropped, provider shut down), which
-//! delivers what was queued. Lost: events logged minus events received, and each side's own
+//! delivers what was queued. Process CPU per event: the CPU time of every thread of the process
+//! (logging threads, worker or batch thread, exporter, HTTP client, receiver) over the same
+//! span, per event of the timed part delivered. Lost: events logged minus events received, and each side's own
 //! counters where it has them (logbuf: the journal's `dropped` and the sink's `lost`; the
 //! batch log processor does not expose its drop count).
 
@@ -247,6 +249,21 @@ fn serve(stream: TcpStream, counts: &Counts) {
     }
 }
 
+/// CPU time the whole process has used (every thread: logging, worker, exporter, receiver),
+/// in nanoseconds.
+fn process_cpu_ns() -> u64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: `usage` is valid for writes of a `rusage`, and getrusage fills it on success.
+    let ok = unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) } == 0;
+    if !ok {
+        return 0;
+    }
+    // SAFETY: zeroed is a valid `rusage` (plain integers), and getrusage succeeded.
+    let usage = unsafe { usage.assume_init() };
+    let ns = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1_000;
+    ns(usage.ru_utime) + ns(usage.ru_stime)
+}
+
 // === the cases ===
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -430,6 +447,9 @@ struct Run {
     batch_mean: f64,
     /// Events of the timed part delivered per second, up to the end of the shutdown.
     per_sec: f64,
+    /// CPU time of the whole process from the timed part's start to the end of the shutdown,
+    /// per event of the timed part delivered (ns).
+    cpu_per_event: f64,
     count: Count,
 }
 
@@ -440,31 +460,33 @@ fn run(case: Case, threads: usize, warm_up: u64, events: u64, sized: bool) -> Ru
     let (dispatch, keep) = subscriber(case, &receiver.url(), sized, per_run);
     let settled = Barrier::new(threads + 1);
     let start = Barrier::new(threads + 1);
-    let (runs, timed_from, before): (Vec<ThreadRun>, Instant, u64) = thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let (dispatch, settled, start) = (&dispatch, &settled, &start);
-                thread::Builder::new()
-                    .name(format!("log-{t}"))
-                    .spawn_scoped(s, move || {
-                        log_thread(dispatch, warm_up, events, settled, start)
-                    })
-                    .expect("thread")
-            })
-            .collect();
-        // Every thread's warm-up logged: deliver it, so the timed part starts with empty queues.
-        settled.wait();
-        keep.flush();
-        receiver.wait_for(threads as u64 * warm_up, Duration::from_secs(2));
-        let before = receiver.events();
-        let timed_from = Instant::now();
-        start.wait();
-        let runs = handles
-            .into_iter()
-            .map(|h| h.join().expect("logging thread"))
-            .collect();
-        (runs, timed_from, before)
-    });
+    let (runs, timed_from, cpu_from, before): (Vec<ThreadRun>, Instant, u64, u64) =
+        thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    let (dispatch, settled, start) = (&dispatch, &settled, &start);
+                    thread::Builder::new()
+                        .name(format!("log-{t}"))
+                        .spawn_scoped(s, move || {
+                            log_thread(dispatch, warm_up, events, settled, start)
+                        })
+                        .expect("thread")
+                })
+                .collect();
+            // Every thread's warm-up logged: deliver it, so the timed part starts with empty queues.
+            settled.wait();
+            keep.flush();
+            receiver.wait_for(threads as u64 * warm_up, Duration::from_secs(2));
+            let before = receiver.events();
+            let cpu_from = process_cpu_ns();
+            let timed_from = Instant::now();
+            start.wait();
+            let runs = handles
+                .into_iter()
+                .map(|h| h.join().expect("logging thread"))
+                .collect();
+            (runs, timed_from, cpu_from, before)
+        });
     drop(dispatch);
     let (dropped, lost) = match keep {
         Keep::Logbuf(journal, guard, stats) => {
@@ -477,8 +499,11 @@ fn run(case: Case, threads: usize, warm_up: u64, events: u64, sized: bool) -> Ru
         }
     };
     let elapsed = timed_from.elapsed().as_secs_f64();
+    let cpu = process_cpu_ns().saturating_sub(cpu_from);
     let received = receiver.events();
-    let per_sec = received.saturating_sub(before) as f64 / elapsed;
+    let timed_received = received.saturating_sub(before).max(1);
+    let per_sec = timed_received as f64 / elapsed;
+    let cpu_per_event = cpu as f64 / timed_received as f64;
     let count = Count {
         logged: threads as u64 * per_thread,
         received,
@@ -497,6 +522,7 @@ fn run(case: Case, threads: usize, warm_up: u64, events: u64, sized: bool) -> Ru
         hist,
         batch_mean,
         per_sec,
+        cpu_per_event,
         count,
     }
 }
@@ -510,6 +536,7 @@ struct Figures {
     mean: Vec<f64>,
     batch: Vec<f64>,
     per_sec: Vec<f64>,
+    cpu: Vec<f64>,
     count: Count,
 }
 
@@ -547,6 +574,7 @@ fn main() {
                 f.mean.push(r.hist.mean() / per_ns);
                 f.batch.push(r.batch_mean / per_ns);
                 f.per_sec.push(r.per_sec);
+                f.cpu.push(r.cpu_per_event);
                 f.count.add(r.count);
             }
         }
@@ -570,6 +598,7 @@ fn main() {
             "p999 ns",
             "mean ns (timed)",
             "delivered / s",
+            "process CPU ns / event",
             "events logged",
             "received",
             "lost (logged - received)",
@@ -588,6 +617,7 @@ fn main() {
                 fmt(median(&mut f.p999.clone()), 0),
                 fmt(median(&mut f.mean.clone()), 1),
                 fmt(median(&mut f.per_sec.clone()), 0),
+                fmt(median(&mut f.cpu.clone()), 0),
                 f.count.logged.to_string(),
                 f.count.received.to_string(),
                 (i128::from(f.count.logged) - i128::from(f.count.received)).to_string(),
@@ -630,6 +660,12 @@ fn main() {
         "delivered / s".to_owned(),
         ratio(&one[logbuf].per_sec, &one[otel].per_sec),
         ratio(&two[logbuf].per_sec, &two[otel].per_sec),
+        String::new(),
+    ]);
+    t.row([
+        "process CPU / event".to_owned(),
+        ratio(&one[logbuf].cpu, &one[otel].cpu),
+        ratio(&two[logbuf].cpu, &two[otel].cpu),
         String::new(),
     ]);
     println!(
