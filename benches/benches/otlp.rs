@@ -1,0 +1,675 @@
+//! Logs sent to an OpenTelemetry collector: what the logging thread pays per `tracing` event
+//! with logbuf's `LogbufLayer` and `logbuf-otlp`'s `OtlpSink`, beside
+//! `opentelemetry-appender-tracing` with the OpenTelemetry SDK's batch log processor and
+//! `opentelemetry-otlp`'s HTTP exporter, with 1 and 2 logging threads, in one run; and how many
+//! events each delivers per second to the same local receiver, and loses.
+//!
+//! ```text
+//! chrt -f 10 cargo bench -p logbuf-benches --bench otlp
+//! # knobs: --events N (100000 per thread, timed one by one, then as many in batches),
+//! #        --rounds N (5), --warm-up N (500000 per thread)
+//! #        env LOGBUF_BENCH_EVENTS, LOGBUF_BENCH_ROUNDS, LOGBUF_BENCH_WARM_UP
+//! #        --defaults 1 (env LOGBUF_BENCH_DEFAULTS=1)  both sides with their default queues
+//! ```
+//!
+//! The event is `info!(user_id = 42u64, latency_us = 17.5, path = "/api/v1/orders",
+//! "request done")`, as in the `tracing_layer` bench. Each case gets its own `Dispatch`, set as
+//! the default on each logging thread with `tracing::dispatcher::with_default`:
+//!
+//! - `logbuf + OtlpSink`: `LogbufLayer` with `OtlpSink` as its only sink. The logging thread
+//!   encodes the event into its ring; the journal's worker converts it to an OTLP `LogRecord`;
+//!   the sink's exporter thread posts the batches (ureq).
+//! - `opentelemetry-appender-tracing`: `OpenTelemetryTracingBridge` on an `SdkLoggerProvider`
+//!   with a `BatchLogProcessor`, whose thread posts the batches with `opentelemetry-otlp`'s
+//!   HTTP/protobuf exporter (reqwest's blocking client). The logging thread builds the
+//!   `SdkLogRecord` and queues it.
+//!
+//! Both post to the same receiver: a small HTTP/1.1 server in this process, on another thread,
+//! on a loopback port, that decodes every body as an `ExportLogsServiceRequest` with prost and
+//! counts the log records whose body is the event's message.
+//!
+//! By default each side gets queues with room for a run's events, so that the timed figures are
+//! the logging thread's own cost, as in `tracing_layer`'s `logbuf, block` case: logbuf 32 MiB
+//! rings with `FullPolicy::Block` and an `OtlpSink` queue of as many batches as a run makes;
+//! the batch log processor a queue (`max_queue_size`) of as many records as a run logs. With
+//! `--defaults 1`, both keep their defaults (logbuf: 1 MiB rings, `FullPolicy::Drop`, 64
+//! batches; OpenTelemetry: 2048 records): lossy when the logging threads outrun the exporters.
+//!
+//! Each thread first logs `--warm-up` events untimed (callsite caches, thread-locals, and a lap
+//! of the logbuf ring so its pages are mapped); then the warm-up is delivered (the journal
+//! flushed, the provider force-flushed, and the receiver waited for) so that each timed part
+//! starts with empty queues. Then each thread times each call with the cycle counter, then logs
+//! as many events again in batches of 1000 timed together (the mean without timer cost).
+//! Figures are medians over rounds; ratios are medians of per-round ratios.
+//!
+//! Delivered per second: the events of the timed part that reached the receiver, divided by the
+//! time from its start to the end of the shutdown (guard dropped, provider shut down), which
+//! delivers what was queued. Process CPU per event: the CPU time of every thread of the process
+//! (logging threads, worker or batch thread, exporter, HTTP client, receiver) over the same
+//! span, per event of the timed part delivered. Lost: events logged minus events received, and each side's own
+//! counters where it has them (logbuf: the journal's `dropped` and the sink's `lost`; the
+//! batch log processor does not expose its drop count).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Barrier};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use logbuf_benches::{Table, cycles, fmt, fmt_ratio, machine, median, setting};
+use logbuf_journal::FullPolicy;
+use logbuf_otlp::opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use logbuf_otlp::opentelemetry_proto::tonic::common::v1::any_value;
+use logbuf_otlp::{OtlpSink, OtlpStats};
+use logbuf_tracing::LogbufLayer;
+use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
+use opentelemetry_otlp::{Protocol, WithExportConfig};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::logs::{BatchConfigBuilder, BatchLogProcessor, SdkLoggerProvider};
+use prost::Message;
+use tracing::Dispatch;
+use tracing_subscriber::layer::SubscriberExt;
+
+/// The event every case logs.
+#[inline(always)]
+fn log() {
+    tracing::info!(
+        user_id = 42u64,
+        latency_us = 17.5,
+        path = "/api/v1/orders",
+        "request done"
+    );
+}
+
+/// The event's message: the body of the records the receiver counts.
+const MESSAGE: &str = "request done";
+
+// === the receiver ===
+
+/// What the receiver has decoded so far.
+#[derive(Default)]
+struct Counts {
+    /// Log records whose body is [`MESSAGE`].
+    events: AtomicU64,
+    /// Other log records (logbuf-otlp's reports of its losses, for example).
+    other: AtomicU64,
+    /// Requests answered.
+    requests: AtomicU64,
+}
+
+/// An OTLP/HTTP receiver on a loopback port: HTTP/1.1 with keep-alive, one thread per
+/// connection, every body decoded as an `ExportLogsServiceRequest` and answered 200.
+struct Receiver {
+    addr: SocketAddr,
+    counts: Arc<Counts>,
+    stop: Arc<AtomicBool>,
+    accept: Option<JoinHandle<()>>,
+}
+
+impl Receiver {
+    fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("loopback port");
+        let addr = listener.local_addr().expect("address");
+        let counts = Arc::new(Counts::default());
+        let stop = Arc::new(AtomicBool::new(false));
+        let accept = {
+            let (counts, stop) = (counts.clone(), stop.clone());
+            thread::Builder::new()
+                .name("receiver".into())
+                .spawn(move || {
+                    for stream in listener.incoming() {
+                        if stop.load(Ordering::SeqCst) {
+                            break;
+                        }
+                        let Ok(stream) = stream else { continue };
+                        let counts = counts.clone();
+                        thread::Builder::new()
+                            .name("receiver-conn".into())
+                            .spawn(move || serve(stream, &counts))
+                            .expect("thread");
+                    }
+                })
+                .expect("thread")
+        };
+        Receiver {
+            addr,
+            counts,
+            stop,
+            accept: Some(accept),
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/v1/logs", self.addr)
+    }
+
+    fn events(&self) -> u64 {
+        self.counts.events.load(Ordering::SeqCst)
+    }
+
+    /// Waits until `n` events have arrived, or none for `stall`.
+    fn wait_for(&self, n: u64, stall: Duration) {
+        let mut last = self.events();
+        let mut since = Instant::now();
+        while last < n && since.elapsed() < stall {
+            thread::sleep(Duration::from_millis(2));
+            let now = self.events();
+            if now != last {
+                last = now;
+                since = Instant::now();
+            }
+        }
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wakes the accepting thread, which then sees `stop`.
+        let _ = TcpStream::connect(self.addr);
+        if let Some(accept) = self.accept.take() {
+            let _ = accept.join();
+        }
+    }
+}
+
+/// Serves one connection until the client closes it.
+fn serve(stream: TcpStream, counts: &Counts) {
+    let _ = stream.set_nodelay(true);
+    let Ok(mut out) = stream.try_clone() else {
+        return;
+    };
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    let mut body = Vec::new();
+    let answer = ExportLogsServiceResponse::default().encode_to_vec();
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\nContent-Length: {}\r\n\r\n",
+        answer.len()
+    );
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        if line.trim_end().is_empty() {
+            // Stray blank line between requests.
+            continue;
+        }
+        let mut len = None;
+        loop {
+            line.clear();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            let header = line.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':')
+                && name.trim().eq_ignore_ascii_case("content-length")
+            {
+                len = value.trim().parse::<usize>().ok();
+            }
+        }
+        // Both clients send a length with their bodies; anything else is not served.
+        let Some(len) = len else { return };
+        body.resize(len, 0);
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let request = ExportLogsServiceRequest::decode(body.as_slice()).expect("an OTLP request");
+        let (mut events, mut other) = (0, 0);
+        for record in request
+            .resource_logs
+            .iter()
+            .flat_map(|r| &r.scope_logs)
+            .flat_map(|s| &s.log_records)
+        {
+            let ours = matches!(
+                record.body.as_ref().and_then(|b| b.value.as_ref()),
+                Some(any_value::Value::StringValue(s)) if s == MESSAGE
+            );
+            if ours {
+                events += 1;
+            } else {
+                other += 1;
+            }
+        }
+        counts.events.fetch_add(events, Ordering::SeqCst);
+        counts.other.fetch_add(other, Ordering::SeqCst);
+        counts.requests.fetch_add(1, Ordering::SeqCst);
+        if out.write_all(head.as_bytes()).is_err() || out.write_all(&answer).is_err() {
+            return;
+        }
+    }
+}
+
+/// CPU time the whole process has used (every thread: logging, worker, exporter, receiver),
+/// in nanoseconds.
+fn process_cpu_ns() -> u64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: `usage` is valid for writes of a `rusage`, and getrusage fills it on success.
+    let ok = unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) } == 0;
+    if !ok {
+        return 0;
+    }
+    // SAFETY: zeroed is a valid `rusage` (plain integers), and getrusage succeeded.
+    let usage = unsafe { usage.assume_init() };
+    let ns = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1_000;
+    ns(usage.ru_utime) + ns(usage.ru_stime)
+}
+
+// === the cases ===
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Case {
+    Logbuf,
+    Otel,
+}
+
+const CASES: [Case; 2] = [Case::Logbuf, Case::Otel];
+
+impl Case {
+    fn label(self) -> &'static str {
+        match self {
+            Case::Logbuf => "logbuf + OtlpSink",
+            Case::Otel => "opentelemetry-appender-tracing",
+        }
+    }
+}
+
+/// Bytes of each thread's ring in the logbuf case when queues are sized for a run (as in the
+/// `tracing_layer` bench): room for a run's timed events without the worker.
+const RING: usize = 32 << 20;
+
+/// Records per OTLP batch, both sides' default.
+const BATCH: usize = 512;
+
+/// How long shutdown may take to deliver what is queued: long, so that nothing is lost to it.
+const SHUTDOWN: Duration = Duration::from_secs(120);
+
+/// What a case leaves running until the end of the run.
+enum Keep {
+    Logbuf(logbuf_journal::Journal, logbuf_journal::Guard, OtlpStats),
+    Otel(SdkLoggerProvider),
+}
+
+impl Keep {
+    /// Delivers what the logging threads have logged so far.
+    fn flush(&self) {
+        match self {
+            Keep::Logbuf(journal, _, _) => {
+                journal.flush();
+            }
+            Keep::Otel(provider) => {
+                let _ = provider.force_flush();
+            }
+        }
+    }
+}
+
+fn subscriber(case: Case, url: &str, sized: bool, per_run: usize) -> (Dispatch, Keep) {
+    let registry = tracing_subscriber::registry();
+    match case {
+        Case::Logbuf => {
+            let sink = OtlpSink::builder()
+                .endpoint(url)
+                .service_name("bench")
+                .shutdown_timeout(SHUTDOWN);
+            let sink = if sized {
+                sink.queue_batches(per_run / BATCH + 64)
+            } else {
+                sink
+            };
+            let sink = sink.build().expect("sink");
+            let stats = sink.stats();
+            let builder = LogbufLayer::builder().sink(sink).shutdown_timeout(SHUTDOWN);
+            let builder = if sized {
+                builder.ring_capacity(RING).policy(FullPolicy::Block)
+            } else {
+                builder
+            };
+            let (layer, guard) = builder.build().expect("layer");
+            let journal = layer.journal().clone();
+            (
+                Dispatch::new(registry.with(layer)),
+                Keep::Logbuf(journal, guard, stats),
+            )
+        }
+        Case::Otel => {
+            let exporter = opentelemetry_otlp::LogExporter::builder()
+                .with_http()
+                .with_protocol(Protocol::HttpBinary)
+                .with_endpoint(url)
+                .build()
+                .expect("exporter");
+            let config = if sized {
+                BatchConfigBuilder::default().with_max_queue_size(per_run + BATCH)
+            } else {
+                BatchConfigBuilder::default()
+            };
+            let processor = BatchLogProcessor::builder(exporter)
+                .with_batch_config(config.build())
+                .build();
+            let provider = SdkLoggerProvider::builder()
+                .with_resource(Resource::builder().with_service_name("bench").build())
+                .with_log_processor(processor)
+                .build();
+            let layer = OpenTelemetryTracingBridge::new(&provider);
+            (Dispatch::new(registry.with(layer)), Keep::Otel(provider))
+        }
+    }
+}
+
+/// A histogram of counter ticks up to about 4 s at 2.5 GHz (longer ones are counted as that).
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 10_000_000_000, 3).expect("histogram")
+}
+
+/// One thread's figures: the per-event histogram and the batch mean (ticks per event).
+struct ThreadRun {
+    hist: Histogram<u64>,
+    batch_mean: f64,
+}
+
+/// Logs the warm-up, waits at `settled` for it to be delivered, then the timed events.
+fn log_thread(
+    dispatch: &Dispatch,
+    warm_up: u64,
+    events: u64,
+    settled: &Barrier,
+    start: &Barrier,
+) -> ThreadRun {
+    tracing::dispatcher::with_default(dispatch, || {
+        for _ in 0..warm_up {
+            log();
+        }
+        settled.wait();
+        start.wait();
+        let mut hist = histogram();
+        for _ in 0..events {
+            let t0 = cycles::start();
+            log();
+            let t1 = cycles::stop();
+            hist.saturating_record(t1.saturating_sub(t0));
+        }
+        let batches = (events / 1000).max(1);
+        let t0 = cycles::start();
+        for _ in 0..batches {
+            for _ in 0..1000 {
+                log();
+            }
+        }
+        let t1 = cycles::stop();
+        ThreadRun {
+            hist,
+            batch_mean: t1.wrapping_sub(t0) as f64 / (batches * 1000) as f64,
+        }
+    })
+}
+
+/// Events of one run, and the delivery rate of its timed part.
+#[derive(Debug, Default, Clone, Copy)]
+struct Count {
+    logged: u64,
+    received: u64,
+    /// Records the receiver got that are not the event (logbuf-otlp's loss reports).
+    other: u64,
+    requests: u64,
+    /// logbuf: records the journal dropped (ring full).
+    dropped: Option<u64>,
+    /// logbuf: records the sink lost (queue full, refused, shutdown).
+    lost: Option<u64>,
+}
+
+impl Count {
+    fn add(&mut self, o: Count) {
+        self.logged += o.logged;
+        self.received += o.received;
+        self.other += o.other;
+        self.requests += o.requests;
+        let sum = |a: Option<u64>, b: Option<u64>| match (a, b) {
+            (None, x) | (x, None) => x,
+            (Some(a), Some(b)) => Some(a + b),
+        };
+        self.dropped = sum(self.dropped, o.dropped);
+        self.lost = sum(self.lost, o.lost);
+    }
+}
+
+struct Run {
+    hist: Histogram<u64>,
+    batch_mean: f64,
+    /// Events of the timed part delivered per second, up to the end of the shutdown.
+    per_sec: f64,
+    /// CPU time of the whole process from the timed part's start to the end of the shutdown,
+    /// per event of the timed part delivered (ns).
+    cpu_per_event: f64,
+    count: Count,
+}
+
+fn run(case: Case, threads: usize, warm_up: u64, events: u64, sized: bool) -> Run {
+    let receiver = Receiver::start();
+    let per_thread = warm_up + 2 * events;
+    let per_run = (threads as u64 * per_thread) as usize;
+    let (dispatch, keep) = subscriber(case, &receiver.url(), sized, per_run);
+    let settled = Barrier::new(threads + 1);
+    let start = Barrier::new(threads + 1);
+    let (runs, timed_from, cpu_from, before): (Vec<ThreadRun>, Instant, u64, u64) =
+        thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    let (dispatch, settled, start) = (&dispatch, &settled, &start);
+                    thread::Builder::new()
+                        .name(format!("log-{t}"))
+                        .spawn_scoped(s, move || {
+                            log_thread(dispatch, warm_up, events, settled, start)
+                        })
+                        .expect("thread")
+                })
+                .collect();
+            // Every thread's warm-up logged: deliver it, so the timed part starts with empty queues.
+            settled.wait();
+            keep.flush();
+            receiver.wait_for(threads as u64 * warm_up, Duration::from_secs(2));
+            let before = receiver.events();
+            let cpu_from = process_cpu_ns();
+            let timed_from = Instant::now();
+            start.wait();
+            let runs = handles
+                .into_iter()
+                .map(|h| h.join().expect("logging thread"))
+                .collect();
+            (runs, timed_from, cpu_from, before)
+        });
+    drop(dispatch);
+    let (dropped, lost) = match keep {
+        Keep::Logbuf(journal, guard, stats) => {
+            drop(guard);
+            (Some(journal.stats().dropped), Some(stats.lost()))
+        }
+        Keep::Otel(provider) => {
+            let _ = provider.shutdown_with_timeout(SHUTDOWN);
+            (None, None)
+        }
+    };
+    let elapsed = timed_from.elapsed().as_secs_f64();
+    let cpu = process_cpu_ns().saturating_sub(cpu_from);
+    let received = receiver.events();
+    let timed_received = received.saturating_sub(before).max(1);
+    let per_sec = timed_received as f64 / elapsed;
+    let cpu_per_event = cpu as f64 / timed_received as f64;
+    let count = Count {
+        logged: threads as u64 * per_thread,
+        received,
+        other: receiver.counts.other.load(Ordering::SeqCst),
+        requests: receiver.counts.requests.load(Ordering::SeqCst),
+        dropped,
+        lost,
+    };
+    drop(receiver);
+    let mut hist = histogram();
+    for r in &runs {
+        hist.add(&r.hist).expect("histogram");
+    }
+    let batch_mean = runs.iter().map(|r| r.batch_mean).sum::<f64>() / runs.len() as f64;
+    Run {
+        hist,
+        batch_mean,
+        per_sec,
+        cpu_per_event,
+        count,
+    }
+}
+
+/// Per-round figures of one case at one thread count (ns, and events per second).
+#[derive(Default)]
+struct Figures {
+    p50: Vec<f64>,
+    p99: Vec<f64>,
+    p999: Vec<f64>,
+    mean: Vec<f64>,
+    batch: Vec<f64>,
+    per_sec: Vec<f64>,
+    cpu: Vec<f64>,
+    count: Count,
+}
+
+fn main() {
+    let events = setting("events", "LOGBUF_BENCH_EVENTS", 100_000) as u64;
+    let rounds = setting("rounds", "LOGBUF_BENCH_ROUNDS", 5);
+    let warm_up = setting("warm-up", "LOGBUF_BENCH_WARM_UP", 500_000) as u64;
+    let sized = setting("defaults", "LOGBUF_BENCH_DEFAULTS", 0) == 0;
+    let per_ns = cycles::ticks_per_ns(200);
+    let (overhead, _) = cycles::overhead(100_000);
+    println!(
+        "## otlp\n\nmachine: {}\nunit: {} ({per_ns:.3} per ns); timed region's own cost: {overhead} cyc ({} ns) median\nqueues: {}\n",
+        machine(),
+        cycles::UNIT,
+        fmt(overhead as f64 / per_ns, 1),
+        if sized {
+            "sized for a run (logbuf 32 MiB rings, block; OtlpSink and batch processor queues hold a run)"
+        } else {
+            "defaults (logbuf 1 MiB rings, drop, 64 batches; batch processor 2048 records)"
+        },
+    );
+    let thread_counts = [1usize, 2];
+    let mut figures: Vec<Vec<Figures>> = thread_counts
+        .iter()
+        .map(|_| CASES.iter().map(|_| Figures::default()).collect())
+        .collect();
+    for _ in 0..rounds {
+        for (ti, &threads) in thread_counts.iter().enumerate() {
+            for (ci, &case) in CASES.iter().enumerate() {
+                let r = run(case, threads, warm_up, events, sized);
+                let f = &mut figures[ti][ci];
+                f.p50.push(r.hist.value_at_quantile(0.5) as f64 / per_ns);
+                f.p99.push(r.hist.value_at_quantile(0.99) as f64 / per_ns);
+                f.p999.push(r.hist.value_at_quantile(0.999) as f64 / per_ns);
+                f.mean.push(r.hist.mean() / per_ns);
+                f.batch.push(r.batch_mean / per_ns);
+                f.per_sec.push(r.per_sec);
+                f.cpu.push(r.cpu_per_event);
+                f.count.add(r.count);
+            }
+        }
+    }
+
+    let ratio = |a: &[f64], b: &[f64]| {
+        let mut r: Vec<f64> = a.iter().zip(b).map(|(x, y)| x / y).collect();
+        if r.is_empty() {
+            "-".to_owned()
+        } else {
+            fmt_ratio(median(&mut r))
+        }
+    };
+    let opt = |v: Option<u64>| v.map_or("-".to_owned(), |v| v.to_string());
+    for (ti, &threads) in thread_counts.iter().enumerate() {
+        let mut t = Table::new([
+            "case",
+            "mean ns (batches)",
+            "p50 ns",
+            "p99 ns",
+            "p999 ns",
+            "mean ns (timed)",
+            "delivered / s",
+            "process CPU ns / event",
+            "events logged",
+            "received",
+            "lost (logged - received)",
+            "ring dropped",
+            "exporter lost",
+            "other records",
+            "requests",
+        ]);
+        for (ci, &case) in CASES.iter().enumerate() {
+            let f = &figures[ti][ci];
+            t.row([
+                case.label().to_owned(),
+                fmt(median(&mut f.batch.clone()), 1),
+                fmt(median(&mut f.p50.clone()), 0),
+                fmt(median(&mut f.p99.clone()), 0),
+                fmt(median(&mut f.p999.clone()), 0),
+                fmt(median(&mut f.mean.clone()), 1),
+                fmt(median(&mut f.per_sec.clone()), 0),
+                fmt(median(&mut f.cpu.clone()), 0),
+                f.count.logged.to_string(),
+                f.count.received.to_string(),
+                (i128::from(f.count.logged) - i128::from(f.count.received)).to_string(),
+                opt(f.count.dropped),
+                opt(f.count.lost),
+                f.count.other.to_string(),
+                f.count.requests.to_string(),
+            ]);
+        }
+        println!(
+            "### {threads} logging thread{}\n\n{}",
+            if threads == 1 { "" } else { "s" },
+            t.render()
+        );
+    }
+
+    let (logbuf, otel) = (0, 1);
+    let one = &figures[0];
+    let two = &figures[1];
+    let mut t = Table::new(["logbuf / opentelemetry", "1 thread", "2 threads", "goal"]);
+    t.row([
+        "batch mean".to_owned(),
+        ratio(&one[logbuf].batch, &one[otel].batch),
+        ratio(&two[logbuf].batch, &two[otel].batch),
+        "<= 0.20".to_owned(),
+    ]);
+    t.row([
+        "p50".to_owned(),
+        ratio(&one[logbuf].p50, &one[otel].p50),
+        ratio(&two[logbuf].p50, &two[otel].p50),
+        "<= 0.20".to_owned(),
+    ]);
+    t.row([
+        "p99".to_owned(),
+        ratio(&one[logbuf].p99, &one[otel].p99),
+        ratio(&two[logbuf].p99, &two[otel].p99),
+        String::new(),
+    ]);
+    t.row([
+        "delivered / s".to_owned(),
+        ratio(&one[logbuf].per_sec, &one[otel].per_sec),
+        ratio(&two[logbuf].per_sec, &two[otel].per_sec),
+        String::new(),
+    ]);
+    t.row([
+        "process CPU / event".to_owned(),
+        ratio(&one[logbuf].cpu, &one[otel].cpu),
+        ratio(&two[logbuf].cpu, &two[otel].cpu),
+        String::new(),
+    ]);
+    println!(
+        "### ratios (medians of per-round ratios)\n\n{warm_up} warm-up, {events} timed and {events} batched events per thread per run, {rounds} rounds\n\n{}",
+        t.render()
+    );
+}
