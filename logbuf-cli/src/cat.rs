@@ -16,7 +16,7 @@ use logbuf_journal::sink::text::{DropReport, SpanFields, TextFormat};
 use logbuf_journal::wire::{Clock, Record};
 
 use crate::filter::Filter;
-use crate::input::{Exit, damage_report, open_journal, series_clocks};
+use crate::input::{Exit, damage_report, open_journal};
 use crate::render::{Details, Format, Renderer};
 
 /// Output is handed to the writer in pieces of about this size.
@@ -248,15 +248,10 @@ pub fn run_paths(
             }
         };
     }
-    let (files, exit) = crate::input::open_all(paths, diagnostics);
-    let headers: Vec<_> = files
-        .iter()
-        .map(|(_, f)| (f.header().pid, f.header().clock))
-        .collect();
+    let (files, exit) = crate::input::open_series(paths, diagnostics);
     let sources = files
         .into_iter()
-        .zip(series_clocks(&headers))
-        .map(|((path, file), clocks)| Source::with_clocks(path, file, &clocks))
+        .map(|(path, file, clocks)| Source::with_clocks(path, file, &clocks))
         .collect();
     let mut summary = run(sources, options, out, diagnostics)?;
     summary.exit = summary.exit.worst(exit);
@@ -323,13 +318,7 @@ pub fn run<R: Read>(
 }
 
 fn read_failed(path: &Path, e: &io::Error, diagnostics: &mut dyn Write, summary: &mut Summary) {
-    let _ = writeln!(
-        diagnostics,
-        "logbuf: {}: read failed: {}",
-        path.display(),
-        crate::input::describe_io(e)
-    );
-    summary.exit = summary.exit.worst(Exit::Error);
+    crate::input::report_read_failure(path, e, diagnostics, &mut summary.exit);
 }
 
 fn finish<R: Read>(source: &Source<R>, diagnostics: &mut dyn Write, summary: &mut Summary) {

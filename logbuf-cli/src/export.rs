@@ -217,13 +217,7 @@ pub fn chrome(
         }
         let (read_exit, file_exit) = export_file(&path, file, &clocks, pid, process, &mut trace)?;
         if let Some(e) = read_exit {
-            let _ = writeln!(
-                diagnostics,
-                "logbuf: {}: read failed: {}",
-                path.display(),
-                crate::input::describe_io(&e)
-            );
-            exit = exit.worst(Exit::Error);
+            crate::input::report_read_failure(&path, &e, diagnostics, &mut exit);
         }
         if let Some((line, damage)) = file_exit {
             let _ = writeln!(diagnostics, "logbuf: {line}");

@@ -418,13 +418,7 @@ pub fn run(
             false
         });
         if let Err(e) = read {
-            let _ = writeln!(
-                diagnostics,
-                "logbuf: {}: read failed: {}",
-                path.display(),
-                describe_io(&e)
-            );
-            exit = exit.worst(Exit::Error);
+            crate::input::report_read_failure(path, &e, diagnostics, &mut exit);
         }
         if stop() {
             // The file ended only because following stopped: what is unread is not damage.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use logbuf_journal::file::{FileReader, OpenError, ReadStats};
-use logbuf_journal::wire::Clock;
+use logbuf_journal::wire::{Clock, Record};
 
 /// Bytes read from a file at a time.
 pub const READ_BUFFER: usize = 1 << 18;
@@ -332,6 +332,58 @@ pub fn series_clocks(headers: &[(u32, Clock)]) -> Vec<Vec<Clock>> {
 
 /// A journal file opened for reading.
 pub type Journal = FileReader<Box<dyn Read + Send>>;
+
+/// Says on `diagnostics` that reading `path` failed with `e`, and makes `exit` an error.
+pub fn report_read_failure(
+    path: &Path,
+    e: &io::Error,
+    diagnostics: &mut dyn std::io::Write,
+    exit: &mut Exit,
+) {
+    let _ = writeln!(
+        diagnostics,
+        "logbuf: {}: read failed: {}",
+        path.display(),
+        describe_io(e)
+    );
+    *exit = exit.worst(Exit::Error);
+}
+
+/// The next record of `file` (named `path`); `None` at its end and after a read failure,
+/// which [`report_read_failure`] reports.
+pub fn next_record<'f, R: Read>(
+    file: &'f mut FileReader<R>,
+    path: &Path,
+    diagnostics: &mut dyn std::io::Write,
+    exit: &mut Exit,
+) -> Option<Record<'f>> {
+    match file.next_record()? {
+        Ok(record) => Some(record),
+        Err(e) => {
+            report_read_failure(path, &e, diagnostics, exit);
+            None
+        }
+    }
+}
+
+/// [`open_all`], each file with the clock pairs it is read with as part of one series
+/// ([`series_clocks`]).
+pub fn open_series(
+    paths: &[PathBuf],
+    diagnostics: &mut dyn std::io::Write,
+) -> (Vec<(PathBuf, Journal, Vec<Clock>)>, Exit) {
+    let (files, exit) = open_all(paths, diagnostics);
+    let headers: Vec<_> = files
+        .iter()
+        .map(|(_, f)| (f.header().pid, f.header().clock))
+        .collect();
+    let files = files
+        .into_iter()
+        .zip(series_clocks(&headers))
+        .map(|((path, file), clocks)| (path, file, clocks))
+        .collect();
+    (files, exit)
+}
 
 /// Opens every journal in `paths`, in order, each file once: a path that names a file already
 /// listed (a "current" symbolic link beside the file it points to, a name given twice) is

@@ -44,20 +44,8 @@ pub fn otlp(
     for (path, mut file) in files {
         // Spans and callsites are per file: each file of a series defines its own.
         let _ = sink.write_record(Record::Clock(file.header().clock));
-        while let Some(record) = file.next_record() {
-            let record = match record {
-                Ok(record) => record,
-                Err(e) => {
-                    let _ = writeln!(
-                        diagnostics,
-                        "logbuf: {}: read failed: {}",
-                        path.display(),
-                        crate::input::describe_io(&e)
-                    );
-                    exit = exit.worst(Exit::Error);
-                    break;
-                }
-            };
+        while let Some(record) = crate::input::next_record(&mut file, &path, diagnostics, &mut exit)
+        {
             given += u64::from(matches!(record, Record::Event(_) | Record::Dropped(_)));
             // Losses are counted in the stats and summed up at the end.
             let _ = sink.write_record(record);

@@ -36,7 +36,7 @@ use logbuf_journal::wire::{Clock, Record, Value};
 use serde_json::{Value as Json, json};
 
 use crate::filter::Filter;
-use crate::input::{Exit, damage_report, plural, series_clocks};
+use crate::input::{Exit, damage_report, plural};
 use crate::time::format_duration;
 
 /// How field values are grouped.
@@ -385,20 +385,8 @@ impl Collector {
         let filtered = !self.query.filter.is_empty();
         let mut transits: HashMap<u64, Transit> = HashMap::new();
         let mut slots: HashMap<u64, FieldSlot> = HashMap::new();
-        while let Some(record) = file.next_record() {
-            let record = match record {
-                Ok(record) => record,
-                Err(e) => {
-                    let _ = writeln!(
-                        diagnostics,
-                        "logbuf: {}: read failed: {}",
-                        path.display(),
-                        crate::input::describe_io(&e)
-                    );
-                    exit = Exit::Error;
-                    break;
-                }
-            };
+        while let Some(record) = crate::input::next_record(&mut file, path, diagnostics, &mut exit)
+        {
             if clocks.len() > 1 && matches!(record, Record::Clock(_)) {
                 continue;
             }
@@ -626,13 +614,9 @@ impl Collector {
 /// Reads every file in `paths` (a rotated series with one clock) and gathers the report `query`
 /// asks for; failures and damage get a line on `diagnostics`.
 pub fn collect(paths: &[PathBuf], query: &Query, diagnostics: &mut dyn Write) -> (Report, Exit) {
-    let (files, mut exit) = crate::input::open_all(paths, diagnostics);
-    let headers: Vec<_> = files
-        .iter()
-        .map(|(_, f)| (f.header().pid, f.header().clock))
-        .collect();
+    let (files, mut exit) = crate::input::open_series(paths, diagnostics);
     let mut collector = Collector::new(query.clone());
-    for ((path, file), clocks) in files.into_iter().zip(series_clocks(&headers)) {
+    for (path, file, clocks) in files {
         exit = exit.worst(collector.add(&path, file, &clocks, diagnostics));
     }
     (collector.finish(), exit)

@@ -9,7 +9,7 @@ use logbuf_journal::read::Context;
 use logbuf_journal::wire::{Clock, Level, Record};
 
 use crate::filter::level_name;
-use crate::input::{Exit, damage_report, open_journal, plural, series_clocks};
+use crate::input::{Exit, damage_report, open_journal, plural};
 use crate::time::{format_duration, format_nanos};
 
 /// A callsite as the summary groups it: the same source location in several files (a rotated
@@ -131,20 +131,8 @@ impl Stats {
         // The context forgets a thread's name at its `ThreadEnd`; the summary names every
         // thread that logged.
         let mut names: HashMap<u64, String> = HashMap::new();
-        while let Some(record) = file.next_record() {
-            let record = match record {
-                Ok(record) => record,
-                Err(e) => {
-                    let _ = writeln!(
-                        diagnostics,
-                        "logbuf: {}: read failed: {}",
-                        path.display(),
-                        crate::input::describe_io(&e)
-                    );
-                    exit = Exit::Error;
-                    break;
-                }
-            };
+        while let Some(record) = crate::input::next_record(&mut file, path, diagnostics, &mut exit)
+        {
             if clocks.len() > 1 && matches!(record, Record::Clock(_)) {
                 // One clock for the whole series, as `cat::Source::with_clocks` reads it.
                 continue;
@@ -390,12 +378,8 @@ pub fn run(
     diagnostics: &mut dyn Write,
 ) -> io::Result<Exit> {
     let mut stats = Stats::default();
-    let (files, mut exit) = crate::input::open_all(paths, diagnostics);
-    let headers: Vec<_> = files
-        .iter()
-        .map(|(_, f)| (f.header().pid, f.header().clock))
-        .collect();
-    for ((path, file), clocks) in files.into_iter().zip(series_clocks(&headers)) {
+    let (files, mut exit) = crate::input::open_series(paths, diagnostics);
+    for (path, file, clocks) in files {
         exit = exit.worst(stats.add_with_clocks(&path, file, &clocks, 0, diagnostics));
         // After reading: standard input's size is what was read.
         stats.bytes += crate::input::input_bytes(&path);
