@@ -57,6 +57,9 @@ use std::sync::{Arc, Barrier};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+mod event;
+
+use event::{ThreadRun, histogram, log, timed};
 use hdrhistogram::Histogram;
 use logbuf_benches::{Table, cycles, fmt, fmt_ratio, machine, median, setting};
 use logbuf_journal::FullPolicy;
@@ -73,17 +76,6 @@ use opentelemetry_sdk::logs::{BatchConfigBuilder, BatchLogProcessor, SdkLoggerPr
 use prost::Message;
 use tracing::Dispatch;
 use tracing_subscriber::layer::SubscriberExt;
-
-/// The event every case logs.
-#[inline(always)]
-fn log() {
-    tracing::info!(
-        user_id = 42u64,
-        latency_us = 17.5,
-        path = "/api/v1/orders",
-        "request done"
-    );
-}
 
 /// The event's message: the body of the records the receiver counts.
 const MESSAGE: &str = "request done";
@@ -367,16 +359,6 @@ fn subscriber(case: Case, url: &str, sized: bool, per_run: usize) -> (Dispatch, 
 }
 
 /// A histogram of counter ticks up to about 4 s at 2.5 GHz (longer ones are counted as that).
-fn histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 10_000_000_000, 3).expect("histogram")
-}
-
-/// One thread's figures: the per-event histogram and the batch mean (ticks per event).
-struct ThreadRun {
-    hist: Histogram<u64>,
-    batch_mean: f64,
-}
-
 /// Logs the warm-up, waits at `settled` for it to be delivered, then the timed events.
 fn log_thread(
     dispatch: &Dispatch,
@@ -391,25 +373,7 @@ fn log_thread(
         }
         settled.wait();
         start.wait();
-        let mut hist = histogram();
-        for _ in 0..events {
-            let t0 = cycles::start();
-            log();
-            let t1 = cycles::stop();
-            hist.saturating_record(t1.saturating_sub(t0));
-        }
-        let batches = (events / 1000).max(1);
-        let t0 = cycles::start();
-        for _ in 0..batches {
-            for _ in 0..1000 {
-                log();
-            }
-        }
-        let t1 = cycles::stop();
-        ThreadRun {
-            hist,
-            batch_mean: t1.wrapping_sub(t0) as f64 / (batches * 1000) as f64,
-        }
+        timed(events)
     })
 }
 

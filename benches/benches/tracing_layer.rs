@@ -50,6 +50,9 @@ use std::path::Path;
 use std::sync::{Arc, Barrier};
 use std::thread;
 
+mod event;
+
+use event::{ThreadRun, histogram, log, timed};
 use hdrhistogram::Histogram;
 use logbuf_benches::{Table, cycles, fmt, fmt_ratio, machine, median, setting};
 use logbuf_journal::file::FileReader;
@@ -60,17 +63,6 @@ use tracing::field::{Field, Visit};
 use tracing::{Dispatch, Event, Subscriber};
 use tracing_appender::non_blocking::{ErrorCounter, NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
-
-/// The event every case logs.
-#[inline(always)]
-fn log() {
-    tracing::info!(
-        user_id = 42u64,
-        latency_us = 17.5,
-        path = "/api/v1/orders",
-        "request done"
-    );
-}
 
 /// A layer that does nothing: the floor of tracing's dispatch on `Registry`.
 struct EmptyLayer;
@@ -232,16 +224,6 @@ fn subscriber(case: Case, dir: &Path) -> (Dispatch, Keep) {
 
 /// A histogram of counter ticks up to about 4 s at 2.5 GHz (longer ones are counted as that);
 /// fixed bounds, because `saturating_record` does not grow an auto-resizing histogram.
-fn histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 10_000_000_000, 3).expect("histogram")
-}
-
-/// One thread's figures: the per-event histogram and the batch mean (ticks per event).
-struct ThreadRun {
-    hist: Histogram<u64>,
-    batch_mean: f64,
-}
-
 fn log_thread(
     dispatch: &Dispatch,
     journal: Option<&Journal>,
@@ -267,27 +249,8 @@ fn log_thread(
             // Start with an empty ring.
             journal.flush();
         }
-        let mut hist = histogram();
         start.wait();
-        for _ in 0..events {
-            let t0 = cycles::start();
-            log();
-            let t1 = cycles::stop();
-            // Saturating: a thread moved between cores may read a counter slightly behind.
-            hist.saturating_record(t1.saturating_sub(t0));
-        }
-        let batches = (events / 1000).max(1);
-        let t0 = cycles::start();
-        for _ in 0..batches {
-            for _ in 0..1000 {
-                log();
-            }
-        }
-        let t1 = cycles::stop();
-        ThreadRun {
-            hist,
-            batch_mean: t1.wrapping_sub(t0) as f64 / (batches * 1000) as f64,
-        }
+        timed(events)
     })
 }
 
