@@ -132,9 +132,10 @@ impl<R: Read> Source<R> {
     }
 
     /// Reads events from `file` with these clock pairs in place of its header's (see
-    /// [`series_clocks`]). Given two or more, the file's own clock records are passed over, so
-    /// that every file of the series maps ticks to wall-clock time with the same line: times
-    /// agree across files and never go back where ticks do not.
+    /// [`series_clocks`](crate::input::series_clocks)). Given two or more, the file's own
+    /// clock records are passed over, so that every file of the series maps ticks to
+    /// wall-clock time with the same line: times agree across files and never go back where
+    /// ticks do not.
     pub fn with_clocks(path: PathBuf, file: FileReader<R>, clocks: &[Clock]) -> Self {
         let mut context = Context::new();
         for pair in clocks {

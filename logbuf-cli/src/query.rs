@@ -23,8 +23,9 @@
 //! text values), never with the file's other events.
 //!
 //! Both read the input as `logbuf stats` does: every file once, a rotated series with one
-//! clock ([`series_clocks`]), compressed files decompressed as they are read; the filters of
-//! [`Filter`] select the events (fields) and spans ([`Filter::matches_span`]) counted.
+//! clock ([`series_clocks`](crate::input::series_clocks)), compressed files decompressed as
+//! they are read; the filters of [`Filter`] select the events (fields) and spans
+//! ([`Filter::matches_span`]) counted.
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -366,8 +367,9 @@ impl Collector {
     }
 
     /// Reads `file` (named `path` in messages) to its end with these clock pairs (its
-    /// header's, or a series' from [`series_clocks`]) and adds what it holds. Returns the exit
-    /// status it calls for; failures and damage get a line on `diagnostics`.
+    /// header's, or a series' from [`series_clocks`](crate::input::series_clocks)) and adds
+    /// what it holds. Returns the exit status it calls for; failures and damage get a line on
+    /// `diagnostics`.
     pub fn add<R: Read>(
         &mut self,
         path: &Path,

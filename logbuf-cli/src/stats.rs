@@ -111,7 +111,7 @@ impl Stats {
     }
 
     /// [`Stats::add`], reading times with these clock pairs in place of the file's header's
-    /// (see [`series_clocks`]).
+    /// (see [`series_clocks`](crate::input::series_clocks)).
     pub fn add_with_clocks<R: Read>(
         &mut self,
         path: &Path,
