@@ -222,6 +222,29 @@ pub(crate) fn push_i64(out: &mut Vec<u8>, v: i64) {
     push_u64(out, v.unsigned_abs(), 1);
 }
 
+/// [`colors`] with this process's `NO_COLOR` and `RUST_LOG_STYLE`.
+fn colors_from_env(terminal: bool) -> bool {
+    colors(
+        terminal,
+        std::env::var_os("NO_COLOR").as_deref(),
+        std::env::var_os("RUST_LOG_STYLE").as_deref(),
+    )
+}
+
+/// Whether a stream gets ANSI colours: `style` (`RUST_LOG_STYLE`) `always` or `never`
+/// decides; otherwise a terminal does, unless `no_color` (`NO_COLOR`) is set and not empty.
+fn colors(
+    terminal: bool,
+    no_color: Option<&std::ffi::OsStr>,
+    style: Option<&std::ffi::OsStr>,
+) -> bool {
+    match style.and_then(|s| s.to_str()).map(str::trim) {
+        Some(s) if s.eq_ignore_ascii_case("always") => true,
+        Some(s) if s.eq_ignore_ascii_case("never") => false,
+        _ => terminal && no_color.is_none_or(|v| v.is_empty()),
+    }
+}
+
 /// Whether `bytes` hold a byte of [`TEXT_SPECIAL`]: eight bytes at a time, then the rest one
 /// at a time.
 #[inline]
@@ -1117,15 +1140,19 @@ pub struct TextSink {
 }
 
 impl TextSink {
-    /// Writes to standard output, with ANSI colours if it is a terminal.
+    /// Writes to standard output, with ANSI colours if it is a terminal: see
+    /// [`TextSink::stderr`] for the variables that change that.
     pub fn stdout() -> Self {
-        let ansi = io::stdout().is_terminal();
+        let ansi = colors_from_env(io::stdout().is_terminal());
         Self::new(io::stdout()).with_ansi(ansi)
     }
 
-    /// Writes to standard error, with ANSI colours if it is a terminal.
+    /// Writes to standard error, with ANSI colours if it is a terminal. As with env_logger,
+    /// `RUST_LOG_STYLE=always` or `never` decides regardless; otherwise (`auto`, unset) a
+    /// terminal gets colours unless `NO_COLOR` is set and not empty (<https://no-color.org>),
+    /// which tracing-subscriber's `fmt` honours too.
     pub fn stderr() -> Self {
-        let ansi = io::stderr().is_terminal();
+        let ansi = colors_from_env(io::stderr().is_terminal());
         Self::new(io::stderr()).with_ansi(ansi)
     }
 
@@ -1265,6 +1292,26 @@ impl Sink for TextSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn colours_follow_rust_log_style_then_no_color_then_the_terminal() {
+        use std::ffi::OsStr;
+        let os = |s: &'static str| Some(OsStr::new(s));
+        // No variables: the terminal decides.
+        assert!(colors(true, None, None));
+        assert!(!colors(false, None, None));
+        // NO_COLOR set and not empty: none, even on a terminal; empty counts as unset.
+        assert!(!colors(true, os("1"), None));
+        assert!(colors(true, os(""), None));
+        // RUST_LOG_STYLE, as env_logger reads it: always and never decide, auto defers.
+        assert!(colors(false, None, os("always")));
+        assert!(colors(false, os("1"), os("Always")));
+        assert!(!colors(true, None, os("never")));
+        assert!(colors(true, None, os("auto")));
+        assert!(!colors(true, os("1"), os("auto")));
+        // Anything else is auto.
+        assert!(colors(true, None, os("sometimes")));
+    }
 
     #[test]
     fn the_word_scan_finds_exactly_the_special_bytes_anywhere() {
