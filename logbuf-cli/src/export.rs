@@ -110,25 +110,6 @@ fn json_value(value: &Value<'_>, out: &mut Vec<u8>) {
     }
 }
 
-fn borrowed(value: &OwnedValue) -> Value<'_> {
-    match value {
-        OwnedValue::Empty => Value::Empty,
-        OwnedValue::U64(v) => Value::U64(*v),
-        OwnedValue::I64(v) => Value::I64(*v),
-        OwnedValue::U128(v) => Value::U128(*v),
-        OwnedValue::I128(v) => Value::I128(*v),
-        OwnedValue::F64(v) => Value::F64(*v),
-        OwnedValue::Bool(v) => Value::Bool(*v),
-        OwnedValue::Str(s) => Value::Str(s),
-        OwnedValue::Bytes(b) => Value::Bytes(b),
-        OwnedValue::Debug(s) => Value::Debug(s),
-        OwnedValue::Error { message, sources } => Value::Error {
-            message,
-            sources: sources.iter().map(String::as_str).collect(),
-        },
-    }
-}
-
 /// `"name":value` pairs of the recorded fields, comma-separated, each preceded by a comma.
 fn field_pairs<'v>(
     callsite: &Callsite,
@@ -151,7 +132,11 @@ fn span_args(context: &Context, id: u64) -> Vec<u8> {
     let mut args = Vec::new();
     let _ = write!(args, "{{\"span_id\":{id}");
     if let Some(span) = context.span(id) {
-        field_pairs(&span.callsite, span.values.iter().map(borrowed), &mut args);
+        field_pairs(
+            &span.callsite,
+            span.values.iter().map(OwnedValue::borrowed),
+            &mut args,
+        );
     }
     args.push(b'}');
     args

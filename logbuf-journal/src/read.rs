@@ -116,6 +116,37 @@ pub enum OwnedValue {
     },
 }
 
+impl OwnedValue {
+    /// The value as the wire's [`Value`], borrowing its text: for code that writes both
+    /// kinds (a sink's span values beside an event's).
+    ///
+    /// ```
+    /// use logbuf_journal::read::OwnedValue;
+    /// use logbuf_journal::wire::Value;
+    ///
+    /// assert_eq!(OwnedValue::Str("GET".into()).borrowed(), Value::Str("GET"));
+    /// assert_eq!(OwnedValue::U64(7).borrowed(), Value::U64(7));
+    /// ```
+    pub fn borrowed(&self) -> Value<'_> {
+        match self {
+            OwnedValue::Empty => Value::Empty,
+            OwnedValue::U64(v) => Value::U64(*v),
+            OwnedValue::I64(v) => Value::I64(*v),
+            OwnedValue::U128(v) => Value::U128(*v),
+            OwnedValue::I128(v) => Value::I128(*v),
+            OwnedValue::F64(v) => Value::F64(*v),
+            OwnedValue::Bool(v) => Value::Bool(*v),
+            OwnedValue::Str(s) => Value::Str(s),
+            OwnedValue::Bytes(b) => Value::Bytes(b),
+            OwnedValue::Debug(s) => Value::Debug(s),
+            OwnedValue::Error { message, sources } => Value::Error {
+                message,
+                sources: sources.iter().map(String::as_str).collect(),
+            },
+        }
+    }
+}
+
 impl From<&Value<'_>> for OwnedValue {
     fn from(v: &Value<'_>) -> Self {
         match v {

@@ -655,7 +655,7 @@ fn span_element(span: &Span, n: usize, pen: u32, out: &mut Vec<u8>) {
     });
     for (name, value) in span.callsite.fields.iter().zip(&span.values) {
         if *value != OwnedValue::Empty {
-            element.param(name, |o| owned_text(value, o));
+            element.param(name, |o| wire_text(&value.borrowed(), o));
         }
     }
     element.close();
@@ -684,30 +684,6 @@ fn wire_text(value: &Value<'_>, out: &mut Vec<u8>) {
         Value::Error { message, .. } => out.extend_from_slice(message.as_bytes()),
         // Resolved by the context before rendering: only a missing definition is left.
         Value::Interned(_) => out.extend_from_slice(UNKNOWN_STRING.as_bytes()),
-    }
-}
-
-/// A span's value as the text of a parameter.
-fn owned_text(value: &OwnedValue, out: &mut Vec<u8>) {
-    match value {
-        OwnedValue::Empty => {}
-        OwnedValue::U64(v) => push_u64(out, *v, 1),
-        OwnedValue::I64(v) => push_i64(out, *v),
-        OwnedValue::U128(v) => {
-            let _ = write!(Bytes(out), "{v}");
-        }
-        OwnedValue::I128(v) => {
-            let _ = write!(Bytes(out), "{v}");
-        }
-        OwnedValue::F64(v) => {
-            let _ = write!(Bytes(out), "{v:?}");
-        }
-        OwnedValue::Bool(v) => {
-            let _ = write!(Bytes(out), "{v}");
-        }
-        OwnedValue::Str(v) | OwnedValue::Debug(v) => out.extend_from_slice(v.as_bytes()),
-        OwnedValue::Bytes(v) => hex_bytes(v, out),
-        OwnedValue::Error { message, .. } => out.extend_from_slice(message.as_bytes()),
     }
 }
 
