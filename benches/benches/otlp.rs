@@ -10,6 +10,8 @@
 //! #        --rounds N (5), --warm-up N (500000 per thread)
 //! #        env LOGBUF_BENCH_EVENTS, LOGBUF_BENCH_ROUNDS, LOGBUF_BENCH_WARM_UP
 //! #        --defaults 1 (env LOGBUF_BENCH_DEFAULTS=1)  both sides with their default queues
+//! #        --only 1|2 (env LOGBUF_BENCH_ONLY)  logbuf's case only, or OpenTelemetry's (to profile one)
+//! #        --threads 1|2 (env LOGBUF_BENCH_THREADS)  one of the thread counts only
 //! ```
 //!
 //! The event is `info!(user_id = 42u64, latency_us = 17.5, path = "/api/v1/orders",
@@ -509,6 +511,11 @@ fn main() {
     let rounds = setting("rounds", "LOGBUF_BENCH_ROUNDS", 5);
     let warm_up = setting("warm-up", "LOGBUF_BENCH_WARM_UP", 500_000) as u64;
     let sized = setting("defaults", "LOGBUF_BENCH_DEFAULTS", 0) == 0;
+    let only = setting("only", "LOGBUF_BENCH_ONLY", 0);
+    let only_threads = setting("threads", "LOGBUF_BENCH_THREADS", 0);
+    let selected = |ci: usize, threads: usize| {
+        (only == 0 || only == ci + 1) && (only_threads == 0 || only_threads == threads)
+    };
     let per_ns = cycles::ticks_per_ns(200);
     let (overhead, _) = cycles::overhead(100_000);
     println!(
@@ -530,6 +537,9 @@ fn main() {
     for _ in 0..rounds {
         for (ti, &threads) in thread_counts.iter().enumerate() {
             for (ci, &case) in CASES.iter().enumerate() {
+                if !selected(ci, threads) {
+                    continue;
+                }
                 let r = run(case, threads, warm_up, events, sized);
                 let f = &mut figures[ti][ci];
                 f.p50.push(r.hist.value_at_quantile(0.5) as f64 / per_ns);
@@ -572,6 +582,9 @@ fn main() {
             "requests",
         ]);
         for (ci, &case) in CASES.iter().enumerate() {
+            if !selected(ci, threads) {
+                continue;
+            }
             let f = &figures[ti][ci];
             t.row([
                 case.label().to_owned(),

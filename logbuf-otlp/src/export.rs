@@ -6,9 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use opentelemetry_proto::tonic::collector::logs::v1::{
-    ExportLogsServiceRequest, ExportLogsServiceResponse,
-};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
 use prost::Message;
 
 /// One export request on its way.
@@ -79,7 +77,8 @@ pub(crate) struct Settings {
     pub(crate) min_backoff: Duration,
     pub(crate) max_backoff: Duration,
     pub(crate) retry_for: Duration,
-    pub(crate) resource: opentelemetry_proto::tonic::resource::v1::Resource,
+    /// The `Resource` message, encoded once.
+    pub(crate) resource: Vec<u8>,
 }
 
 /// What one post came to.
@@ -136,7 +135,7 @@ pub(crate) fn run(shared: Arc<Shared>, settings: Settings) {
 /// unless the sink abandoned the job meanwhile.
 fn deliver(shared: &Shared, settings: &Settings, agent: &ureq::Agent, job: Job, generation: u64) {
     let records = job.records;
-    let body = encode(&job.batch.into_request(&settings.resource), settings.gzip);
+    let body = encode(job.batch.encode(&settings.resource), settings.gzip);
     let start = Instant::now();
     let mut backoff = settings.min_backoff;
     let counters = &shared.counters;
@@ -204,8 +203,7 @@ fn deliver(shared: &Shared, settings: &Settings, agent: &ureq::Agent, job: Job, 
 }
 
 /// The request's protobuf bytes, gzipped if asked.
-fn encode(request: &ExportLogsServiceRequest, gzip: bool) -> Vec<u8> {
-    let bytes = request.encode_to_vec();
+fn encode(bytes: Vec<u8>, gzip: bool) -> Vec<u8> {
     if !gzip {
         return bytes;
     }

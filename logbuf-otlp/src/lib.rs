@@ -93,9 +93,11 @@ use logbuf_journal::sink::text::DropReport;
 use logbuf_journal::sink::{Entry, Sink};
 use logbuf_journal::wire::Record;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
+use prost::Message as _;
 
 mod export;
 pub mod mapping;
+mod protobuf;
 
 pub use opentelemetry_proto;
 
@@ -263,7 +265,7 @@ impl OtlpSinkBuilder {
             min_backoff: self.min_backoff,
             max_backoff: self.max_backoff,
             retry_for: self.retry_for,
-            resource: mapping::resource(&service, &self.resource),
+            resource: mapping::resource(&service, &self.resource).encode_to_vec(),
         };
         let shared = Arc::new(Shared::default());
         let thread_shared = Arc::clone(&shared);
@@ -488,8 +490,7 @@ impl OtlpSink {
                 let Some(event) = self.context.event(event) else {
                     return self.report();
                 };
-                let log = mapping::log_record(&event, now_nanos());
-                self.batch.push(&event.callsite.target, log);
+                self.batch.push_event(&event, now_nanos());
             }
             other => {
                 self.context.apply(&other);

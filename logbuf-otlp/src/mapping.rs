@@ -11,11 +11,14 @@ use logbuf_journal::sink::text::DropReport;
 use logbuf_journal::wire::{Level, Value};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{
-    AnyValue, ArrayValue, InstrumentationScope, KeyValue, KeyValueList, any_value,
+    AnyValue, ArrayValue, KeyValue, KeyValueList, any_value,
 };
-use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs, SeverityNumber};
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, SeverityNumber};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
+
+use crate::protobuf;
+pub use crate::protobuf::encode_log_record;
 
 /// The instrumentation scope of the records logbuf writes itself: reports of dropped and lost
 /// records.
@@ -56,7 +59,7 @@ pub fn key_value(key: impl Into<String>, value: AnyValue) -> KeyValue {
 }
 
 /// A field's name as the attribute key: a raw identifier's `r#` taken off.
-fn field_key(name: &str) -> &str {
+pub(crate) fn field_key(name: &str) -> &str {
     name.strip_prefix("r#").unwrap_or(name)
 }
 
@@ -287,14 +290,26 @@ pub fn resource(service_name: &str, attributes: &[KeyValue]) -> Resource {
     }
 }
 
-/// Log records grouped by instrumentation scope, as one export request carries them.
+/// Log records grouped by instrumentation scope, as one export request carries them, kept
+/// encoded: each record is written in protobuf as it is added, and [`LogBatch::encode`] only
+/// frames them.
 #[derive(Debug, Default)]
 pub struct LogBatch {
-    scopes: Vec<ScopeLogs>,
+    scopes: Vec<ScopeRecords>,
     index: HashMap<String, usize>,
     records: usize,
     bytes: usize,
 }
+
+/// One scope's records: the `log_records` fields of its `ScopeLogs`, encoded.
+#[derive(Debug)]
+struct ScopeRecords {
+    name: String,
+    records: Vec<u8>,
+}
+
+/// `ScopeLogs.log_records`.
+const LOG_RECORDS: u32 = 2;
 
 impl LogBatch {
     /// An empty batch.
@@ -302,25 +317,42 @@ impl LogBatch {
         Self::default()
     }
 
-    /// Adds `record` under the scope named `scope` (an event's target).
-    pub fn push(&mut self, scope: &str, record: LogRecord) {
-        self.bytes += record.encoded_len() + 4;
+    /// The encoded records of the scope named `scope` (an event's target).
+    fn scope(&mut self, scope: &str) -> &mut Vec<u8> {
         let at = match self.index.get(scope) {
             Some(&at) => at,
             None => {
-                self.scopes.push(ScopeLogs {
-                    scope: Some(InstrumentationScope {
-                        name: scope.to_owned(),
-                        ..InstrumentationScope::default()
-                    }),
-                    ..ScopeLogs::default()
+                self.scopes.push(ScopeRecords {
+                    name: scope.to_owned(),
+                    records: Vec::new(),
                 });
                 self.index.insert(scope.to_owned(), self.scopes.len() - 1);
-                self.bytes += scope.len() + 8;
                 self.scopes.len() - 1
             }
         };
-        self.scopes[at].log_records.push(record);
+        &mut self.scopes[at].records
+    }
+
+    /// Adds `record` under the scope named `scope` (an event's target).
+    pub fn push(&mut self, scope: &str, record: LogRecord) {
+        let out = self.scope(scope);
+        let before = out.len();
+        protobuf::key(out, LOG_RECORDS, 2);
+        // Writing into a vector cannot run out of room.
+        let _ = record.encode_length_delimited(out);
+        self.bytes += out.len() - before;
+        self.records += 1;
+    }
+
+    /// Adds the log record of `event` ([`log_record`]`(event, observed)`) under its target's
+    /// scope, encoded straight from the event.
+    pub fn push_event(&mut self, event: &EventInContext<'_>, observed: u64) {
+        let out = self.scope(&event.callsite.target);
+        let before = out.len();
+        protobuf::message(out, LOG_RECORDS, |out| {
+            protobuf::encode_log_record(event, observed, out);
+        });
+        self.bytes += out.len() - before;
         self.records += 1;
     }
 
@@ -334,19 +366,61 @@ impl LogBatch {
         self.records == 0
     }
 
-    /// About how many bytes the records take encoded (without the resource).
+    /// How many bytes the records take encoded (without the resource and the scopes).
     pub fn encoded_len(&self) -> usize {
         self.bytes
     }
 
-    /// The export request carrying the batch under `resource`.
-    pub fn into_request(self, resource: &Resource) -> ExportLogsServiceRequest {
-        ExportLogsServiceRequest {
-            resource_logs: vec![ResourceLogs {
-                resource: Some(resource.clone()),
-                scope_logs: self.scopes,
-                schema_url: String::new(),
-            }],
+    /// The protobuf body of the export request (`ExportLogsServiceRequest`) carrying the batch
+    /// under a resource; `resource` is the `Resource` message encoded
+    /// (`resource.encode_to_vec()`).
+    pub fn encode(&self, resource: &[u8]) -> Vec<u8> {
+        use protobuf::{bytes, delimited_len, key, varint};
+        // `InstrumentationScope { name }`: the name is left out when empty.
+        let scope_len = |name: &str| {
+            if name.is_empty() {
+                0
+            } else {
+                delimited_len(name.len())
+            }
+        };
+        // `ScopeLogs { scope, log_records }`.
+        let scope_logs_len = |s: &ScopeRecords| delimited_len(scope_len(&s.name)) + s.records.len();
+        // `ResourceLogs { resource, scope_logs }`.
+        let resource_logs_len = delimited_len(resource.len())
+            + self
+                .scopes
+                .iter()
+                .map(|s| delimited_len(scope_logs_len(s)))
+                .sum::<usize>();
+        let mut out = Vec::with_capacity(delimited_len(resource_logs_len));
+        // `ExportLogsServiceRequest.resource_logs`.
+        key(&mut out, 1, 2);
+        varint(&mut out, resource_logs_len as u64);
+        bytes(&mut out, 1, resource);
+        for s in &self.scopes {
+            key(&mut out, 2, 2);
+            varint(&mut out, scope_logs_len(s) as u64);
+            key(&mut out, 1, 2);
+            varint(&mut out, scope_len(&s.name) as u64);
+            if !s.name.is_empty() {
+                bytes(&mut out, 1, s.name.as_bytes());
+            }
+            out.extend_from_slice(&s.records);
         }
+        out
+    }
+
+    /// The export request carrying the batch under `resource`, decoded: what
+    /// [`LogBatch::encode`] sends, as `opentelemetry-proto`'s types.
+    ///
+    /// # Errors
+    ///
+    /// None in practice: the batch's bytes are always a valid request.
+    pub fn to_request(
+        &self,
+        resource: &Resource,
+    ) -> Result<ExportLogsServiceRequest, prost::DecodeError> {
+        ExportLogsServiceRequest::decode(self.encode(&resource.encode_to_vec()).as_slice())
     }
 }
