@@ -4,10 +4,13 @@
 //! Honeycomb, ...).
 //!
 //! The logging thread does what it always does (it encodes the event into its ring, some tens
-//! of nanoseconds); the journal's worker turns the record into an OTLP `LogRecord` and adds it
-//! to a batch; a thread of the sink's own posts the batches. No OpenTelemetry SDK runs on any
-//! thread: the messages are the `opentelemetry-proto` crate's generated types, encoded with
-//! `prost`.
+//! of nanoseconds); the journal's worker writes the record as an OTLP `LogRecord` in protobuf
+//! into a batch; a thread of the sink's own posts the batches. No OpenTelemetry SDK runs on any
+//! thread. The messages are those of the `opentelemetry-proto` crate's generated types: events
+//! are written straight into the batch's bytes ([`mapping::encode_log_record`], with no
+//! allocation per event), byte for byte what `prost` writes for the `LogRecord` that
+//! [`mapping::log_record`] builds (a property test holds the two together); the sink's own
+//! records are built as `LogRecord`s and encoded with `prost`.
 //!
 //! ```no_run
 //! use logbuf_journal::Journal;
