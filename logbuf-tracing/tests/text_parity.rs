@@ -360,3 +360,67 @@ fn json_with_every_option_is_fmt_s() {
     assert_eq!(objects[0]["message"], "request done");
     assert!(objects.iter().any(|o| o["threadName"] == "helper"));
 }
+
+#[test]
+fn compact_text_is_fmt_s() {
+    let theirs = through_fmt(|w| {
+        tracing_subscriber::fmt::layer()
+            .compact()
+            .without_time()
+            .with_ansi(false)
+            .with_writer(w)
+    });
+    let ours = through_logbuf(|w| TextSink::new(w).with_format(|f| f.compact().without_time()));
+    assert_same_lines(&ours, &theirs);
+    assert_eq!(
+        ours.lines().next().unwrap(),
+        " INFO request: text_parity: request done user_id=42 latency_us=17.5 \
+         path=\"/api/v1/orders\" method=\"GET\" id=7"
+    );
+}
+
+#[test]
+fn compact_text_with_every_option_and_colours_is_fmt_s() {
+    let theirs = through_fmt(|w| {
+        tracing_subscriber::fmt::layer()
+            .compact()
+            .without_time()
+            .with_ansi(true)
+            .with_thread_names(true)
+            .with_thread_ids(true)
+            .with_file(true)
+            .with_line_number(true)
+            .with_writer(w)
+    });
+    let ours = through_logbuf(|w| {
+        TextSink::new(w).with_format(|f| {
+            f.compact()
+                .without_time()
+                .with_ansi(true)
+                .with_thread_names(true)
+                .with_thread_ids(true)
+                .with_file(true)
+                .with_line_number(true)
+        })
+    });
+    assert_same_lines(&ours, &theirs);
+    assert!(ours.contains("\x1b[1mrequest\x1b[0m:\x1b[1mdb\x1b[0m:"));
+    let theirs = through_fmt(|w| {
+        tracing_subscriber::fmt::layer()
+            .compact()
+            .without_time()
+            .with_ansi(false)
+            .with_target(false)
+            .with_file(true)
+            .with_writer(w)
+    });
+    let ours = through_logbuf(|w| {
+        TextSink::new(w).with_format(|f| {
+            f.compact()
+                .without_time()
+                .with_target(false)
+                .with_file(true)
+        })
+    });
+    assert_same_lines(&ours, &theirs);
+}
