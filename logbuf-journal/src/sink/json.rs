@@ -47,8 +47,8 @@ use crate::IdMap;
 use std::io::{self, Write};
 
 use super::text::{
-    Bytes, DROP_TARGET, DropReport, Lines, Target, TimeFormatter, Timestamps, decode, field_name,
-    hex_bytes, push_i64, push_u64,
+    Bytes, DROP_TARGET, DropReport, Lines, SpanClosing, Target, TimeFormatter, Timestamps, decode,
+    field_name, hex_bytes, push_duration, push_i64, push_u64,
 };
 use super::{Entry, Sink};
 use crate::read::{EventInContext, OwnedValue, Span};
@@ -96,6 +96,7 @@ pub struct JsonFormat {
     thread_ids: bool,
     file: bool,
     line_number: bool,
+    span_close: bool,
     time: TimeFormatter,
 }
 
@@ -119,8 +120,25 @@ impl JsonFormat {
             thread_ids: false,
             file: false,
             line_number: false,
+            span_close: false,
             time: TimeFormatter::default(),
         }
+    }
+
+    /// An object when a span closes, as `fmt().json()` with `with_span_events(FmtSpan::CLOSE)`
+    /// writes it: the keys of an event's object, with the span's level, target, file and line,
+    /// the fields `message` (`"close"`), `time.busy` and `time.idle` (strings, `"1.25ms"`),
+    /// the span as `span` and the spans it is in as `spans` (outermost first, not the span
+    /// itself; `[]` for a span at the root). `fmt` writes as `spans` the spans the closing
+    /// thread is in, which are the same for a span closed inside the spans it was made in,
+    /// as spans usually are.
+    ///
+    /// The times are there only when the journal has them, as for the text sink
+    /// ([`TextFormat::with_span_close`](super::text::TextFormat::with_span_close)), which
+    /// also says which thread is shown. Default off.
+    pub fn with_span_close(mut self, on: bool) -> Self {
+        self.span_close = on;
+        self
     }
 
     /// How to write `timestamp`; [`Timestamps::None`] leaves the key out. Default
@@ -193,14 +211,102 @@ impl JsonFormat {
 
     /// [`JsonFormat::render`] with the spans' objects taken from `spans` where it has them.
     fn render_with(&self, event: &EventInContext<'_>, spans: &IdMap<Vec<u8>>, out: &mut Vec<u8>) {
+        let callsite = event.callsite;
+        let head = Head {
+            unix_nanos: event.unix_nanos,
+            level: callsite.level,
+            target: &callsite.target,
+            file: callsite.file.as_deref(),
+            line: callsite.line,
+            thread: event.event.thread,
+            thread_name: event.thread_name,
+        };
+        let names = callsite.fields.iter().map(String::as_str);
+        let values = event.event.values.iter().map(Field::Wire);
+        let current = event.spans.last().copied();
+        self.object(&head, current, &event.spans, spans, out, |obj| {
+            fields(obj, names.zip(values));
+        });
+    }
+
+    /// Appends the object for a span's close ([`JsonFormat::with_span_close`]), with a line
+    /// feed, to `out`.
+    ///
+    /// ```
+    /// use logbuf_journal::read::Context;
+    /// use logbuf_journal::sink::json::JsonFormat;
+    /// use logbuf_journal::sink::text::{SpanClosing, Timestamps};
+    /// use logbuf_journal::wire::{Callsite, CallsiteKind, Level, Record, SpanCloseTimes, SpanNew};
+    ///
+    /// let mut context = Context::new();
+    /// context.apply(&Record::Callsite(Callsite { id: 1, kind: CallsiteKind::Span,
+    ///     level: Level::Info, target: "app", name: "job", module_path: None, file: None,
+    ///     line: None, fields: vec![] }));
+    /// context.apply(&Record::SpanNew(SpanNew { id: 4, parent: None, callsite: 1, time: 0,
+    ///     thread: 1, values: vec![] }));
+    /// let close = Record::SpanCloseTimes(SpanCloseTimes { id: 4, time: 0, busy: 1_250_000,
+    ///     idle: 35_400 });
+    /// let mut line = Vec::new();
+    /// JsonFormat::new().render_close(&SpanClosing::new(&context, &close).unwrap(), &mut line);
+    /// assert_eq!(
+    ///     String::from_utf8(line).unwrap(),
+    ///     "{\"level\":\"INFO\",\"fields\":{\"message\":\"close\",\"time.busy\":\"1.25ms\",\
+    ///      \"time.idle\":\"35.4µs\"},\"target\":\"app\",\"span\":{\"name\":\"job\"},\
+    ///      \"spans\":[]}\n",
+    /// );
+    /// ```
+    pub fn render_close(&self, closing: &SpanClosing<'_>, out: &mut Vec<u8>) {
+        self.render_close_with(closing, &IdMap::default(), out);
+    }
+
+    fn render_close_with(
+        &self,
+        closing: &SpanClosing<'_>,
+        spans: &IdMap<Vec<u8>>,
+        out: &mut Vec<u8>,
+    ) {
+        let callsite = &closing.span.callsite;
+        let head = Head {
+            unix_nanos: closing.unix_nanos,
+            level: callsite.level,
+            target: &callsite.target,
+            file: callsite.file.as_deref(),
+            line: callsite.line,
+            thread: closing.span.thread,
+            thread_name: closing.thread_name,
+        };
+        let around = &closing.scope[..closing.scope.len().saturating_sub(1)];
+        self.object(&head, Some(closing.span), around, spans, out, |obj| {
+            string("close", obj.key("message"));
+            if let Some((busy, idle)) = closing.times {
+                for (key, nanos) in [("time.busy", busy), ("time.idle", idle)] {
+                    let out = obj.key(key);
+                    out.push(b'"');
+                    push_duration(out, nanos);
+                    out.push(b'"');
+                }
+            }
+        });
+    }
+
+    /// An object with the keys of an event's, its fields written by `members`, `current` as
+    /// `span` and, when there is one, `list` as `spans`.
+    fn object(
+        &self,
+        head: &Head<'_>,
+        current: Option<&Span>,
+        list: &[&Span],
+        spans: &IdMap<Vec<u8>>,
+        out: &mut Vec<u8>,
+        members: impl FnOnce(&mut Object<'_>),
+    ) {
         let span_object = |span: &Span, out: &mut Vec<u8>| match spans.get(&span.id) {
             Some(object) => out.extend_from_slice(object),
             None => span_object(span, out),
         };
-        let callsite = event.callsite;
         let mut obj = Object::open(out);
         if self.timestamps != Timestamps::None
-            && let Some(nanos) = event.unix_nanos
+            && let Some(nanos) = head.unix_nanos
         {
             let out = obj.key("timestamp");
             out.push(b'"');
@@ -208,39 +314,37 @@ impl JsonFormat {
             out.push(b'"');
         }
         if self.level {
-            string(level_name(callsite.level), obj.key("level"));
+            string(level_name(head.level), obj.key("level"));
         }
-        let names = callsite.fields.iter().map(String::as_str);
-        let values = event.event.values.iter().map(Field::Wire);
         if self.flatten_event {
-            fields(&mut obj, names.zip(values));
+            members(&mut obj);
         } else {
             let mut inner = Object::open(obj.key("fields"));
-            fields(&mut inner, names.zip(values));
+            members(&mut inner);
             inner.close();
         }
         if self.target {
-            string(&callsite.target, obj.key("target"));
+            string(head.target, obj.key("target"));
         }
         if self.file
-            && let Some(file) = &callsite.file
+            && let Some(file) = head.file
         {
             string(file, obj.key("filename"));
         }
         if self.line_number
-            && let Some(line) = callsite.line
+            && let Some(line) = head.line
         {
             push_u64(obj.key("line_number"), u64::from(line), 1);
         }
         if self.current_span
-            && let Some(span) = event.spans.last()
+            && let Some(span) = current
         {
             span_object(span, obj.key("span"));
         }
-        if self.span_list && !event.spans.is_empty() {
+        if self.span_list && current.is_some() {
             let out = obj.key("spans");
             out.push(b'[');
-            for (i, span) in event.spans.iter().enumerate() {
+            for (i, span) in list.iter().enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }
@@ -249,17 +353,28 @@ impl JsonFormat {
             out.push(b']');
         }
         if self.thread_names {
-            match event.thread_name {
+            match head.thread_name {
                 Some(name) => string(name, obj.key("threadName")),
-                None => thread_id(event.event.thread, obj.key("threadName")),
+                None => thread_id(head.thread, obj.key("threadName")),
             }
         }
         if self.thread_ids {
-            thread_id(event.event.thread, obj.key("threadId"));
+            thread_id(head.thread, obj.key("threadId"));
         }
         obj.close();
         out.push(b'\n');
     }
+}
+
+/// What an object says besides its fields and spans.
+struct Head<'a> {
+    unix_nanos: Option<u64>,
+    level: Level,
+    target: &'a str,
+    file: Option<&'a str>,
+    line: Option<u32>,
+    thread: u64,
+    thread_name: Option<&'a str>,
 }
 
 impl JsonFormat {
@@ -612,6 +727,19 @@ impl JsonSink {
             return self
                 .lines
                 .write_dropped(dropped, |report, out| format.render_dropped(report, out));
+        }
+        if let Record::Clock(pair) = &record {
+            self.format.time.start_at(pair.unix_nanos);
+        }
+        if self.format.span_close
+            && matches!(record, Record::SpanClose(_) | Record::SpanCloseTimes(_))
+        {
+            let (format, spans) = (&self.format, &self.spans);
+            self.lines.write_with(|context, out| {
+                if let Some(closing) = SpanClosing::new(context, &record) {
+                    format.render_close_with(&closing, spans, out);
+                }
+            })?;
         }
         let changed = match &record {
             Record::SpanNew(new) => Some(new.id),
