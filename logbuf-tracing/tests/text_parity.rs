@@ -637,3 +637,148 @@ fn json_span_close_objects_are_fmt_s() {
     assert_eq!(closes[0]["spans"].as_array().unwrap().len(), 2);
     assert_eq!(closes[0]["fields"]["time.busy"], "<T>");
 }
+
+/// A timestamp's shape: every digit as `0`, and the digits of a fraction of a second, whose
+/// number follows the value with chrono's `%.f`, as one `F`.
+fn time_shape(time: &str) -> String {
+    let mut shape = String::new();
+    let mut fraction = false;
+    for c in time.chars() {
+        match c {
+            '.' => {
+                fraction = true;
+                shape.push_str(".F");
+            }
+            c if c.is_ascii_digit() && fraction => {}
+            c if c.is_ascii_digit() => shape.push('0'),
+            c => {
+                fraction = false;
+                shape.push(c);
+            }
+        }
+    }
+    shape
+}
+
+/// Splits `fields` fields off the start of each line (the timestamp: some formats have
+/// spaces), checks that both sides' have the shape `want`, and compares the rest.
+fn assert_same_lines_after_time(ours: &str, theirs: &str, fields: usize, want: &str) {
+    let split = |text: &str| -> Vec<(String, String)> {
+        text.lines()
+            .map(|line| {
+                let mut parts = line.splitn(fields + 1, ' ');
+                let time: Vec<&str> = parts.by_ref().take(fields).collect();
+                (time.join(" "), parts.next().unwrap_or("").to_owned())
+            })
+            .collect()
+    };
+    let (ours, theirs) = (split(ours), split(theirs));
+    assert_eq!(ours.len(), EVENTS);
+    for (a, b) in ours.iter().zip(&theirs) {
+        assert_eq!(time_shape(&a.0), want, "{:?}", a.0);
+        assert_eq!(time_shape(&b.0), want, "{:?}", b.0);
+        assert_eq!(mask_thread_ids(&a.1), mask_thread_ids(&b.1));
+    }
+    assert_eq!(ours.len(), theirs.len());
+}
+
+#[test]
+fn custom_utc_and_local_timers_are_fmt_s() {
+    use tracing_subscriber::fmt::time::{ChronoLocal, ChronoUtc};
+
+    // fmt's `ChronoUtc::new(format)`.
+    let format = "%H:%M:%S%.3f";
+    let theirs = through_fmt(|w| {
+        tracing_subscriber::fmt::layer()
+            .with_timer(ChronoUtc::new(format.into()))
+            .with_ansi(false)
+            .with_writer(w)
+    });
+    let ours = through_logbuf(|w| TextSink::new(w).with_timestamps(Timestamps::Custom(format)));
+    assert_same_lines_after_time(&ours, &theirs, 1, "00:00:00.F");
+
+    // fmt's `ChronoLocal::new(format)`, with names, spaces and a literal `%`.
+    let format = "%a %d %b %Y %T %%";
+    let theirs = through_fmt(|w| {
+        tracing_subscriber::fmt::layer()
+            .with_timer(ChronoLocal::new(format.into()))
+            .with_ansi(false)
+            .with_writer(w)
+    });
+    let ours =
+        through_logbuf(|w| TextSink::new(w).with_timestamps(Timestamps::CustomLocal(format)));
+    let want = time_shape(&ours.splitn(7, ' ').take(6).collect::<Vec<_>>().join(" "));
+    // `Fri 00 Dec 0000 00:00:00 %`, today's names.
+    let names: Vec<&str> = want.split(' ').collect();
+    assert!(
+        names[0].len() == 3 && names[0].bytes().all(|b| b.is_ascii_alphabetic()),
+        "{want}"
+    );
+    assert!(
+        names[2].len() == 3 && names[2].bytes().all(|b| b.is_ascii_alphabetic()),
+        "{want}"
+    );
+    assert_eq!(
+        &want[3..],
+        " 00 ".to_owned() + names[2] + " 0000 00:00:00 %"
+    );
+    assert_same_lines_after_time(&ours, &theirs, 6, &want);
+
+    // fmt's `ChronoLocal::rfc_3339()`, as a custom local format.
+    let theirs = through_fmt(|w| {
+        tracing_subscriber::fmt::layer()
+            .with_timer(ChronoLocal::rfc_3339())
+            .with_ansi(false)
+            .with_writer(w)
+    });
+    let ours = through_logbuf(|w| {
+        TextSink::new(w).with_timestamps(Timestamps::CustomLocal("%Y-%m-%dT%H:%M:%S%.f%:z"))
+    });
+    let want = time_shape(ours.split(' ').next().unwrap());
+    assert!(want.starts_with("0000-00-00T00:00:00.F"), "{want}");
+    assert_same_lines_after_time(&ours, &theirs, 1, &want);
+}
+
+#[test]
+fn json_timers_are_fmt_s() {
+    use tracing_subscriber::fmt::time::{ChronoUtc, Uptime};
+
+    let timestamps = |text: &str| -> Vec<String> {
+        text.lines()
+            .map(|line| {
+                let json: Json = serde_json::from_str(line).unwrap();
+                json["timestamp"].as_str().unwrap().to_owned()
+            })
+            .collect()
+    };
+    let theirs = through_fmt(|w| {
+        tracing_subscriber::fmt::layer()
+            .json()
+            .with_timer(ChronoUtc::new("%s%.6f".into()))
+            .with_writer(w)
+    });
+    let ours = through_logbuf(|w| {
+        JsonSink::new(w).with_format(|f| f.with_timestamps(Timestamps::Custom("%s%.6f")))
+    });
+    let (ours, theirs) = (timestamps(&ours), timestamps(&theirs));
+    assert_eq!(ours.len(), EVENTS);
+    assert_eq!(theirs.len(), EVENTS);
+    for (a, b) in ours.iter().zip(&theirs) {
+        assert_eq!(time_shape(a), time_shape(b));
+        // Seconds since the epoch, both from this run: a minute apart at most.
+        let secs = |t: &str| t.split('.').next().unwrap().parse::<u64>().unwrap();
+        assert!(secs(a).abs_diff(secs(b)) < 60, "{a} {b}");
+    }
+
+    let theirs = through_fmt(|w| {
+        tracing_subscriber::fmt::layer()
+            .json()
+            .with_timer(Uptime::default())
+            .with_writer(w)
+    });
+    let ours =
+        through_logbuf(|w| JsonSink::new(w).with_format(|f| f.with_timestamps(Timestamps::Uptime)));
+    for time in timestamps(&ours).iter().chain(&timestamps(&theirs)) {
+        mask_uptime(&format!("{time} x"));
+    }
+}

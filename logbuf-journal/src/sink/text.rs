@@ -1982,4 +1982,100 @@ mod tests {
             .to_string();
         assert_eq!(String::from_utf8(out).unwrap(), expected);
     }
+
+    #[test]
+    fn uptime_custom_and_invalid_timestamps() {
+        let time = TimeFormatter::default();
+        let mut out = Vec::new();
+        let start = 1_795_934_400_123_456_789;
+        time.start_at(start);
+        // Set once: a later start changes nothing.
+        time.start_at(start + 5);
+        for (since, text) in [
+            (0, "   0.000000000s"),
+            (1_000_250_000, "   1.000250000s"),
+            (999_999_999_999, " 999.999999999s"),
+            (1_234_000_000_007, "1234.000000007s"),
+        ] {
+            out.clear();
+            assert!(time.write(Timestamps::Uptime, start + since, &mut out));
+            assert_eq!(String::from_utf8_lossy(&out), text);
+        }
+        // Before the start: zero, not a wrapped count.
+        out.clear();
+        assert!(time.write(Timestamps::Uptime, start - 1, &mut out));
+        assert_eq!(out, b"   0.000000000s");
+
+        // 2026-11-29T06:40:00.123456789Z; a per-second format from the cache, then the next
+        // second, then a format with a fraction.
+        for (format, nanos, text) in [
+            ("%d/%m/%Y %H:%M:%S", start, "29/11/2026 06:40:00"),
+            ("%d/%m/%Y %H:%M:%S", start + 1_000, "29/11/2026 06:40:00"),
+            (
+                "%d/%m/%Y %H:%M:%S",
+                start + 1_000_000_000,
+                "29/11/2026 06:40:01",
+            ),
+            ("%H:%M:%S%.3f", start, "06:40:00.123"),
+            ("%H:%M:%S%.3f", start + 1_000_000, "06:40:00.124"),
+            ("%s%%", start, "1795934400%"),
+        ] {
+            out.clear();
+            assert!(time.write(Timestamps::Custom(format), nanos, &mut out));
+            assert_eq!(String::from_utf8_lossy(&out), text, "{format}");
+        }
+        // A format chrono cannot use writes nothing, and says so.
+        out.clear();
+        out.extend_from_slice(b"kept");
+        assert!(!time.write(Timestamps::Custom("%Q"), start, &mut out));
+        assert!(!time.write(Timestamps::CustomLocal("%"), start, &mut out));
+        assert_eq!(out, b"kept");
+        // Local custom formats are chrono's local time.
+        out.clear();
+        assert!(time.write(Timestamps::CustomLocal("%H:%M %:z"), start, &mut out));
+        let expected = chrono::DateTime::from_timestamp_nanos(start as i64)
+            .with_timezone(&chrono::Local)
+            .format("%H:%M %:z")
+            .to_string();
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
+    }
+
+    #[test]
+    fn which_formats_change_within_a_second() {
+        for format in [
+            "%H:%M:%S",
+            "%Y-%m-%dT%H:%M:%SZ",
+            "%s",
+            "%%f",
+            "100%% %T",
+            "",
+        ] {
+            assert!(!has_subsecond(format), "{format}");
+        }
+        for format in ["%f", "%.f", "%.3f", "%3f", "%+", "%T%.6f", "%%%f", "%-9f"] {
+            assert!(has_subsecond(format), "{format}");
+        }
+    }
+
+    #[test]
+    fn durations_as_fmt_writes_them() {
+        let mut out = Vec::new();
+        for (nanos, text) in [
+            (0, "0.00ns"),
+            (7, "7.00ns"),
+            (42, "42.0ns"),
+            (999, "999ns"),
+            (1_000, "1.00µs"),
+            (35_400, "35.4µs"),
+            (1_250_000, "1.25ms"),
+            (999_000_000, "999ms"),
+            (3_000_000_000, "3.00s"),
+            (120_000_000_000, "120s"),
+            (1_500_000_000_000, "1500s"),
+        ] {
+            out.clear();
+            push_duration(&mut out, nanos);
+            assert_eq!(String::from_utf8_lossy(&out), text, "{nanos}");
+        }
+    }
 }
