@@ -505,7 +505,7 @@ pub enum Layout {
     /// env_logger's default format: the header in brackets (the timestamp, the level padded
     /// to five characters, the file and line when asked for, the target unless it is empty),
     /// then the message and the other fields as env_logger writes key-values (` key=value`,
-    /// strings unquoted). Spans, thread names and thread ids are not shown, as env_logger has
+    /// each value as its `Display` writes it: strings unquoted, `1e300` in full). Spans, thread names and thread ids are not shown, as env_logger has
     /// none. [`TextFormat::env_logger`] also sets env_logger's timestamps.
     ///
     /// ```text
@@ -980,6 +980,9 @@ impl TextFormat {
             let text = |out: &mut Vec<u8>| match value {
                 Field::Wire(Value::Str(text)) => escape_into(text, out),
                 Field::Owned(OwnedValue::Str(text)) => escape_into(text, out),
+                Field::Wire(Value::F64(v)) | Field::Owned(OwnedValue::F64(v)) => {
+                    let _ = write!(Bytes(out), "{v}");
+                }
                 _ => value.text(out),
             };
             if name == "message" {
