@@ -52,7 +52,7 @@ use super::text::{
 };
 use super::{Entry, Sink};
 use crate::read::{EventInContext, OwnedValue, Span};
-use crate::wire::{Level, Record, Value};
+use crate::wire::{Level, Record, SpanClose, SpanCloseTimes, Value};
 use std::fmt::Write as _;
 
 // === impl JsonFormat ===
@@ -291,6 +291,7 @@ impl JsonFormat {
 
     /// An object with the keys of an event's, its fields written by `members`, `current` as
     /// `span` and, when there is one, `list` as `spans`.
+    #[inline(always)]
     fn object(
         &self,
         head: &Head<'_>,
@@ -728,28 +729,24 @@ impl JsonSink {
                 .lines
                 .write_dropped(dropped, |report, out| format.render_dropped(report, out));
         }
-        if let Record::Clock(pair) = &record {
-            self.format.time.start_at(pair.unix_nanos);
-        }
-        if self.format.span_close
-            && matches!(record, Record::SpanClose(_) | Record::SpanCloseTimes(_))
-        {
-            let (format, spans) = (&self.format, &self.spans);
-            self.lines.write_with(|context, out| {
-                if let Some(closing) = SpanClosing::new(context, &record) {
-                    format.render_close_with(&closing, spans, out);
-                }
-            })?;
-        }
         let changed = match &record {
             Record::SpanNew(new) => Some(new.id),
             Record::SpanRecord(update) => Some(update.id),
-            Record::SpanClose(close) => {
-                self.spans.remove(&close.id);
+            Record::SpanClose(SpanClose { id, .. })
+            | Record::SpanCloseTimes(SpanCloseTimes { id, .. }) => {
+                if self.format.span_close {
+                    let (format, spans) = (&self.format, &self.spans);
+                    self.lines.write_with(|context, out| {
+                        if let Some(closing) = SpanClosing::new(context, &record) {
+                            format.render_close_with(&closing, spans, out);
+                        }
+                    })?;
+                }
+                self.spans.remove(id);
                 None
             }
-            Record::SpanCloseTimes(close) => {
-                self.spans.remove(&close.id);
+            Record::Clock(pair) => {
+                self.format.time.start_at(pair.unix_nanos);
                 None
             }
             _ => None,

@@ -119,9 +119,9 @@ pub enum Timestamps {
 /// Formats wall-clock times, keeping the text of the last second it formatted.
 #[derive(Debug, Default)]
 pub(crate) struct TimeFormatter {
-    /// The form and second last formatted, and its `YYYY-MM-DDTHH:MM:SS` (then, for local
-    /// time, the offset `+HH:MM` in bytes 19..25).
-    cache: Cell<Option<(Timestamps, u64, [u8; 25])>>,
+    /// Whether local, the second last formatted, and its `YYYY-MM-DDTHH:MM:SS` (then, for
+    /// local time, the offset `+HH:MM` in bytes 19..25).
+    cache: Cell<Option<(bool, u64, [u8; 25])>>,
     /// For custom formats without parts finer than a second: the format and second last
     /// formatted, and the text.
     custom: RefCell<Option<(Timestamps, u64, Vec<u8>)>>,
@@ -148,34 +148,27 @@ impl TimeFormatter {
 
     /// Appends the time `unix_nanos` in the form `kind` asks for; `false` if there is nothing
     /// to write (no timestamps, or a time out of range).
+    #[inline]
     pub(crate) fn write(&self, kind: Timestamps, unix_nanos: u64, out: &mut Vec<u8>) -> bool {
-        match kind {
-            Timestamps::Rfc3339Utc | Timestamps::Local => {}
+        let local = match kind {
+            Timestamps::Rfc3339Utc => false,
+            Timestamps::Local => true,
             Timestamps::None => return false,
             Timestamps::Uptime => {
-                self.start_at(unix_nanos);
-                let since = unix_nanos.saturating_sub(self.start.get().unwrap_or(unix_nanos));
-                let secs = since / 1_000_000_000;
-                if secs < 1000 {
-                    out.extend(std::iter::repeat_n(b' ', 4 - decimal_len(secs)));
-                }
-                push_u64(out, secs, 1);
-                out.push(b'.');
-                push_u64(out, since % 1_000_000_000, 9);
-                out.push(b's');
+                self.uptime(unix_nanos, out);
                 return true;
             }
             Timestamps::Custom(format) | Timestamps::CustomLocal(format) => {
                 return self.custom(kind, format, unix_nanos, out);
             }
-        }
+        };
         let secs = unix_nanos / 1_000_000_000;
         let micros = (unix_nanos % 1_000_000_000) / 1_000;
         let text = match self.cache.get() {
-            Some((form, cached, text)) if form == kind && cached == secs => text,
-            _ => match second_text(kind, secs) {
+            Some((form, cached, text)) if form == local && cached == secs => text,
+            _ => match second_text(local, secs) {
                 Some(text) => {
-                    self.cache.set(Some((kind, secs, text)));
+                    self.cache.set(Some((local, secs, text)));
                     text
                 }
                 None => return false,
@@ -184,15 +177,32 @@ impl TimeFormatter {
         out.extend_from_slice(&text[..19]);
         out.push(b'.');
         push_u64(out, micros, 6);
-        match kind {
-            Timestamps::Local => out.extend_from_slice(&text[19..25]),
-            _ => out.push(b'Z'),
+        if local {
+            out.extend_from_slice(&text[19..25]);
+        } else {
+            out.push(b'Z');
         }
         true
     }
 
+    /// Time since the start: `   1.000250000s`.
+    #[inline(never)]
+    fn uptime(&self, unix_nanos: u64, out: &mut Vec<u8>) {
+        self.start_at(unix_nanos);
+        let since = unix_nanos.saturating_sub(self.start.get().unwrap_or(unix_nanos));
+        let secs = since / 1_000_000_000;
+        if secs < 1000 {
+            out.extend(std::iter::repeat_n(b' ', 4 - decimal_len(secs)));
+        }
+        push_u64(out, secs, 1);
+        out.push(b'.');
+        push_u64(out, since % 1_000_000_000, 9);
+        out.push(b's');
+    }
+
     /// A custom format: from the cache when it has no part finer than a second and the second
     /// is the one formatted last.
+    #[inline(never)]
     fn custom(&self, kind: Timestamps, format: &str, unix_nanos: u64, out: &mut Vec<u8>) -> bool {
         let secs = unix_nanos / 1_000_000_000;
         let per_second = !has_subsecond(format);
@@ -253,22 +263,19 @@ fn has_subsecond(format: &str) -> bool {
 }
 
 /// `YYYY-MM-DDTHH:MM:SS` and, for local time, the offset.
-fn second_text(kind: Timestamps, secs: u64) -> Option<[u8; 25]> {
+fn second_text(local: bool, secs: u64) -> Option<[u8; 25]> {
     let secs = i64::try_from(secs).ok()?;
     let utc = chrono::DateTime::from_timestamp(secs, 0)?;
     let mut text = [b' '; 25];
     let mut cursor = io::Cursor::new(&mut text[..]);
-    let written = match kind {
-        Timestamps::Rfc3339Utc => write!(cursor, "{}", utc.format("%Y-%m-%dT%H:%M:%S")),
-        Timestamps::Local => {
-            let local = utc.with_timezone(&chrono::Local);
-            write!(cursor, "{}", local.format("%Y-%m-%dT%H:%M:%S%:z"))
-        }
-        _ => return None,
+    let written = if local {
+        let local = utc.with_timezone(&chrono::Local);
+        write!(cursor, "{}", local.format("%Y-%m-%dT%H:%M:%S%:z"))
+    } else {
+        write!(cursor, "{}", utc.format("%Y-%m-%dT%H:%M:%S"))
     };
     // Years past 9999 do not fit the form; leave them out rather than misalign.
-    (written.is_ok() && cursor.position() == if kind == Timestamps::Local { 25 } else { 19 })
-        .then_some(text)
+    (written.is_ok() && cursor.position() == if local { 25 } else { 19 }).then_some(text)
 }
 
 /// `fmt::Write` into a byte buffer.
@@ -723,6 +730,32 @@ impl TextFormat {
     /// (a span `spans` does not know is written from its values).
     pub fn render_with(&self, event: &EventInContext<'_>, spans: &SpanFields, out: &mut Vec<u8>) {
         let callsite = event.callsite;
+        let values = event.event.values.iter().map(Field::Wire);
+        if self.layout == Layout::Full {
+            // The default, written straight: the worker's usual path.
+            self.head(
+                event.unix_nanos,
+                callsite.level,
+                event.event.thread,
+                event.thread_name,
+                out,
+            );
+            if !event.spans.is_empty() {
+                for span in &event.spans {
+                    self.span(span, spans.get(span.id), out);
+                }
+                out.push(b' ');
+            }
+            self.location(
+                &callsite.target,
+                callsite.file.as_deref(),
+                callsite.line,
+                out,
+            );
+            self.fields(&callsite.fields, values, out);
+            out.push(b'\n');
+            return;
+        }
         let head = LineHead {
             unix_nanos: event.unix_nanos,
             level: callsite.level,
@@ -732,7 +765,6 @@ impl TextFormat {
             file: callsite.file.as_deref(),
             line: callsite.line,
         };
-        let values = event.event.values.iter().map(Field::Wire);
         self.line(&head, &event.spans, spans, out, |format, out| {
             if format.layout == Layout::EnvLogger {
                 format.env_logger_fields(&callsite.fields, values, out);
@@ -806,18 +838,11 @@ impl TextFormat {
     ) {
         match self.layout {
             Layout::Full => {
-                self.head(head, out);
-                if !scope.is_empty() {
-                    for span in scope {
-                        self.span(span, spans.get(span.id), out);
-                    }
-                    out.push(b' ');
-                }
-                self.location(head, out);
+                self.full_prefix(head, scope, spans, out);
                 body(self, out);
             }
             Layout::Compact => {
-                self.head(head, out);
+                self.line_start(head, out);
                 if !scope.is_empty() {
                     for span in scope {
                         self.style(BOLD, out, |out| escape_into(&span.callsite.name, out));
@@ -855,16 +880,47 @@ impl TextFormat {
         out.push(b'\n');
     }
 
+    /// What comes before the message and fields in the default layout.
+    #[inline(always)]
+    fn full_prefix(
+        &self,
+        head: &LineHead<'_>,
+        scope: &[&Span],
+        spans: &SpanFields,
+        out: &mut Vec<u8>,
+    ) {
+        self.line_start(head, out);
+        if !scope.is_empty() {
+            for span in scope {
+                self.span(span, spans.get(span.id), out);
+            }
+            out.push(b' ');
+        }
+        self.location(head.target, head.file, head.line, out);
+    }
+
+    /// [`TextFormat::head`] for `head`.
+    fn line_start(&self, head: &LineHead<'_>, out: &mut Vec<u8>) {
+        self.head(
+            head.unix_nanos,
+            head.level,
+            head.thread,
+            head.thread_name,
+            out,
+        );
+    }
+
     /// The target, file and line of the default layout.
-    fn location(&self, head: &LineHead<'_>, out: &mut Vec<u8>) {
+    #[inline(always)]
+    fn location(&self, target: &str, file: Option<&str>, line: Option<u32>, out: &mut Vec<u8>) {
         if self.target {
-            self.style(DIMMED, out, |out| escape_into(head.target, out));
+            self.style(DIMMED, out, |out| escape_into(target, out));
             self.style(DIMMED, out, |out| out.push(b':'));
             out.push(b' ');
         }
-        let line = head.line.filter(|_| self.line_number);
+        let line = line.filter(|_| self.line_number);
         if self.file
-            && let Some(file) = head.file
+            && let Some(file) = file
         {
             self.style(DIMMED, out, |out| escape_into(file, out));
             self.style(DIMMED, out, |out| out.push(b':'));
@@ -1031,14 +1087,14 @@ impl TextFormat {
     }
 
     /// The start of a line: timestamp, level, thread name and id, each as the options ask.
-    fn head(&self, head: &LineHead<'_>, out: &mut Vec<u8>) {
-        let LineHead {
-            unix_nanos,
-            level,
-            thread,
-            thread_name,
-            ..
-        } = *head;
+    fn head(
+        &self,
+        unix_nanos: Option<u64>,
+        level: Level,
+        thread: u64,
+        thread_name: Option<&str>,
+        out: &mut Vec<u8>,
+    ) {
         if self.timestamps != Timestamps::None
             && let Some(nanos) = unix_nanos
         {
@@ -1078,6 +1134,7 @@ impl TextFormat {
         }
     }
 
+    #[inline(always)]
     fn span(&self, span: &Span, kept: Option<&[u8]>, out: &mut Vec<u8>) {
         self.style(BOLD, out, |out| escape_into(&span.callsite.name, out));
         match kept {
@@ -1397,7 +1454,8 @@ pub(crate) fn forget_forgotten(spans: &mut IdMap<Vec<u8>>, context: &Context) {
 pub struct SpanClosing<'a> {
     /// The span.
     pub span: &'a Span,
-    /// The span and the spans it is in, outermost first (the span last).
+    /// The span and the spans it is in, outermost first (the span last; at most
+    /// [`MAX_SCOPE`](crate::read::MAX_SCOPE), the innermost).
     pub scope: Vec<&'a Span>,
     /// The name of the thread that created the span, if the journal recorded one.
     pub thread_name: Option<&'a str>,
@@ -1424,9 +1482,22 @@ impl<'a> SpanClosing<'a> {
             _ => return None,
         };
         let span = context.span(id)?;
+        // The chain up from the span, at most `MAX_SCOPE` long, each span once (a cycle of
+        // parents is damage). Walked here rather than with `Context::scope`, which the
+        // worker's event path keeps to itself.
+        let mut scope = vec![span];
+        let mut next = span.parent;
+        while let Some(parent) = next.and_then(|id| context.span(id)) {
+            if scope.len() >= crate::read::MAX_SCOPE || scope.iter().any(|s| s.id == parent.id) {
+                break;
+            }
+            scope.push(parent);
+            next = parent.parent;
+        }
+        scope.reverse();
         Some(Self {
             span,
-            scope: context.scope(Some(id)),
+            scope,
             thread_name: context.thread_name(span.thread),
             unix_nanos: context.unix_nanos(time),
             times,
@@ -2080,5 +2151,53 @@ mod tests {
             push_duration(&mut out, nanos);
             assert_eq!(String::from_utf8_lossy(&out), text, "{nanos}");
         }
+    }
+
+    #[test]
+    fn a_close_in_a_cycle_of_parents_lists_each_span_once() {
+        use crate::wire::{Callsite, CallsiteKind, SpanClose, SpanNew};
+        let mut context = Context::new();
+        context.apply(&Record::Callsite(Callsite {
+            id: 1,
+            kind: CallsiteKind::Span,
+            level: Level::Info,
+            target: "app",
+            name: "s",
+            module_path: None,
+            file: None,
+            line: None,
+            fields: vec![],
+        }));
+        // Damage: 1's parent is 2 and 2's is 1.
+        for (id, parent) in [(1, 2), (2, 1)] {
+            context.apply(&Record::SpanNew(SpanNew {
+                id,
+                parent: Some(parent),
+                callsite: 1,
+                time: 0,
+                thread: 1,
+                values: vec![],
+            }));
+        }
+        let close = Record::SpanClose(SpanClose { id: 2, time: 0 });
+        let closing = SpanClosing::new(&context, &close).unwrap();
+        let ids: Vec<u64> = closing.scope.iter().map(|s| s.id).collect();
+        assert_eq!(ids, [1, 2]);
+        let mut line = Vec::new();
+        TextFormat::new()
+            .without_time()
+            .render_close(&closing, &SpanFields::new(), &mut line);
+        assert_eq!(line, b" INFO s:s: app: close\n");
+        // Not a close, or a span that is not open: nothing.
+        assert!(
+            SpanClosing::new(&context, &Record::SpanClose(SpanClose { id: 9, time: 0 })).is_none()
+        );
+        assert!(
+            SpanClosing::new(
+                &context,
+                &Record::ThreadEnd(crate::wire::ThreadEnd { thread: 1, time: 0 })
+            )
+            .is_none()
+        );
     }
 }
