@@ -10,7 +10,7 @@
 //!
 //! | key | what | option |
 //! |:--|:--|:--|
-//! | `timestamp` | RFC 3339, UTC (`…Z`) or local (`…+01:00`), microseconds | [`JsonFormat::with_timestamps`] |
+//! | `timestamp` | RFC 3339, UTC (`…Z`) or local (`…+01:00`), microseconds; or the uptime or a custom format ([`Timestamps`]) | [`JsonFormat::with_timestamps`] |
 //! | `level` | `"TRACE"` … `"ERROR"` | [`JsonFormat::with_level`] |
 //! | `fields` | the event's fields, `message` among them | [`JsonFormat::flatten_event`] puts them at the top level instead |
 //! | `target` | the event's target | [`JsonFormat::with_target`] |
@@ -121,7 +121,7 @@ impl JsonFormat {
             file: false,
             line_number: false,
             span_close: false,
-            time: TimeFormatter::default(),
+            time: TimeFormatter::json(),
         }
     }
 
@@ -309,10 +309,7 @@ impl JsonFormat {
         if self.timestamps != Timestamps::None
             && let Some(nanos) = head.unix_nanos
         {
-            let out = obj.key("timestamp");
-            out.push(b'"');
-            self.time.write(self.timestamps, nanos, out);
-            out.push(b'"');
+            self.timestamp(&mut obj, nanos);
         }
         if self.level {
             string(level_name(head.level), obj.key("level"));
@@ -408,10 +405,7 @@ impl JsonFormat {
         if self.timestamps != Timestamps::None
             && let Some(nanos) = report.unix_nanos
         {
-            let out = obj.key("timestamp");
-            out.push(b'"');
-            self.time.write(self.timestamps, nanos, out);
-            out.push(b'"');
+            self.timestamp(&mut obj, nanos);
         }
         if self.level {
             string(level_name(Level::Warn), obj.key("level"));
@@ -453,6 +447,23 @@ impl JsonFormat {
         }
         obj.close();
         out.push(b'\n');
+    }
+}
+
+impl JsonFormat {
+    /// `timestamp`, the first member of `obj`; left out when there is no time to write (a
+    /// custom format chrono cannot use, a year past 9999).
+    #[inline]
+    fn timestamp(&self, obj: &mut Object<'_>, nanos: u64) {
+        let mark = obj.out.len();
+        let out = obj.key("timestamp");
+        out.push(b'"');
+        let written = self.time.write(self.timestamps, nanos, out);
+        out.push(b'"');
+        if !written {
+            obj.out.truncate(mark);
+            obj.first = true;
+        }
     }
 }
 
@@ -807,5 +818,51 @@ mod tests {
         assert!(!json.chars().any(|c| c.is_control()));
         let back: String = serde_json::from_str(&json).unwrap();
         assert_eq!(back, text);
+    }
+
+    #[test]
+    fn a_timestamp_that_cannot_be_written_is_left_out() {
+        use crate::read::Context;
+        use crate::wire::{Callsite, CallsiteKind, Clock, Event};
+        let mut context = Context::new();
+        context.apply(&Record::Clock(Clock {
+            ticks: 0,
+            unix_nanos: 1_795_934_400_123_456_789,
+        }));
+        context.apply(&Record::Callsite(Callsite {
+            id: 1,
+            kind: CallsiteKind::Event,
+            level: Level::Info,
+            target: "app",
+            name: "event",
+            module_path: None,
+            file: None,
+            line: None,
+            fields: vec!["message"],
+        }));
+        let event = || Event {
+            callsite: 1,
+            time: 0,
+            thread: 1,
+            parent: None,
+            values: vec![Value::Debug("hi")],
+        };
+        let render = |timestamps| {
+            let mut line = Vec::new();
+            JsonFormat::new()
+                .with_timestamps(timestamps)
+                .render(&context.event(event()).unwrap(), &mut line);
+            String::from_utf8(line).unwrap()
+        };
+        let rest = "\"level\":\"INFO\",\"fields\":{\"message\":\"hi\"},\"target\":\"app\"}\n";
+        assert_eq!(render(Timestamps::Custom("%Q")), format!("{{{rest}"));
+        assert_eq!(
+            render(Timestamps::Custom("%H\"%n")),
+            format!("{{\"timestamp\":\"06\\\"\\n\",{rest}")
+        );
+        assert_eq!(
+            render(Timestamps::Uptime),
+            format!("{{\"timestamp\":\"   0.000000000s\",{rest}")
+        );
     }
 }

@@ -25,6 +25,11 @@
 //! returns are written as `\n` and `\r`, and other control characters (ESC among them) as
 //! `fmt` writes the ones it escapes (`\x1b`, `\x7f`, `\u{9b}`). Tabs stay as they are.
 //!
+//! That is the default layout, [`Layout::Full`]. [`Layout::Compact`] is `fmt`'s compact one
+//! and [`Layout::EnvLogger`] env_logger's default format ([`TextFormat::env_logger`]);
+//! [`TextFormat::with_span_close`] adds a line when a span closes, as `fmt`'s `FmtSpan::CLOSE`
+//! does; [`Timestamps`] has `fmt`'s timers (UTC, local, uptime, strftime-like formats).
+//!
 //! A span's fields are shown as `fmt` shows them: the values it was created with, then the
 //! values recorded on it later, in the order they were recorded (a field recorded twice shows
 //! twice). [`TextSink`] keeps each open span's fields as text, written once when the span opens
@@ -99,7 +104,9 @@ pub enum Timestamps {
     #[default]
     Rfc3339Utc,
     /// RFC 3339 in the local time zone with microseconds and the offset,
-    /// `2026-11-29T07:40:00.123456+01:00`, as `fmt`'s `ChronoLocal` timer writes it.
+    /// `2026-11-29T07:40:00.123456+01:00`. (`fmt`'s `ChronoLocal::rfc_3339()` writes as many
+    /// decimals as the time needs, up to nine:
+    /// [`Timestamps::CustomLocal`]`("%Y-%m-%dT%H:%M:%S%.f%:z")` writes exactly that.)
     Local,
     /// Time since the journal started (its first clock record the sink saw; for
     /// [`TextFormat::render`] alone, the first time it rendered), as `fmt`'s `Uptime` timer
@@ -127,18 +134,29 @@ pub(crate) struct TimeFormatter {
     custom: RefCell<Option<(Timestamps, u64, Vec<u8>)>>,
     /// Where [`Timestamps::Uptime`] counts from, in nanoseconds since the Unix epoch.
     start: Cell<Option<u64>>,
+    /// Custom formats' text is escaped for a JSON string rather than for a line of text.
+    json: bool,
 }
 
 impl Clone for TimeFormatter {
     fn clone(&self) -> Self {
         Self {
             start: self.start.clone(),
+            json: self.json,
             ..Self::default()
         }
     }
 }
 
 impl TimeFormatter {
+    /// A formatter whose custom formats' text goes into JSON strings.
+    pub(crate) fn json() -> Self {
+        Self {
+            json: true,
+            ..Self::default()
+        }
+    }
+
     /// Sets where [`Timestamps::Uptime`] counts from, unless it is set already.
     pub(crate) fn start_at(&self, unix_nanos: u64) {
         if self.start.get().is_none() {
@@ -229,6 +247,22 @@ impl TimeFormatter {
         if written.is_err() {
             out.truncate(start);
             return false;
+        }
+        // A format may hold anything (`%n`, `%t`, quotes): escaped as the sink escapes text,
+        // so that a line stays one line and a JSON string stays valid.
+        let special =
+            |b: &u8| TEXT_SPECIAL[usize::from(*b)] || (self.json && (*b == b'"' || *b == b'\\'));
+        if out[start..].iter().any(special) {
+            let raw = String::from_utf8_lossy(&out[start..]).into_owned();
+            out.truncate(start);
+            if self.json {
+                super::json::string(&raw, out);
+                // Without the quotes `string` puts around it.
+                out.remove(start);
+                out.pop();
+            } else {
+                escape_into(&raw, out);
+            }
         }
         if per_second {
             *self.custom.borrow_mut() = Some((kind, secs, out[start..].to_vec()));
@@ -2104,6 +2138,13 @@ mod tests {
         assert!(!time.write(Timestamps::Custom("%Q"), start, &mut out));
         assert!(!time.write(Timestamps::CustomLocal("%"), start, &mut out));
         assert_eq!(out, b"kept");
+        // What a format writes is escaped: a line stays a line, a JSON string a string.
+        out.clear();
+        assert!(time.write(Timestamps::Custom("%H%n\x1b\"%t"), start, &mut out));
+        assert_eq!(String::from_utf8_lossy(&out), "06\\n\\x1b\"\t");
+        out.clear();
+        assert!(TimeFormatter::json().write(Timestamps::Custom("%H%n\"\\"), start, &mut out));
+        assert_eq!(String::from_utf8_lossy(&out), "06\\n\\\"\\\\");
         // Local custom formats are chrono's local time.
         out.clear();
         assert!(time.write(Timestamps::CustomLocal("%H:%M %:z"), start, &mut out));
