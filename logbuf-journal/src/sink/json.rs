@@ -224,9 +224,15 @@ impl JsonFormat {
         let names = callsite.fields.iter().map(String::as_str);
         let values = event.event.values.iter().map(Field::Wire);
         let current = event.spans.last().copied();
-        self.object(&head, current, &event.spans, spans, out, |obj| {
-            fields(obj, names.zip(values));
-        });
+        let mut obj = self.object_start(&head, out);
+        if self.flatten_event {
+            fields(&mut obj, names.zip(values));
+        } else {
+            let mut inner = Object::open(obj.key("fields"));
+            fields(&mut inner, names.zip(values));
+            inner.close();
+        }
+        self.object_end(obj, &head, current, &event.spans, spans);
     }
 
     /// Appends the object for a span's close ([`JsonFormat::with_span_close`]), with a line
@@ -276,7 +282,7 @@ impl JsonFormat {
             thread_name: closing.thread_name,
         };
         let around = &closing.scope[..closing.scope.len().saturating_sub(1)];
-        self.object(&head, Some(closing.span), around, spans, out, |obj| {
+        let members = |obj: &mut Object<'_>| {
             string("close", obj.key("message"));
             if let Some((busy, idle)) = closing.times {
                 for (key, nanos) in [("time.busy", busy), ("time.idle", idle)] {
@@ -286,34 +292,8 @@ impl JsonFormat {
                     out.push(b'"');
                 }
             }
-        });
-    }
-
-    /// An object with the keys of an event's, its fields written by `members`, `current` as
-    /// `span` and, when there is one, `list` as `spans`.
-    #[inline(always)]
-    fn object(
-        &self,
-        head: &Head<'_>,
-        current: Option<&Span>,
-        list: &[&Span],
-        spans: &IdMap<Vec<u8>>,
-        out: &mut Vec<u8>,
-        members: impl FnOnce(&mut Object<'_>),
-    ) {
-        let span_object = |span: &Span, out: &mut Vec<u8>| match spans.get(&span.id) {
-            Some(object) => out.extend_from_slice(object),
-            None => span_object(span, out),
         };
-        let mut obj = Object::open(out);
-        if self.timestamps != Timestamps::None
-            && let Some(nanos) = head.unix_nanos
-        {
-            self.timestamp(&mut obj, nanos);
-        }
-        if self.level {
-            string(level_name(head.level), obj.key("level"));
-        }
+        let mut obj = self.object_start(&head, out);
         if self.flatten_event {
             members(&mut obj);
         } else {
@@ -321,6 +301,39 @@ impl JsonFormat {
             members(&mut inner);
             inner.close();
         }
+        self.object_end(obj, &head, Some(closing.span), around, spans);
+    }
+
+    /// Opens an object and writes what comes before its fields: `timestamp`, `level`.
+    #[inline(always)]
+    fn object_start<'o>(&self, head: &Head<'_>, out: &'o mut Vec<u8>) -> Object<'o> {
+        let mut obj = Object::open(out);
+        if !matches!(self.timestamps, Timestamps::None)
+            && let Some(nanos) = head.unix_nanos
+        {
+            self.timestamp(&mut obj, nanos);
+        }
+        if self.level {
+            string(level_name(head.level), obj.key("level"));
+        }
+        obj
+    }
+
+    /// Writes what comes after an object's fields, `current` as `span` and, when there is one,
+    /// `list` as `spans`, and closes it and the line.
+    #[inline(always)]
+    fn object_end(
+        &self,
+        mut obj: Object<'_>,
+        head: &Head<'_>,
+        current: Option<&Span>,
+        list: &[&Span],
+        spans: &IdMap<Vec<u8>>,
+    ) {
+        let span_object = |span: &Span, out: &mut Vec<u8>| match spans.get(&span.id) {
+            Some(object) => out.extend_from_slice(object),
+            None => span_object(span, out),
+        };
         if self.target {
             string(head.target, obj.key("target"));
         }
@@ -359,8 +372,7 @@ impl JsonFormat {
         if self.thread_ids {
             thread_id(head.thread, obj.key("threadId"));
         }
-        obj.close();
-        out.push(b'\n');
+        obj.close_line();
     }
 }
 
@@ -402,7 +414,7 @@ impl JsonFormat {
     pub fn render_dropped(&self, report: &DropReport<'_>, out: &mut Vec<u8>) {
         let thread = report.dropped.thread;
         let mut obj = Object::open(out);
-        if self.timestamps != Timestamps::None
+        if !matches!(self.timestamps, Timestamps::None)
             && let Some(nanos) = report.unix_nanos
         {
             self.timestamp(&mut obj, nanos);
@@ -506,6 +518,11 @@ impl<'o> Object<'o> {
 
     fn close(self) {
         self.out.push(b'}');
+    }
+
+    /// Closes the object and the line.
+    fn close_line(self) {
+        self.out.extend_from_slice(b"}\n");
     }
 }
 

@@ -472,7 +472,7 @@ impl SyslogFormat {
             return;
         }
         out.extend_from_slice(b"1 ");
-        let stamped = self.timestamps != Timestamps::None
+        let stamped = !matches!(self.timestamps, Timestamps::None)
             && unix_nanos.is_some_and(|nanos| self.time.write(self.timestamps, nanos, out));
         if !stamped {
             out.push(b'-');

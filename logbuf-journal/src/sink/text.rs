@@ -1007,7 +1007,7 @@ impl TextFormat {
     fn env_logger_head(&self, head: &LineHead<'_>, out: &mut Vec<u8>) {
         let mut opened = false;
         if let Some(nanos) = head.unix_nanos
-            && self.timestamps != Timestamps::None
+            && !matches!(self.timestamps, Timestamps::None)
         {
             let start = out.len();
             self.env_logger_value(&mut opened, out);
@@ -1129,7 +1129,7 @@ impl TextFormat {
         thread_name: Option<&str>,
         out: &mut Vec<u8>,
     ) {
-        if self.timestamps != Timestamps::None
+        if !matches!(self.timestamps, Timestamps::None)
             && let Some(nanos) = unix_nanos
         {
             let start = out.len();
