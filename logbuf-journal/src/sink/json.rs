@@ -136,6 +136,13 @@ impl JsonFormat {
     /// The times are there only when the journal has them, as for the text sink
     /// ([`TextFormat::with_span_close`](super::text::TextFormat::with_span_close)), which
     /// also says which thread is shown. Default off.
+    ///
+    /// ```
+    /// use logbuf_journal::sink::json::JsonSink;
+    ///
+    /// let sink = JsonSink::stdout().with_format(|f| f.with_span_close(true));
+    /// # drop(sink);
+    /// ```
     pub fn with_span_close(mut self, on: bool) -> Self {
         self.span_close = on;
         self

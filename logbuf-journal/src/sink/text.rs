@@ -651,6 +651,28 @@ impl TextFormat {
     }
 
     /// `fmt`'s compact layout, as `fmt().compact()`: [`Layout::Compact`].
+    ///
+    /// ```
+    /// use logbuf_journal::read::Context;
+    /// use logbuf_journal::sink::text::TextFormat;
+    /// use logbuf_journal::wire::{Callsite, CallsiteKind, Event, Level, Record, SpanNew, Value};
+    ///
+    /// let mut context = Context::new();
+    /// for (id, kind, name, fields) in [
+    ///     (1, CallsiteKind::Span, "request", vec!["path"]),
+    ///     (2, CallsiteKind::Event, "event", vec!["message", "rows"]),
+    /// ] {
+    ///     context.apply(&Record::Callsite(Callsite { id, kind, level: Level::Info,
+    ///         target: "app", name, module_path: None, file: None, line: None, fields }));
+    /// }
+    /// context.apply(&Record::SpanNew(SpanNew { id: 5, parent: None, callsite: 1, time: 0,
+    ///     thread: 1, values: vec![Value::Str("/users")] }));
+    /// let event = Event { callsite: 2, time: 0, thread: 1, parent: Some(5),
+    ///     values: vec![Value::Debug("done"), Value::U64(3)] };
+    /// let mut line = Vec::new();
+    /// TextFormat::new().without_time().compact().render(&context.event(event).unwrap(), &mut line);
+    /// assert_eq!(line, b" INFO request: app: done rows=3 path=\"/users\"\n");
+    /// ```
     pub fn compact(self) -> Self {
         self.with_layout(Layout::Compact)
     }
