@@ -7,7 +7,7 @@ use std::time::Duration;
 use log::LevelFilter;
 use logbuf_journal::exit::DEFAULT_SHUTDOWN_TIMEOUT;
 use logbuf_journal::sink::BinaryFileSink;
-use logbuf_journal::sink::text::TextSink;
+use logbuf_journal::sink::text::{Layout, TextFormat, TextSink};
 use logbuf_journal::{BuildError, FullPolicy, Journal, Sink};
 
 use crate::Logger;
@@ -36,7 +36,7 @@ pub enum Error {
     #[error("invalid log filter: {0}")]
     Filter(#[from] env_filter::ParseError),
     /// [`Builder::journal`] was combined with settings that only apply to a journal the
-    /// builder makes (sinks, files, ring capacity, policy, flush interval).
+    /// builder makes (sinks, files, ring capacity, policy, flush interval, layout).
     #[error("sinks and ring settings cannot be applied to a journal given with Builder::journal")]
     JournalSettings,
 }
@@ -74,6 +74,7 @@ pub struct Builder {
     policy: Option<FullPolicy>,
     flush_interval: Option<Duration>,
     journal: Option<Journal>,
+    layout: Option<Layout>,
 }
 
 impl fmt::Debug for Builder {
@@ -85,6 +86,7 @@ impl fmt::Debug for Builder {
             .field("ring_capacity", &self.ring_capacity)
             .field("policy", &self.policy)
             .field("journal", &self.journal)
+            .field("layout", &self.layout)
             .finish_non_exhaustive()
     }
 }
@@ -107,6 +109,7 @@ impl Builder {
             policy: None,
             flush_interval: None,
             journal: None,
+            layout: None,
         }
     }
 
@@ -191,6 +194,30 @@ impl Builder {
         self
     }
 
+    /// How the default text sink on standard error lays out its lines ([`Layout`]): `fmt`'s
+    /// layout ([`Layout::Full`]) unless set. [`Layout::EnvLogger`] writes env_logger's
+    /// default format, with its timestamps ([`TextFormat::env_logger`]), for scripts that
+    /// read it:
+    ///
+    /// ```text
+    /// [2026-12-04T19:46:07Z INFO  my_crate::db] connected to pg user=ada
+    /// ```
+    ///
+    /// Sinks added with [`Builder::sink`] keep their own format, and a [`Builder::file`]
+    /// with no other sink writes no text; so does this setting then.
+    ///
+    /// ```
+    /// use logbuf_journal::sink::text::Layout;
+    ///
+    /// let (logger, guard) = logbuf_log::Builder::new().layout(Layout::EnvLogger).build()?;
+    /// # drop((logger, guard));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn layout(mut self, layout: Layout) -> Self {
+        self.layout = Some(layout);
+        self
+    }
+
     /// Writes a binary journal file at `path` (created or truncated when the logger is built),
     /// read back with [`logbuf_journal::read::Reader`] or the `logbuf` command.
     pub fn file(mut self, path: impl Into<PathBuf>) -> Self {
@@ -248,6 +275,7 @@ impl Builder {
                     || self.ring_capacity.is_some()
                     || self.policy.is_some()
                     || self.flush_interval.is_some()
+                    || self.layout.is_some()
                 {
                     return Err(Error::JournalSettings);
                 }
@@ -273,7 +301,15 @@ impl Builder {
                     sinks.push(Box::new(sink));
                 }
                 if sinks.is_empty() {
-                    sinks.push(Box::new(TextSink::stderr()));
+                    let sink = TextSink::stderr();
+                    let sink = match self.layout {
+                        Some(Layout::EnvLogger) => {
+                            sink.with_format(|f| TextFormat::env_logger().with_ansi(f.ansi()))
+                        }
+                        Some(layout) => sink.with_layout(layout),
+                        None => sink,
+                    };
+                    sinks.push(Box::new(sink));
                 }
                 for sink in sinks {
                     builder = builder.sink(BoxedSink(sink));

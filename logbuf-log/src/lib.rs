@@ -77,6 +77,8 @@ pub use builder::{Builder, DEFAULT_FILTER_ENV, Error, Guard};
 /// What a full ring does ([`Builder::policy`]): re-exported so that a program needs no
 /// dependency on `logbuf-journal` to choose it.
 pub use logbuf_journal::FullPolicy;
+/// The text layouts, for [`Builder::layout`].
+pub use logbuf_journal::sink::text::Layout;
 pub use logger::Logger;
 pub use test_logger::init_test;
 

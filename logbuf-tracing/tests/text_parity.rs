@@ -9,7 +9,7 @@ use std::io;
 use std::sync::{Arc, Mutex};
 
 use logbuf_journal::sink::json::{JsonFormat, JsonSink};
-use logbuf_journal::sink::text::{TextFormat, TextSink};
+use logbuf_journal::sink::text::{TextFormat, TextSink, Timestamps};
 use logbuf_tracing::{FullPolicy, LogbufLayer};
 use serde_json::Value as Json;
 use tracing::Dispatch;
@@ -134,10 +134,19 @@ where
 
 /// The program through `LogbufLayer` and the sink `sink` makes.
 fn through_logbuf<K: logbuf_journal::Sink + 'static>(sink: impl FnOnce(Buf) -> K) -> String {
+    through_logbuf_with(false, sink)
+}
+
+/// [`through_logbuf`], with the spans' busy and idle times measured when `span_times`.
+fn through_logbuf_with<K: logbuf_journal::Sink + 'static>(
+    span_times: bool,
+    sink: impl FnOnce(Buf) -> K,
+) -> String {
     let out = Buf::default();
     let (layer, guard) = LogbufLayer::builder()
         .sink(sink(out.clone()))
         .policy(FullPolicy::Block)
+        .span_times(span_times)
         .build()
         .unwrap();
     let subscriber = tracing_subscriber::registry().with(layer);
@@ -359,4 +368,417 @@ fn json_with_every_option_is_fmt_s() {
     );
     assert_eq!(objects[0]["message"], "request done");
     assert!(objects.iter().any(|o| o["threadName"] == "helper"));
+}
+
+#[test]
+fn compact_text_is_fmt_s() {
+    let theirs = through_fmt(|w| {
+        tracing_subscriber::fmt::layer()
+            .compact()
+            .without_time()
+            .with_ansi(false)
+            .with_writer(w)
+    });
+    let ours = through_logbuf(|w| TextSink::new(w).with_format(|f| f.compact().without_time()));
+    assert_same_lines(&ours, &theirs);
+    assert_eq!(
+        ours.lines().next().unwrap(),
+        " INFO request: text_parity: request done user_id=42 latency_us=17.5 \
+         path=\"/api/v1/orders\" method=\"GET\" id=7"
+    );
+}
+
+#[test]
+fn compact_text_with_every_option_and_colours_is_fmt_s() {
+    let theirs = through_fmt(|w| {
+        tracing_subscriber::fmt::layer()
+            .compact()
+            .without_time()
+            .with_ansi(true)
+            .with_thread_names(true)
+            .with_thread_ids(true)
+            .with_file(true)
+            .with_line_number(true)
+            .with_writer(w)
+    });
+    let ours = through_logbuf(|w| {
+        TextSink::new(w).with_format(|f| {
+            f.compact()
+                .without_time()
+                .with_ansi(true)
+                .with_thread_names(true)
+                .with_thread_ids(true)
+                .with_file(true)
+                .with_line_number(true)
+        })
+    });
+    assert_same_lines(&ours, &theirs);
+    assert!(ours.contains("\x1b[1mrequest\x1b[0m:\x1b[1mdb\x1b[0m:"));
+    let theirs = through_fmt(|w| {
+        tracing_subscriber::fmt::layer()
+            .compact()
+            .without_time()
+            .with_ansi(false)
+            .with_target(false)
+            .with_file(true)
+            .with_writer(w)
+    });
+    let ours = through_logbuf(|w| {
+        TextSink::new(w).with_format(|f| {
+            f.compact()
+                .without_time()
+                .with_target(false)
+                .with_file(true)
+        })
+    });
+    assert_same_lines(&ours, &theirs);
+}
+
+/// The spans the program closes: `empty`, `db`, the helper's `job`, `request`.
+const CLOSES: usize = 4;
+
+/// Checks that `value` is a span time as `fmt` writes one (`1.25ms`, `35.4µs`, `120ns`,
+/// `3.00s`: three significant digits, two decimals under 10, one under 100, none above).
+fn assert_duration_shape(value: &str) {
+    let at = value
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or_else(|| panic!("no unit in {value:?}"));
+    let (number, unit) = value.split_at(at);
+    assert!(["ns", "µs", "ms", "s"].contains(&unit), "{value:?}");
+    let x: f64 = number.parse().unwrap();
+    let decimals = number.split('.').nth(1).map_or(0, str::len);
+    let want = if x < 10.0 {
+        2
+    } else if x < 100.0 {
+        1
+    } else {
+        0
+    };
+    // A value just under 10 or 100 rounds up with the decimals of the smaller range.
+    let rounded_up = (x == 10.0 && decimals == 2) || (x == 100.0 && decimals == 1);
+    assert!(decimals == want || rounded_up, "{value:?}");
+    if unit != "s" {
+        assert!(x < 1000.0, "{value:?}");
+    }
+}
+
+/// Replaces each span time after `key` (`time.busy=` in text, `"time.busy":"` in JSON) with
+/// `<T>`, checking its shape first: the times differ from run to run, their form must not.
+fn mask_durations(line: &str) -> String {
+    let mut line = line.to_owned();
+    for key in [
+        "time.busy=",
+        "time.idle=",
+        "\"time.busy\":\"",
+        "\"time.idle\":\"",
+    ] {
+        if let Some(at) = line.find(key) {
+            let start = at + key.len();
+            let len = line[start..].find([' ', '"']).unwrap_or(line.len() - start);
+            assert_duration_shape(&line[start..start + len]);
+            line.replace_range(start..start + len, "<T>");
+        }
+    }
+    line
+}
+
+/// Replaces the uptime at the start of `line` (`   0.001234567s `) with `<uptime>`, checking
+/// its shape first: seconds right-aligned to four places, a point, nine digits, `s`.
+fn mask_uptime(line: &str) -> String {
+    let time = line.trim_start();
+    let pad = line.len() - time.len();
+    let end = time.find(' ').unwrap();
+    let (secs, nanos) = time[..end]
+        .strip_suffix('s')
+        .unwrap()
+        .split_once('.')
+        .unwrap();
+    assert!(secs.bytes().all(|b| b.is_ascii_digit()), "{line:?}");
+    assert_eq!(pad + secs.len(), 4, "{line:?}");
+    assert!(
+        nanos.len() == 9 && nanos.bytes().all(|b| b.is_ascii_digit()),
+        "{line:?}"
+    );
+    format!("<uptime>{}", &time[end..])
+}
+
+fn assert_same_lines_with_closes(ours: &str, theirs: &str, mask: impl Fn(&str) -> String) {
+    let ours: Vec<String> = ours.lines().map(|l| mask_thread_ids(&mask(l))).collect();
+    let theirs: Vec<String> = theirs.lines().map(|l| mask_thread_ids(&mask(l))).collect();
+    assert_eq!(ours.len(), EVENTS + CLOSES, "{ours:#?}");
+    for (a, b) in ours.iter().zip(&theirs) {
+        assert_eq!(a, b);
+    }
+    assert_eq!(ours.len(), theirs.len());
+}
+
+#[test]
+fn span_close_lines_with_times_are_fmt_s() {
+    use tracing_subscriber::fmt::format::FmtSpan;
+    use tracing_subscriber::fmt::time::Uptime;
+
+    let theirs = through_fmt(|w| {
+        tracing_subscriber::fmt::layer()
+            .with_timer(Uptime::default())
+            .with_ansi(false)
+            .with_span_events(FmtSpan::CLOSE)
+            .with_writer(w)
+    });
+    let ours = through_logbuf_with(true, |w| {
+        TextSink::new(w)
+            .with_timestamps(Timestamps::Uptime)
+            .with_span_close(true)
+    });
+    let mask = |line: &str| mask_durations(&mask_uptime(line));
+    assert_same_lines_with_closes(&ours, &theirs, mask);
+    let closes: Vec<String> = ours
+        .lines()
+        .filter(|l| l.contains(" close "))
+        .map(mask)
+        .collect();
+    assert_eq!(
+        closes[0],
+        "<uptime> TRACE request{method=\"GET\" id=7 status=200 user=\"ada\"}:\
+         db{table=\"orders\" big=340282366920938463463374607431768211455}:empty: text_parity: \
+         close time.busy=<T> time.idle=<T>"
+    );
+    assert_eq!(closes.len(), CLOSES);
+
+    // Compact, with colours, file and line.
+    let theirs = through_fmt(|w| {
+        tracing_subscriber::fmt::layer()
+            .compact()
+            .with_timer(Uptime::default())
+            .with_ansi(false)
+            .with_file(true)
+            .with_line_number(true)
+            .with_span_events(FmtSpan::CLOSE)
+            .with_writer(w)
+    });
+    let ours = through_logbuf_with(true, |w| {
+        TextSink::new(w)
+            .compact()
+            .with_timestamps(Timestamps::Uptime)
+            .with_file(true)
+            .with_line_number(true)
+            .with_span_close(true)
+    });
+    assert_same_lines_with_closes(&ours, &theirs, mask);
+}
+
+/// Without the layer's span times, a close line ends at `close`: what `fmt` writes with its
+/// timing off (`without_time` turns off both its timestamps and its span times).
+#[test]
+fn span_close_lines_without_times_are_fmt_s_without_timing() {
+    use tracing_subscriber::fmt::format::FmtSpan;
+
+    let theirs = through_fmt(|w| {
+        tracing_subscriber::fmt::layer()
+            .without_time()
+            .with_ansi(true)
+            .with_span_events(FmtSpan::CLOSE)
+            .with_writer(w)
+    });
+    let ours = through_logbuf_with(false, |w| {
+        TextSink::new(w)
+            .without_time()
+            .with_ansi(true)
+            .with_span_close(true)
+    });
+    assert_same_lines_with_closes(&ours, &theirs, str::to_owned);
+    assert!(ours.contains("\x1b[1mjob\x1b[0m\x1b[1m{\x1b[0m\x1b[3mn\x1b[0m\x1b[2m=\x1b[0m1\x1b[1m}\x1b[0m\x1b[2m:\x1b[0m \x1b[2mtext_parity\x1b[0m\x1b[2m:\x1b[0m close\n"));
+    // Off by default.
+    let ours = through_logbuf_with(true, |w| TextSink::new(w).without_time());
+    assert_eq!(ours.lines().count(), EVENTS);
+}
+
+#[test]
+fn json_span_close_objects_are_fmt_s() {
+    use tracing_subscriber::fmt::format::FmtSpan;
+
+    let theirs = through_fmt(|w| {
+        tracing_subscriber::fmt::layer()
+            .json()
+            .with_span_events(FmtSpan::CLOSE)
+            .with_writer(w)
+    });
+    let theirs = without_log_fields(&theirs);
+    let ours = through_logbuf_with(true, |w| {
+        JsonSink::new(w).with_format(|f| f.with_span_close(true))
+    });
+    let parse = |text: &str| -> Vec<(Json, String)> {
+        text.lines()
+            .map(|line| {
+                let line = mask_durations(&mask_thread_ids(line));
+                let mut json: Json = serde_json::from_str(&line).unwrap();
+                let Some(Json::String(time)) = json.as_object_mut().unwrap().remove("timestamp")
+                else {
+                    panic!("no timestamp in {line}");
+                };
+                let rest = line.replacen(&format!("\"timestamp\":\"{time}\","), "", 1);
+                (json, rest)
+            })
+            .collect()
+    };
+    let (ours, theirs) = (parse(&ours), parse(&theirs));
+    assert_eq!(ours.len(), EVENTS + CLOSES);
+    for (a, b) in ours.iter().zip(&theirs) {
+        assert_eq!(a.0, b.0);
+        assert_eq!(a.1, b.1);
+    }
+    assert_eq!(ours.len(), theirs.len());
+    let closes: Vec<&Json> = ours
+        .iter()
+        .map(|(json, _)| json)
+        .filter(|j| j["fields"]["message"] == "close")
+        .collect();
+    assert_eq!(closes.len(), CLOSES);
+    assert_eq!(closes[0]["span"]["name"], "empty");
+    assert_eq!(closes[0]["spans"].as_array().unwrap().len(), 2);
+    assert_eq!(closes[0]["fields"]["time.busy"], "<T>");
+}
+
+/// A timestamp's shape: every digit as `0`, and the digits of a fraction of a second, whose
+/// number follows the value with chrono's `%.f`, as one `F`.
+fn time_shape(time: &str) -> String {
+    let mut shape = String::new();
+    let mut fraction = false;
+    for c in time.chars() {
+        match c {
+            '.' => {
+                fraction = true;
+                shape.push_str(".F");
+            }
+            c if c.is_ascii_digit() && fraction => {}
+            c if c.is_ascii_digit() => shape.push('0'),
+            c => {
+                fraction = false;
+                shape.push(c);
+            }
+        }
+    }
+    shape
+}
+
+/// Splits `fields` fields off the start of each line (the timestamp: some formats have
+/// spaces), checks that both sides' have the shape `want`, and compares the rest.
+fn assert_same_lines_after_time(ours: &str, theirs: &str, fields: usize, want: &str) {
+    let split = |text: &str| -> Vec<(String, String)> {
+        text.lines()
+            .map(|line| {
+                let mut parts = line.splitn(fields + 1, ' ');
+                let time: Vec<&str> = parts.by_ref().take(fields).collect();
+                (time.join(" "), parts.next().unwrap_or("").to_owned())
+            })
+            .collect()
+    };
+    let (ours, theirs) = (split(ours), split(theirs));
+    assert_eq!(ours.len(), EVENTS);
+    for (a, b) in ours.iter().zip(&theirs) {
+        assert_eq!(time_shape(&a.0), want, "{:?}", a.0);
+        assert_eq!(time_shape(&b.0), want, "{:?}", b.0);
+        assert_eq!(mask_thread_ids(&a.1), mask_thread_ids(&b.1));
+    }
+    assert_eq!(ours.len(), theirs.len());
+}
+
+#[test]
+fn custom_utc_and_local_timers_are_fmt_s() {
+    use tracing_subscriber::fmt::time::{ChronoLocal, ChronoUtc};
+
+    // fmt's `ChronoUtc::new(format)`.
+    let format = "%H:%M:%S%.3f";
+    let theirs = through_fmt(|w| {
+        tracing_subscriber::fmt::layer()
+            .with_timer(ChronoUtc::new(format.into()))
+            .with_ansi(false)
+            .with_writer(w)
+    });
+    let ours = through_logbuf(|w| TextSink::new(w).with_timestamps(Timestamps::Custom(format)));
+    assert_same_lines_after_time(&ours, &theirs, 1, "00:00:00.F");
+
+    // fmt's `ChronoLocal::new(format)`, with names, spaces and a literal `%`.
+    let format = "%a %d %b %Y %T %%";
+    let theirs = through_fmt(|w| {
+        tracing_subscriber::fmt::layer()
+            .with_timer(ChronoLocal::new(format.into()))
+            .with_ansi(false)
+            .with_writer(w)
+    });
+    let ours =
+        through_logbuf(|w| TextSink::new(w).with_timestamps(Timestamps::CustomLocal(format)));
+    let want = time_shape(&ours.splitn(7, ' ').take(6).collect::<Vec<_>>().join(" "));
+    // `Fri 00 Dec 0000 00:00:00 %`, today's names.
+    let names: Vec<&str> = want.split(' ').collect();
+    assert!(
+        names[0].len() == 3 && names[0].bytes().all(|b| b.is_ascii_alphabetic()),
+        "{want}"
+    );
+    assert!(
+        names[2].len() == 3 && names[2].bytes().all(|b| b.is_ascii_alphabetic()),
+        "{want}"
+    );
+    assert_eq!(
+        &want[3..],
+        " 00 ".to_owned() + names[2] + " 0000 00:00:00 %"
+    );
+    assert_same_lines_after_time(&ours, &theirs, 6, &want);
+
+    // fmt's `ChronoLocal::rfc_3339()`, as a custom local format.
+    let theirs = through_fmt(|w| {
+        tracing_subscriber::fmt::layer()
+            .with_timer(ChronoLocal::rfc_3339())
+            .with_ansi(false)
+            .with_writer(w)
+    });
+    let ours = through_logbuf(|w| {
+        TextSink::new(w).with_timestamps(Timestamps::CustomLocal("%Y-%m-%dT%H:%M:%S%.f%:z"))
+    });
+    let want = time_shape(ours.split(' ').next().unwrap());
+    assert!(want.starts_with("0000-00-00T00:00:00.F"), "{want}");
+    assert_same_lines_after_time(&ours, &theirs, 1, &want);
+}
+
+#[test]
+fn json_timers_are_fmt_s() {
+    use tracing_subscriber::fmt::time::{ChronoUtc, Uptime};
+
+    let timestamps = |text: &str| -> Vec<String> {
+        text.lines()
+            .map(|line| {
+                let json: Json = serde_json::from_str(line).unwrap();
+                json["timestamp"].as_str().unwrap().to_owned()
+            })
+            .collect()
+    };
+    let theirs = through_fmt(|w| {
+        tracing_subscriber::fmt::layer()
+            .json()
+            .with_timer(ChronoUtc::new("%s%.6f".into()))
+            .with_writer(w)
+    });
+    let ours = through_logbuf(|w| {
+        JsonSink::new(w).with_format(|f| f.with_timestamps(Timestamps::Custom("%s%.6f")))
+    });
+    let (ours, theirs) = (timestamps(&ours), timestamps(&theirs));
+    assert_eq!(ours.len(), EVENTS);
+    assert_eq!(theirs.len(), EVENTS);
+    for (a, b) in ours.iter().zip(&theirs) {
+        assert_eq!(time_shape(a), time_shape(b));
+        // Seconds since the epoch, both from this run: a minute apart at most.
+        let secs = |t: &str| t.split('.').next().unwrap().parse::<u64>().unwrap();
+        assert!(secs(a).abs_diff(secs(b)) < 60, "{a} {b}");
+    }
+
+    let theirs = through_fmt(|w| {
+        tracing_subscriber::fmt::layer()
+            .json()
+            .with_timer(Uptime::default())
+            .with_writer(w)
+    });
+    let ours =
+        through_logbuf(|w| JsonSink::new(w).with_format(|f| f.with_timestamps(Timestamps::Uptime)));
+    for time in timestamps(&ours).iter().chain(&timestamps(&theirs)) {
+        mask_uptime(&format!("{time} x"));
+    }
 }

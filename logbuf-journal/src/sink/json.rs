@@ -10,7 +10,7 @@
 //!
 //! | key | what | option |
 //! |:--|:--|:--|
-//! | `timestamp` | RFC 3339, UTC (`…Z`) or local (`…+01:00`), microseconds | [`JsonFormat::with_timestamps`] |
+//! | `timestamp` | RFC 3339, UTC (`…Z`) or local (`…+01:00`), microseconds; or the uptime or a custom format ([`Timestamps`]) | [`JsonFormat::with_timestamps`] |
 //! | `level` | `"TRACE"` … `"ERROR"` | [`JsonFormat::with_level`] |
 //! | `fields` | the event's fields, `message` among them | [`JsonFormat::flatten_event`] puts them at the top level instead |
 //! | `target` | the event's target | [`JsonFormat::with_target`] |
@@ -47,12 +47,12 @@ use crate::IdMap;
 use std::io::{self, Write};
 
 use super::text::{
-    Bytes, DROP_TARGET, DropReport, Lines, Target, TimeFormatter, Timestamps, decode, field_name,
-    hex_bytes, push_i64, push_u64,
+    Bytes, DROP_TARGET, DropReport, Lines, SpanClosing, Target, TimeFormatter, Timestamps, decode,
+    field_name, hex_bytes, push_duration, push_i64, push_u64,
 };
 use super::{Entry, Sink};
 use crate::read::{EventInContext, OwnedValue, Span};
-use crate::wire::{Level, Record, Value};
+use crate::wire::{Level, Record, SpanClose, SpanCloseTimes, Value};
 use std::fmt::Write as _;
 
 // === impl JsonFormat ===
@@ -96,6 +96,7 @@ pub struct JsonFormat {
     thread_ids: bool,
     file: bool,
     line_number: bool,
+    span_close: bool,
     time: TimeFormatter,
 }
 
@@ -119,8 +120,32 @@ impl JsonFormat {
             thread_ids: false,
             file: false,
             line_number: false,
-            time: TimeFormatter::default(),
+            span_close: false,
+            time: TimeFormatter::json(),
         }
+    }
+
+    /// An object when a span closes, as `fmt().json()` with `with_span_events(FmtSpan::CLOSE)`
+    /// writes it: the keys of an event's object, with the span's level, target, file and line,
+    /// the fields `message` (`"close"`), `time.busy` and `time.idle` (strings, `"1.25ms"`),
+    /// the span as `span` and the spans it is in as `spans` (outermost first, not the span
+    /// itself; `[]` for a span at the root). `fmt` writes as `spans` the spans the closing
+    /// thread is in, which are the same for a span closed inside the spans it was made in,
+    /// as spans usually are.
+    ///
+    /// The times are there only when the journal has them, as for the text sink
+    /// ([`TextFormat::with_span_close`](super::text::TextFormat::with_span_close)), which
+    /// also says which thread is shown. Default off.
+    ///
+    /// ```
+    /// use logbuf_journal::sink::json::JsonSink;
+    ///
+    /// let sink = JsonSink::stdout().with_format(|f| f.with_span_close(true));
+    /// # drop(sink);
+    /// ```
+    pub fn with_span_close(mut self, on: bool) -> Self {
+        self.span_close = on;
+        self
     }
 
     /// How to write `timestamp`; [`Timestamps::None`] leaves the key out. Default
@@ -193,25 +218,20 @@ impl JsonFormat {
 
     /// [`JsonFormat::render`] with the spans' objects taken from `spans` where it has them.
     fn render_with(&self, event: &EventInContext<'_>, spans: &IdMap<Vec<u8>>, out: &mut Vec<u8>) {
-        let span_object = |span: &Span, out: &mut Vec<u8>| match spans.get(&span.id) {
-            Some(object) => out.extend_from_slice(object),
-            None => span_object(span, out),
-        };
         let callsite = event.callsite;
-        let mut obj = Object::open(out);
-        if self.timestamps != Timestamps::None
-            && let Some(nanos) = event.unix_nanos
-        {
-            let out = obj.key("timestamp");
-            out.push(b'"');
-            self.time.write(self.timestamps, nanos, out);
-            out.push(b'"');
-        }
-        if self.level {
-            string(level_name(callsite.level), obj.key("level"));
-        }
+        let head = Head {
+            unix_nanos: event.unix_nanos,
+            level: callsite.level,
+            target: &callsite.target,
+            file: callsite.file.as_deref(),
+            line: callsite.line,
+            thread: event.event.thread,
+            thread_name: event.thread_name,
+        };
         let names = callsite.fields.iter().map(String::as_str);
         let values = event.event.values.iter().map(Field::Wire);
+        let current = event.spans.last().copied();
+        let mut obj = self.object_start(&head, out);
         if self.flatten_event {
             fields(&mut obj, names.zip(values));
         } else {
@@ -219,28 +239,130 @@ impl JsonFormat {
             fields(&mut inner, names.zip(values));
             inner.close();
         }
+        self.object_end(obj, &head, current, &event.spans, spans);
+    }
+
+    /// Appends the object for a span's close ([`JsonFormat::with_span_close`]), with a line
+    /// feed, to `out`.
+    ///
+    /// ```
+    /// use logbuf_journal::read::Context;
+    /// use logbuf_journal::sink::json::JsonFormat;
+    /// use logbuf_journal::sink::text::{SpanClosing, Timestamps};
+    /// use logbuf_journal::wire::{Callsite, CallsiteKind, Level, Record, SpanCloseTimes, SpanNew};
+    ///
+    /// let mut context = Context::new();
+    /// context.apply(&Record::Callsite(Callsite { id: 1, kind: CallsiteKind::Span,
+    ///     level: Level::Info, target: "app", name: "job", module_path: None, file: None,
+    ///     line: None, fields: vec![] }));
+    /// context.apply(&Record::SpanNew(SpanNew { id: 4, parent: None, callsite: 1, time: 0,
+    ///     thread: 1, values: vec![] }));
+    /// let close = Record::SpanCloseTimes(SpanCloseTimes { id: 4, time: 0, busy: 1_250_000,
+    ///     idle: 35_400 });
+    /// let mut line = Vec::new();
+    /// JsonFormat::new().render_close(&SpanClosing::new(&context, &close).unwrap(), &mut line);
+    /// assert_eq!(
+    ///     String::from_utf8(line).unwrap(),
+    ///     "{\"level\":\"INFO\",\"fields\":{\"message\":\"close\",\"time.busy\":\"1.25ms\",\
+    ///      \"time.idle\":\"35.4µs\"},\"target\":\"app\",\"span\":{\"name\":\"job\"},\
+    ///      \"spans\":[]}\n",
+    /// );
+    /// ```
+    pub fn render_close(&self, closing: &SpanClosing<'_>, out: &mut Vec<u8>) {
+        self.render_close_with(closing, &IdMap::default(), out);
+    }
+
+    fn render_close_with(
+        &self,
+        closing: &SpanClosing<'_>,
+        spans: &IdMap<Vec<u8>>,
+        out: &mut Vec<u8>,
+    ) {
+        let callsite = &closing.span.callsite;
+        let head = Head {
+            unix_nanos: closing.unix_nanos,
+            level: callsite.level,
+            target: &callsite.target,
+            file: callsite.file.as_deref(),
+            line: callsite.line,
+            thread: closing.span.thread,
+            thread_name: closing.thread_name,
+        };
+        let around = &closing.scope[..closing.scope.len().saturating_sub(1)];
+        let members = |obj: &mut Object<'_>| {
+            string("close", obj.key("message"));
+            if let Some((busy, idle)) = closing.times {
+                for (key, nanos) in [("time.busy", busy), ("time.idle", idle)] {
+                    let out = obj.key(key);
+                    out.push(b'"');
+                    push_duration(out, nanos);
+                    out.push(b'"');
+                }
+            }
+        };
+        let mut obj = self.object_start(&head, out);
+        if self.flatten_event {
+            members(&mut obj);
+        } else {
+            let mut inner = Object::open(obj.key("fields"));
+            members(&mut inner);
+            inner.close();
+        }
+        self.object_end(obj, &head, Some(closing.span), around, spans);
+    }
+
+    /// Opens an object and writes what comes before its fields: `timestamp`, `level`.
+    #[inline(always)]
+    fn object_start<'o>(&self, head: &Head<'_>, out: &'o mut Vec<u8>) -> Object<'o> {
+        let mut obj = Object::open(out);
+        if !matches!(self.timestamps, Timestamps::None)
+            && let Some(nanos) = head.unix_nanos
+        {
+            self.timestamp(&mut obj, nanos);
+        }
+        if self.level {
+            string(level_name(head.level), obj.key("level"));
+        }
+        obj
+    }
+
+    /// Writes what comes after an object's fields, `current` as `span` and, when there is one,
+    /// `list` as `spans`, and closes it and the line.
+    #[inline(always)]
+    fn object_end(
+        &self,
+        mut obj: Object<'_>,
+        head: &Head<'_>,
+        current: Option<&Span>,
+        list: &[&Span],
+        spans: &IdMap<Vec<u8>>,
+    ) {
+        let span_object = |span: &Span, out: &mut Vec<u8>| match spans.get(&span.id) {
+            Some(object) => out.extend_from_slice(object),
+            None => span_object(span, out),
+        };
         if self.target {
-            string(&callsite.target, obj.key("target"));
+            string(head.target, obj.key("target"));
         }
         if self.file
-            && let Some(file) = &callsite.file
+            && let Some(file) = head.file
         {
             string(file, obj.key("filename"));
         }
         if self.line_number
-            && let Some(line) = callsite.line
+            && let Some(line) = head.line
         {
             push_u64(obj.key("line_number"), u64::from(line), 1);
         }
         if self.current_span
-            && let Some(span) = event.spans.last()
+            && let Some(span) = current
         {
             span_object(span, obj.key("span"));
         }
-        if self.span_list && !event.spans.is_empty() {
+        if self.span_list && current.is_some() {
             let out = obj.key("spans");
             out.push(b'[');
-            for (i, span) in event.spans.iter().enumerate() {
+            for (i, span) in list.iter().enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }
@@ -249,17 +371,27 @@ impl JsonFormat {
             out.push(b']');
         }
         if self.thread_names {
-            match event.thread_name {
+            match head.thread_name {
                 Some(name) => string(name, obj.key("threadName")),
-                None => thread_id(event.event.thread, obj.key("threadName")),
+                None => thread_id(head.thread, obj.key("threadName")),
             }
         }
         if self.thread_ids {
-            thread_id(event.event.thread, obj.key("threadId"));
+            thread_id(head.thread, obj.key("threadId"));
         }
-        obj.close();
-        out.push(b'\n');
+        obj.close_line();
     }
+}
+
+/// What an object says besides its fields and spans.
+struct Head<'a> {
+    unix_nanos: Option<u64>,
+    level: Level,
+    target: &'a str,
+    file: Option<&'a str>,
+    line: Option<u32>,
+    thread: u64,
+    thread_name: Option<&'a str>,
 }
 
 impl JsonFormat {
@@ -289,13 +421,10 @@ impl JsonFormat {
     pub fn render_dropped(&self, report: &DropReport<'_>, out: &mut Vec<u8>) {
         let thread = report.dropped.thread;
         let mut obj = Object::open(out);
-        if self.timestamps != Timestamps::None
+        if !matches!(self.timestamps, Timestamps::None)
             && let Some(nanos) = report.unix_nanos
         {
-            let out = obj.key("timestamp");
-            out.push(b'"');
-            self.time.write(self.timestamps, nanos, out);
-            out.push(b'"');
+            self.timestamp(&mut obj, nanos);
         }
         if self.level {
             string(level_name(Level::Warn), obj.key("level"));
@@ -340,6 +469,23 @@ impl JsonFormat {
     }
 }
 
+impl JsonFormat {
+    /// `timestamp`, the first member of `obj`; left out when there is no time to write (a
+    /// custom format chrono cannot use, a year past 9999).
+    #[inline]
+    fn timestamp(&self, obj: &mut Object<'_>, nanos: u64) {
+        let mark = obj.out.len();
+        let out = obj.key("timestamp");
+        out.push(b'"');
+        let written = self.time.write(self.timestamps, nanos, out);
+        out.push(b'"');
+        if !written {
+            obj.out.truncate(mark);
+            obj.first = true;
+        }
+    }
+}
+
 fn thread_id(thread: u64, out: &mut Vec<u8>) {
     let _ = write!(Bytes(out), "\"ThreadId({thread})\"");
 }
@@ -379,6 +525,11 @@ impl<'o> Object<'o> {
 
     fn close(self) {
         self.out.push(b'}');
+    }
+
+    /// Closes the object and the line.
+    fn close_line(self) {
+        self.out.extend_from_slice(b"}\n");
     }
 }
 
@@ -616,12 +767,21 @@ impl JsonSink {
         let changed = match &record {
             Record::SpanNew(new) => Some(new.id),
             Record::SpanRecord(update) => Some(update.id),
-            Record::SpanClose(close) => {
-                self.spans.remove(&close.id);
+            Record::SpanClose(SpanClose { id, .. })
+            | Record::SpanCloseTimes(SpanCloseTimes { id, .. }) => {
+                if self.format.span_close {
+                    let (format, spans) = (&self.format, &self.spans);
+                    self.lines.write_with(|context, out| {
+                        if let Some(closing) = SpanClosing::new(context, &record) {
+                            format.render_close_with(&closing, spans, out);
+                        }
+                    })?;
+                }
+                self.spans.remove(id);
                 None
             }
-            Record::SpanCloseTimes(close) => {
-                self.spans.remove(&close.id);
+            Record::Clock(pair) => {
+                self.format.time.start_at(pair.unix_nanos);
                 None
             }
             _ => None,
@@ -682,5 +842,51 @@ mod tests {
         assert!(!json.chars().any(|c| c.is_control()));
         let back: String = serde_json::from_str(&json).unwrap();
         assert_eq!(back, text);
+    }
+
+    #[test]
+    fn a_timestamp_that_cannot_be_written_is_left_out() {
+        use crate::read::Context;
+        use crate::wire::{Callsite, CallsiteKind, Clock, Event};
+        let mut context = Context::new();
+        context.apply(&Record::Clock(Clock {
+            ticks: 0,
+            unix_nanos: 1_795_934_400_123_456_789,
+        }));
+        context.apply(&Record::Callsite(Callsite {
+            id: 1,
+            kind: CallsiteKind::Event,
+            level: Level::Info,
+            target: "app",
+            name: "event",
+            module_path: None,
+            file: None,
+            line: None,
+            fields: vec!["message"],
+        }));
+        let event = || Event {
+            callsite: 1,
+            time: 0,
+            thread: 1,
+            parent: None,
+            values: vec![Value::Debug("hi")],
+        };
+        let render = |timestamps| {
+            let mut line = Vec::new();
+            JsonFormat::new()
+                .with_timestamps(timestamps)
+                .render(&context.event(event()).unwrap(), &mut line);
+            String::from_utf8(line).unwrap()
+        };
+        let rest = "\"level\":\"INFO\",\"fields\":{\"message\":\"hi\"},\"target\":\"app\"}\n";
+        assert_eq!(render(Timestamps::Custom("%Q")), format!("{{{rest}"));
+        assert_eq!(
+            render(Timestamps::Custom("%H\"%n")),
+            format!("{{\"timestamp\":\"06\\\"\\n\",{rest}")
+        );
+        assert_eq!(
+            render(Timestamps::Uptime),
+            format!("{{\"timestamp\":\"   0.000000000s\",{rest}")
+        );
     }
 }

@@ -296,9 +296,15 @@ impl SyslogFormat {
 
     /// How to write `TIMESTAMP`: [`Timestamps::Local`] (the default, with the offset),
     /// [`Timestamps::Rfc3339Utc`], or [`Timestamps::None`] for `-` (the daemon then uses the
-    /// time it received the message).
+    /// time it received the message). A syslog timestamp is RFC 3339: the other forms are
+    /// taken as [`Timestamps::Local`] ([`Timestamps::CustomLocal`]) or
+    /// [`Timestamps::Rfc3339Utc`] ([`Timestamps::Custom`], [`Timestamps::Uptime`]).
     pub fn with_timestamps(mut self, timestamps: Timestamps) -> Self {
-        self.timestamps = timestamps;
+        self.timestamps = match timestamps {
+            Timestamps::CustomLocal(_) => Timestamps::Local,
+            Timestamps::Custom(_) | Timestamps::Uptime => Timestamps::Rfc3339Utc,
+            other => other,
+        };
         self
     }
 
@@ -466,7 +472,7 @@ impl SyslogFormat {
             return;
         }
         out.extend_from_slice(b"1 ");
-        let stamped = self.timestamps != Timestamps::None
+        let stamped = !matches!(self.timestamps, Timestamps::None)
             && unix_nanos.is_some_and(|nanos| self.time.write(self.timestamps, nanos, out));
         if !stamped {
             out.push(b'-');

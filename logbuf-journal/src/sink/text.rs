@@ -25,6 +25,11 @@
 //! returns are written as `\n` and `\r`, and other control characters (ESC among them) as
 //! `fmt` writes the ones it escapes (`\x1b`, `\x7f`, `\u{9b}`). Tabs stay as they are.
 //!
+//! That is the default layout, [`Layout::Full`]. [`Layout::Compact`] is `fmt`'s compact one
+//! and [`Layout::EnvLogger`] env_logger's default format ([`TextFormat::env_logger`]);
+//! [`TextFormat::with_span_close`] adds a line when a span closes, as `fmt`'s `FmtSpan::CLOSE`
+//! does; [`Timestamps`] has `fmt`'s timers (UTC, local, uptime, strftime-like formats).
+//!
 //! A span's fields are shown as `fmt` shows them: the values it was created with, then the
 //! values recorded on it later, in the order they were recorded (a field recorded twice shows
 //! twice). [`TextSink`] keeps each open span's fields as text, written once when the span opens
@@ -70,7 +75,7 @@
 
 use crate::IdMap;
 use std::any::Any;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
 use std::fmt::{self, Write as _};
 use std::fs::File;
@@ -82,6 +87,16 @@ use crate::rotate::RotatingFile;
 use crate::wire::{Dropped, Level, Record, Value};
 
 /// How a sink writes each event's time.
+///
+/// ```
+/// use logbuf_journal::sink::text::{TextSink, Timestamps};
+///
+/// // fmt's `with_timer(ChronoUtc::new("%H:%M:%S%.3f".into()))`:
+/// let sink = TextSink::stderr().with_timestamps(Timestamps::Custom("%H:%M:%S%.3f"));
+/// // fmt's `with_timer(Uptime::default())`: `   1.000250000s`.
+/// let sink = sink.with_timestamps(Timestamps::Uptime);
+/// # drop(sink);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Timestamps {
     /// RFC 3339 in UTC with microseconds, `2026-11-29T06:40:00.123456Z`, as `fmt`'s default
@@ -89,8 +104,21 @@ pub enum Timestamps {
     #[default]
     Rfc3339Utc,
     /// RFC 3339 in the local time zone with microseconds and the offset,
-    /// `2026-11-29T07:40:00.123456+01:00`, as `fmt`'s `ChronoLocal` timer writes it.
+    /// `2026-11-29T07:40:00.123456+01:00`. (`fmt`'s `ChronoLocal::rfc_3339()` writes as many
+    /// decimals as the time needs, up to nine:
+    /// [`Timestamps::CustomLocal`]`("%Y-%m-%dT%H:%M:%S%.f%:z")` writes exactly that.)
     Local,
+    /// Time since the journal started (its first clock record the sink saw; for
+    /// [`TextFormat::render`] alone, the first time it rendered), as `fmt`'s `Uptime` timer
+    /// writes it: seconds right-aligned to four places, then nine decimals, `   1.000250000s`.
+    Uptime,
+    /// The UTC time in a strftime-like format of chrono's
+    /// ([`chrono::format::strftime`]), as `fmt`'s `ChronoUtc::new(format)` writes it: `%Y`,
+    /// `%m`, `%d`, `%H`, `%M`, `%S`, `%.3f` and so on. A format chrono cannot use writes no
+    /// timestamp. A format made at run time can be given with [`String::leak`].
+    Custom(&'static str),
+    /// [`Timestamps::Custom`] in the local time zone, as `fmt`'s `ChronoLocal::new(format)`.
+    CustomLocal(&'static str),
     /// No timestamp.
     None,
 }
@@ -98,28 +126,67 @@ pub enum Timestamps {
 /// Formats wall-clock times, keeping the text of the last second it formatted.
 #[derive(Debug, Default)]
 pub(crate) struct TimeFormatter {
-    /// The form and second last formatted, and its `YYYY-MM-DDTHH:MM:SS` (then, for local
-    /// time, the offset `+HH:MM` in bytes 19..25).
-    cache: Cell<Option<(Timestamps, u64, [u8; 25])>>,
+    /// Whether local, the second last formatted, and its `YYYY-MM-DDTHH:MM:SS` (then, for
+    /// local time, the offset `+HH:MM` in bytes 19..25).
+    cache: Cell<Option<(bool, u64, [u8; 25])>>,
+    /// For custom formats without parts finer than a second: the format and second last
+    /// formatted, and the text.
+    custom: RefCell<Option<(Timestamps, u64, Vec<u8>)>>,
+    /// Where [`Timestamps::Uptime`] counts from, in nanoseconds since the Unix epoch.
+    start: Cell<Option<u64>>,
+    /// Custom formats' text is escaped for a JSON string rather than for a line of text.
+    json: bool,
 }
 
 impl Clone for TimeFormatter {
     fn clone(&self) -> Self {
-        Self::default()
+        Self {
+            start: self.start.clone(),
+            json: self.json,
+            ..Self::default()
+        }
     }
 }
 
 impl TimeFormatter {
+    /// A formatter whose custom formats' text goes into JSON strings.
+    pub(crate) fn json() -> Self {
+        Self {
+            json: true,
+            ..Self::default()
+        }
+    }
+
+    /// Sets where [`Timestamps::Uptime`] counts from, unless it is set already.
+    pub(crate) fn start_at(&self, unix_nanos: u64) {
+        if self.start.get().is_none() {
+            self.start.set(Some(unix_nanos));
+        }
+    }
+
     /// Appends the time `unix_nanos` in the form `kind` asks for; `false` if there is nothing
     /// to write (no timestamps, or a time out of range).
+    #[inline]
     pub(crate) fn write(&self, kind: Timestamps, unix_nanos: u64, out: &mut Vec<u8>) -> bool {
+        let local = match kind {
+            Timestamps::Rfc3339Utc => false,
+            Timestamps::Local => true,
+            Timestamps::None => return false,
+            Timestamps::Uptime => {
+                self.uptime(unix_nanos, out);
+                return true;
+            }
+            Timestamps::Custom(format) | Timestamps::CustomLocal(format) => {
+                return self.custom(kind, format, unix_nanos, out);
+            }
+        };
         let secs = unix_nanos / 1_000_000_000;
         let micros = (unix_nanos % 1_000_000_000) / 1_000;
         let text = match self.cache.get() {
-            Some((form, cached, text)) if form == kind && cached == secs => text,
-            _ => match second_text(kind, secs) {
+            Some((form, cached, text)) if form == local && cached == secs => text,
+            _ => match second_text(local, secs) {
                 Some(text) => {
-                    self.cache.set(Some((kind, secs, text)));
+                    self.cache.set(Some((local, secs, text)));
                     text
                 }
                 None => return false,
@@ -128,31 +195,121 @@ impl TimeFormatter {
         out.extend_from_slice(&text[..19]);
         out.push(b'.');
         push_u64(out, micros, 6);
-        match kind {
-            Timestamps::Local => out.extend_from_slice(&text[19..25]),
-            _ => out.push(b'Z'),
+        if local {
+            out.extend_from_slice(&text[19..25]);
+        } else {
+            out.push(b'Z');
+        }
+        true
+    }
+
+    /// Time since the start: `   1.000250000s`.
+    #[inline(never)]
+    fn uptime(&self, unix_nanos: u64, out: &mut Vec<u8>) {
+        self.start_at(unix_nanos);
+        let since = unix_nanos.saturating_sub(self.start.get().unwrap_or(unix_nanos));
+        let secs = since / 1_000_000_000;
+        if secs < 1000 {
+            out.extend(std::iter::repeat_n(b' ', 4 - decimal_len(secs)));
+        }
+        push_u64(out, secs, 1);
+        out.push(b'.');
+        push_u64(out, since % 1_000_000_000, 9);
+        out.push(b's');
+    }
+
+    /// A custom format: from the cache when it has no part finer than a second and the second
+    /// is the one formatted last.
+    #[inline(never)]
+    fn custom(&self, kind: Timestamps, format: &str, unix_nanos: u64, out: &mut Vec<u8>) -> bool {
+        let secs = unix_nanos / 1_000_000_000;
+        let per_second = !has_subsecond(format);
+        if per_second
+            && let Some((form, cached, text)) = &*self.custom.borrow()
+            && *form == kind
+            && *cached == secs
+        {
+            out.extend_from_slice(text);
+            return true;
+        }
+        let start = out.len();
+        let Ok(nanos) = i64::try_from(unix_nanos) else {
+            return false;
+        };
+        let utc = chrono::DateTime::from_timestamp_nanos(nanos);
+        let items = chrono::format::StrftimeItems::new(format);
+        let written = if matches!(kind, Timestamps::CustomLocal(_)) {
+            let local = utc.with_timezone(&chrono::Local);
+            write!(Bytes(out), "{}", local.format_with_items(items))
+        } else {
+            write!(Bytes(out), "{}", utc.format_with_items(items))
+        };
+        if written.is_err() {
+            out.truncate(start);
+            return false;
+        }
+        // A format may hold anything (`%n`, `%t`, quotes): escaped as the sink escapes text,
+        // so that a line stays one line and a JSON string stays valid.
+        let special =
+            |b: &u8| TEXT_SPECIAL[usize::from(*b)] || (self.json && (*b == b'"' || *b == b'\\'));
+        if out[start..].iter().any(special) {
+            let raw = String::from_utf8_lossy(&out[start..]).into_owned();
+            out.truncate(start);
+            if self.json {
+                super::json::string(&raw, out);
+                // Without the quotes `string` puts around it.
+                out.remove(start);
+                out.pop();
+            } else {
+                escape_into(&raw, out);
+            }
+        }
+        if per_second {
+            *self.custom.borrow_mut() = Some((kind, secs, out[start..].to_vec()));
         }
         true
     }
 }
 
+/// Digits of `v` in decimal.
+fn decimal_len(v: u64) -> usize {
+    v.checked_ilog10().map_or(1, |d| d as usize + 1)
+}
+
+/// Whether a strftime format may write a part of a second (`%f`, `%.3f`, `%+`, ...), or
+/// something else that is not the same all through a second: such formats are formatted
+/// for every line.
+fn has_subsecond(format: &str) -> bool {
+    let mut rest = format;
+    while let Some(at) = rest.find('%') {
+        rest = &rest[at + 1..];
+        // Padding and width modifiers, then the specifier (`%%` is a literal percent sign).
+        let spec = rest.trim_start_matches([
+            '-', '_', '0', '.', ':', '#', '1', '2', '3', '4', '5', '6', '7', '8', '9',
+        ]);
+        match spec.chars().next() {
+            Some('f' | '+') => return true,
+            Some(c) => rest = &spec[c.len_utf8()..],
+            None => break,
+        }
+    }
+    false
+}
+
 /// `YYYY-MM-DDTHH:MM:SS` and, for local time, the offset.
-fn second_text(kind: Timestamps, secs: u64) -> Option<[u8; 25]> {
+fn second_text(local: bool, secs: u64) -> Option<[u8; 25]> {
     let secs = i64::try_from(secs).ok()?;
     let utc = chrono::DateTime::from_timestamp(secs, 0)?;
     let mut text = [b' '; 25];
     let mut cursor = io::Cursor::new(&mut text[..]);
-    let written = match kind {
-        Timestamps::Rfc3339Utc => write!(cursor, "{}", utc.format("%Y-%m-%dT%H:%M:%S")),
-        Timestamps::Local => {
-            let local = utc.with_timezone(&chrono::Local);
-            write!(cursor, "{}", local.format("%Y-%m-%dT%H:%M:%S%:z"))
-        }
-        Timestamps::None => return None,
+    let written = if local {
+        let local = utc.with_timezone(&chrono::Local);
+        write!(cursor, "{}", local.format("%Y-%m-%dT%H:%M:%S%:z"))
+    } else {
+        write!(cursor, "{}", utc.format("%Y-%m-%dT%H:%M:%S"))
     };
     // Years past 9999 do not fit the form; leave them out rather than misalign.
-    (written.is_ok() && cursor.position() == if kind == Timestamps::Local { 25 } else { 19 })
-        .then_some(text)
+    (written.is_ok() && cursor.position() == if local { 25 } else { 19 }).then_some(text)
 }
 
 /// `fmt::Write` into a byte buffer.
@@ -305,6 +462,7 @@ const RESET: &str = "\x1b[0m";
 const DIMMED: &str = "\x1b[2m";
 const BOLD: &str = "\x1b[1m";
 const ITALIC: &str = "\x1b[3m";
+const BRIGHT_BLACK: &str = "\x1b[90m";
 
 fn level_text(level: Level) -> (&'static str, &'static str) {
     match level {
@@ -314,6 +472,90 @@ fn level_text(level: Level) -> (&'static str, &'static str) {
         Level::Warn => (" WARN", "\x1b[33m"),
         Level::Error => ("ERROR", "\x1b[31m"),
     }
+}
+
+/// A level as env_logger writes it: padded to five characters, and its colour.
+fn env_logger_level(level: Level) -> (&'static str, &'static str) {
+    match level {
+        Level::Trace => ("TRACE", "\x1b[36m"),
+        Level::Debug => ("DEBUG", "\x1b[34m"),
+        Level::Info => ("INFO ", "\x1b[32m"),
+        Level::Warn => ("WARN ", "\x1b[33m"),
+        Level::Error => ("ERROR", "\x1b[1m\x1b[31m"),
+    }
+}
+
+/// A span's busy or idle time as `fmt` writes it in close lines: three significant digits
+/// at most, in ns, µs, ms or s (`1.25ms`, `35.4µs`, `120s`).
+pub(crate) fn push_duration(out: &mut Vec<u8>, nanos: u64) {
+    let mut value = nanos as f64;
+    for unit in ["ns", "µs", "ms"] {
+        if value < 1000.0 {
+            let decimals = if value < 10.0 {
+                2
+            } else if value < 100.0 {
+                1
+            } else {
+                0
+            };
+            let _ = write!(Bytes(out), "{value:.decimals$}{unit}");
+            return;
+        }
+        value /= 1000.0;
+    }
+    let decimals = if value < 10.0 {
+        2
+    } else if value < 100.0 {
+        1
+    } else {
+        0
+    };
+    let _ = write!(Bytes(out), "{value:.decimals$}s");
+}
+
+/// What a line says before its message and fields, from an event, a span's close or a drop
+/// report.
+struct LineHead<'a> {
+    unix_nanos: Option<u64>,
+    level: Level,
+    thread: u64,
+    thread_name: Option<&'a str>,
+    target: &'a str,
+    file: Option<&'a str>,
+    line: Option<u32>,
+}
+
+/// How a [`TextFormat`] lays out its lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Layout {
+    /// `fmt`'s default (`Full`) layout: the spans with their fields before the target, the
+    /// message and fields after it.
+    ///
+    /// ```text
+    /// 2026-11-29T06:40:00.123456Z  INFO request{path="/users"}:db{table="users"}: app::db: query done rows=3
+    /// ```
+    #[default]
+    Full,
+    /// `fmt`'s compact layout (`fmt().compact()`): the span names before the target, their
+    /// fields after the event's, outermost first.
+    ///
+    /// ```text
+    /// 2026-11-29T06:40:00.123456Z  INFO request:db: app::db: query done rows=3 path="/users" table="users"
+    /// ```
+    Compact,
+    /// env_logger's default format: the header in brackets (the timestamp, the level padded
+    /// to five characters, the file and line when asked for, the target unless it is empty),
+    /// then the message and the other fields as env_logger writes key-values (` key=value`,
+    /// each value as its `Display` writes it: strings unquoted, `1e300` in full). Spans, thread names and thread ids are not shown, as env_logger has
+    /// none. [`TextFormat::env_logger`] also sets env_logger's timestamps.
+    ///
+    /// ```text
+    /// [2026-12-04T19:46:07Z INFO  my_crate::db] connected to pg user=ada
+    /// ```
+    ///
+    /// Unlike env_logger, a message with a line feed stays on one line (`\n`, as in the other
+    /// layouts) rather than going on to indented lines.
+    EnvLogger,
 }
 
 // === impl TextFormat ===
@@ -352,6 +594,8 @@ pub struct TextFormat {
     thread_ids: bool,
     file: bool,
     line_number: bool,
+    layout: Layout,
+    span_close: bool,
     time: TimeFormatter,
     /// Bytes of the longest thread name written so far.
     longest_thread_name: Cell<usize>,
@@ -375,9 +619,98 @@ impl TextFormat {
             thread_ids: false,
             file: false,
             line_number: false,
+            layout: Layout::Full,
+            span_close: false,
             time: TimeFormatter::default(),
             longest_thread_name: Cell::new(0),
         }
+    }
+
+    /// env_logger's default format, for programs and scripts that read it: layout
+    /// [`Layout::EnvLogger`] with timestamps in UTC to the second, as env_logger writes them
+    /// ([`Timestamps::Custom`]`("%Y-%m-%dT%H:%M:%SZ")`; `%.3f` before the `Z` gives
+    /// env_logger's `format_timestamp_millis`).
+    ///
+    /// ```
+    /// use logbuf_journal::sink::text::{TextFormat, TextSink};
+    ///
+    /// // [2026-12-04T19:46:07Z INFO  my_crate] connected to pg
+    /// let sink = TextSink::stderr().with_format(|f| TextFormat::env_logger().with_ansi(f.ansi()));
+    /// # drop(sink);
+    /// ```
+    pub fn env_logger() -> Self {
+        Self::new()
+            .with_layout(Layout::EnvLogger)
+            .with_timestamps(Timestamps::Custom("%Y-%m-%dT%H:%M:%SZ"))
+    }
+
+    /// How lines are laid out ([`Layout`]). Default [`Layout::Full`], `fmt`'s default.
+    pub fn with_layout(mut self, layout: Layout) -> Self {
+        self.layout = layout;
+        self
+    }
+
+    /// `fmt`'s compact layout, as `fmt().compact()`: [`Layout::Compact`].
+    ///
+    /// ```
+    /// use logbuf_journal::read::Context;
+    /// use logbuf_journal::sink::text::TextFormat;
+    /// use logbuf_journal::wire::{Callsite, CallsiteKind, Event, Level, Record, SpanNew, Value};
+    ///
+    /// let mut context = Context::new();
+    /// for (id, kind, name, fields) in [
+    ///     (1, CallsiteKind::Span, "request", vec!["path"]),
+    ///     (2, CallsiteKind::Event, "event", vec!["message", "rows"]),
+    /// ] {
+    ///     context.apply(&Record::Callsite(Callsite { id, kind, level: Level::Info,
+    ///         target: "app", name, module_path: None, file: None, line: None, fields }));
+    /// }
+    /// context.apply(&Record::SpanNew(SpanNew { id: 5, parent: None, callsite: 1, time: 0,
+    ///     thread: 1, values: vec![Value::Str("/users")] }));
+    /// let event = Event { callsite: 2, time: 0, thread: 1, parent: Some(5),
+    ///     values: vec![Value::Debug("done"), Value::U64(3)] };
+    /// let mut line = Vec::new();
+    /// TextFormat::new().without_time().compact().render(&context.event(event).unwrap(), &mut line);
+    /// assert_eq!(line, b" INFO request: app: done rows=3 path=\"/users\"\n");
+    /// ```
+    pub fn compact(self) -> Self {
+        self.with_layout(Layout::Compact)
+    }
+
+    /// The layout in use.
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    /// A line when a span closes, as `fmt`'s `with_span_events(FmtSpan::CLOSE)` writes it:
+    /// laid out as an event of the span's level, target, file and line, inside the span, with
+    /// the message `close` and the span's busy and idle times:
+    ///
+    /// ```text
+    /// 2026-11-29T06:40:00.123456Z  INFO request{path="/users"}: app: close time.busy=1.20ms time.idle=35.4µs
+    /// ```
+    ///
+    /// The times are in the journal only when the layer measures them
+    /// (`LogbufLayer::builder().span_times(true)` in logbuf-tracing, off by default because
+    /// it costs every enter and exit); without them the line ends at `close`, as `fmt`'s does
+    /// with its timing off. The thread shown (with [`TextFormat::with_thread_names`] or
+    /// [`TextFormat::with_thread_ids`]) is the one that created the span: the journal does not
+    /// record which thread closed it. Default off.
+    ///
+    /// ```
+    /// use logbuf_journal::sink::text::TextSink;
+    ///
+    /// let sink = TextSink::stderr().with_format(|f| f.with_span_close(true));
+    /// # drop(sink);
+    /// ```
+    pub fn with_span_close(mut self, close: bool) -> Self {
+        self.span_close = close;
+        self
+    }
+
+    /// Whether span close lines are on ([`TextFormat::with_span_close`]).
+    pub fn span_close(&self) -> bool {
+        self.span_close
     }
 
     /// How to write timestamps. Default [`Timestamps::Rfc3339Utc`].
@@ -453,27 +786,197 @@ impl TextFormat {
     /// (a span `spans` does not know is written from its values).
     pub fn render_with(&self, event: &EventInContext<'_>, spans: &SpanFields, out: &mut Vec<u8>) {
         let callsite = event.callsite;
-        self.head(
-            event.unix_nanos,
-            callsite.level,
-            event.event.thread,
-            event.thread_name,
-            out,
-        );
-        if !event.spans.is_empty() {
-            for span in &event.spans {
+        let values = event.event.values.iter().map(Field::Wire);
+        if self.layout == Layout::Full {
+            // The default, written straight: the worker's usual path.
+            self.head(
+                event.unix_nanos,
+                callsite.level,
+                event.event.thread,
+                event.thread_name,
+                out,
+            );
+            if !event.spans.is_empty() {
+                for span in &event.spans {
+                    self.span(span, spans.get(span.id), out);
+                }
+                out.push(b' ');
+            }
+            self.location(
+                &callsite.target,
+                callsite.file.as_deref(),
+                callsite.line,
+                out,
+            );
+            self.fields(&callsite.fields, values, out);
+            out.push(b'\n');
+            return;
+        }
+        let head = LineHead {
+            unix_nanos: event.unix_nanos,
+            level: callsite.level,
+            thread: event.event.thread,
+            thread_name: event.thread_name,
+            target: &callsite.target,
+            file: callsite.file.as_deref(),
+            line: callsite.line,
+        };
+        self.line(&head, &event.spans, spans, out, |format, out| {
+            if format.layout == Layout::EnvLogger {
+                format.env_logger_fields(&callsite.fields, values, out);
+            } else {
+                format.fields(&callsite.fields, values, out);
+            }
+        });
+    }
+
+    /// Appends the line for a span's close ([`TextFormat::with_span_close`]), with its line
+    /// feed, to `out`, the spans' fields as `spans` kept them.
+    ///
+    /// ```
+    /// use logbuf_journal::read::Context;
+    /// use logbuf_journal::sink::text::{SpanClosing, SpanFields, TextFormat};
+    /// use logbuf_journal::wire::{Callsite, CallsiteKind, Level, Record, SpanCloseTimes, SpanNew};
+    ///
+    /// let mut context = Context::new();
+    /// context.apply(&Record::Callsite(Callsite { id: 1, kind: CallsiteKind::Span,
+    ///     level: Level::Info, target: "app", name: "job", module_path: None, file: None,
+    ///     line: None, fields: vec![] }));
+    /// context.apply(&Record::SpanNew(SpanNew { id: 4, parent: None, callsite: 1, time: 0,
+    ///     thread: 1, values: vec![] }));
+    /// let close = Record::SpanCloseTimes(SpanCloseTimes { id: 4, time: 0, busy: 1_250_000,
+    ///     idle: 35_400 });
+    /// let closing = SpanClosing::new(&context, &close).unwrap();
+    /// let mut line = Vec::new();
+    /// TextFormat::new().render_close(&closing, &SpanFields::new(), &mut line);
+    /// assert_eq!(
+    ///     String::from_utf8(line).unwrap(),
+    ///     " INFO job: app: close time.busy=1.25ms time.idle=35.4µs\n",
+    /// );
+    /// ```
+    pub fn render_close(&self, closing: &SpanClosing<'_>, spans: &SpanFields, out: &mut Vec<u8>) {
+        let callsite = &closing.span.callsite;
+        let head = LineHead {
+            unix_nanos: closing.unix_nanos,
+            level: callsite.level,
+            thread: closing.span.thread,
+            thread_name: closing.thread_name,
+            target: &callsite.target,
+            file: callsite.file.as_deref(),
+            line: callsite.line,
+        };
+        self.line(&head, &closing.scope, spans, out, |format, out| {
+            out.extend_from_slice(b"close");
+            if let Some((busy, idle)) = closing.times {
+                for (name, nanos) in [("time.busy", busy), ("time.idle", idle)] {
+                    out.push(b' ');
+                    if format.layout == Layout::EnvLogger {
+                        out.extend_from_slice(name.as_bytes());
+                        out.push(b'=');
+                    } else {
+                        format.name(name, out);
+                    }
+                    push_duration(out, nanos);
+                }
+            }
+        });
+    }
+
+    /// A whole line in the layout asked for: what comes before the message and fields, the
+    /// message and fields `body` writes, what comes after, and the line feed.
+    fn line(
+        &self,
+        head: &LineHead<'_>,
+        scope: &[&Span],
+        spans: &SpanFields,
+        out: &mut Vec<u8>,
+        body: impl FnOnce(&Self, &mut Vec<u8>),
+    ) {
+        match self.layout {
+            Layout::Full => {
+                self.full_prefix(head, scope, spans, out);
+                body(self, out);
+            }
+            Layout::Compact => {
+                self.line_start(head, out);
+                if !scope.is_empty() {
+                    for span in scope {
+                        self.style(BOLD, out, |out| escape_into(&span.callsite.name, out));
+                        out.push(b':');
+                    }
+                    out.push(b' ');
+                }
+                self.compact_location(head, out);
+                body(self, out);
+                for span in scope {
+                    let start = out.len();
+                    out.push(b' ');
+                    self.style(DIMMED, out, |out| match spans.get(span.id) {
+                        Some(fields) => out.extend_from_slice(fields),
+                        None => {
+                            let values = span.values.iter().map(Field::Owned);
+                            self.fields(&span.callsite.fields, values, out);
+                        }
+                    });
+                    let empty = if self.ansi {
+                        DIMMED.len() + RESET.len() + 1
+                    } else {
+                        1
+                    };
+                    if out.len() - start == empty {
+                        out.truncate(start);
+                    }
+                }
+            }
+            Layout::EnvLogger => {
+                self.env_logger_head(head, out);
+                body(self, out);
+            }
+        }
+        out.push(b'\n');
+    }
+
+    /// What comes before the message and fields in the default layout.
+    #[inline(always)]
+    fn full_prefix(
+        &self,
+        head: &LineHead<'_>,
+        scope: &[&Span],
+        spans: &SpanFields,
+        out: &mut Vec<u8>,
+    ) {
+        self.line_start(head, out);
+        if !scope.is_empty() {
+            for span in scope {
                 self.span(span, spans.get(span.id), out);
             }
             out.push(b' ');
         }
+        self.location(head.target, head.file, head.line, out);
+    }
+
+    /// [`TextFormat::head`] for `head`.
+    fn line_start(&self, head: &LineHead<'_>, out: &mut Vec<u8>) {
+        self.head(
+            head.unix_nanos,
+            head.level,
+            head.thread,
+            head.thread_name,
+            out,
+        );
+    }
+
+    /// The target, file and line of the default layout.
+    #[inline(always)]
+    fn location(&self, target: &str, file: Option<&str>, line: Option<u32>, out: &mut Vec<u8>) {
         if self.target {
-            self.style(DIMMED, out, |out| escape_into(&callsite.target, out));
+            self.style(DIMMED, out, |out| escape_into(target, out));
             self.style(DIMMED, out, |out| out.push(b':'));
             out.push(b' ');
         }
-        let line = callsite.line.filter(|_| self.line_number);
+        let line = line.filter(|_| self.line_number);
         if self.file
-            && let Some(file) = &callsite.file
+            && let Some(file) = file
         {
             self.style(DIMMED, out, |out| escape_into(file, out));
             self.style(DIMMED, out, |out| out.push(b':'));
@@ -488,9 +991,121 @@ impl TextFormat {
             });
             out.push(b' ');
         }
-        let values = event.event.values.iter().map(Field::Wire);
-        self.fields(&callsite.fields, values, out);
-        out.push(b'\n');
+    }
+
+    /// The target, file and line of the compact layout.
+    fn compact_location(&self, head: &LineHead<'_>, out: &mut Vec<u8>) {
+        let mut space = false;
+        if self.target {
+            self.style(DIMMED, out, |out| escape_into(head.target, out));
+            self.style(DIMMED, out, |out| out.push(b':'));
+            space = true;
+        }
+        if self.file
+            && let Some(file) = head.file
+        {
+            if self.target {
+                out.push(b' ');
+            }
+            self.style(DIMMED, out, |out| escape_into(file, out));
+            self.style(DIMMED, out, |out| out.push(b':'));
+            space = true;
+        }
+        if self.line_number
+            && let Some(line) = head.line
+        {
+            self.style(DIMMED, out, |out| push_u64(out, u64::from(line), 1));
+            self.style(DIMMED, out, |out| out.push(b':'));
+            space = true;
+        }
+        if space {
+            out.push(b' ');
+        }
+    }
+
+    /// env_logger's header, `[2026-12-04T19:46:07Z INFO  my_crate] `: the timestamp, the
+    /// level padded to five, the file (and line), the target unless empty, each when its
+    /// option is on, in brackets when any is.
+    fn env_logger_head(&self, head: &LineHead<'_>, out: &mut Vec<u8>) {
+        let mut opened = false;
+        if let Some(nanos) = head.unix_nanos
+            && !matches!(self.timestamps, Timestamps::None)
+        {
+            let start = out.len();
+            self.env_logger_value(&mut opened, out);
+            if !self.time.write(self.timestamps, nanos, out) {
+                out.truncate(start);
+                opened = false;
+            }
+        }
+        if self.level {
+            self.env_logger_value(&mut opened, out);
+            let (text, colour) = env_logger_level(head.level);
+            self.style(colour, out, |out| out.extend_from_slice(text.as_bytes()));
+        }
+        if self.file
+            && let Some(file) = head.file
+        {
+            self.env_logger_value(&mut opened, out);
+            escape_into(file, out);
+            if self.line_number
+                && let Some(line) = head.line
+            {
+                out.push(b':');
+                push_u64(out, u64::from(line), 1);
+            }
+        }
+        if self.target && !head.target.is_empty() {
+            self.env_logger_value(&mut opened, out);
+            escape_into(head.target, out);
+        }
+        if opened {
+            self.style(BRIGHT_BLACK, out, |out| out.push(b']'));
+            out.push(b' ');
+        }
+    }
+
+    /// What comes before a value of env_logger's header: `[` before the first, a space
+    /// before the others.
+    fn env_logger_value(&self, opened: &mut bool, out: &mut Vec<u8>) {
+        if *opened {
+            out.push(b' ');
+        } else {
+            *opened = true;
+            self.style(BRIGHT_BLACK, out, |out| out.push(b'['));
+        }
+    }
+
+    /// Fields as env_logger writes a record's message and key-values: the message as it is,
+    /// then ` key=value` for each other field, strings unquoted (their `Display`).
+    fn env_logger_fields<'v>(
+        &self,
+        names: &[String],
+        values: impl Iterator<Item = Field<'v>>,
+        out: &mut Vec<u8>,
+    ) {
+        for (name, value) in names.iter().zip(values) {
+            if value.is_empty() {
+                continue;
+            }
+            let name = field_name(name);
+            let text = |out: &mut Vec<u8>| match value {
+                Field::Wire(Value::Str(text)) => escape_into(text, out),
+                Field::Owned(OwnedValue::Str(text)) => escape_into(text, out),
+                Field::Wire(Value::F64(v)) | Field::Owned(OwnedValue::F64(v)) => {
+                    let _ = write!(Bytes(out), "{v}");
+                }
+                _ => value.text(out),
+            };
+            if name == "message" {
+                text(out);
+                continue;
+            }
+            out.push(b' ');
+            self.style(ITALIC, out, |out| escape_into(name, out));
+            out.push(b'=');
+            text(out);
+        }
     }
 
     /// Appends the report of dropped records `report`, with its line feed, to `out`: a line
@@ -513,22 +1128,18 @@ impl TextFormat {
     /// );
     /// ```
     pub fn render_dropped(&self, report: &DropReport<'_>, out: &mut Vec<u8>) {
-        self.head(
-            report.unix_nanos,
-            Level::Warn,
-            report.dropped.thread,
-            report.thread_name,
-            out,
-        );
-        if self.target {
-            self.style(DIMMED, out, |out| {
-                out.extend_from_slice(DROP_TARGET.as_bytes())
-            });
-            self.style(DIMMED, out, |out| out.push(b':'));
-            out.push(b' ');
-        }
-        report.message(out);
-        out.push(b'\n');
+        let head = LineHead {
+            unix_nanos: report.unix_nanos,
+            level: Level::Warn,
+            thread: report.dropped.thread,
+            thread_name: report.thread_name,
+            target: DROP_TARGET,
+            file: None,
+            line: None,
+        };
+        self.line(&head, &[], &SpanFields::default(), out, |_, out| {
+            report.message(out)
+        });
     }
 
     /// The start of a line: timestamp, level, thread name and id, each as the options ask.
@@ -540,7 +1151,7 @@ impl TextFormat {
         thread_name: Option<&str>,
         out: &mut Vec<u8>,
     ) {
-        if self.timestamps != Timestamps::None
+        if !matches!(self.timestamps, Timestamps::None)
             && let Some(nanos) = unix_nanos
         {
             let start = out.len();
@@ -579,6 +1190,7 @@ impl TextFormat {
         }
     }
 
+    #[inline(always)]
     fn span(&self, span: &Span, kept: Option<&[u8]>, out: &mut Vec<u8>) {
         self.style(BOLD, out, |out| escape_into(&span.callsite.name, out));
         match kept {
@@ -888,6 +1500,67 @@ pub(crate) fn forget_forgotten(spans: &mut IdMap<Vec<u8>>, context: &Context) {
     }
 }
 
+// === spans closing ===
+
+/// A span closing ([`Record::SpanClose`] or [`Record::SpanCloseTimes`]) with what the context
+/// knows about it, for the close lines of [`TextFormat::with_span_close`] and
+/// [`JsonFormat::with_span_close`](super::json::JsonFormat::with_span_close). Made before the
+/// record is applied to the context, while the span is still open there.
+#[derive(Debug, Clone)]
+pub struct SpanClosing<'a> {
+    /// The span.
+    pub span: &'a Span,
+    /// The span and the spans it is in, outermost first (the span last; at most
+    /// [`MAX_SCOPE`](crate::read::MAX_SCOPE), the innermost).
+    pub scope: Vec<&'a Span>,
+    /// The name of the thread that created the span, if the journal recorded one.
+    pub thread_name: Option<&'a str>,
+    /// When it closed, in nanoseconds since the Unix epoch; `None` before any clock record.
+    pub unix_nanos: Option<u64>,
+    /// Its busy and idle time in nanoseconds, when the record has them.
+    pub times: Option<(u64, u64)>,
+}
+
+impl<'a> SpanClosing<'a> {
+    /// The close `record` describes, if it is a span's close and the span is open in
+    /// `context`.
+    pub fn new(context: &'a Context, record: &Record<'_>) -> Option<Self> {
+        let (id, time, times) = match record {
+            Record::SpanClose(close) => (close.id, close.time, None),
+            Record::SpanCloseTimes(close) => (
+                close.id,
+                close.time,
+                Some((
+                    context.duration_nanos(close.busy),
+                    context.duration_nanos(close.idle),
+                )),
+            ),
+            _ => return None,
+        };
+        let span = context.span(id)?;
+        // The chain up from the span, at most `MAX_SCOPE` long, each span once (a cycle of
+        // parents is damage). Walked here rather than with `Context::scope`, which the
+        // worker's event path keeps to itself.
+        let mut scope = vec![span];
+        let mut next = span.parent;
+        while let Some(parent) = next.and_then(|id| context.span(id)) {
+            if scope.len() >= crate::read::MAX_SCOPE || scope.iter().any(|s| s.id == parent.id) {
+                break;
+            }
+            scope.push(parent);
+            next = parent.parent;
+        }
+        scope.reverse();
+        Some(Self {
+            span,
+            scope,
+            thread_name: context.thread_name(span.thread),
+            unix_nanos: context.unix_nanos(time),
+            times,
+        })
+    }
+}
+
 // === reports of dropped records ===
 
 /// The target of the lines that report dropped records.
@@ -1093,6 +1766,19 @@ impl Lines {
         self.writer.write_all(&self.line)
     }
 
+    /// Writes the line `render` makes from the context as it stands, if it makes one.
+    pub(crate) fn write_with(
+        &mut self,
+        render: impl FnOnce(&Context, &mut Vec<u8>),
+    ) -> io::Result<()> {
+        self.line.clear();
+        render(&self.context, &mut self.line);
+        if self.line.is_empty() {
+            return Ok(());
+        }
+        self.writer.write_all(&self.line)
+    }
+
     pub(crate) fn flush(&mut self) -> io::Result<()> {
         self.writer.flush()
     }
@@ -1243,6 +1929,30 @@ impl TextSink {
         self
     }
 
+    /// See [`TextFormat::with_layout`].
+    ///
+    /// ```
+    /// use logbuf_journal::sink::text::{Layout, TextSink};
+    ///
+    /// let sink = TextSink::stderr().with_layout(Layout::Compact);
+    /// # drop(sink);
+    /// ```
+    pub fn with_layout(mut self, layout: Layout) -> Self {
+        self.format = self.format.with_layout(layout);
+        self
+    }
+
+    /// See [`TextFormat::compact`].
+    pub fn compact(self) -> Self {
+        self.with_layout(Layout::Compact)
+    }
+
+    /// See [`TextFormat::with_span_close`].
+    pub fn with_span_close(mut self, close: bool) -> Self {
+        self.format = self.format.with_span_close(close);
+        self
+    }
+
     /// Takes one record, as the worker hands it over: definitions and span records update the
     /// sink's context, events and reports of dropped records ([`DropReport`]) are written as
     /// lines. For records that do not come from a journal's worker (a file read back, a test).
@@ -1257,14 +1967,22 @@ impl TextSink {
                 .lines
                 .write_dropped(dropped, |report, out| format.render_dropped(report, out));
         }
-        if matches!(
-            record,
-            Record::SpanNew(_)
-                | Record::SpanRecord(_)
-                | Record::SpanClose(_)
-                | Record::SpanCloseTimes(_)
-        ) {
-            spans.apply(format, &self.lines.context, &record);
+        match record {
+            Record::SpanNew(_) | Record::SpanRecord(_) => {
+                spans.apply(format, &self.lines.context, &record);
+            }
+            Record::SpanClose(_) | Record::SpanCloseTimes(_) => {
+                if format.span_close {
+                    self.lines.write_with(|context, out| {
+                        if let Some(closing) = SpanClosing::new(context, &record) {
+                            format.render_close(&closing, spans, out);
+                        }
+                    })?;
+                }
+                spans.apply(format, &self.lines.context, &record);
+            }
+            Record::Clock(pair) => format.time.start_at(pair.unix_nanos),
+            _ => {}
         }
         self.lines
             .write(record, |event, out| format.render_with(event, spans, out))
@@ -1393,5 +2111,156 @@ mod tests {
             .format("%Y-%m-%dT%H:%M:%S%.6f%:z")
             .to_string();
         assert_eq!(String::from_utf8(out).unwrap(), expected);
+    }
+
+    #[test]
+    fn uptime_custom_and_invalid_timestamps() {
+        let time = TimeFormatter::default();
+        let mut out = Vec::new();
+        let start = 1_795_934_400_123_456_789;
+        time.start_at(start);
+        // Set once: a later start changes nothing.
+        time.start_at(start + 5);
+        for (since, text) in [
+            (0, "   0.000000000s"),
+            (1_000_250_000, "   1.000250000s"),
+            (999_999_999_999, " 999.999999999s"),
+            (1_234_000_000_007, "1234.000000007s"),
+        ] {
+            out.clear();
+            assert!(time.write(Timestamps::Uptime, start + since, &mut out));
+            assert_eq!(String::from_utf8_lossy(&out), text);
+        }
+        // Before the start: zero, not a wrapped count.
+        out.clear();
+        assert!(time.write(Timestamps::Uptime, start - 1, &mut out));
+        assert_eq!(out, b"   0.000000000s");
+
+        // 2026-11-29T06:40:00.123456789Z; a per-second format from the cache, then the next
+        // second, then a format with a fraction.
+        for (format, nanos, text) in [
+            ("%d/%m/%Y %H:%M:%S", start, "29/11/2026 06:40:00"),
+            ("%d/%m/%Y %H:%M:%S", start + 1_000, "29/11/2026 06:40:00"),
+            (
+                "%d/%m/%Y %H:%M:%S",
+                start + 1_000_000_000,
+                "29/11/2026 06:40:01",
+            ),
+            ("%H:%M:%S%.3f", start, "06:40:00.123"),
+            ("%H:%M:%S%.3f", start + 1_000_000, "06:40:00.124"),
+            ("%s%%", start, "1795934400%"),
+        ] {
+            out.clear();
+            assert!(time.write(Timestamps::Custom(format), nanos, &mut out));
+            assert_eq!(String::from_utf8_lossy(&out), text, "{format}");
+        }
+        // A format chrono cannot use writes nothing, and says so.
+        out.clear();
+        out.extend_from_slice(b"kept");
+        assert!(!time.write(Timestamps::Custom("%Q"), start, &mut out));
+        assert!(!time.write(Timestamps::CustomLocal("%"), start, &mut out));
+        assert_eq!(out, b"kept");
+        // What a format writes is escaped: a line stays a line, a JSON string a string.
+        out.clear();
+        assert!(time.write(Timestamps::Custom("%H%n\x1b\"%t"), start, &mut out));
+        assert_eq!(String::from_utf8_lossy(&out), "06\\n\\x1b\"\t");
+        out.clear();
+        assert!(TimeFormatter::json().write(Timestamps::Custom("%H%n\"\\"), start, &mut out));
+        assert_eq!(String::from_utf8_lossy(&out), "06\\n\\\"\\\\");
+        // Local custom formats are chrono's local time.
+        out.clear();
+        assert!(time.write(Timestamps::CustomLocal("%H:%M %:z"), start, &mut out));
+        let expected = chrono::DateTime::from_timestamp_nanos(start as i64)
+            .with_timezone(&chrono::Local)
+            .format("%H:%M %:z")
+            .to_string();
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
+    }
+
+    #[test]
+    fn which_formats_change_within_a_second() {
+        for format in [
+            "%H:%M:%S",
+            "%Y-%m-%dT%H:%M:%SZ",
+            "%s",
+            "%%f",
+            "100%% %T",
+            "",
+        ] {
+            assert!(!has_subsecond(format), "{format}");
+        }
+        for format in ["%f", "%.f", "%.3f", "%3f", "%+", "%T%.6f", "%%%f", "%-9f"] {
+            assert!(has_subsecond(format), "{format}");
+        }
+    }
+
+    #[test]
+    fn durations_as_fmt_writes_them() {
+        let mut out = Vec::new();
+        for (nanos, text) in [
+            (0, "0.00ns"),
+            (7, "7.00ns"),
+            (42, "42.0ns"),
+            (999, "999ns"),
+            (1_000, "1.00µs"),
+            (35_400, "35.4µs"),
+            (1_250_000, "1.25ms"),
+            (999_000_000, "999ms"),
+            (3_000_000_000, "3.00s"),
+            (120_000_000_000, "120s"),
+            (1_500_000_000_000, "1500s"),
+        ] {
+            out.clear();
+            push_duration(&mut out, nanos);
+            assert_eq!(String::from_utf8_lossy(&out), text, "{nanos}");
+        }
+    }
+
+    #[test]
+    fn a_close_in_a_cycle_of_parents_lists_each_span_once() {
+        use crate::wire::{Callsite, CallsiteKind, SpanClose, SpanNew};
+        let mut context = Context::new();
+        context.apply(&Record::Callsite(Callsite {
+            id: 1,
+            kind: CallsiteKind::Span,
+            level: Level::Info,
+            target: "app",
+            name: "s",
+            module_path: None,
+            file: None,
+            line: None,
+            fields: vec![],
+        }));
+        // Damage: 1's parent is 2 and 2's is 1.
+        for (id, parent) in [(1, 2), (2, 1)] {
+            context.apply(&Record::SpanNew(SpanNew {
+                id,
+                parent: Some(parent),
+                callsite: 1,
+                time: 0,
+                thread: 1,
+                values: vec![],
+            }));
+        }
+        let close = Record::SpanClose(SpanClose { id: 2, time: 0 });
+        let closing = SpanClosing::new(&context, &close).unwrap();
+        let ids: Vec<u64> = closing.scope.iter().map(|s| s.id).collect();
+        assert_eq!(ids, [1, 2]);
+        let mut line = Vec::new();
+        TextFormat::new()
+            .without_time()
+            .render_close(&closing, &SpanFields::new(), &mut line);
+        assert_eq!(line, b" INFO s:s: app: close\n");
+        // Not a close, or a span that is not open: nothing.
+        assert!(
+            SpanClosing::new(&context, &Record::SpanClose(SpanClose { id: 9, time: 0 })).is_none()
+        );
+        assert!(
+            SpanClosing::new(
+                &context,
+                &Record::ThreadEnd(crate::wire::ThreadEnd { thread: 1, time: 0 })
+            )
+            .is_none()
+        );
     }
 }
