@@ -64,6 +64,13 @@
 //! `Display` does). The `log_backends` bench in the workspace measures the logging thread's
 //! cost beside env_logger, ftlog, fast_log and spdlog-rs (see `BENCHMARKS.md`).
 //!
+//! # Changing the filter at run time
+//!
+//! [`Guard::reload_handle`] (or [`Logger::reload_handle`]) gives a [`ReloadHandle`]:
+//! `handle.set_filters("warn,my_app=debug")` replaces the filter while threads log, and
+//! `log::max_level()` follows it. A record pays one atomic load for this; callsites decide
+//! again after a reload, on their next record.
+//!
 //! # Sharing a journal with `tracing`
 //!
 //! [`Builder::journal`] logs into a journal that a `tracing` layer writes to as well: both
@@ -71,6 +78,7 @@
 
 mod builder;
 mod logger;
+mod reload;
 mod test_logger;
 
 pub use builder::{Builder, DEFAULT_FILTER_ENV, Error, Guard};
@@ -78,6 +86,7 @@ pub use builder::{Builder, DEFAULT_FILTER_ENV, Error, Guard};
 /// dependency on `logbuf-journal` to choose it.
 pub use logbuf_journal::FullPolicy;
 pub use logger::Logger;
+pub use reload::ReloadHandle;
 pub use test_logger::init_test;
 
 /// Installs a logger with filters from `RUST_LOG` that writes text lines to standard error:
