@@ -10,15 +10,10 @@
 //! with a configuration of its own in a temporary directory, and prints what the daemon wrote:
 //! each message as received, then its structured data as rsyslog's `mmpstrucdata` parsed it.
 
-// The syslog sink is Unix-only (it also writes to the local daemon's socket); elsewhere the
-// example only says so.
-#![cfg_attr(not(unix), allow(dead_code, unused_imports))]
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-#[cfg(unix)]
 use logbuf_journal::sink::syslog::{Facility, SyslogSink};
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -36,13 +31,6 @@ ruleset(name="app") {
 }
 "#;
 
-#[cfg(not(unix))]
-fn main() {
-    eprintln!("the syslog sink (logbuf_journal::sink::syslog) is only built on Unix systems");
-    std::process::exit(1);
-}
-
-#[cfg(unix)]
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let own = match std::env::args().nth(1) {
         Some(addr) => Own::None(addr),
