@@ -212,7 +212,9 @@ fn installed_logger_follows_reloads_made_while_threads_log() {
                 let (done, barrier) = (&done, &barrier);
                 s.spawn(move || {
                     let mut seq = 0u64;
-                    while !done.load(Ordering::Relaxed) || seq < 1000 {
+                    // At least 1000 rounds, during the reloads, and not without end where the
+                    // reloading thread is starved.
+                    while (!done.load(Ordering::Relaxed) || seq < 1000) && seq < 100_000 {
                         round(t, seq);
                         seq += 1;
                     }
