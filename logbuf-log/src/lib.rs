@@ -38,12 +38,14 @@
 //! syntax (`warn,my_app=debug,my_app::db=trace`, optionally `/pattern` for the message),
 //! parsed by `env_filter`, the crate env_logger itself uses; the tests compare the decisions
 //! with env_logger's for a table of `RUST_LOG` strings. A record's level and target are
-//! checked once per callsite and thread, not per record; only a message pattern is matched
+//! checked once per callsite and thread (and once more after each reload of the filter), not
+//! per record; only a message pattern is matched
 //! against each record's text (and, as in env_logger, formats it into a `String`).
 //!
 //! # What a record costs
 //!
-//! [`Logger::log`](log::Log::log) checks the level, finds the record's callsite in a
+//! [`Logger::log`](log::Log::log) checks the level (one atomic load, which also says whether
+//! the filter was reloaded since the callsite's decision), finds the record's callsite in a
 //! thread-local cache (keyed by the addresses of its `'static` strings; records as `log`'s
 //! macros make them, without key-values, in a direct-mapped table; the first record of a
 //! callsite on a thread takes a lock once), and encodes the record into the thread's ring:
