@@ -27,11 +27,18 @@
 //! length was damaged near the end of the file is waited for only until a good frame is
 //! written after it ([`logbuf_journal::file::FileReader::live`]): the frames written later are
 //! printed as they come.
+//!
+//! Unix only: telling a replaced file from the one being read takes device and inode numbers.
+//! Elsewhere [`run`] says so and returns [`Exit::Error`].
+
+// Elsewhere only `run`'s refusal is compiled in.
+#![cfg_attr(not(unix), allow(dead_code, unused_imports))]
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Read, Write};
+#[cfg(unix)]
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -125,12 +132,14 @@ impl Output<'_> {
 }
 
 /// The identity of a file: device and inode.
+#[cfg(unix)]
 fn identity(meta: &std::fs::Metadata) -> (u64, u64) {
     (meta.dev(), meta.ino())
 }
 
 /// A file that reads as if it never ended: at its end it waits for more bytes, and reports
 /// the end only once the path names another file (rotation) or the file was truncated.
+#[cfg(unix)]
 struct Growing<'a, 'o> {
     file: File,
     /// The path it was opened by.
@@ -148,6 +157,7 @@ struct Growing<'a, 'o> {
     stop: &'a dyn Fn() -> bool,
 }
 
+#[cfg(unix)]
 impl Read for Growing<'_, '_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
@@ -275,6 +285,7 @@ fn next_in_series(path: &Path) -> Option<PathBuf> {
 
 /// Waits for `path` to exist (it may be between a rename and the next file's creation) and
 /// opens it; `None` when told to stop.
+#[cfg(unix)]
 fn open_when_there(
     path: &Path,
     poll: Duration,
@@ -301,12 +312,37 @@ fn open_when_there(
 ///
 /// Returns the exit status: [`Exit::Error`] if the file is missing at the start or cannot be
 /// read, [`Exit::NotAJournal`] if it is not a journal, [`Exit::Damaged`] if damage was
-/// skipped; each with a line on `diagnostics`.
+/// skipped; each with a line on `diagnostics`. On systems other than Unix it only writes
+/// [`UNSUPPORTED`] there and returns [`Exit::Error`].
 ///
 /// # Errors
 ///
 /// Writing to `out` failed.
 pub fn run(
+    path: &Path,
+    options: &FollowOptions,
+    out: &mut dyn Write,
+    diagnostics: &mut dyn Write,
+    stop: &dyn Fn() -> bool,
+) -> io::Result<Exit> {
+    #[cfg(unix)]
+    return follow(path, options, out, diagnostics, stop);
+    #[cfg(not(unix))]
+    {
+        let _ = (path, options, out, stop);
+        let _ = writeln!(diagnostics, "logbuf: {UNSUPPORTED}");
+        Ok(Exit::Error)
+    }
+}
+
+/// What `logbuf follow` says on systems where it cannot work.
+pub const UNSUPPORTED: &str = "follow is not supported on this system: it tells a rotated or \
+    replaced file from the one it reads by device and inode numbers, which only Unix systems \
+    give; use `logbuf cat` on the files instead";
+
+/// [`run`], on Unix.
+#[cfg(unix)]
+fn follow(
     path: &Path,
     options: &FollowOptions,
     out: &mut dyn Write,

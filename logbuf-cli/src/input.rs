@@ -393,15 +393,13 @@ pub fn open_all(
     paths: &[PathBuf],
     diagnostics: &mut dyn std::io::Write,
 ) -> (Vec<(PathBuf, Journal)>, Exit) {
-    use std::os::unix::fs::MetadataExt;
-
     let mut exit = Exit::Ok;
     let mut seen = std::collections::HashSet::new();
     let mut files = Vec::with_capacity(paths.len());
     for path in paths {
         if let Ok(meta) = std::fs::metadata(path)
             && meta.is_file()
-            && !seen.insert((meta.dev(), meta.ino()))
+            && !seen.insert(file_key(path, &meta))
         {
             continue;
         }
@@ -414,4 +412,18 @@ pub fn open_all(
         }
     }
     (files, exit)
+}
+
+/// What two names of one file have in common: the device and inode.
+#[cfg(unix)]
+fn file_key(_path: &Path, meta: &std::fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (meta.dev(), meta.ino())
+}
+
+/// What two names of one file have in common, where there are no inode numbers: the canonical
+/// path (symbolic links resolved; two hard links to one file are not recognised).
+#[cfg(not(unix))]
+fn file_key(path: &Path, _meta: &std::fs::Metadata) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
 }

@@ -66,7 +66,7 @@ Examples:
         #[command(flatten)]
         show: Show,
     },
-    /// Print events as they are written, like `tail -f`, following rotation.
+    /// Print events as they are written, like `tail -f`, following rotation (Unix only).
     #[command(after_help = "\
 Examples:
   logbuf follow app.lbf

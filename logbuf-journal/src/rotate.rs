@@ -1067,9 +1067,14 @@ impl RotatingFile {
         fs::rename(&tmp, &self.series.base)
     }
 
+    /// Making a symbolic link takes a privilege on Windows: the files are written, and the
+    /// next flush says why there is no link.
     #[cfg(not(unix))]
     fn try_link(&self) -> io::Result<()> {
-        Ok(())
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "Current::Link (a symbolic link to the active file) is only made on Unix systems",
+        ))
     }
 
     fn take_error(&self) -> io::Result<()> {

@@ -3,7 +3,8 @@
 //!
 //! The refusal is real: a file-size limit (`RLIMIT_FSIZE`) set below the file's size makes
 //! every write to it fail with `EFBIG` until the limit is raised again. The limit holds for the
-//! whole process, so each case runs in a child process of its own.
+//! whole process, so each case runs in a child process of its own. Unix only (`setrlimit`).
+#![cfg(unix)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,7 +1,9 @@
 //! What sinks keep stays bounded under thread churn: a rotated file's preamble carries only
 //! the threads still running, whatever ran before, and memory stays flat.
 //!
-//! The only test of this file, as it measures the process's memory.
+//! The only test of this file, as it measures the process's memory (Linux only: it reads
+//! `/proc/self/statm`).
+#![cfg(target_os = "linux")]
 
 use std::fs;
 use std::path::Path;

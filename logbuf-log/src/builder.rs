@@ -10,7 +10,7 @@ use logbuf_journal::sink::BinaryFileSink;
 use logbuf_journal::sink::text::{Layout, TextFormat, TextSink};
 use logbuf_journal::{BuildError, FullPolicy, Journal, Sink};
 
-use crate::Logger;
+use crate::{Logger, ReloadHandle};
 
 /// The environment variable [`Builder::from_default_env`] and [`init`](crate::init) read.
 pub const DEFAULT_FILTER_ENV: &str = "RUST_LOG";
@@ -319,11 +319,20 @@ impl Builder {
             }
         };
         let logger = Logger::new(journal.clone(), filter, self.message_filter);
-        Ok((logger, Guard { journal, inner }))
+        let reload = logger.reload_handle();
+        Ok((
+            logger,
+            Guard {
+                journal,
+                inner,
+                reload,
+            },
+        ))
     }
 
     /// Builds the logger and installs it as the process's `log` logger, with
-    /// `log::set_max_level` set to the most verbose level the filters let through.
+    /// `log::set_max_level` set to the most verbose level the filters let through. To change
+    /// the filter later, keep [`Guard::reload_handle`]: `log::max_level()` follows it.
     ///
     /// # Process exit
     ///
@@ -342,9 +351,8 @@ impl Builder {
     /// [`Builder::build`].
     pub fn init(self) -> Result<Guard, Error> {
         let (logger, guard) = self.build()?;
-        let max = logger.max_level();
-        log::set_boxed_logger(Box::new(logger))?;
-        log::set_max_level(max);
+        let shared = logger.shared().clone();
+        shared.install(|| log::set_boxed_logger(Box::new(logger)))?;
         logbuf_journal::exit::flush_at_exit(&guard.journal, DEFAULT_SHUTDOWN_TIMEOUT);
         Ok(guard)
     }
@@ -381,6 +389,7 @@ impl Sink for BoxedSink {
 pub struct Guard {
     journal: Journal,
     inner: Option<logbuf_journal::Guard>,
+    reload: ReloadHandle,
 }
 
 impl fmt::Debug for Guard {
@@ -396,6 +405,12 @@ impl Guard {
     /// The journal the logger writes to, to share with other front ends.
     pub fn journal(&self) -> &Journal {
         &self.journal
+    }
+
+    /// A handle that changes the logger's filter while it runs (after [`Builder::init`] too,
+    /// with `log::max_level()` following it); see [`ReloadHandle`].
+    pub fn reload_handle(&self) -> ReloadHandle {
+        self.reload.clone()
     }
 
     /// Waits until every record logged before the call is written and the sinks are flushed;

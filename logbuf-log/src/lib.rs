@@ -38,12 +38,14 @@
 //! syntax (`warn,my_app=debug,my_app::db=trace`, optionally `/pattern` for the message),
 //! parsed by `env_filter`, the crate env_logger itself uses; the tests compare the decisions
 //! with env_logger's for a table of `RUST_LOG` strings. A record's level and target are
-//! checked once per callsite and thread, not per record; only a message pattern is matched
+//! checked once per callsite and thread (and once more after each reload of the filter), not
+//! per record; only a message pattern is matched
 //! against each record's text (and, as in env_logger, formats it into a `String`).
 //!
 //! # What a record costs
 //!
-//! [`Logger::log`](log::Log::log) checks the level, finds the record's callsite in a
+//! [`Logger::log`](log::Log::log) checks the level (one atomic load, which also says whether
+//! the filter was reloaded since the callsite's decision), finds the record's callsite in a
 //! thread-local cache (keyed by the addresses of its `'static` strings; records as `log`'s
 //! macros make them, without key-values, in a direct-mapped table; the first record of a
 //! callsite on a thread takes a lock once), and encodes the record into the thread's ring:
@@ -64,6 +66,13 @@
 //! `Display` does). The `log_backends` bench in the workspace measures the logging thread's
 //! cost beside env_logger, ftlog, fast_log and spdlog-rs (see `BENCHMARKS.md`).
 //!
+//! # Changing the filter at run time
+//!
+//! [`Guard::reload_handle`] (or [`Logger::reload_handle`]) gives a [`ReloadHandle`]:
+//! `handle.set_filters("warn,my_app=debug")` replaces the filter while threads log, and
+//! `log::max_level()` follows it. A record pays one atomic load for this; callsites decide
+//! again after a reload, on their next record.
+//!
 //! # Sharing a journal with `tracing`
 //!
 //! [`Builder::journal`] logs into a journal that a `tracing` layer writes to as well: both
@@ -71,6 +80,7 @@
 
 mod builder;
 mod logger;
+mod reload;
 mod test_logger;
 
 pub use builder::{Builder, DEFAULT_FILTER_ENV, Error, Guard};
@@ -80,6 +90,7 @@ pub use logbuf_journal::FullPolicy;
 /// The text layouts, for [`Builder::layout`].
 pub use logbuf_journal::sink::text::Layout;
 pub use logger::Logger;
+pub use reload::ReloadHandle;
 pub use test_logger::init_test;
 
 /// Installs a logger with filters from `RUST_LOG` that writes text lines to standard error:

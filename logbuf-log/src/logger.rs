@@ -5,13 +5,15 @@ use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use log::kv::{self, VisitSource, VisitValue};
 use log::{LevelFilter, Log, Metadata, Record};
 use logbuf_journal::encode::Encoder;
 use logbuf_journal::wire::{self, CallsiteKind};
 use logbuf_journal::{Journal, Stamp, Written};
+
+use crate::reload::{self, ReloadHandle, Shared};
 
 /// Keys a record can carry before the key list spills to the heap.
 const INLINE_KEYS: usize = 16;
@@ -44,13 +46,14 @@ const KV_GUESS: usize = 24;
 /// ring, unless a `Display` or `Debug` impl of an argument allocates or the filter has a
 /// message pattern (`RUST_LOG=info/pattern`, which env_logger also matches against the
 /// formatted message).
+///
+/// Its filter can be changed while it runs, through a [`ReloadHandle`]
+/// ([`Logger::reload_handle`]).
 pub struct Logger {
     id: u64,
     journal: Journal,
-    filter: env_filter::Filter,
-    max_level: LevelFilter,
-    /// The filter has a message pattern, so each record's text is checked against it.
-    message_filter: bool,
+    /// The filter, which a [`ReloadHandle`] may replace.
+    filter: Arc<Shared>,
     /// Callsites of all threads, by content: the journal's id for each.
     interned: Mutex<HashMap<SiteKey, u64>>,
 }
@@ -59,8 +62,7 @@ impl fmt::Debug for Logger {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Logger")
             .field("journal", &self.journal)
-            .field("filter", &self.filter)
-            .field("max_level", &self.max_level)
+            .field("filter", &*self.filter)
             .finish_non_exhaustive()
     }
 }
@@ -70,18 +72,26 @@ impl Logger {
         static NEXT_LOGGER: AtomicU64 = AtomicU64::new(1);
         Self {
             id: NEXT_LOGGER.fetch_add(1, Ordering::Relaxed),
-            max_level: filter.filter(),
             journal,
-            filter,
-            message_filter,
+            filter: Arc::new(Shared::new(filter, message_filter)),
             interned: Mutex::new(HashMap::new()),
         }
     }
 
-    /// The most verbose level any directive of the filter lets through; the builder sets
-    /// `log::set_max_level` to it.
+    /// The most verbose level any directive of the filter lets through (now: a
+    /// [`ReloadHandle`] may change it); the builder sets `log::set_max_level` to it.
     pub fn max_level(&self) -> LevelFilter {
-        self.max_level
+        reload::max_level(self.filter.word())
+    }
+
+    /// A handle that changes this logger's filter while it runs, from any thread.
+    pub fn reload_handle(&self) -> ReloadHandle {
+        ReloadHandle::new(self.filter.clone())
+    }
+
+    /// The shared filter, for the builder to install the logger with.
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.filter
     }
 
     /// The journal records go to, to share with other front ends (the `tracing` layer).
@@ -91,32 +101,36 @@ impl Logger {
 
     /// Finds the record's callsite: in the thread's cache, or else in the shared table (and
     /// then in the journal, registering it).
+    /// The decision cached is the one made under `generation` of the filter.
     #[inline]
-    fn site(&self, record: &Record<'_>, keys: &[&str]) -> Site {
+    fn site(&self, record: &Record<'_>, keys: &[&str], generation: u64) -> Site {
         let hash = site_hash(record, keys);
         let cached = CACHES.try_with(|caches| {
             let caches = caches.try_borrow().ok()?;
             let cache = caches.iter().find(|c| c.logger == self.id)?;
-            cache.get(hash, record, keys).map(|s| Site {
-                id: s.id,
-                enabled: s.enabled,
-                extra: s.extra.get(),
-                message: s.message,
-            })
+            cache
+                .get(hash, record, keys)
+                .filter(|s| s.site.generation == generation)
+                .map(|s| Site {
+                    extra: s.extra.get(),
+                    ..s.site
+                })
         });
         match cached {
             Ok(Some(site)) => site,
-            // Not cached yet, or the thread's cache is gone (thread teardown) or in use (a
-            // record logged while another is looked up).
-            Ok(None) | Err(_) => self.site_slow(record, keys, hash),
+            // Not cached yet, decided under an earlier filter, or the thread's cache is gone
+            // (thread teardown) or in use (a record logged while another is looked up).
+            Ok(None) | Err(_) => self.site_slow(record, keys, hash, generation),
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn site_slow(&self, record: &Record<'_>, keys: &[&str], hash: u64) -> Site {
+    fn site_slow(&self, record: &Record<'_>, keys: &[&str], hash: u64, generation: u64) -> Site {
         let key = SiteKey::of(record, keys);
-        let enabled = self.filter.enabled(record.metadata());
+        // The filter of `generation` or a later one: a decision is never cached under a
+        // generation later than the filter it was made with.
+        let enabled = self.filter.filter().enabled(record.metadata());
         let id = if enabled {
             let mut interned = self.interned.lock().unwrap_or_else(PoisonError::into_inner);
             match interned.get(&key) {
@@ -136,6 +150,13 @@ impl Logger {
             .as_str()
             .filter(|_| enabled)
             .map(|m| (m, self.journal.intern(m)));
+        let site = Site {
+            id,
+            enabled,
+            extra: 0,
+            message,
+            generation,
+        };
         let cached = CachedSite {
             hash,
             level: record.level(),
@@ -151,10 +172,8 @@ impl Logger {
                 .iter()
                 .map(|k| k.clone().into_boxed_str())
                 .collect(),
-            id,
-            enabled,
+            site,
             extra: Cell::new(0),
-            message,
         };
         let _ = CACHES.try_with(|caches| {
             let Ok(mut caches) = caches.try_borrow_mut() else {
@@ -171,14 +190,9 @@ impl Logger {
                     caches.len() - 1
                 }
             };
-            caches[index].insert(cached);
+            caches[index].insert(cached, record, keys);
         });
-        Site {
-            id,
-            enabled,
-            extra: 0,
-            message,
-        }
+        site
     }
 
     fn register(&self, key: &SiteKey) -> u64 {
@@ -231,13 +245,20 @@ impl Logger {
 
 impl Logger {
     #[inline]
-    fn log_with_keys(&self, record: &Record<'_>, keys: &[&str]) {
-        self.write(record, keys, self.site(record, keys));
+    fn log_with_keys(&self, record: &Record<'_>, keys: &[&str], word: u64) {
+        self.write(
+            record,
+            keys,
+            self.site(record, keys, reload::generation(word)),
+            word,
+        );
     }
 
+    /// `word` is the filter's ([`Shared::word`]) as read for this record.
     #[inline(always)]
-    fn write(&self, record: &Record<'_>, keys: &[&str], site: Site) {
-        if !site.enabled || (self.message_filter && !self.filter.matches(record)) {
+    fn write(&self, record: &Record<'_>, keys: &[&str], site: Site, word: u64) {
+        if !site.enabled || (reload::message_filter(word) && !self.filter.filter().matches(record))
+        {
             return;
         }
         let n_keys = keys.len();
@@ -290,31 +311,36 @@ fn key_values(enc: &mut Encoder<'_>, record: &Record<'_>, n_keys: usize) {
 
 impl Log for Logger {
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        metadata.level() <= self.max_level && self.filter.enabled(metadata)
+        reload::level_passes(self.filter.word(), metadata.level())
+            && self.filter.filter().enabled(metadata)
     }
 
     #[inline]
     fn log(&self, record: &Record<'_>) {
-        if record.level() > self.max_level {
+        // One atomic load: the level, and whether the filter changed since a callsite's
+        // decision was cached.
+        let word = self.filter.word();
+        if !reload::level_passes(word, record.level()) {
             return;
         }
+        let generation = reload::generation(word);
         if record.key_values().count() == 0 {
             let site = match Fast::of(self.id, record) {
-                Some(fast) => match fast.get() {
+                Some(fast) => match fast.get().filter(|s| s.generation == generation) {
                     Some(site) => site,
                     None => {
-                        let site = self.site(record, &[]);
+                        let site = self.site(record, &[], generation);
                         fast.set(site);
                         site
                     }
                 },
-                None => self.site(record, &[]),
+                None => self.site(record, &[], generation),
             };
-            self.write(record, &[], site);
+            self.write(record, &[], site, word);
         } else {
             let mut keys = KeyList::new();
             let _ = record.key_values().visit(&mut keys);
-            self.log_with_keys(record, keys.as_slice());
+            self.log_with_keys(record, keys.as_slice(), word);
         }
     }
 
@@ -332,6 +358,8 @@ struct Site {
     /// The message without arguments first seen at the callsite, and the id the journal
     /// interned it under: a record with the same `'static` text refers to it by id.
     message: Option<(&'static str, u64)>,
+    /// The filter's generation `enabled` was decided under.
+    generation: u64,
 }
 
 // === the thread-local caches ===
@@ -363,6 +391,7 @@ impl FastSlot {
                 enabled: false,
                 extra: 0,
                 message: None,
+                generation: 0,
             }),
         }
     }
@@ -482,7 +511,26 @@ impl ThreadCache {
         }
     }
 
-    fn insert(&mut self, site: CachedSite) {
+    /// Caches `site` (of `record` and `keys`), in place of the callsite's entry decided under
+    /// an earlier filter if there is one.
+    fn insert(&mut self, site: CachedSite, record: &Record<'_>, keys: &[&str]) {
+        let slot = &mut self.slots[Self::slot(site.hash)];
+        let stale = match slot {
+            Some(old) if old.matches(site.hash, record, keys) => Some(old),
+            _ => self.overflow.get_mut(&site.hash).and_then(|sites| {
+                sites
+                    .iter_mut()
+                    .find(|s| s.matches(site.hash, record, keys))
+            }),
+        };
+        if let Some(old) = stale {
+            // The room its records turned out to need still holds.
+            old.site = Site {
+                extra: 0,
+                ..site.site
+            };
+            return;
+        }
         if self.len >= CACHE_LIMIT {
             self.slots.iter_mut().for_each(|s| *s = None);
             self.overflow.clear();
@@ -535,12 +583,11 @@ struct CachedSite {
     module: Loc,
     file: Loc,
     keys: Box<[Box<str>]>,
-    id: u64,
-    enabled: bool,
+    /// The decision, id and message, as of [`Site::generation`] (its `extra` is unused: see
+    /// [`CachedSite::extra`]).
+    site: Site,
     /// Room beyond the guesses that this callsite's records turned out to need.
     extra: Cell<usize>,
-    /// See [`Site::message`].
-    message: Option<(&'static str, u64)>,
 }
 
 impl CachedSite {

@@ -90,12 +90,11 @@ pub(crate) fn read_only_static(_addr: usize, _len: usize) -> bool {
     false
 }
 
-#[cfg(test)]
+#[cfg(all(test, target_os = "linux", target_pointer_width = "64"))]
 mod tests {
     use super::*;
 
     #[test]
-    #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
     fn literals_are_read_only_static_and_run_time_text_is_not() {
         let literal = "a literal in the test binary";
         assert!(read_only_static(literal.as_ptr().addr(), literal.len()));

@@ -18,7 +18,6 @@ use crate::wire::Record;
 mod binary;
 mod filter;
 pub mod json;
-#[cfg(unix)]
 pub mod syslog;
 pub mod text;
 

@@ -1,6 +1,6 @@
 //! Syslog: each event as an RFC 5424 message (or RFC 3164, for old daemons) sent to a syslog
 //! daemon over UDP, TCP with octet-counting framing (RFC 6587), or a Unix datagram socket
-//! (`/dev/log`), formatted and sent on the worker thread.
+//! (`/dev/log`, on Unix only), formatted and sent on the worker thread.
 //!
 //! ```text
 //! <14>1 2026-11-29T07:40:00.123456+01:00 web-1 shop 4242 app::db [logbuf@32473 level="INFO" target="app::db" thread="main"][fields@32473 message="query done" rows="3"][span1@32473 name="request" path="/users"] request{path="/users"}: app::db: query done rows=3
@@ -87,6 +87,7 @@ use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
+#[cfg(unix)]
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -693,7 +694,21 @@ fn wire_text(value: &Value<'_>, out: &mut Vec<u8>) {
     }
 }
 
+/// The error a datagram too long for the transport fails with.
+#[cfg(unix)]
+const EMSGSIZE: i32 = libc::EMSGSIZE;
+/// The error a datagram too long for the transport fails with: Windows' `WSAEMSGSIZE`.
+#[cfg(not(unix))]
+const EMSGSIZE: i32 = 10040;
+
+/// The machine's host name, from `COMPUTERNAME` (set by Windows); empty if it is not set.
+#[cfg(not(unix))]
+fn hostname() -> String {
+    std::env::var("COMPUTERNAME").unwrap_or_default()
+}
+
 /// The machine's host name, from `gethostname`; empty if it cannot be had.
+#[cfg(unix)]
 fn hostname() -> String {
     let mut buf = [0u8; 256];
     // SAFETY: `buf` is valid for writes of `buf.len()` bytes for the duration of the call;
@@ -806,7 +821,20 @@ enum Conn {
     UdpProbe(UdpSocket, Instant),
     Tcp(TcpStream),
     Udp(UdpSocket),
+    #[cfg(unix)]
     Unix(UnixDatagram),
+}
+
+impl Conn {
+    /// Connected: messages can be sent.
+    fn is_up(&self) -> bool {
+        match self {
+            Conn::Tcp(_) | Conn::Udp(_) => true,
+            #[cfg(unix)]
+            Conn::Unix(_) => true,
+            Conn::Down(_) | Conn::Connecting(_) | Conn::UdpProbe(..) => false,
+        }
+    }
 }
 
 /// A message ready to send, framed for its transport.
@@ -903,7 +931,8 @@ impl SyslogSink {
     }
 
     /// Sends RFC 3164 messages without host name, as `syslog(3)` does, to the Unix datagram
-    /// socket at `path`. [`SyslogFormat::rfc5424`] switches to RFC 5424.
+    /// socket at `path`. [`SyslogFormat::rfc5424`] switches to RFC 5424. Unix only: elsewhere
+    /// every attempt to connect fails with [`io::ErrorKind::Unsupported`], which says so.
     pub fn unix(path: impl AsRef<Path>) -> Self {
         let mut format = SyslogFormat::new().rfc3164();
         format.local = true;
@@ -1053,7 +1082,7 @@ impl SyslogSink {
         let framed = framed_len(&self.endpoint, self.message.len());
         if !self.queue.is_empty() && self.queued_bytes + framed > self.limit {
             // Make room if the socket takes it now.
-            if matches!(self.conn, Conn::Tcp(_) | Conn::Udp(_) | Conn::Unix(_)) {
+            if self.conn.is_up() {
                 result = result.and(self.send_queued());
             }
             if !self.queue.is_empty() && self.queued_bytes + framed > self.limit {
@@ -1078,7 +1107,7 @@ impl SyslogSink {
             note: false,
         });
         let due = !self.endpoint.is_stream() || self.queued_bytes >= TCP_BATCH;
-        if due && matches!(self.conn, Conn::Tcp(_) | Conn::Udp(_) | Conn::Unix(_)) {
+        if due && self.conn.is_up() {
             result = result.and(self.send_queued());
         }
         result
@@ -1184,9 +1213,15 @@ impl SyslogSink {
                     .and_then(|s| s.set_nonblocking(true).map(|()| s))
                     .and_then(|s| s.send(&[]).map(|_| Conn::UdpProbe(s, Instant::now())))
             }
+            #[cfg(unix)]
             Endpoint::Unix(path) => UnixDatagram::unbound()
                 .and_then(|s| s.connect(path).map(|()| s))
                 .and_then(|s| s.set_nonblocking(true).map(|()| Conn::Unix(s))),
+            #[cfg(not(unix))]
+            Endpoint::Unix(_) => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "Unix datagram sockets exist only on Unix systems: use SyslogSink::udp or tcp",
+            )),
             Endpoint::Tcp(addr) => {
                 let (addr, timeout) = (*addr, self.connect_timeout);
                 std::thread::Builder::new()
@@ -1242,6 +1277,7 @@ impl SyslogSink {
         let result = match &mut self.conn {
             Conn::Tcp(stream) => send_stream(stream, &self.queue, self.front_sent),
             Conn::Udp(socket) => send_datagrams(&self.queue, |m| socket.send(m)),
+            #[cfg(unix)]
             Conn::Unix(socket) => send_datagrams(&self.queue, |m| socket.send(m)),
             Conn::Down(_) | Conn::Connecting(_) | Conn::UdpProbe(..) => return Ok(()),
         };
@@ -1456,7 +1492,7 @@ fn send_datagrams(
             Ok(_) => sent.messages += 1,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-            Err(e) if e.raw_os_error() == Some(libc::EMSGSIZE) => {
+            Err(e) if e.raw_os_error() == Some(EMSGSIZE) => {
                 sent.error = Some(Failure::Refused(e));
                 break;
             }
