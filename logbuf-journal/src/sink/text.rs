@@ -77,7 +77,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 
 use super::{Entry, Sink};
-use crate::read::{Context, EventInContext, OwnedValue, Span, UNKNOWN_STRING};
+use crate::read::{Context, EventInContext, LostCallsite, OwnedValue, Span, UNKNOWN_STRING};
 use crate::rotate::RotatingFile;
 use crate::wire::{Dropped, Level, Record, Value};
 
@@ -911,6 +911,10 @@ pub struct DropReport<'a> {
     /// nanoseconds since the Unix epoch; `None` when neither is known or no clock record came
     /// before.
     pub unix_nanos: Option<u64>,
+    /// The callsites whose records were dropped, the most first, when the journal said
+    /// (format 2.3 on: [`Context::drop_callsites`]); the rest of the count came from callsites
+    /// not named, or from none.
+    pub callsites: Option<&'a [LostCallsite]>,
 }
 
 impl<'a> DropReport<'a> {
@@ -921,6 +925,7 @@ impl<'a> DropReport<'a> {
             dropped,
             thread_name: context.thread_name(dropped.thread),
             unix_nanos: time.and_then(|t| context.unix_nanos(t)),
+            callsites: context.drop_callsites(dropped.thread),
         }
     }
 
@@ -940,7 +945,47 @@ impl<'a> DropReport<'a> {
     /// record too large)`, the thread by its name, or as `ThreadId(NN)` without one. Thread 0
     /// stands for records dropped where no thread's ring could count them: written from
     /// inside another write on the same thread, or while the thread was being torn down.
+    ///
+    /// When the report names the callsites (format 2.3 on), the message ends with the
+    /// [`MESSAGE_CALLSITES`] that lost the most, each as target and `file:line` (or name):
+    /// `; most from app::db src/db.rs:42 (1,000), app::http src/http.rs:7 (200), 34 more`.
     pub fn message(&self, out: &mut Vec<u8>) {
+        self.message_head(out);
+        let Some(named) = self.callsites.filter(|n| !n.is_empty()) else {
+            return;
+        };
+        out.extend_from_slice(b"; most from ");
+        let mut told = 0;
+        for (i, lost) in named.iter().take(MESSAGE_CALLSITES).enumerate() {
+            if i > 0 {
+                out.extend_from_slice(b", ");
+            }
+            let callsite = &lost.callsite;
+            escape_into(&callsite.target, out);
+            out.push(b' ');
+            match (&callsite.file, callsite.line) {
+                (Some(file), Some(line)) => {
+                    escape_into(file, out);
+                    out.push(b':');
+                    push_u64(out, u64::from(line), 1);
+                }
+                (Some(file), None) => escape_into(file, out),
+                (None, _) => escape_into(&callsite.name, out),
+            }
+            out.extend_from_slice(b" (");
+            push_thousands(out, lost.count);
+            out.push(b')');
+            told += lost.count;
+        }
+        let rest = self.dropped.count.saturating_sub(told);
+        if rest > 0 {
+            out.extend_from_slice(b", ");
+            push_thousands(out, rest);
+            out.extend_from_slice(b" more");
+        }
+    }
+
+    fn message_head(&self, out: &mut Vec<u8>) {
         let count = self.dropped.count;
         push_thousands(out, count);
         out.extend_from_slice(if count == 1 {
@@ -966,6 +1011,9 @@ impl<'a> DropReport<'a> {
         out.extend_from_slice(b" (ring full or record too large)");
     }
 }
+
+/// How many callsites [`DropReport::message`] names.
+pub const MESSAGE_CALLSITES: usize = 3;
 
 /// Appends `v` in decimal with a comma between each group of three digits: `1,234,567`.
 pub(crate) fn push_thousands(out: &mut Vec<u8>, v: u64) {
