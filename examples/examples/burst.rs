@@ -63,6 +63,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         stats.dropped_spans,
         path.display()
     );
-    println!("logbuf stats {}   # lost events by callsite", path.display());
+    println!(
+        "logbuf stats {}   # lost events by callsite",
+        path.display()
+    );
     Ok(())
 }

@@ -28,7 +28,9 @@ pub(crate) const STAMP: usize = 8;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FullPolicy {
     /// Drop the event and count it; the worker writes a [`Dropped`](crate::wire::Dropped)
-    /// record saying how many, so the loss shows in the log itself. The default.
+    /// record saying how many, and which callsites they came from (for records written with
+    /// [`Journal::write_event`] and [`Journal::write_span_new`]), so the loss shows in the log
+    /// itself. The default.
     Drop,
     /// Spin, then yield, until the worker makes room. Nothing is lost; the logging thread waits.
     Block,

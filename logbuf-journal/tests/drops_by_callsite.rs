@@ -303,3 +303,100 @@ fn a_report_names_the_eight_callsites_that_lost_the_most() {
         rest
     );
 }
+
+/// A writer the test reads back.
+#[derive(Clone, Default)]
+struct Shared(Arc<Mutex<Vec<u8>>>);
+
+impl io::Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The text and JSON sinks, fed by the worker, name the callsites in their drop lines.
+#[test]
+fn the_text_and_json_sinks_name_the_callsites_that_lost_the_most() {
+    use logbuf_journal::sink::json::JsonSink;
+    use logbuf_journal::sink::text::TextSink;
+
+    let (text, json) = (Shared::default(), Shared::default());
+    let release = Arc::new(Mutex::new(()));
+    let held = release.lock().unwrap();
+    let (entered, worker_held) = mpsc::channel();
+    let (journal, guard) = Journal::builder()
+        .ring_capacity(4096)
+        .sink(Gate {
+            memory: Memory::default(),
+            entered: Some(entered),
+            release: release.clone(),
+        })
+        .sink(TextSink::new(text.clone()))
+        .sink(JsonSink::new(json.clone()))
+        .build()
+        .unwrap();
+    let sites: Vec<u64> = (1..=4)
+        .map(|n| register(&journal, CallsiteKind::Event, n))
+        .collect();
+    let write = |cs: u64| {
+        journal.write_event(cs, 64, |enc, at| {
+            enc.event(cs, at.time, at.thread, None, 1);
+            enc.value_str("a record of a fixed size, to fill the ring with");
+        })
+    };
+    assert_eq!(write(sites[0]), Written::Committed);
+    worker_held
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the worker writes");
+    let mut committed = 1;
+    while write(sites[0]) == Written::Committed {
+        committed += 1;
+    }
+    // Site 1 lost 1 record so far; then 30 of site 2, 12 of site 3, 5 of site 4, 2 more of
+    // site 1.
+    for (site, n) in [(1, 30), (2, 12), (3, 5), (0, 2)] {
+        for _ in 0..n {
+            assert_eq!(write(sites[site]), Written::Dropped);
+        }
+    }
+    drop(held);
+    drop(guard);
+
+    let text = String::from_utf8(text.0.lock().unwrap().clone()).unwrap();
+    let drops: Vec<&str> = text.lines().filter(|l| l.contains("dropped")).collect();
+    assert_eq!(drops.len(), 1, "{text}");
+    let file = file!();
+    assert!(
+        drops[0].ends_with(&format!(
+            "50 records dropped on thread the_text_and_json_sinks_name_the_callsites_that_lost_the_most \
+             (ring full or record too large); most from \
+             drops {file}:2 (30), drops {file}:3 (12), drops {file}:4 (5), 3 more"
+        )),
+        "{}",
+        drops[0]
+    );
+    assert_eq!(text.lines().count(), committed + 1);
+
+    let json = String::from_utf8(json.0.lock().unwrap().clone()).unwrap();
+    let drop_line = json
+        .lines()
+        .find(|l| l.contains("records dropped"))
+        .unwrap();
+    let expected: String = [(2, 30), (3, 12), (4, 5), (1, 3)]
+        .iter()
+        .map(|(line, count)| {
+            format!(
+                r#"{{"target":"drops","name":"site","file":"{file}","line":{line},"count":{count}}}"#
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    assert!(
+        drop_line.contains(&format!(r#","callsites":[{expected}]}}"#)),
+        "{drop_line}"
+    );
+}

@@ -27,6 +27,9 @@
 //! {"timestamp":"2026-11-29T06:40:00.123456Z","level":"WARN","fields":{"message":"records dropped","dropped":1234,"thread":"worker-3","reason":"ring full or record too large"},"target":"logbuf"}
 //! ```
 //!
+//! From format 2.3 on, `fields` also holds `callsites`: the callsites the report names, the
+//! most first, each as `{"target", "name", "file", "line", "count"}`.
+//!
 //! Values map as `tracing-subscriber` maps them: `u64` and `i64` to JSON integers, `f64` to
 //! numbers (`NaN` and infinities to `null`), booleans to booleans, strings to strings; `u128`
 //! and `i128` to strings of their decimal digits (no JSON reader is obliged to keep more than

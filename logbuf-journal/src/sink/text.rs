@@ -20,6 +20,9 @@
 //! 2026-11-29T06:40:00.123456Z  WARN logbuf: 1,234 records dropped on thread worker-3 (ring full or record too large)
 //! ```
 //!
+//! From format 2.3 on, the line ends with the callsites that lost the most
+//! ([`DropReport::message`]): `; most from app::db src/db.rs:42 (1,000), 234 more`.
+//!
 //! Unlike `fmt`, a line never breaks and never carries a terminal escape sequence from the data:
 //! in messages, `Debug`/`Display` values, names, targets and file names, line feeds and carriage
 //! returns are written as `\n` and `\r`, and other control characters (ESC among them) as
