@@ -109,8 +109,6 @@ fn crafted(path: &Path) {
     report(1, &[(1, 100), (2, 30)], 140, 10);
     report(2, &[(3, 20), (1, 5)], 25, 20);
     report(0, &[], 2, 30);
-    drop(report);
-    drop(put);
     writer.finish().unwrap();
 }
 
