@@ -120,7 +120,7 @@ Percentiles are exact (nearest rank over every value). Filters (--level, --targe
         /// Group --field by callsite, target or innermost span.
         #[arg(long, value_enum, requires = "field", value_name = "GROUP")]
         by: Option<By>,
-        /// JSON instead of text (with --spans or --field).
+        /// JSON instead of text.
         #[arg(long)]
         json: bool,
         /// Also write the span timings, with a histogram per span name, as a self-contained
@@ -361,12 +361,10 @@ fn run(cli: Cli, diagnostics: &mut dyn Write) -> io::Result<Exit> {
             let filter = filters.filter().map_err(usage)?;
             let mut out = BufWriter::new(stdout.lock());
             if !spans && field.is_none() {
-                if !filter.is_empty() || json {
-                    return Err(usage(
-                        "--json and the filters apply to --spans and --field".to_owned(),
-                    ));
+                if !filter.is_empty() {
+                    return Err(usage("the filters apply to --spans and --field".to_owned()));
                 }
-                return stats::run(&files, top, &mut out, diagnostics);
+                return stats::run_as(&files, top, json, &mut out, diagnostics);
             }
             let query = Query {
                 spans,

@@ -5,7 +5,7 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use logbuf_journal::file::{FileReader, ReadStats};
-use logbuf_journal::read::Context;
+use logbuf_journal::read::{Callsite, Context};
 use logbuf_journal::wire::{Clock, Level, Record};
 
 use crate::filter::level_name;
@@ -24,6 +24,21 @@ pub struct CallsiteKey {
     pub name: String,
     /// `file:line`, when recorded.
     pub location: Option<String>,
+}
+
+impl CallsiteKey {
+    /// The key of a callsite as a file defines it.
+    pub fn of(c: &Callsite) -> Self {
+        Self {
+            level: c.level,
+            target: c.target.clone(),
+            name: c.name.clone(),
+            location: c.file.as_ref().map(|f| match c.line {
+                Some(line) => format!("{f}:{line}"),
+                None => f.clone(),
+            }),
+        }
+    }
 }
 
 /// Figures gathered over every file added.
@@ -51,6 +66,14 @@ pub struct Stats {
     pub dropped_spans: u64,
     /// Drops in files older than format 2.2, which do not tell events from span records.
     pub dropped_untold: u64,
+    /// Dropped records per callsite, as the journal's drop reports name them (format 2.3 on).
+    pub lost_callsites: HashMap<CallsiteKey, u64>,
+    /// Dropped records the reports that name callsites do not name: of callsites past the
+    /// ones a report names, or of no callsite (span records after a span's creation).
+    pub lost_unnamed: u64,
+    /// Dropped records in reports that name no callsites at all (files older than format
+    /// 2.3).
+    pub lost_untold: u64,
     /// What the file readers skipped, summed over files.
     pub read: ReadStats,
     /// Events and spans whose callsite was missing.
@@ -170,6 +193,20 @@ impl Stats {
                     names.insert(t.thread, t.name.to_owned());
                 }
                 Record::SpanNew(_) => self.spans += 1,
+                Record::Dropped(d) => match context.drop_callsites(d.thread) {
+                    Some(named) => {
+                        let mut told = 0;
+                        for lost in named {
+                            *self
+                                .lost_callsites
+                                .entry(CallsiteKey::of(&lost.callsite))
+                                .or_default() += lost.count;
+                            told += lost.count;
+                        }
+                        self.lost_unnamed += d.count.saturating_sub(told);
+                    }
+                    None => self.lost_untold += d.count,
+                },
                 Record::SpanEnter(_) | Record::SpanExit(_) => self.span_transitions += 1,
                 _ => {}
             }
@@ -177,16 +214,7 @@ impl Stats {
         for (id, count) in per_callsite {
             if let Some(c) = context.callsite(id) {
                 self.levels[c.level as usize] += count;
-                let key = CallsiteKey {
-                    level: c.level,
-                    target: c.target.clone(),
-                    name: c.name.clone(),
-                    location: c.file.as_ref().map(|f| match c.line {
-                        Some(line) => format!("{f}:{line}"),
-                        None => f.clone(),
-                    }),
-                };
-                *self.callsites.entry(key).or_default() += count;
+                *self.callsites.entry(CallsiteKey::of(c)).or_default() += count;
             }
         }
         for (thread, count) in per_thread {
@@ -309,19 +337,9 @@ impl Stats {
             callsites.len()
         )?;
         for (key, count) in callsites.into_iter().take(top) {
-            write!(
-                out,
-                "  {:>12}  {:<5} {} {}",
-                thousands(*count),
-                level_name(key.level),
-                key.target,
-                key.name
-            )?;
-            match &key.location {
-                Some(at) => writeln!(out, " ({at})")?,
-                None => writeln!(out)?,
-            }
+            write_callsite(out, key, *count)?;
         }
+        self.write_lost(out, top)?;
 
         if !self.span_times.is_empty() {
             let mut spans: Vec<_> = self.span_times.iter().collect();
@@ -366,6 +384,147 @@ impl Stats {
     }
 }
 
+impl Stats {
+    /// The dropped records by callsite, the most first (ties by callsite).
+    fn lost_ranked(&self) -> Vec<(&CallsiteKey, u64)> {
+        let mut lost: Vec<_> = self.lost_callsites.iter().map(|(k, n)| (k, *n)).collect();
+        lost.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        lost
+    }
+
+    /// The section on dropped records by callsite, when records were dropped.
+    fn write_lost(&self, out: &mut dyn Write, top: usize) -> io::Result<()> {
+        if self.dropped == 0 {
+            return Ok(());
+        }
+        let lost = self.lost_ranked();
+        if lost.is_empty() {
+            writeln!(out, "\nlost events by callsite:")?;
+        } else {
+            writeln!(
+                out,
+                "\nlost events by callsite (top {} of {} the journal's drop reports name):",
+                top.min(lost.len()),
+                lost.len()
+            )?;
+        }
+        let mut rest = 0;
+        for (i, (key, count)) in lost.iter().enumerate() {
+            if i < top {
+                write_callsite(out, key, *count)?;
+            } else {
+                rest += count;
+            }
+        }
+        if rest > 0 {
+            writeln!(
+                out,
+                "  {:>12}  of the other {} callsite{} named",
+                thousands(rest),
+                lost.len() - top,
+                plural((lost.len() - top) as u64)
+            )?;
+        }
+        if self.lost_unnamed > 0 {
+            writeln!(
+                out,
+                "  {:>12}  not named: of callsites past those a report names, span records after a span's creation, writes outside a thread's ring",
+                thousands(self.lost_unnamed)
+            )?;
+        }
+        if self.lost_untold > 0 {
+            writeln!(
+                out,
+                "  {:>12}  in files older than format 2.3, which do not name callsites",
+                thousands(self.lost_untold)
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The summary as JSON, with the `top` busiest callsites (and the `top` that lost the
+    /// most records).
+    pub fn json(&self, top: usize) -> serde_json::Value {
+        use serde_json::json;
+        let callsite = |key: &CallsiteKey, count: u64| {
+            json!({
+                "count": count,
+                "level": level_name(key.level),
+                "target": key.target,
+                "name": key.name,
+                "location": key.location,
+            })
+        };
+        let mut callsites: Vec<_> = self.callsites.iter().collect();
+        callsites.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+        let mut threads: Vec<_> = self.threads.iter().collect();
+        threads.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+        let lost = self.lost_ranked();
+        let named_rest: u64 = lost.iter().skip(top).map(|(_, n)| n).sum();
+        json!({
+            "files": self.files,
+            "bytes": self.bytes,
+            "events": self.events,
+            "spans": self.spans,
+            "span_transitions": self.span_transitions,
+            "time": self.time.map(|(lo, hi)| json!({
+                "first": format_nanos(lo),
+                "last": format_nanos(hi),
+                "nanos": hi - lo,
+            })),
+            "levels": {
+                "error": self.levels[Level::Error as usize],
+                "warn": self.levels[Level::Warn as usize],
+                "info": self.levels[Level::Info as usize],
+                "debug": self.levels[Level::Debug as usize],
+                "trace": self.levels[Level::Trace as usize],
+            },
+            "callsites": callsites.iter().take(top).map(|(k, n)| callsite(k, **n)).collect::<Vec<_>>(),
+            "callsites_total": callsites.len(),
+            "threads": threads.iter().map(|((id, name), n)| json!({
+                "id": id,
+                "name": name,
+                "events": n,
+            })).collect::<Vec<_>>(),
+            "dropped": {
+                "total": self.dropped,
+                "events": self.dropped - self.dropped_spans - self.dropped_untold,
+                "span_records": self.dropped_spans,
+                "kind_unknown": self.dropped_untold,
+                "by_callsite": lost.iter().take(top).map(|(k, n)| callsite(k, *n)).collect::<Vec<_>>(),
+                "callsites_named": lost.len(),
+                "by_other_callsites": named_rest,
+                "not_named": self.lost_unnamed,
+                "before_format_2_3": self.lost_untold,
+            },
+            "damage": {
+                "damaged_regions": self.read.damaged_regions,
+                "damaged_bytes": self.read.damaged_bytes,
+                "torn_tail_bytes": self.read.torn_tail_bytes,
+                "undecodable_records": self.read.undecodable_records,
+                "unknown_records": self.read.unknown_records,
+                "orphans": self.orphans,
+            },
+        })
+    }
+}
+
+/// One callsite's line in the summary: the count, level, target, name and location.
+fn write_callsite(out: &mut dyn Write, key: &CallsiteKey, count: u64) -> io::Result<()> {
+    write!(
+        out,
+        "  {:>12}  {:<5} {} {}",
+        thousands(count),
+        level_name(key.level),
+        key.target,
+        key.name
+    )?;
+    match &key.location {
+        Some(at) => writeln!(out, " ({at})"),
+        None => writeln!(out),
+    }
+}
+
 /// Reads every file in `paths` and writes the summary to `out`; returns the exit status.
 ///
 /// # Errors
@@ -377,6 +536,21 @@ pub fn run(
     out: &mut dyn Write,
     diagnostics: &mut dyn Write,
 ) -> io::Result<Exit> {
+    run_as(paths, top, false, out, diagnostics)
+}
+
+/// [`run`], writing the summary as JSON ([`Stats::json`]) when `json` is set.
+///
+/// # Errors
+///
+/// Writing to `out` failed.
+pub fn run_as(
+    paths: &[PathBuf],
+    top: usize,
+    json: bool,
+    out: &mut dyn Write,
+    diagnostics: &mut dyn Write,
+) -> io::Result<Exit> {
     let mut stats = Stats::default();
     let (files, mut exit) = crate::input::open_series(paths, diagnostics);
     for (path, file, clocks) in files {
@@ -385,7 +559,12 @@ pub fn run(
         stats.bytes += crate::input::input_bytes(&path);
     }
     if stats.files > 0 {
-        stats.write(out, top)?;
+        if json {
+            serde_json::to_writer_pretty(&mut *out, &stats.json(top))?;
+            writeln!(out)?;
+        } else {
+            stats.write(out, top)?;
+        }
     }
     out.flush()?;
     Ok(exit)

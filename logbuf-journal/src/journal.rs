@@ -14,6 +14,7 @@ use std::time::Duration;
 use logbuf::queue::{CapacityError, ClaimError, Consumer, mpsc, spsc};
 
 use crate::clock;
+use crate::drops::DropTable;
 use crate::encode::{Encoder, Overflow};
 use crate::sink::{BinaryFileSink, Sink};
 use crate::wire::{Callsite, Interned, Record, ThreadName};
@@ -27,7 +28,9 @@ pub(crate) const STAMP: usize = 8;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FullPolicy {
     /// Drop the event and count it; the worker writes a [`Dropped`](crate::wire::Dropped)
-    /// record saying how many, so the loss shows in the log itself. The default.
+    /// record saying how many, and which callsites they came from (for records written with
+    /// [`Journal::write_event`] and [`Journal::write_span_new`]), so the loss shows in the log
+    /// itself. The default.
     Drop,
     /// Spin, then yield, until the worker makes room. Nothing is lost; the logging thread waits.
     Block,
@@ -339,6 +342,9 @@ pub(crate) struct ThreadSlot {
     pub(crate) first_drop: AtomicU64,
     pub(crate) last_drop: AtomicU64,
     pub(crate) high_water: AtomicUsize,
+    /// The drops not yet reported, by callsite. Each drop counted in `dropped` is counted here
+    /// after it; the worker takes a report's drops from here and subtracts them from `dropped`.
+    pub(crate) callsites: DropTable,
 }
 
 impl ThreadSlot {
@@ -350,6 +356,7 @@ impl ThreadSlot {
             first_drop: AtomicU64::new(0),
             last_drop: AtomicU64::new(0),
             high_water: AtomicUsize::new(0),
+            callsites: DropTable::new(),
         }
     }
 }
@@ -648,9 +655,38 @@ impl Journal {
     ///
     /// No lock, no allocation, no system call, except on a thread's first write (which creates
     /// and registers its ring) and under [`FullPolicy::Block`] when the ring is full.
+    ///
+    /// A drop is reported without its callsite; [`Journal::write_event`] names it.
     #[inline]
     pub fn write(&self, max_len: usize, encode: impl FnMut(&mut Encoder<'_>, Stamp)) -> Written {
-        self.write_at(self.now(), Kind::Event, max_len, encode)
+        self.write_at(self.now(), Kind::Event, 0, max_len, encode)
+    }
+
+    /// [`Journal::write`] for an event of `callsite` (the id [`Journal::register_callsite`]
+    /// gave): a drop is counted against the callsite, and the worker's report of it names the
+    /// callsite (a [`DroppedCallsites`](crate::wire::DroppedCallsites) record in the log), so
+    /// readers can tell which events were lost.
+    ///
+    /// ```
+    /// # use logbuf_journal::wire::{Callsite, CallsiteKind, Level};
+    /// # let (journal, _guard) = logbuf_journal::Journal::builder().build()?;
+    /// # let callsite = journal.register_callsite(&Callsite { id: 0, kind: CallsiteKind::Event,
+    /// #     level: Level::Info, target: "app", name: "done", module_path: None, file: None,
+    /// #     line: None, fields: vec!["n"] });
+    /// journal.write_event(callsite, 32, |enc, at| {
+    ///     enc.event(callsite, at.time, at.thread, None, 1);
+    ///     enc.value_u64(7);
+    /// });
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[inline]
+    pub fn write_event(
+        &self,
+        callsite: u64,
+        max_len: usize,
+        encode: impl FnMut(&mut Encoder<'_>, Stamp),
+    ) -> Written {
+        self.write_at(self.now(), Kind::Event, callsite, max_len, encode)
     }
 
     /// [`Journal::write`] for a span record (creation, values, enter, exit, close,
@@ -663,15 +699,31 @@ impl Journal {
         max_len: usize,
         encode: impl FnMut(&mut Encoder<'_>, Stamp),
     ) -> Written {
-        self.write_at(self.now(), Kind::Span, max_len, encode)
+        self.write_at(self.now(), Kind::Span, 0, max_len, encode)
     }
 
-    /// [`Journal::write`] with the record stamped `time`.
+    /// [`Journal::write_span`] for the creation of a span of `callsite`: a drop is counted as
+    /// a span record's and against the callsite, as [`Journal::write_event`] does. The other
+    /// span records (values, enter, exit, close) carry a span id, not a callsite: their drops
+    /// are counted without one.
+    #[inline]
+    pub fn write_span_new(
+        &self,
+        callsite: u64,
+        max_len: usize,
+        encode: impl FnMut(&mut Encoder<'_>, Stamp),
+    ) -> Written {
+        self.write_at(self.now(), Kind::Span, callsite, max_len, encode)
+    }
+
+    /// [`Journal::write`] with the record stamped `time`; a drop is counted against
+    /// `callsite` (`0`: none).
     #[inline]
     pub(crate) fn write_at(
         &self,
         time: u64,
         kind: Kind,
+        callsite: u64,
         max_len: usize,
         mut encode: impl FnMut(&mut Encoder<'_>, Stamp),
     ) -> Written {
@@ -687,7 +739,7 @@ impl Journal {
                 Some(i) => &mut locals[i],
                 None => self.register_thread(&mut locals)?,
             };
-            Some(self.write_local(local, time, kind, max_len, &mut encode))
+            Some(self.write_local(local, time, kind, callsite, max_len, &mut encode))
         });
         match written {
             Ok(Some(w)) => w,
@@ -713,6 +765,7 @@ impl Journal {
         local: &mut Local,
         time: u64,
         kind: Kind,
+        callsite: u64,
         max_len: usize,
         encode: &mut impl FnMut(&mut Encoder<'_>, Stamp),
     ) -> Written {
@@ -744,7 +797,7 @@ impl Journal {
                         Err(Overflow { needed }) => {
                             drop(claim);
                             if STAMP + needed <= want || STAMP + needed > max {
-                                return drop_event(slot, time, kind);
+                                return drop_event(slot, time, kind, callsite);
                             }
                             want = STAMP + needed;
                             continue;
@@ -761,7 +814,7 @@ impl Journal {
                         || self.shared.closed.load(Ordering::Relaxed)
                         || is_worker_of(&self.shared)
                     {
-                        return drop_event(slot, time, kind);
+                        return drop_event(slot, time, kind, callsite);
                     }
                     spins += 1;
                     if spins < 64 {
@@ -780,9 +833,9 @@ impl Journal {
                     if slot.dropped.load(Ordering::Relaxed) == 0 {
                         self.shared.wake_worker();
                     }
-                    return drop_event(slot, time, kind);
+                    return drop_event(slot, time, kind, callsite);
                 }
-                _ => return drop_event(slot, time, kind),
+                _ => return drop_event(slot, time, kind, callsite),
             }
         }
     }
@@ -928,7 +981,7 @@ impl Journal {
             .or_else(|| info.payload().downcast_ref::<String>().map(String::as_str))
             .unwrap_or("Box<dyn Any>");
         let location = info.location();
-        self.write(message.len() + 64, |enc, at| {
+        self.write_event(callsite, message.len() + 64, |enc, at| {
             enc.event(callsite, at.time, at.thread, None, 2);
             enc.value_str(message);
             match location {
@@ -989,9 +1042,10 @@ pub(crate) enum Kind {
     Span,
 }
 
-/// Counts a dropped record on its thread's slot, for the worker to report.
+/// Counts a dropped record on its thread's slot, for the worker to report: in the total, then
+/// against its callsite. Lock-free and allocation-free (see [`DropTable::count`]).
 #[cold]
-fn drop_event(slot: &ThreadSlot, time: u64, kind: Kind) -> Written {
+fn drop_event(slot: &ThreadSlot, time: u64, kind: Kind, callsite: u64) -> Written {
     if kind == Kind::Span {
         // Before the Release increment of `dropped` below.
         slot.dropped_spans.fetch_add(1, Ordering::Relaxed);
@@ -1000,8 +1054,10 @@ fn drop_event(slot: &ThreadSlot, time: u64, kind: Kind) -> Written {
         .first_drop
         .compare_exchange(0, time, Ordering::Relaxed, Ordering::Relaxed);
     slot.last_drop.store(time, Ordering::Relaxed);
-    // Release: the worker's Acquire swap of the count sees the times stored above.
-    slot.dropped.fetch_add(1, Ordering::Release);
+    slot.dropped.fetch_add(1, Ordering::Relaxed);
+    // Release, after the total: the worker's Acquire swap of this count sees the times stored
+    // above and the total it subtracts the count from.
+    slot.callsites.count(callsite);
     Written::Dropped
 }
 

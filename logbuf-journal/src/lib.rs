@@ -61,6 +61,7 @@
 //! [`wire`] records through the [`encode::Encoder`].
 
 mod clock;
+mod drops;
 pub mod encode;
 pub mod exit;
 pub mod file;

@@ -338,6 +338,21 @@ pub struct Context {
     orphans: u64,
     dropped: u64,
     dropped_spans: u64,
+    /// The breakdown by callsite of the next `Dropped` record (format 2.3: written before it).
+    next_drop_callsites: Option<wire::DroppedCallsites>,
+    /// The breakdown of the last `Dropped` record, if one came before it: its thread and the
+    /// callsites named, resolved.
+    drop_callsites: Option<(u64, Vec<LostCallsite>)>,
+}
+
+/// A callsite a drop report names (format 2.3), with how many of the report's records were
+/// its.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LostCallsite {
+    /// The callsite.
+    pub callsite: Arc<Callsite>,
+    /// Records of it dropped.
+    pub count: u64,
 }
 
 impl Context {
@@ -407,7 +422,15 @@ impl Context {
             Record::ThreadEnd(t) => {
                 self.threads.remove(&t.thread);
             }
-            Record::Dropped(d) => self.dropped += d.count,
+            Record::Dropped(d) => {
+                self.dropped += d.count;
+                self.drop_callsites = self
+                    .next_drop_callsites
+                    .take()
+                    .filter(|named| named.thread == d.thread)
+                    .map(|named| (d.thread, self.lost_callsites(&named, d.count)));
+            }
+            Record::DroppedCallsites(d) => self.next_drop_callsites = Some(d.clone()),
             Record::DroppedSpans(d) => self.dropped_spans += d.count,
             Record::SpanEnter(_) | Record::SpanExit(_) | Record::FollowsFrom(_) => {}
             Record::Event(e) => {
@@ -696,6 +719,57 @@ impl Context {
     /// Span records among [`Context::dropped`] (known from files of format 2.2 on).
     pub fn dropped_spans(&self) -> u64 {
         self.dropped_spans
+    }
+
+    /// The callsites the last `Dropped` record applied names, the most records first, if it
+    /// is a report of `thread` and came with its breakdown (files of format 2.3 on). The
+    /// report's records these do not count came from callsites it does not name, or from no
+    /// callsite.
+    ///
+    /// ```
+    /// use logbuf_journal::read::Context;
+    /// use logbuf_journal::wire::{
+    ///     Callsite, CallsiteKind, Dropped, DroppedCallsite, DroppedCallsites, Level, Record,
+    /// };
+    ///
+    /// let mut context = Context::new();
+    /// context.apply(&Record::Callsite(Callsite { id: 4, kind: CallsiteKind::Event,
+    ///     level: Level::Info, target: "app::db", name: "query", module_path: None,
+    ///     file: Some("src/db.rs"), line: Some(42), fields: vec![] }));
+    /// context.apply(&Record::DroppedCallsites(DroppedCallsites { thread: 1,
+    ///     callsites: vec![DroppedCallsite { callsite: 4, count: 90 }] }));
+    /// context.apply(&Record::Dropped(Dropped { thread: 1, count: 100, first_time: 0,
+    ///     last_time: 0 }));
+    /// let named = context.drop_callsites(1).unwrap();
+    /// assert_eq!((named[0].callsite.target.as_str(), named[0].count), ("app::db", 90));
+    /// ```
+    pub fn drop_callsites(&self, thread: u64) -> Option<&[LostCallsite]> {
+        match &self.drop_callsites {
+            Some((t, named)) if *t == thread => Some(named),
+            _ => None,
+        }
+    }
+
+    /// The callsites `named` gives, resolved; those not defined are left out, and the counts
+    /// are bounded by the report's `count` (a damaged or crafted file may claim more).
+    fn lost_callsites(&self, named: &wire::DroppedCallsites, count: u64) -> Vec<LostCallsite> {
+        let mut left = count;
+        let mut lost = Vec::with_capacity(named.callsites.len());
+        for entry in &named.callsites {
+            let Some(callsite) = self.callsites.get(&entry.callsite) else {
+                continue;
+            };
+            let n = entry.count.min(left);
+            if n == 0 {
+                continue;
+            }
+            left -= n;
+            lost.push(LostCallsite {
+                callsite: Arc::clone(callsite),
+                count: n,
+            });
+        }
+        lost
     }
 }
 

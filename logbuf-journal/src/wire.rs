@@ -35,7 +35,9 @@ use serde::{Deserialize, Serialize};
 /// Major version of the format: readers refuse files of another major version.
 pub const FORMAT_MAJOR: u16 = 2;
 /// Minor version of the format: newer minors only add record and value kinds at the end.
-pub const FORMAT_MINOR: u16 = 2;
+///
+/// 2.3 added [`Record::DroppedCallsites`].
+pub const FORMAT_MINOR: u16 = 3;
 
 /// One journal record.
 ///
@@ -86,6 +88,11 @@ pub enum Record<'a> {
     /// counts were span records (creation, values, enter, exit, close, follows-from) rather
     /// than events. Written only when some were.
     DroppedSpans(DroppedSpans),
+    /// Kind 15 (format 2.3): which callsites the records of the [`Record::Dropped`] right
+    /// after it came from, the callsites that lost the most first. Writers of 2.3 write one
+    /// before every `Dropped` record; the records it does not name are the rest of that
+    /// record's `count`.
+    DroppedCallsites(DroppedCallsites),
 }
 
 /// Whether a callsite emits events or creates spans.
@@ -253,6 +260,29 @@ pub struct DroppedSpans {
     /// Thread id, as in the `Dropped` record before.
     pub thread: u64,
     /// Span records among that record's `count`.
+    pub count: u64,
+}
+
+/// Which callsites the records of a [`Dropped`] report came from: written right before it.
+///
+/// The journal names at most 8 callsites per report, those that lost the most records (ties
+/// by callsite id), with their exact counts; the records it does not name (of other callsites,
+/// or of no callsite: span records after a span's creation, writes that gave none) are the
+/// `Dropped` record's `count` less the sum of these. Readers must take any number of entries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DroppedCallsites {
+    /// Thread id, as in the `Dropped` record after it.
+    pub thread: u64,
+    /// Callsites and how many of their records were dropped, the most first.
+    pub callsites: Vec<DroppedCallsite>,
+}
+
+/// One callsite in a [`DroppedCallsites`] record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DroppedCallsite {
+    /// Callsite id.
+    pub callsite: u64,
+    /// Records of it dropped.
     pub count: u64,
 }
 

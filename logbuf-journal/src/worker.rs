@@ -18,9 +18,12 @@ use std::sync::atomic::{AtomicU64, Ordering, fence};
 use std::time::{Duration, Instant};
 
 use crate::clock;
+use crate::drops::{self, REPORTED};
 use crate::journal::{RingEntry, STAMP, Shared, ThreadSlot, Timing, lock};
 use crate::sink::{Entry, Sink};
-use crate::wire::{Clock, Dropped, DroppedSpans, Record, ThreadEnd};
+use crate::wire::{
+    Clock, Dropped, DroppedCallsite, DroppedCallsites, DroppedSpans, Record, ThreadEnd,
+};
 
 /// How often sink errors are reported on stderr, at most.
 const ERROR_REPORT_INTERVAL: Duration = Duration::from_secs(10);
@@ -498,11 +501,12 @@ impl Worker {
                 first_time: now,
                 last_time: now,
             };
-            reports.push((report, spans_of(&self.shared.lost_spans, spans, lost)));
+            let spans = spans_of(&self.shared.lost_spans, spans, lost);
+            reports.push((report, spans, Vec::new()));
         }
         let reported = reports.len();
-        for (report, spans) in reports {
-            self.write_drops(report, spans);
+        for (report, spans, callsites) in reports {
+            self.write_drops(report, spans, callsites);
         }
         self.write_thread_ends();
         reported
@@ -537,14 +541,22 @@ impl Worker {
         }
     }
 
-    /// Writes a drop report, and how many of its records were span records if any were.
-    fn write_drops(&mut self, report: Dropped, spans: u64) {
+    /// Writes a drop report: the callsites its records came from, the report, and how many of
+    /// its records were span records if any were.
+    fn write_drops(&mut self, report: Dropped, spans: u64, callsites: Vec<DroppedCallsite>) {
         self.shared
             .dropped
             .fetch_add(report.count, Ordering::Relaxed);
         self.shared
             .dropped_spans
             .fetch_add(spans, Ordering::Relaxed);
+        let named = Record::DroppedCallsites(DroppedCallsites {
+            thread: report.thread,
+            callsites,
+        });
+        if let Ok(bytes) = postcard::to_allocvec(&named) {
+            self.out.write(&bytes);
+        }
         if let Ok(bytes) = postcard::to_allocvec(&Record::Dropped(report)) {
             self.out.write(&bytes);
         }
@@ -634,24 +646,35 @@ impl Worker {
     }
 }
 
-/// The drops a thread counted since the last call, if any.
-/// The drops a thread counted since the last call, if any, and how many were span records.
-fn take_drops(slot: &ThreadSlot) -> Option<(Dropped, u64)> {
+/// The drops a thread counted since the last call, if any: the report, how many were span
+/// records, and the callsites that lost the most (at most [`REPORTED`]).
+fn take_drops(slot: &ThreadSlot) -> Option<(Dropped, u64, Vec<DroppedCallsite>)> {
     // Taken before the count: a span drop counted here has its count increment after it (in
     // `drop_event`), in this count or the next.
     let spans = slot.dropped_spans.swap(0, Ordering::Relaxed);
-    // Acquire pairs with the Release increment in `drop_event`: the times are in place.
-    let count = slot.dropped.swap(0, Ordering::Acquire);
+    // The report counts the drops taken from the callsite table, each counted in the table
+    // after the total. Its Acquire swaps pair with the Release updates in `drop_event`: the
+    // times are in place, and the total holds every drop taken, so the subtraction below
+    // leaves the drops still on their way into the table (none once the thread is gone).
+    let (mut counts, other) = drops::merged(&slot.callsites);
+    let count = counts.iter().map(|&(_, n)| n).sum::<u64>() + other;
+    if count == 0 {
+        return None;
+    }
+    slot.dropped.fetch_sub(count, Ordering::Relaxed);
     let spans = spans_of(&slot.dropped_spans, spans, count);
-    (count > 0).then(|| {
-        let report = Dropped {
-            thread: slot.thread,
-            count,
-            first_time: slot.first_drop.swap(0, Ordering::Relaxed),
-            last_time: slot.last_drop.load(Ordering::Relaxed),
-        };
-        (report, spans)
-    })
+    counts.truncate(REPORTED);
+    let report = Dropped {
+        thread: slot.thread,
+        count,
+        first_time: slot.first_drop.swap(0, Ordering::Relaxed),
+        last_time: slot.last_drop.load(Ordering::Relaxed),
+    };
+    let callsites = counts
+        .into_iter()
+        .map(|(callsite, count)| DroppedCallsite { callsite, count })
+        .collect();
+    Some((report, spans, callsites))
 }
 
 /// The span records among `count` drops, from `spans` taken off `counter` just before: a span
@@ -726,10 +749,16 @@ mod tests {
             let journal = journal.clone();
             std::thread::spawn(move || {
                 for &time in times {
-                    journal.write_at(base + time, crate::journal::Kind::Event, 16, |enc, at| {
-                        enc.event(cs, at.time, at.thread, None, 1);
-                        enc.value_u64(time + 1000 * n as u64);
-                    });
+                    journal.write_at(
+                        base + time,
+                        crate::journal::Kind::Event,
+                        cs,
+                        16,
+                        |enc, at| {
+                            enc.event(cs, at.time, at.thread, None, 1);
+                            enc.value_u64(time + 1000 * n as u64);
+                        },
+                    );
                 }
             })
             .join()

@@ -269,21 +269,23 @@ impl Logger {
             + n_keys * KV_GUESS
             + site.extra;
         let mut calls = 0u32;
-        let written = self
-            .journal
-            .write(guess, |enc: &mut Encoder<'_>, at: Stamp| {
-                calls += 1;
-                enc.event(site.id, at.time, at.thread, None, 1 + n_keys);
-                match (message, site.message) {
-                    // The same literal (address and length) as the one interned.
-                    (Some(m), Some((text, id))) if std::ptr::eq(m, text) => enc.value_interned(id),
-                    (Some(m), _) => enc.value_str(m),
-                    (None, _) => formatted(enc, args),
-                }
-                if n_keys > 0 {
-                    key_values(enc, record, n_keys);
-                }
-            });
+        let written =
+            self.journal
+                .write_event(site.id, guess, |enc: &mut Encoder<'_>, at: Stamp| {
+                    calls += 1;
+                    enc.event(site.id, at.time, at.thread, None, 1 + n_keys);
+                    match (message, site.message) {
+                        // The same literal (address and length) as the one interned.
+                        (Some(m), Some((text, id))) if std::ptr::eq(m, text) => {
+                            enc.value_interned(id)
+                        }
+                        (Some(m), _) => enc.value_str(m),
+                        (None, _) => formatted(enc, args),
+                    }
+                    if n_keys > 0 {
+                        key_values(enc, record, n_keys);
+                    }
+                });
         if calls > 1 && written == Written::Committed {
             self.grow_extra(record, keys);
         }

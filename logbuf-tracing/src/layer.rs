@@ -177,7 +177,7 @@ impl LogbufLayer {
         let id = self.callsites.bridged(&self.journal, &meta);
         let parent = self.event_parent(event, ctx);
         let mut mode = Mode::default();
-        self.journal.write(FIRST_CLAIM, |enc, at| {
+        self.journal.write_event(id, FIRST_CLAIM, |enc, at| {
             enc.event(id, at.time, at.thread, parent, 1);
             write_values(enc, 1, &mut mode, None, |v| {
                 event.record(&mut MessageOnly(v));
@@ -220,10 +220,12 @@ where
         let len = meta.fields().len();
         let raw = id.into_u64();
         let mut mode = Mode::default();
-        let written = self.journal.write_span(FIRST_CLAIM, |enc, at| {
-            enc.span_new(raw, parent, callsite, at.time, at.thread, len);
-            write_values(enc, len, &mut mode, None, |v| attrs.record(v));
-        });
+        let written = self
+            .journal
+            .write_span_new(callsite, FIRST_CLAIM, |enc, at| {
+                enc.span_new(raw, parent, callsite, at.time, at.thread, len);
+                write_values(enc, len, &mut mode, None, |v| attrs.record(v));
+            });
         if written == Written::Dropped {
             self.unrecorded(ctx.span(id));
         }
@@ -258,7 +260,7 @@ where
         let parent = self.event_parent(event, &ctx);
         let len = meta.fields().len();
         let mut mode = Mode::default();
-        self.journal.write(FIRST_CLAIM, |enc, at| {
+        self.journal.write_event(site.id, FIRST_CLAIM, |enc, at| {
             enc.event(site.id, at.time, at.thread, parent, len);
             write_values(enc, len, &mut mode, site.message, |v| event.record(v));
         });

@@ -27,6 +27,9 @@
 //! {"timestamp":"2026-11-29T06:40:00.123456Z","level":"WARN","fields":{"message":"records dropped","dropped":1234,"thread":"worker-3","reason":"ring full or record too large"},"target":"logbuf"}
 //! ```
 //!
+//! From format 2.3 on, `fields` also holds `callsites`: the callsites the report names, the
+//! most first, each as `{"target", "name", "file", "line", "count"}`.
+//!
 //! Values map as `tracing-subscriber` maps them: `u64` and `i64` to JSON integers, `f64` to
 //! numbers (`NaN` and infinities to `null`), booleans to booleans, strings to strings; `u128`
 //! and `i128` to strings of their decimal digits (no JSON reader is obliged to keep more than
@@ -438,6 +441,7 @@ impl JsonFormat {
                     None => thread_id(thread, obj.key("thread")),
                 }
                 string("ring full or record too large", obj.key("reason"));
+                lost_callsites(report, obj);
             } else {
                 string(
                     "outside any thread's ring: re-entrant writes or thread teardown",
@@ -531,6 +535,34 @@ impl<'o> Object<'o> {
     fn close_line(self) {
         self.out.extend_from_slice(b"}\n");
     }
+}
+
+/// The callsites a drop report names (format 2.3 on), as `"callsites"`: an array of
+/// `{"target", "name", "file", "line", "count"}`, the most first; nothing when it names none.
+fn lost_callsites(report: &DropReport<'_>, obj: &mut Object<'_>) {
+    let Some(named) = report.callsites.filter(|n| !n.is_empty()) else {
+        return;
+    };
+    let out = obj.key("callsites");
+    out.push(b'[');
+    for (i, lost) in named.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let callsite = &lost.callsite;
+        let mut entry = Object::open(out);
+        string(&callsite.target, entry.key("target"));
+        string(&callsite.name, entry.key("name"));
+        if let Some(file) = &callsite.file {
+            string(file, entry.key("file"));
+        }
+        if let Some(line) = callsite.line {
+            push_u64(entry.key("line"), u64::from(line), 1);
+        }
+        push_u64(entry.key("count"), lost.count, 1);
+        entry.close();
+    }
+    out.push(b']');
 }
 
 /// A span as an object: its recorded fields sorted by name, then `name`.

@@ -20,6 +20,9 @@
 //! 2026-11-29T06:40:00.123456Z  WARN logbuf: 1,234 records dropped on thread worker-3 (ring full or record too large)
 //! ```
 //!
+//! From format 2.3 on, the line ends with the callsites that lost the most
+//! ([`DropReport::message`]): `; most from app::db src/db.rs:42 (1,000), 234 more`.
+//!
 //! Unlike `fmt`, a line never breaks and never carries a terminal escape sequence from the data:
 //! in messages, `Debug`/`Display` values, names, targets and file names, line feeds and carriage
 //! returns are written as `\n` and `\r`, and other control characters (ESC among them) as
@@ -82,7 +85,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 
 use super::{Entry, Sink};
-use crate::read::{Context, EventInContext, OwnedValue, Span, UNKNOWN_STRING};
+use crate::read::{Context, EventInContext, LostCallsite, OwnedValue, Span, UNKNOWN_STRING};
 use crate::rotate::RotatingFile;
 use crate::wire::{Dropped, Level, Record, Value};
 
@@ -1584,6 +1587,10 @@ pub struct DropReport<'a> {
     /// nanoseconds since the Unix epoch; `None` when neither is known or no clock record came
     /// before.
     pub unix_nanos: Option<u64>,
+    /// The callsites whose records were dropped, the most first, when the journal said
+    /// (format 2.3 on: [`Context::drop_callsites`]); the rest of the count came from callsites
+    /// not named, or from none.
+    pub callsites: Option<&'a [LostCallsite]>,
 }
 
 impl<'a> DropReport<'a> {
@@ -1594,6 +1601,7 @@ impl<'a> DropReport<'a> {
             dropped,
             thread_name: context.thread_name(dropped.thread),
             unix_nanos: time.and_then(|t| context.unix_nanos(t)),
+            callsites: context.drop_callsites(dropped.thread),
         }
     }
 
@@ -1613,7 +1621,47 @@ impl<'a> DropReport<'a> {
     /// record too large)`, the thread by its name, or as `ThreadId(NN)` without one. Thread 0
     /// stands for records dropped where no thread's ring could count them: written from
     /// inside another write on the same thread, or while the thread was being torn down.
+    ///
+    /// When the report names the callsites (format 2.3 on), the message ends with the
+    /// [`MESSAGE_CALLSITES`] that lost the most, each as target and `file:line` (or name):
+    /// `; most from app::db src/db.rs:42 (1,000), app::http src/http.rs:7 (200), 34 more`.
     pub fn message(&self, out: &mut Vec<u8>) {
+        self.message_head(out);
+        let Some(named) = self.callsites.filter(|n| !n.is_empty()) else {
+            return;
+        };
+        out.extend_from_slice(b"; most from ");
+        let mut told = 0;
+        for (i, lost) in named.iter().take(MESSAGE_CALLSITES).enumerate() {
+            if i > 0 {
+                out.extend_from_slice(b", ");
+            }
+            let callsite = &lost.callsite;
+            escape_into(&callsite.target, out);
+            out.push(b' ');
+            match (&callsite.file, callsite.line) {
+                (Some(file), Some(line)) => {
+                    escape_into(file, out);
+                    out.push(b':');
+                    push_u64(out, u64::from(line), 1);
+                }
+                (Some(file), None) => escape_into(file, out),
+                (None, _) => escape_into(&callsite.name, out),
+            }
+            out.extend_from_slice(b" (");
+            push_thousands(out, lost.count);
+            out.push(b')');
+            told += lost.count;
+        }
+        let rest = self.dropped.count.saturating_sub(told);
+        if rest > 0 {
+            out.extend_from_slice(b", ");
+            push_thousands(out, rest);
+            out.extend_from_slice(b" more");
+        }
+    }
+
+    fn message_head(&self, out: &mut Vec<u8>) {
         let count = self.dropped.count;
         push_thousands(out, count);
         out.extend_from_slice(if count == 1 {
@@ -1639,6 +1687,9 @@ impl<'a> DropReport<'a> {
         out.extend_from_slice(b" (ring full or record too large)");
     }
 }
+
+/// How many callsites [`DropReport::message`] names.
+pub const MESSAGE_CALLSITES: usize = 3;
 
 /// Appends `v` in decimal with a comma between each group of three digits: `1,234,567`.
 pub(crate) fn push_thousands(out: &mut Vec<u8>, v: u64) {
