@@ -48,7 +48,7 @@
 //! | the spans the event is in | `spans`: an array, outermost first, of key-value lists `{name, id, target, fields: {…}}`, the span's fields typed as above with their latest values |
 //! | time | `time_unix_nano`, from the journal's clock (the logging thread's tick count, put on the wall clock by the journal's clock records); `observed_time_unix_nano` is when the worker converted it |
 //! | [`service_name`](OtlpSinkBuilder::service_name), [`resource_attribute`](OtlpSinkBuilder::resource_attribute) | the resource's `service.name` and attributes (string values), and `telemetry.sdk.name` `logbuf-otlp`, `telemetry.sdk.language` `rust`, `telemetry.sdk.version` |
-//! | records the journal dropped (`Record::Dropped`) | a record of their own in scope `logbuf`: `WARN`, body `1,234 records dropped on thread worker-3 (ring full or record too large)`, attributes `logbuf.dropped.count`, `thread.id`, `thread.name` |
+//! | records the journal dropped (`Record::Dropped`) | a record of their own in scope `logbuf`: `WARN`, body `1,234 records dropped on thread worker-3 (ring full or record too large)`, attributes `logbuf.dropped.count`, `thread.id`, `thread.name`, and `logbuf.dropped.callsites` (`{target, name, code.file.path, code.line.number, count}` of the callsites that lost the most, as the journal names them) |
 //! | records this sink lost | once records go out again, a record in scope `logbuf`: `WARN`, body `12 log records lost before reaching the collector (…)`, attribute `logbuf.otlp.lost` |
 //!
 //! `trace_id` and `span_id` are left empty: journal span ids are not OpenTelemetry trace

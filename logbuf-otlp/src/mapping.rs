@@ -222,8 +222,10 @@ pub fn log_record(event: &EventInContext<'_>, observed: u64) -> LogRecord {
 
 /// The log record reporting records the journal dropped (scope [`LOGBUF_SCOPE`]): severity
 /// `WARN`, the text sink's message as its body (`1,234 records dropped on thread worker-3
-/// (ring full or record too large)`), attributes `logbuf.dropped.count`, `thread.id` and
-/// `thread.name`.
+/// (ring full or record too large)`), attributes `logbuf.dropped.count`, `thread.id`,
+/// `thread.name`, and `logbuf.dropped.callsites` when the journal named the callsites that lost
+/// the most (format 2.3): an array of key-value lists `{target, name, code.file.path,
+/// code.line.number, count}`, the most first.
 pub fn dropped_record(report: &DropReport<'_>, observed: u64) -> LogRecord {
     let (number, text) = severity(Level::Warn);
     let mut message = Vec::with_capacity(96);
@@ -237,6 +239,36 @@ pub fn dropped_record(report: &DropReport<'_>, observed: u64) -> LogRecord {
     }
     if let Some(name) = report.thread_name {
         attributes.push(key_value("thread.name", string_value(name)));
+    }
+    if let Some(callsites) = report.callsites.filter(|c| !c.is_empty()) {
+        let values = callsites
+            .iter()
+            .map(|lost| {
+                let callsite = &lost.callsite;
+                let mut members = vec![
+                    key_value("target", string_value(callsite.target.as_str())),
+                    key_value("name", string_value(callsite.name.as_str())),
+                ];
+                if let Some(file) = &callsite.file {
+                    members.push(key_value("code.file.path", string_value(file.as_str())));
+                }
+                if let Some(line) = callsite.line {
+                    members.push(key_value("code.line.number", int_value(i64::from(line))));
+                }
+                members.push(key_value("count", integer(lost.count)));
+                AnyValue {
+                    value: Some(any_value::Value::KvlistValue(KeyValueList {
+                        values: members,
+                    })),
+                }
+            })
+            .collect();
+        attributes.push(key_value(
+            "logbuf.dropped.callsites",
+            AnyValue {
+                value: Some(any_value::Value::ArrayValue(ArrayValue { values })),
+            },
+        ));
     }
     LogRecord {
         time_unix_nano: report.unix_nanos.unwrap_or(0),
@@ -422,5 +454,101 @@ impl LogBatch {
         resource: &Resource,
     ) -> Result<ExportLogsServiceRequest, prost::DecodeError> {
         ExportLogsServiceRequest::decode(self.encode(&resource.encode_to_vec()).as_slice())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use logbuf_journal::read::Context;
+    use logbuf_journal::wire::{
+        self, CallsiteKind, Dropped, DroppedCallsite, DroppedCallsites, Record,
+    };
+
+    use super::*;
+
+    fn member<'a>(list: &'a AnyValue, key: &str) -> Option<&'a any_value::Value> {
+        let Some(any_value::Value::KvlistValue(list)) = &list.value else {
+            panic!("a key-value list: {list:?}");
+        };
+        list.values
+            .iter()
+            .find(|kv| kv.key == key)
+            .and_then(|kv| kv.value.as_ref()?.value.as_ref())
+    }
+
+    #[test]
+    fn a_drop_report_names_the_callsites_the_journal_named() {
+        let mut context = Context::new();
+        for (id, line) in [(1, Some(10)), (2, None)] {
+            context.apply(&Record::Callsite(wire::Callsite {
+                id,
+                kind: CallsiteKind::Event,
+                level: Level::Info,
+                target: "app::db",
+                name: "query",
+                module_path: None,
+                file: line.map(|_| "src/db.rs"),
+                line,
+                fields: vec!["message"],
+            }));
+        }
+        let dropped = Dropped {
+            thread: 4,
+            count: 12,
+            first_time: 1,
+            last_time: 2,
+        };
+        // Before format 2.3, or a report that names nothing: no attribute.
+        let report = DropReport::new(&context, dropped);
+        let record = dropped_record(&report, 7);
+        assert!(
+            !record
+                .attributes
+                .iter()
+                .any(|kv| kv.key == "logbuf.dropped.callsites")
+        );
+        context.apply(&Record::DroppedCallsites(DroppedCallsites {
+            thread: 4,
+            callsites: vec![
+                DroppedCallsite {
+                    callsite: 1,
+                    count: 9,
+                },
+                DroppedCallsite {
+                    callsite: 2,
+                    count: 2,
+                },
+            ],
+        }));
+        // As the sink takes them: the named callsites, then the report they belong to.
+        context.apply(&Record::Dropped(dropped));
+        let report = DropReport::new(&context, dropped);
+        let record = dropped_record(&report, 7);
+        let named = record
+            .attributes
+            .iter()
+            .find(|kv| kv.key == "logbuf.dropped.callsites")
+            .and_then(|kv| kv.value.as_ref()?.value.as_ref());
+        let Some(any_value::Value::ArrayValue(named)) = named else {
+            panic!("an array of callsites: {:?}", record.attributes);
+        };
+        assert_eq!(named.values.len(), 2);
+        let (first, second) = (&named.values[0], &named.values[1]);
+        let string = |v: Option<&any_value::Value>| match v {
+            Some(any_value::Value::StringValue(s)) => s.clone(),
+            other => panic!("a string: {other:?}"),
+        };
+        assert_eq!(string(member(first, "target")), "app::db");
+        assert_eq!(string(member(first, "code.file.path")), "src/db.rs");
+        assert_eq!(
+            member(first, "code.line.number"),
+            Some(&any_value::Value::IntValue(10))
+        );
+        assert_eq!(member(first, "count"), Some(&any_value::Value::IntValue(9)));
+        assert_eq!(member(second, "code.file.path"), None);
+        assert_eq!(
+            member(second, "count"),
+            Some(&any_value::Value::IntValue(2))
+        );
     }
 }

@@ -383,7 +383,14 @@ mod tests {
             ),
         )
             .prop_map(
-                |(span_fields, event_fields, mut sv, mut ev, (depth, located, named, clock), (level, thread, observed))| {
+                |(
+                    span_fields,
+                    event_fields,
+                    mut sv,
+                    mut ev,
+                    (depth, located, named, clock),
+                    (level, thread, observed),
+                )| {
                     sv.truncate(span_fields.len());
                     ev.truncate(event_fields.len());
                     Case {
@@ -446,7 +453,10 @@ mod tests {
             if let Some(first) = values.first_mut() {
                 *first = Value::U64(7);
             }
-            context.apply(&Record::SpanRecord(SpanRecord { id: case.depth, values }));
+            context.apply(&Record::SpanRecord(SpanRecord {
+                id: case.depth,
+                values,
+            }));
         }
         if case.thread_named {
             context.apply(&Record::ThreadName(ThreadName {
@@ -530,11 +540,12 @@ mod tests {
         let resource = resource("checkout", &[]);
         let mut batch = LogBatch::new();
         let mut scopes: Vec<(String, Vec<LogRecord>)> = Vec::new();
-        let mut expect = |scope: &str, record: LogRecord| {
-            match scopes.iter_mut().find(|(name, _)| name == scope) {
-                Some((_, records)) => records.push(record),
-                None => scopes.push((scope.to_owned(), vec![record])),
-            }
+        let mut expect = |scope: &str, record: LogRecord| match scopes
+            .iter_mut()
+            .find(|(name, _)| name == scope)
+        {
+            Some((_, records)) => records.push(record),
+            None => scopes.push((scope.to_owned(), vec![record])),
         };
         for i in 0..300u64 {
             let (scope, event) = if i % 3 == 2 {
