@@ -338,6 +338,7 @@ pub struct Context {
     orphans: u64,
     dropped: u64,
     dropped_spans: u64,
+    discarded: u64,
 }
 
 impl Context {
@@ -409,6 +410,8 @@ impl Context {
             }
             Record::Dropped(d) => self.dropped += d.count,
             Record::DroppedSpans(d) => self.dropped_spans += d.count,
+            // Format 2.3: a flight recorder's events discarded by design.
+            Record::Discarded(d) => self.discarded += d.count,
             Record::SpanEnter(_) | Record::SpanExit(_) | Record::FollowsFrom(_) => {}
             Record::Event(e) => {
                 let known = self.callsites.contains_key(&e.callsite);
@@ -697,6 +700,13 @@ impl Context {
     pub fn dropped_spans(&self) -> u64 {
         self.dropped_spans
     }
+
+    /// Events flight recorders reported discarded by design in the records applied so far
+    /// ([`Record::Discarded`], format 2.3): held in memory and never written, because no
+    /// trigger came. Not drops.
+    pub fn discarded(&self) -> u64 {
+        self.discarded
+    }
 }
 
 /// Reads a journal file event by event, with context. Streaming: memory holds the callsite
@@ -782,5 +792,11 @@ impl<R: Read> Reader<R> {
     /// Span records among [`Reader::dropped`] (known from files of format 2.2 on).
     pub fn dropped_spans(&self) -> u64 {
         self.context.dropped_spans
+    }
+
+    /// Events flight recorders reported discarded by design in the records read so far (see
+    /// [`Context::discarded`]).
+    pub fn discarded(&self) -> u64 {
+        self.context.discarded
     }
 }

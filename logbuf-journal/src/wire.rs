@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 /// Major version of the format: readers refuse files of another major version.
 pub const FORMAT_MAJOR: u16 = 2;
 /// Minor version of the format: newer minors only add record and value kinds at the end.
-pub const FORMAT_MINOR: u16 = 2;
+pub const FORMAT_MINOR: u16 = 3;
 
 /// One journal record.
 ///
@@ -86,6 +86,10 @@ pub enum Record<'a> {
     /// counts were span records (creation, values, enter, exit, close, follows-from) rather
     /// than events. Written only when some were.
     DroppedSpans(DroppedSpans),
+    /// Kind 15 (format 2.3): events a flight recorder held in memory and let go without
+    /// writing them, because no trigger came while they were in its window: discarded by
+    /// design, not lost (see [`crate::recorder`]).
+    Discarded(Discarded),
 }
 
 /// Whether a callsite emits events or creates spans.
@@ -254,6 +258,17 @@ pub struct DroppedSpans {
     pub thread: u64,
     /// Span records among that record's `count`.
     pub count: u64,
+}
+
+/// Events a flight recorder discarded by design since its previous report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Discarded {
+    /// How many events.
+    pub count: u64,
+    /// Tick counter of the oldest of them.
+    pub first_time: u64,
+    /// Tick counter of the newest of them.
+    pub last_time: u64,
 }
 
 /// Events dropped by one thread because its ring was full.

@@ -333,6 +333,14 @@ impl Sink for BoxedSink {
     fn reopen(&mut self) -> std::io::Result<()> {
         self.0.reopen()
     }
+
+    fn dump(&mut self) -> std::io::Result<()> {
+        self.0.dump()
+    }
+
+    fn discarded(&self) -> u64 {
+        self.0.discarded()
+    }
 }
 
 /// Keeps logging running: dropping it writes everything logged so far and, when the logger
