@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use log::LevelFilter;
 use logbuf_journal::exit::DEFAULT_SHUTDOWN_TIMEOUT;
+use logbuf_journal::recorder::FlightRecorder;
 use logbuf_journal::sink::BinaryFileSink;
 use logbuf_journal::sink::text::TextSink;
 use logbuf_journal::{BuildError, FullPolicy, Journal, Sink};
@@ -36,7 +37,7 @@ pub enum Error {
     #[error("invalid log filter: {0}")]
     Filter(#[from] env_filter::ParseError),
     /// [`Builder::journal`] was combined with settings that only apply to a journal the
-    /// builder makes (sinks, files, ring capacity, policy, flush interval).
+    /// builder makes (sinks, files, ring capacity, policy, flush interval, flight recorder).
     #[error("sinks and ring settings cannot be applied to a journal given with Builder::journal")]
     JournalSettings,
 }
@@ -74,6 +75,9 @@ pub struct Builder {
     policy: Option<FullPolicy>,
     flush_interval: Option<Duration>,
     journal: Option<Journal>,
+    recorder: Option<FlightRecorder>,
+    /// Some filter directive was given (by the environment or a method).
+    directed: bool,
 }
 
 impl fmt::Debug for Builder {
@@ -85,6 +89,7 @@ impl fmt::Debug for Builder {
             .field("ring_capacity", &self.ring_capacity)
             .field("policy", &self.policy)
             .field("journal", &self.journal)
+            .field("recorder", &self.recorder)
             .finish_non_exhaustive()
     }
 }
@@ -107,6 +112,8 @@ impl Builder {
             policy: None,
             flush_interval: None,
             journal: None,
+            recorder: None,
+            directed: false,
         }
     }
 
@@ -156,6 +163,7 @@ impl Builder {
     /// Invalid directives are reported on stderr and skipped, as env_logger does. A message
     /// pattern replaces an earlier one.
     pub fn parse_filters(mut self, spec: &str) -> Self {
+        self.directed = true;
         self.message_filter = spec.contains('/');
         self.filter.parse(spec);
         self
@@ -168,6 +176,7 @@ impl Builder {
     /// [`Error::Filter`] says what is wrong.
     pub fn try_parse_filters(mut self, spec: &str) -> Result<Self, Error> {
         self.filter.try_parse(spec)?;
+        self.directed = true;
         self.message_filter = spec.contains('/');
         Ok(self)
     }
@@ -175,19 +184,48 @@ impl Builder {
     /// Lets records of `level` and more severe through, for every target without a directive
     /// of its own.
     pub fn filter_level(mut self, level: LevelFilter) -> Self {
+        self.directed = true;
         self.filter.filter_level(level);
         self
     }
 
     /// Sets the level of `module` (a target prefix, `my_app::db`).
     pub fn filter_module(mut self, module: &str, level: LevelFilter) -> Self {
+        self.directed = true;
         self.filter.filter_module(module, level);
         self
     }
 
     /// [`Builder::filter_module`] for `Some(module)`, [`Builder::filter_level`] for `None`.
     pub fn filter(mut self, module: Option<&str>, level: LevelFilter) -> Self {
+        self.directed = true;
         self.filter.filter(module, level);
+        self
+    }
+
+    /// Puts a flight recorder in the journal (see [`logbuf_journal::recorder`]): records below
+    /// its level (`Info` by default: `debug!` and `trace!`) are held in memory and written
+    /// only around an error, a panic or [`Journal::dump`].
+    ///
+    /// The filters decide what reaches the recorder. With no directive at all (`RUST_LOG`
+    /// unset, no `filter*` call), the logger lets `debug` through when a recorder is on
+    /// (errors only without one); with directives, they are used as given: `RUST_LOG=debug`
+    /// records every crate's `debug!`, `RUST_LOG=info,my_app=trace` only `my_app`'s, down
+    /// to `trace!`; `RUST_LOG=info` gives the recorder nothing to hold.
+    ///
+    /// ```
+    /// use logbuf_log::FlightRecorder;
+    ///
+    /// # let dir = tempfile::tempdir()?;
+    /// let (logger, _guard) = logbuf_log::Builder::new()
+    ///     .file(dir.path().join("app.lbf"))
+    ///     .flight_recorder(FlightRecorder::new().dump_on_panic(false))
+    ///     .build()?;
+    /// assert_eq!(logger.max_level(), log::LevelFilter::Debug);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn flight_recorder(mut self, recorder: FlightRecorder) -> Self {
+        self.recorder = Some(recorder);
         self
     }
 
@@ -240,6 +278,9 @@ impl Builder {
     /// A file that cannot be created, a journal that cannot start, or
     /// [`Error::JournalSettings`].
     pub fn build(mut self) -> Result<(Logger, Guard), Error> {
+        if self.recorder.is_some() && !self.directed {
+            self.filter.filter_level(LevelFilter::Debug);
+        }
         let filter = self.filter.build();
         let (journal, inner) = match self.journal.take() {
             Some(journal) => {
@@ -248,6 +289,7 @@ impl Builder {
                     || self.ring_capacity.is_some()
                     || self.policy.is_some()
                     || self.flush_interval.is_some()
+                    || self.recorder.is_some()
                 {
                     return Err(Error::JournalSettings);
                 }
@@ -263,6 +305,9 @@ impl Builder {
                 }
                 if let Some(interval) = self.flush_interval {
                     builder = builder.flush_interval(interval);
+                }
+                if let Some(recorder) = self.recorder {
+                    builder = builder.flight_recorder(recorder);
                 }
                 let mut sinks = std::mem::take(&mut self.sinks);
                 for path in &self.files {
