@@ -508,3 +508,34 @@ fn flood_child() {
         peak.saturating_sub(base)
     );
 }
+
+#[test]
+#[cfg(unix)]
+fn sigusr1_dumps_the_window_when_switched_on() {
+    let sink = Memory::default();
+    let recorder = FlightRecorder::new()
+        .no_level_trigger()
+        .after(Duration::ZERO)
+        .dump_on_sigusr1(true);
+    let (journal, guard, ids @ [debug, ..]) = journal_with(recorder, sink.clone());
+    for n in 0..5 {
+        log(&journal, debug, n);
+    }
+    assert!(journal.flush());
+    assert_eq!(sink.seen(&names(ids)).0, []);
+    // SAFETY: raising a signal this process has a handler for (installed by the journal's
+    // builder); the handler only adds to an atomic.
+    assert_eq!(unsafe { libc::raise(libc::SIGUSR1) }, 0);
+    // The worker answers at its next pass; wait for it, boundedly.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while sink.seen(&names(ids)).0.is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    drop(guard);
+    let mut want = vec![Seen::Marker {
+        held: 5,
+        discarded: 0,
+    }];
+    want.extend(ev("debug", 0..5));
+    assert_eq!(sink.seen(&names(ids)).0, want);
+}
