@@ -406,10 +406,20 @@ impl Recorder {
                     return out(bytes);
                 };
                 if level < self.config.hold_below {
-                    let open = self.open_since.is_some_and(|t| {
-                        head.time >= t
-                            && u128::from(self.age(t, head.time)) <= self.config.after.as_nanos()
-                    });
+                    // Since the last trigger: within `after` of it, written as it comes; past
+                    // it, held again from now on. An event stamped before the trigger that
+                    // arrives after it (another thread's, within the order window) is held.
+                    let open = match self.open_since {
+                        Some(t) if head.time >= t => {
+                            let open =
+                                u128::from(self.age(t, head.time)) <= self.config.after.as_nanos();
+                            if !open {
+                                self.open_since = None;
+                            }
+                            open
+                        }
+                        _ => false,
+                    };
                     if open {
                         out(bytes);
                     } else {
@@ -456,7 +466,6 @@ impl Recorder {
 
     /// Holds an event, making room first.
     fn hold(&mut self, bytes: &[u8], head: EventHead, out: &mut dyn FnMut(&[u8])) {
-        self.open_since = None;
         self.newest = self.newest.max(head.time);
         // Age out what the window no longer reaches.
         let window = self.config.window.as_nanos();
@@ -889,6 +898,22 @@ mod tests {
                 format!("marker {} U64(1) U64(0)", 17 * SECOND),
                 format!("1 {}", 17 * SECOND)
             ]
+        );
+    }
+
+    #[test]
+    fn a_late_event_from_before_the_trigger_does_not_end_the_after_period() {
+        let mut f = Fixture::new(FlightRecorder::new().after(Duration::from_secs(2)));
+        f.event(2, 10 * SECOND);
+        // Stamped before the error, arriving after it: held.
+        f.event(1, 10 * SECOND - 1);
+        // Within 2 s of the error: written as they come.
+        f.event(1, 11 * SECOND);
+        // Past them: held.
+        f.event(1, 13 * SECOND);
+        assert_eq!(
+            f.written(),
+            [format!("2 {}", 10 * SECOND), format!("1 {}", 11 * SECOND)]
         );
     }
 
