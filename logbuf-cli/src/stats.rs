@@ -74,6 +74,9 @@ pub struct Stats {
     /// Dropped records in reports that name no callsites at all (files older than format
     /// 2.3).
     pub lost_untold: u64,
+    /// Events flight recorders held in memory and let go unwritten, as no trigger came
+    /// (format 2.4 `Discarded` records): discarded by design, not dropped.
+    pub discarded: u64,
     /// What the file readers skipped, summed over files.
     pub read: ReadStats,
     /// Events and spans whose callsite was missing.
@@ -230,6 +233,7 @@ impl Stats {
         self.bytes += bytes;
         self.dropped += context.dropped();
         self.dropped_spans += context.dropped_spans();
+        self.discarded += context.discarded();
         if !tells_spans {
             self.dropped_untold += context.dropped();
         }
@@ -299,6 +303,14 @@ impl Stats {
             )?;
         }
         writeln!(out)?;
+        if self.discarded > 0 {
+            writeln!(
+                out,
+                "discarded:    {} event{} held by a flight recorder and not written, as no trigger came (by design, not dropped)",
+                thousands(self.discarded),
+                plural(self.discarded)
+            )?;
+        }
         writeln!(
             out,
             "damage:       {} damaged region{} ({} bytes) skipped, torn tail {} bytes, {} undecodable, {} unknown kind, {} without callsite",

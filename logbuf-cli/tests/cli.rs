@@ -11,8 +11,8 @@ use std::time::Duration;
 use logbuf_journal::Journal;
 use logbuf_journal::file::{FileHeader, FileWriter};
 use logbuf_journal::wire::{
-    Callsite, CallsiteKind, Clock, Dropped, Event, Level, Record, SpanClose, SpanCloseTimes,
-    SpanNew, SpanTransition, ThreadName, Value,
+    Callsite, CallsiteKind, Clock, Discarded, Dropped, Event, Level, Record, SpanClose,
+    SpanCloseTimes, SpanNew, SpanTransition, ThreadName, Value,
 };
 use serde_json::Value as Json;
 
@@ -850,6 +850,100 @@ fn stats_reports_dropped_records_and_sums_files() {
         "{}",
         alone.stdout
     );
+}
+
+#[test]
+fn stats_shows_drops_and_what_a_flight_recorder_discarded_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("recorded.lbf");
+    let mut c = Crafted::new(&path, 1);
+    c.event_site(1, Level::Info, "t");
+    c.event(1, 1_000_000_000, 3, "a");
+    c.record(&Record::Dropped(Dropped {
+        thread: 3,
+        count: 17,
+        first_time: 1_000_000_000,
+        last_time: 2_000_000_000,
+    }));
+    for count in [40, 2] {
+        c.record(&Record::Discarded(Discarded {
+            count,
+            first_time: 1_000_000_000,
+            last_time: 2_000_000_000,
+        }));
+    }
+    drop(c);
+    let r = run(&["stats", path_arg(&path)]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains("dropped:      17 events and 0 span records"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains(
+            "discarded:    42 events held by a flight recorder and not written, as no trigger came"
+        ),
+        "{}",
+        r.stdout
+    );
+    // A file without any says nothing of it.
+    let plain = sample(dir.path(), "app.lbf");
+    let r = run(&["stats", path_arg(&plain)]);
+    assert!(!r.stdout.contains("discarded:"), "{}", r.stdout);
+}
+
+#[test]
+fn cat_shows_where_a_flight_recorder_window_starts() {
+    use logbuf_journal::recorder::FlightRecorder;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("recorded.lbf");
+    let (journal, guard) = Journal::builder()
+        .file(&path)
+        .unwrap()
+        .flight_recorder(FlightRecorder::new().dump_on_panic(false))
+        .build()
+        .unwrap();
+    let site = |level, target| {
+        journal.register_callsite(&Callsite {
+            id: 0,
+            kind: CallsiteKind::Event,
+            level,
+            target,
+            name: "event",
+            module_path: None,
+            file: None,
+            line: None,
+            fields: vec!["message"],
+        })
+    };
+    let (debug, error) = (site(Level::Debug, "app::db"), site(Level::Error, "app"));
+    for (callsite, message) in [
+        (debug, "connecting"),
+        (debug, "retrying"),
+        (error, "failed"),
+    ] {
+        journal.write(64, |enc, at| {
+            enc.event(callsite, at.time, at.thread, None, 1);
+            enc.value_str(message);
+        });
+    }
+    drop(guard);
+    let r = run(&["cat", path_arg(&path)]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{}", r.stdout);
+    assert!(
+        lines[0].contains("logbuf::recorder")
+            && lines[0].contains("flight recorder")
+            && lines[0].contains("held=2"),
+        "{}",
+        r.stdout
+    );
+    assert!(lines[1].contains("DEBUG") && lines[1].contains("connecting"));
+    assert!(lines[2].contains("DEBUG") && lines[2].contains("retrying"));
+    assert!(lines[3].contains("ERROR") && lines[3].contains("failed"));
 }
 
 // === export ===

@@ -62,7 +62,7 @@ const FRAME_HEADER: usize = 8;
 /// Magic, major and minor.
 const PREAMBLE: usize = 12;
 /// Record kinds this version knows (`Record`'s variants).
-const KNOWN_KINDS: u64 = 16;
+const KNOWN_KINDS: u64 = 17;
 /// The first major version, whose frames held one record each.
 const MAJOR_ONE_RECORD_FRAMES: u16 = 1;
 /// Checksum bytes a reader may spend on frames that turn out bad, per byte of file before the

@@ -16,6 +16,7 @@ use logbuf::queue::{CapacityError, ClaimError, Consumer, mpsc, spsc};
 use crate::clock;
 use crate::drops::DropTable;
 use crate::encode::{Encoder, Overflow};
+use crate::recorder::FlightRecorder;
 use crate::sink::{BinaryFileSink, Sink};
 use crate::wire::{Callsite, Interned, Record, ThreadName};
 use crate::worker;
@@ -115,6 +116,11 @@ pub struct Stats {
     pub sink_errors: u64,
     /// Panics caught in sinks; a sink that panicked is called no more.
     pub sink_panics: u64,
+    /// Events a flight recorder (the journal's, and those of [`Recorded`](crate::sink::Recorded)
+    /// sinks) held and let go unwritten because no trigger came while they were in its
+    /// window: discarded by design, not dropped (see [`crate::recorder`]). Updated at each
+    /// worker pass.
+    pub discarded: u64,
     /// One entry per ring in use: each running thread that has logged (its journal thread id)
     /// and, under [`Rings::Shared`], the shared ring (thread 0), with the most bytes the worker
     /// found waiting in it in one pass (a lower bound of the ring's high-water mark). Threads
@@ -139,6 +145,7 @@ pub struct Builder {
     policy: FullPolicy,
     sinks: Vec<Box<dyn Sink>>,
     pub(crate) timing: Timing,
+    recorder: Option<FlightRecorder>,
 }
 
 /// The worker's clockwork, shared with it.
@@ -158,6 +165,7 @@ impl fmt::Debug for Builder {
             .field("policy", &self.policy)
             .field("sinks", &self.sinks.len())
             .field("timing", &self.timing)
+            .field("recorder", &self.recorder)
             .finish()
     }
 }
@@ -250,6 +258,14 @@ impl Builder {
         self
     }
 
+    /// Puts a flight recorder in front of every sink: events below its level are held in
+    /// memory and written only around a trigger (an error, a panic, [`Journal::dump`]). See
+    /// [`crate::recorder`]; for one sink only, see [`Sink::recorded`].
+    pub fn flight_recorder(mut self, recorder: FlightRecorder) -> Self {
+        self.recorder = Some(recorder);
+        self
+    }
+
     /// How long dropping the [`Guard`] waits for the worker to write everything. Default 30 s.
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.timing.shutdown_timeout = timeout;
@@ -292,6 +308,8 @@ impl Builder {
             flush: Mutex::new(FlushState::default()),
             flushed: Condvar::new(),
             shutdown: AtomicBool::new(false),
+            dump_at: AtomicU64::new(0),
+            discarded: AtomicU64::new(0),
             reopen: AtomicBool::new(false),
             leftover: Mutex::new(Vec::new()),
             panic_callsite: OnceLock::new(),
@@ -309,10 +327,11 @@ impl Builder {
         });
         let timing = self.timing;
         let sinks = self.sinks;
+        let recorder = self.recorder;
         let worker_shared = shared.clone();
         let handle = thread::Builder::new()
             .name("logbuf-journal".into())
-            .spawn(move || worker::run(worker_shared, sinks, timing))
+            .spawn(move || worker::run(worker_shared, sinks, timing, recorder))
             .map_err(BuildError::Spawn)?;
         let _ = shared.worker.set(handle.thread().clone());
         let guard = Guard {
@@ -320,7 +339,16 @@ impl Builder {
             timeout: timing.shutdown_timeout,
             handle: Some(handle),
         };
-        Ok((Journal { shared }, guard))
+        let journal = Journal { shared };
+        if let Some(recorder) = recorder {
+            if recorder.dump_on_panic {
+                journal.install_panic_hook();
+            }
+            if recorder.dump_on_sigusr1 {
+                crate::recorder::install_sigusr1();
+            }
+        }
+        Ok((journal, guard))
     }
 }
 
@@ -396,6 +424,11 @@ pub(crate) struct Shared {
     pub(crate) flush: Mutex<FlushState>,
     pub(crate) flushed: Condvar,
     pub(crate) shutdown: AtomicBool,
+    /// [`Journal::dump`] asked the flight recorders to write their window, at this tick (0:
+    /// not asked).
+    pub(crate) dump_at: AtomicU64,
+    /// Events the flight recorders discarded by design, as of the worker's last pass.
+    pub(crate) discarded: AtomicU64,
     /// The rings of threads still running when the worker stopped, so that records committed
     /// after its last pass are counted (by the guard and [`Journal::stats`]). They hold no
     /// memory the threads' own handles do not hold already.
@@ -586,6 +619,7 @@ impl Journal {
                 order_window: Duration::from_millis(10),
                 shutdown_timeout: Duration::from_secs(30),
             },
+            recorder: None,
         }
     }
 
@@ -927,8 +961,21 @@ impl Journal {
         self.flush_timeout(timeout)
     }
 
-    /// Installs a panic hook that writes the panic into the journal as an `Error` event
-    /// (target `panic`, fields `message` and `location`) and flushes every sink, then runs the
+    /// Has the flight recorders (the journal's and its sinks', see [`crate::recorder`]) write
+    /// the events they hold, as an error would: after the records logged before the call,
+    /// before those logged after it. Returns at once: the worker writes them at its next
+    /// pass, with every record committed before the call; [`Journal::flush`] after it waits
+    /// until they are written. Two dumps close together write each event once. Without a
+    /// flight recorder it does nothing.
+    pub fn dump(&self) {
+        let now = self.now().max(1);
+        self.shared.dump_at.fetch_max(now, Ordering::AcqRel);
+        self.shared.wake_worker();
+    }
+
+    /// Installs a panic hook that has the flight recorders write what they hold
+    /// ([`Journal::dump`]), writes the panic into the journal as an `Error` event (target
+    /// `panic`, fields `message` and `location`) and flushes every sink, then runs the
     /// hook that was installed before (by default, the one printing the message). The journal's
     /// records therefore reach the disk before the process unwinds, or aborts under
     /// `panic = "abort"`.
@@ -952,6 +999,7 @@ impl Journal {
         std::panic::set_hook(Box::new(move |info| {
             if let Some(shared) = journal.upgrade() {
                 let journal = Journal { shared };
+                journal.dump();
                 journal.write_panic(info);
                 journal.flush_timeout(timeout);
             }
@@ -1030,6 +1078,7 @@ impl Journal {
             dropped_spans: self.shared.dropped_spans.load(Ordering::Relaxed) + unreported_spans,
             sink_errors: self.shared.sink_errors.load(Ordering::Relaxed),
             sink_panics: self.shared.sink_panics.load(Ordering::Relaxed),
+            discarded: self.shared.discarded.load(Ordering::Relaxed),
             rings,
         }
     }

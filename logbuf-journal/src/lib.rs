@@ -54,6 +54,8 @@
 //! - [`exit`]: flushing journals when the process exits without dropping their guard
 //!   (`std::process::exit`, `main` returning with the guard leaked).
 //! - [`rotate`]: rotation by size and time (any time zone), retention, compression.
+//! - [`recorder`]: the flight recorder, which holds `debug` and `trace` events in memory and
+//!   writes them only around an error.
 //! - [`read`]: events read back from a file with their callsite, thread, spans and wall-clock
 //!   time.
 //!
@@ -67,6 +69,7 @@ pub mod exit;
 pub mod file;
 mod journal;
 pub mod read;
+pub mod recorder;
 pub mod rotate;
 pub mod sink;
 pub mod wire;

@@ -343,6 +343,7 @@ pub struct Context {
     /// The breakdown of the last `Dropped` record, if one came before it: its thread and the
     /// callsites named, resolved.
     drop_callsites: Option<(u64, Vec<LostCallsite>)>,
+    discarded: u64,
 }
 
 /// A callsite a drop report names (format 2.3), with how many of the report's records were
@@ -432,6 +433,8 @@ impl Context {
             }
             Record::DroppedCallsites(d) => self.next_drop_callsites = Some(d.clone()),
             Record::DroppedSpans(d) => self.dropped_spans += d.count,
+            // Format 2.4: a flight recorder's events discarded by design.
+            Record::Discarded(d) => self.discarded += d.count,
             Record::SpanEnter(_) | Record::SpanExit(_) | Record::FollowsFrom(_) => {}
             Record::Event(e) => {
                 let known = self.callsites.contains_key(&e.callsite);
@@ -771,6 +774,13 @@ impl Context {
         }
         lost
     }
+
+    /// Events flight recorders reported discarded by design in the records applied so far
+    /// ([`Record::Discarded`], format 2.4): held in memory and never written, because no
+    /// trigger came. Not drops.
+    pub fn discarded(&self) -> u64 {
+        self.discarded
+    }
 }
 
 /// Reads a journal file event by event, with context. Streaming: memory holds the callsite
@@ -856,5 +866,11 @@ impl<R: Read> Reader<R> {
     /// Span records among [`Reader::dropped`] (known from files of format 2.2 on).
     pub fn dropped_spans(&self) -> u64 {
         self.context.dropped_spans
+    }
+
+    /// Events flight recorders reported discarded by design in the records read so far (see
+    /// [`Context::discarded`]).
+    pub fn discarded(&self) -> u64 {
+        self.context.discarded
     }
 }

@@ -36,8 +36,8 @@ use serde::{Deserialize, Serialize};
 pub const FORMAT_MAJOR: u16 = 2;
 /// Minor version of the format: newer minors only add record and value kinds at the end.
 ///
-/// 2.3 added [`Record::DroppedCallsites`].
-pub const FORMAT_MINOR: u16 = 3;
+/// 2.3 added [`Record::DroppedCallsites`]; 2.4 added [`Record::Discarded`].
+pub const FORMAT_MINOR: u16 = 4;
 
 /// One journal record.
 ///
@@ -93,6 +93,10 @@ pub enum Record<'a> {
     /// before every `Dropped` record; the records it does not name are the rest of that
     /// record's `count`.
     DroppedCallsites(DroppedCallsites),
+    /// Kind 16 (format 2.4): events a flight recorder held in memory and let go without
+    /// writing them, because no trigger came while they were in its window: discarded by
+    /// design, not lost (see [`crate::recorder`]).
+    Discarded(Discarded),
 }
 
 /// Whether a callsite emits events or creates spans.
@@ -284,6 +288,17 @@ pub struct DroppedCallsite {
     pub callsite: u64,
     /// Records of it dropped.
     pub count: u64,
+}
+
+/// Events a flight recorder discarded by design since its previous report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Discarded {
+    /// How many events.
+    pub count: u64,
+    /// Tick counter of the oldest of them.
+    pub first_time: u64,
+    /// Tick counter of the newest of them.
+    pub last_time: u64,
 }
 
 /// Events dropped by one thread because its ring was full.

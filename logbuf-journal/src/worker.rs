@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use crate::clock;
 use crate::drops::{self, REPORTED};
 use crate::journal::{RingEntry, STAMP, Shared, ThreadSlot, Timing, lock};
+use crate::recorder::{FlightRecorder, Recorder};
 use crate::sink::{Entry, Sink};
 use crate::wire::{
     Clock, Dropped, DroppedCallsite, DroppedCallsites, DroppedSpans, Record, ThreadEnd,
@@ -172,11 +173,46 @@ struct Out {
     errors: u64,
     errors_unreported: u64,
     last_error_report: Option<Instant>,
+    /// The journal's flight recorder, in front of every sink.
+    recorder: Option<Box<Recorder>>,
 }
 
 impl Out {
-    /// Hands one record to every sink.
+    /// Hands one record to the flight recorder, if there is one, or to every sink.
     fn write(&mut self, bytes: &[u8]) {
+        match self.recorder.take() {
+            Some(mut recorder) => {
+                recorder.write(bytes, &mut |b| self.deliver(b));
+                self.recorder = Some(recorder);
+            }
+            None => self.deliver(bytes),
+        }
+    }
+
+    /// Has the flight recorders (the journal's and the sinks') write their window.
+    fn dump(&mut self, at: u64) {
+        if let Some(mut recorder) = self.recorder.take() {
+            recorder.dump(at, &mut |b| self.deliver(b));
+            self.recorder = Some(recorder);
+        }
+        self.each("dump", |s| s.dump());
+    }
+
+    /// Writes the flight recorder's count of discarded events; at shutdown (`last`), with
+    /// everything it still holds counted as discarded.
+    fn report_discarded(&mut self, last: bool) {
+        if let Some(mut recorder) = self.recorder.take() {
+            if last {
+                recorder.finish(&mut |b| self.deliver(b));
+            } else {
+                recorder.report(&mut |b| self.deliver(b));
+            }
+            self.recorder = Some(recorder);
+        }
+    }
+
+    /// Hands one record to every sink.
+    fn deliver(&mut self, bytes: &[u8]) {
         for (i, slot) in self.sinks.iter_mut().enumerate() {
             if slot.panicked {
                 continue;
@@ -229,6 +265,14 @@ impl Out {
         if self.errors > 0 {
             shared.sink_errors.fetch_add(self.errors, Ordering::Relaxed);
         }
+        let discarded = self.recorder.as_ref().map_or(0, |r| r.discarded_total())
+            + self
+                .sinks
+                .iter()
+                .filter(|s| !s.panicked)
+                .map(|s| s.sink.discarded())
+                .sum::<u64>();
+        shared.discarded.fetch_max(discarded, Ordering::Relaxed);
         (self.records, self.bytes, self.errors) = (0, 0, 0);
     }
 }
@@ -289,12 +333,23 @@ struct Worker {
     ended: Vec<(u64, u64)>,
     /// Drain passes so far.
     passes: u64,
+    /// With `SIGUSR1` dumps on, the count of signals already answered.
+    signals: Option<u64>,
 }
 
-pub(crate) fn run(shared: Arc<Shared>, sinks: Vec<Box<dyn Sink>>, timing: Timing) {
+pub(crate) fn run(
+    shared: Arc<Shared>,
+    sinks: Vec<Box<dyn Sink>>,
+    timing: Timing,
+    recorder: Option<FlightRecorder>,
+) {
     let _exit = Exit(shared.clone());
     crate::journal::mark_worker(&shared);
     let mut w = Worker::new(shared, sinks, timing);
+    w.out.recorder = recorder.map(|r| Box::new(Recorder::new(r)));
+    w.signals = recorder
+        .filter(|r| r.dump_on_sigusr1)
+        .map(|_| crate::recorder::signals());
     w.write_clock();
     w.write_clock_ahead();
     loop {
@@ -302,11 +357,24 @@ pub(crate) fn run(shared: Arc<Shared>, sinks: Vec<Box<dyn Sink>>, timing: Timing
         // made is then in the rings when they are drained below.
         let ticket = lock(&w.shared.flush).requested;
         let shutdown = w.shared.shutdown.load(Ordering::Acquire);
+        // A dump writes every record committed before it was asked for, so it is read before
+        // the drain too, and it writes everything held for ordering first.
+        let dump = match w.shared.dump_at.swap(0, Ordering::AcqRel) {
+            0 if w.signalled() => Some(clock::global().now()),
+            0 => None,
+            at => Some(at),
+        };
         let (_, busy) = w.drain();
         w.write_definitions();
         w.report_drops();
         w.reap();
-        let everything = shutdown || ticket > lock(&w.shared.flush).done;
+        let everything = shutdown || dump.is_some() || ticket > lock(&w.shared.flush).done;
+        if let Some(at) = dump {
+            // The window goes out where the dump was asked for: after the records stamped
+            // before it, before those stamped after.
+            w.emit_until(true, at);
+            w.out.dump(at);
+        }
         w.emit(everything);
         if w.last_clock.elapsed() >= CLOCK_INTERVAL {
             w.write_clock();
@@ -360,6 +428,7 @@ impl Worker {
                 errors: 0,
                 errors_unreported: 0,
                 last_error_report: None,
+                recorder: None,
             },
             shared,
             timing,
@@ -375,7 +444,18 @@ impl Worker {
             },
             ended: Vec::new(),
             passes: 0,
+            signals: None,
         }
+    }
+
+    /// Whether a `SIGUSR1` came since the last pass (with those dumps on).
+    fn signalled(&mut self) -> bool {
+        let Some(seen) = self.signals else {
+            return false;
+        };
+        let now = crate::recorder::signals();
+        self.signals = Some(now);
+        now != seen
     }
 
     /// The last pass, on shutdown. The journal is closed (writes from now on are dropped and
@@ -574,6 +654,11 @@ impl Worker {
     /// Writes held records in order: all of them, or those older than the order window (and,
     /// past [`STAGE_LIMIT`] bytes held, the oldest until the rest fit).
     fn emit(&mut self, everything: bool) {
+        self.emit_until(everything, u64::MAX);
+    }
+
+    /// [`Worker::emit`], of the records ordered at or before `until` only.
+    fn emit_until(&mut self, everything: bool, until: u64) {
         if self.held == 0 {
             return;
         }
@@ -589,7 +674,7 @@ impl Worker {
                 .filter_map(|(i, s)| s.queue.held.front().map(|h| Reverse((h.key, h.seq, i)))),
         );
         while let Some(&Reverse((key, _, i))) = heads.peek() {
-            if !(everything || self.held > STAGE_LIMIT || ready(key)) {
+            if key > until || !(everything || self.held > STAGE_LIMIT || ready(key)) {
                 break;
             }
             heads.pop();
@@ -605,7 +690,10 @@ impl Worker {
                     break;
                 };
                 let first = bound.is_none_or(|b| (next.key, next.seq) < b);
-                if !(first && (everything || self.held > STAGE_LIMIT || ready(next.key))) {
+                if !(first
+                    && next.key <= until
+                    && (everything || self.held > STAGE_LIMIT || ready(next.key)))
+                {
                     heads.push(Reverse((next.key, next.seq, i)));
                     break;
                 }
@@ -638,6 +726,7 @@ impl Worker {
 
     fn flush_sinks(&mut self, sync: bool) {
         self.last_flush = Instant::now();
+        self.out.report_discarded(sync);
         if sync {
             self.out.each("sync", |s| s.sync());
         } else {

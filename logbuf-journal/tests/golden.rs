@@ -12,9 +12,9 @@ use std::path::Path;
 use logbuf_journal::encode::Encoder;
 use logbuf_journal::file::{FileHeader, FileReader, FileWriter};
 use logbuf_journal::wire::{
-    Callsite, CallsiteKind, Clock, Dropped, DroppedCallsite, DroppedCallsites, DroppedSpans,
-    FollowsFrom, Interned, Level, Record, SpanClose, SpanCloseTimes, SpanTransition, ThreadEnd,
-    ThreadName,
+    Callsite, CallsiteKind, Clock, Discarded, Dropped, DroppedCallsite, DroppedCallsites,
+    DroppedSpans, FollowsFrom, Interned, Level, Record, SpanClose, SpanCloseTimes, SpanTransition,
+    ThreadEnd, ThreadName,
 };
 
 /// Writes the golden journal: every record kind, and events through the hot-path encoder.
@@ -166,6 +166,15 @@ fn golden_bytes() -> Vec<u8> {
             time: 2_200,
         }),
     );
+    // Format 2.4: a flight recorder's events discarded by design.
+    put2(
+        &mut w,
+        Record::Discarded(Discarded {
+            count: 12,
+            first_time: 1_100,
+            last_time: 2_150,
+        }),
+    );
     w.finish().unwrap()
 }
 
@@ -229,15 +238,26 @@ fn files_of_format_2_2_still_read() {
 }
 
 #[test]
+fn files_of_format_2_3_still_read() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let bytes = std::fs::read(dir.join("v2.3.lbf")).unwrap();
+    assert_eq!(FileReader::new(&bytes[..]).unwrap().version(), (2, 3));
+    assert_eq!(
+        decode(&bytes),
+        std::fs::read_to_string(dir.join("v2.3.txt")).unwrap()
+    );
+}
+
+#[test]
 fn the_format_has_not_drifted() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
-    let (lbf, txt) = (dir.join("v2.3.lbf"), dir.join("v2.3.txt"));
+    let (lbf, txt) = (dir.join("v2.4.lbf"), dir.join("v2.4.txt"));
     if std::env::var_os("LOGBUF_BLESS").is_some() {
         std::fs::write(&lbf, golden_bytes()).unwrap();
         std::fs::write(&txt, decode(&golden_bytes())).unwrap();
     }
     let checked_in = std::fs::read(&lbf).unwrap();
-    assert_eq!(FileReader::new(&checked_in[..]).unwrap().version(), (2, 3));
+    assert_eq!(FileReader::new(&checked_in[..]).unwrap().version(), (2, 4));
     assert_eq!(golden_bytes(), checked_in, "the writer's bytes changed");
     assert_eq!(
         decode(&checked_in),

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use log::LevelFilter;
 use logbuf_journal::exit::DEFAULT_SHUTDOWN_TIMEOUT;
+use logbuf_journal::recorder::FlightRecorder;
 use logbuf_journal::sink::BinaryFileSink;
 use logbuf_journal::sink::text::{Layout, TextFormat, TextSink};
 use logbuf_journal::{BuildError, FullPolicy, Journal, Sink};
@@ -36,7 +37,8 @@ pub enum Error {
     #[error("invalid log filter: {0}")]
     Filter(#[from] env_filter::ParseError),
     /// [`Builder::journal`] was combined with settings that only apply to a journal the
-    /// builder makes (sinks, files, ring capacity, policy, flush interval, layout).
+    /// builder makes (sinks, files, ring capacity, policy, flush interval, layout, flight
+    /// recorder).
     #[error("sinks and ring settings cannot be applied to a journal given with Builder::journal")]
     JournalSettings,
 }
@@ -75,6 +77,9 @@ pub struct Builder {
     flush_interval: Option<Duration>,
     journal: Option<Journal>,
     layout: Option<Layout>,
+    recorder: Option<FlightRecorder>,
+    /// Some filter directive was given (by the environment or a method).
+    directed: bool,
 }
 
 impl fmt::Debug for Builder {
@@ -87,6 +92,7 @@ impl fmt::Debug for Builder {
             .field("policy", &self.policy)
             .field("journal", &self.journal)
             .field("layout", &self.layout)
+            .field("recorder", &self.recorder)
             .finish_non_exhaustive()
     }
 }
@@ -110,6 +116,8 @@ impl Builder {
             flush_interval: None,
             journal: None,
             layout: None,
+            recorder: None,
+            directed: false,
         }
     }
 
@@ -159,6 +167,7 @@ impl Builder {
     /// Invalid directives are reported on stderr and skipped, as env_logger does. A message
     /// pattern replaces an earlier one.
     pub fn parse_filters(mut self, spec: &str) -> Self {
+        self.directed = true;
         self.message_filter = spec.contains('/');
         self.filter.parse(spec);
         self
@@ -171,6 +180,7 @@ impl Builder {
     /// [`Error::Filter`] says what is wrong.
     pub fn try_parse_filters(mut self, spec: &str) -> Result<Self, Error> {
         self.filter.try_parse(spec)?;
+        self.directed = true;
         self.message_filter = spec.contains('/');
         Ok(self)
     }
@@ -178,18 +188,21 @@ impl Builder {
     /// Lets records of `level` and more severe through, for every target without a directive
     /// of its own.
     pub fn filter_level(mut self, level: LevelFilter) -> Self {
+        self.directed = true;
         self.filter.filter_level(level);
         self
     }
 
     /// Sets the level of `module` (a target prefix, `my_app::db`).
     pub fn filter_module(mut self, module: &str, level: LevelFilter) -> Self {
+        self.directed = true;
         self.filter.filter_module(module, level);
         self
     }
 
     /// [`Builder::filter_module`] for `Some(module)`, [`Builder::filter_level`] for `None`.
     pub fn filter(mut self, module: Option<&str>, level: LevelFilter) -> Self {
+        self.directed = true;
         self.filter.filter(module, level);
         self
     }
@@ -215,6 +228,32 @@ impl Builder {
     /// ```
     pub fn layout(mut self, layout: Layout) -> Self {
         self.layout = Some(layout);
+        self
+    }
+
+    /// Puts a flight recorder in the journal (see [`logbuf_journal::recorder`]): records below
+    /// its level (`Info` by default: `debug!` and `trace!`) are held in memory and written
+    /// only around an error, a panic or [`Journal::dump`].
+    ///
+    /// The filters decide what reaches the recorder. With no directive at all (`RUST_LOG`
+    /// unset, no `filter*` call), the logger lets `debug` through when a recorder is on
+    /// (errors only without one); with directives, they are used as given: `RUST_LOG=debug`
+    /// records every crate's `debug!`, `RUST_LOG=info,my_app=trace` only `my_app`'s, down
+    /// to `trace!`; `RUST_LOG=info` gives the recorder nothing to hold.
+    ///
+    /// ```
+    /// use logbuf_log::FlightRecorder;
+    ///
+    /// # let dir = tempfile::tempdir()?;
+    /// let (logger, _guard) = logbuf_log::Builder::new()
+    ///     .file(dir.path().join("app.lbf"))
+    ///     .flight_recorder(FlightRecorder::new().dump_on_panic(false))
+    ///     .build()?;
+    /// assert_eq!(logger.max_level(), log::LevelFilter::Debug);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn flight_recorder(mut self, recorder: FlightRecorder) -> Self {
+        self.recorder = Some(recorder);
         self
     }
 
@@ -267,6 +306,9 @@ impl Builder {
     /// A file that cannot be created, a journal that cannot start, or
     /// [`Error::JournalSettings`].
     pub fn build(mut self) -> Result<(Logger, Guard), Error> {
+        if self.recorder.is_some() && !self.directed {
+            self.filter.filter_level(LevelFilter::Debug);
+        }
         let filter = self.filter.build();
         let (journal, inner) = match self.journal.take() {
             Some(journal) => {
@@ -276,6 +318,7 @@ impl Builder {
                     || self.policy.is_some()
                     || self.flush_interval.is_some()
                     || self.layout.is_some()
+                    || self.recorder.is_some()
                 {
                     return Err(Error::JournalSettings);
                 }
@@ -291,6 +334,9 @@ impl Builder {
                 }
                 if let Some(interval) = self.flush_interval {
                     builder = builder.flush_interval(interval);
+                }
+                if let Some(recorder) = self.recorder {
+                    builder = builder.flight_recorder(recorder);
                 }
                 let mut sinks = std::mem::take(&mut self.sinks);
                 for path in &self.files {
@@ -376,6 +422,14 @@ impl Sink for BoxedSink {
 
     fn reopen(&mut self) -> std::io::Result<()> {
         self.0.reopen()
+    }
+
+    fn dump(&mut self) -> std::io::Result<()> {
+        self.0.dump()
+    }
+
+    fn discarded(&self) -> u64 {
+        self.0.discarded()
     }
 }
 

@@ -89,6 +89,9 @@ pub use builder::{Builder, DEFAULT_FILTER_ENV, Error, Guard};
 pub use logbuf_journal::FullPolicy;
 /// The text layouts, for [`Builder::layout`].
 pub use logbuf_journal::sink::text::Layout;
+/// The flight recorder's settings ([`Builder::flight_recorder`]): re-exported so that a
+/// program needs no dependency on `logbuf-journal` to turn it on.
+pub use logbuf_journal::recorder::FlightRecorder;
 pub use logger::Logger;
 pub use reload::ReloadHandle;
 pub use test_logger::init_test;
@@ -103,4 +106,26 @@ pub use test_logger::init_test;
 /// See [`Builder::init`].
 pub fn init() -> Result<Guard, Error> {
     Builder::from_default_env().init()
+}
+
+/// [`init`] with a flight recorder (see [`logbuf_journal::recorder`]): `debug!` and
+/// `trace!` records are kept in memory, and written to standard error only around an error
+/// (the last 10 s of them, before it), a panic or [`Journal::dump`](logbuf_journal::Journal::dump).
+/// With `RUST_LOG` unset, `debug` is recorded; set it to choose what is recorded, e.g.
+/// `RUST_LOG=info,my_app=trace` (see [`Builder::flight_recorder`]).
+///
+/// ```no_run
+/// let _guard = logbuf_log::init_flight_recorder()?;
+/// log::debug!("connecting to the database"); // held
+/// log::error!("the query failed"); // writes the debug line above, then this one
+/// # Ok::<(), logbuf_log::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// See [`Builder::init`].
+pub fn init_flight_recorder() -> Result<Guard, Error> {
+    Builder::from_default_env()
+        .flight_recorder(FlightRecorder::new())
+        .init()
 }

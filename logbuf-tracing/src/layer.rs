@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use logbuf_journal::recorder::FlightRecorder;
 use logbuf_journal::{FullPolicy, Guard, Journal, Sink, Written};
 use tracing_core::span::{Attributes, Id, Record};
 use tracing_core::subscriber::Interest;
@@ -402,6 +403,19 @@ impl Builder {
     /// How long dropping the [`Guard`] waits for everything to be written. Default 30 s.
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.journal = self.journal.shutdown_timeout(timeout);
+        self
+    }
+
+    /// Puts a flight recorder in the journal (see [`logbuf_journal::recorder`]): events below
+    /// its level (`INFO` by default: `debug!` and `trace!`) are held in memory and written
+    /// only around an error, a panic or [`Journal::dump`].
+    ///
+    /// The layer takes whatever the subscriber's filter lets through: for the recorder to
+    /// have `debug` events to hold, the filter must let them through (`EnvFilter::new("debug")`,
+    /// or `RUST_LOG=info,my_app=trace` for one crate down to `trace`).
+    /// [`init_flight_recorder`](crate::init_flight_recorder) does this for you.
+    pub fn flight_recorder(mut self, recorder: FlightRecorder) -> Self {
+        self.journal = self.journal.flight_recorder(recorder);
         self
     }
 

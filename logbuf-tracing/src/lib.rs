@@ -175,6 +175,7 @@ use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
 
 pub use layer::{Builder, LogbufLayer};
+pub use logbuf_journal::recorder::FlightRecorder;
 pub use logbuf_journal::{FullPolicy, Guard, Journal};
 
 /// Why a layer could not be built or installed.
@@ -209,8 +210,13 @@ pub enum Error {
 /// The filter the one-line setups use: `RUST_LOG` if set (directives it cannot parse are
 /// skipped), `info` otherwise.
 fn env_filter() -> EnvFilter {
+    filter_or(LevelFilter::INFO)
+}
+
+/// `RUST_LOG` if set (directives it cannot parse are skipped), `default` otherwise.
+fn filter_or(default: LevelFilter) -> EnvFilter {
     EnvFilter::builder()
-        .with_default_directive(LevelFilter::INFO.into())
+        .with_default_directive(default.into())
         .from_env_lossy()
 }
 
@@ -240,7 +246,40 @@ fn env_filter() -> EnvFilter {
 /// The journal could not start, a `log` logger was already set ([`Error::LogLogger`]:
 /// nothing is installed), or a global subscriber was already set ([`Error::Init`]).
 pub fn init() -> Result<Guard, Error> {
-    install(LogbufLayer::builder().sink(TextSink::stderr()))
+    install(
+        LogbufLayer::builder().sink(TextSink::stderr()),
+        env_filter(),
+    )
+}
+
+/// [`init`] with a flight recorder (see [`logbuf_journal::recorder`]): `debug` and `trace`
+/// events are kept in memory and written to standard error only around an error (the last
+/// 10 s of them, right before it), a panic, or [`Journal::dump`].
+///
+/// The filter is `RUST_LOG` if set, `debug` otherwise (where [`init`] has `info`): what the
+/// filter lets through is what the recorder can hold. `RUST_LOG=debug` records every crate's
+/// `debug`; `RUST_LOG=info,my_app=trace` records `my_app` down to `trace` and the rest at
+/// `info` (written as they come); `RUST_LOG=info` leaves the recorder nothing to hold.
+///
+/// ```no_run
+/// let _guard = logbuf_tracing::init_flight_recorder()?;
+/// tracing::debug!(host = "db-1", "connecting"); // held in memory
+/// tracing::error!("query failed"); // writes "connecting", then this
+/// # Ok::<(), logbuf_tracing::Error>(())
+/// ```
+///
+/// For other sinks or settings, [`Builder::flight_recorder`] with a filter of your own.
+///
+/// # Errors
+///
+/// As [`init`].
+pub fn init_flight_recorder() -> Result<Guard, Error> {
+    install(
+        LogbufLayer::builder()
+            .sink(TextSink::stderr())
+            .flight_recorder(FlightRecorder::new()),
+        filter_or(LevelFilter::DEBUG),
+    )
 }
 
 /// Installs a global subscriber writing a binary journal file at `path`, filtered by
@@ -263,7 +302,7 @@ pub fn init() -> Result<Guard, Error> {
 /// set ([`Error::LogLogger`]: nothing is installed), or a global subscriber was already set
 /// ([`Error::Init`]).
 pub fn init_file(path: impl AsRef<Path>) -> Result<Guard, Error> {
-    install(LogbufLayer::builder().file(path))
+    install(LogbufLayer::builder().file(path), env_filter())
 }
 
 /// Sets up logging for tests, like `tracing_subscriber::fmt().with_test_writer()`: what a test
@@ -309,15 +348,13 @@ pub fn init_test() {
 /// The `log` logger is set first: when one is set already, nothing is installed. (A global
 /// subscriber set already is found out after that, so the `LogTracer` then stays, forwarding
 /// `log` records to that subscriber.)
-fn install(builder: Builder) -> Result<Guard, Error> {
+fn install(builder: Builder, filter: EnvFilter) -> Result<Guard, Error> {
     /// A one-line setup installed its subscriber and its `LogTracer`: another one is refused
     /// for the subscriber, the first thing that is set.
     static INSTALLED: AtomicBool = AtomicBool::new(false);
     let (layer, guard) = builder.build()?;
     let journal = layer.journal().clone();
-    let subscriber = tracing_subscriber::registry()
-        .with(env_filter())
-        .with(layer);
+    let subscriber = tracing_subscriber::registry().with(filter).with(layer);
     if !INSTALLED.load(Ordering::Acquire) {
         tracing_log::LogTracer::init().map_err(Error::LogLogger)?;
     }

@@ -93,6 +93,14 @@ impl<S: Sink> Sink for MinLevel<S> {
     fn reopen(&mut self) -> io::Result<()> {
         self.inner.reopen()
     }
+
+    fn dump(&mut self) -> io::Result<()> {
+        self.inner.dump()
+    }
+
+    fn discarded(&self) -> u64 {
+        self.inner.discarded()
+    }
 }
 
 /// The LEB128 varint at the start of `bytes`, if it is complete and fits in a `u64`.

@@ -10,6 +10,8 @@
 //!   socket, with bounded buffering and reconnection, sent from the worker thread.
 //! - [`MinLevel`]: any sink with a level threshold of its own ([`Sink::min_level`]), so one
 //!   journal can feed several sinks at different levels.
+//! - [`Recorded`]: any sink behind a flight recorder of its own ([`Sink::recorded`]): debug
+//!   and trace events reach it only around an error (see [`crate::recorder`]).
 
 use std::io;
 
@@ -21,6 +23,7 @@ pub mod json;
 pub mod syslog;
 pub mod text;
 
+pub use crate::recorder::Recorded;
 pub use binary::{BinaryFileSink, MAX_OPEN_SPANS};
 pub use filter::MinLevel;
 
@@ -91,6 +94,33 @@ pub trait Sink: Send {
     /// An I/O error; the worker counts it.
     fn reopen(&mut self) -> io::Result<()> {
         Ok(())
+    }
+
+    /// Writes out what a flight recorder inside the sink holds (see [`crate::recorder`]).
+    /// Called on [`Journal::dump`](crate::Journal::dump), on a panic and on `SIGUSR1`
+    /// (when enabled). Sinks without a recorder do nothing; sinks that wrap another pass
+    /// it on.
+    ///
+    /// # Errors
+    ///
+    /// An I/O error; the worker counts it.
+    fn dump(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// Events a flight recorder inside the sink discarded by design so far (added to
+    /// [`Stats::discarded`](crate::Stats::discarded)). Sinks that wrap another pass it on.
+    fn discarded(&self) -> u64 {
+        0
+    }
+
+    /// This sink behind a flight recorder of its own (see [`Recorded`]): events below the
+    /// recorder's level reach it only around a trigger.
+    fn recorded(self, recorder: crate::recorder::FlightRecorder) -> Recorded<Self>
+    where
+        Self: Sized,
+    {
+        Recorded::new(recorder, self)
     }
 
     /// This sink, taking only events at `min` or above (see [`MinLevel`]).
