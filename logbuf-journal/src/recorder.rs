@@ -32,7 +32,7 @@
 //! any event, and so does `logbuf cat`.
 //!
 //! A recorder serves the whole journal ([`Builder::flight_recorder`](crate::Builder::flight_recorder))
-//! or one sink ([`Sink::recorded`](crate::Sink::recorded), a [`Recorded`] sink), so one file
+//! or one sink ([`Sink::recorded`], a [`Recorded`] sink), so one file
 //! can take everything at `debug` while another gets `debug` only around errors.
 //!
 //! ```
