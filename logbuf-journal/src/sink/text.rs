@@ -87,7 +87,7 @@ use std::io::{self, BufWriter, IsTerminal, Write};
 use super::{Entry, Sink};
 use crate::read::{Context, EventInContext, LostCallsite, OwnedValue, Span, UNKNOWN_STRING};
 use crate::rotate::RotatingFile;
-use crate::wire::{Dropped, Level, Record, Value};
+use crate::wire::{self, Dropped, Level, Record, Value};
 
 /// How a sink writes each event's time.
 ///
@@ -1465,7 +1465,7 @@ impl SpanFields {
                 let values = context.resolved(&new.values);
                 format.fields(&callsite.fields, values.iter().map(Field::Wire), &mut text);
                 self.spans.insert(new.id, text);
-                forget_forgotten(&mut self.spans, context);
+                forget_forgotten(&mut self.spans, context, new.id);
             }
             Record::SpanRecord(update) => {
                 let Some(span) = context.span(update.id) else {
@@ -1496,10 +1496,11 @@ impl SpanFields {
 
 /// Drops the entries of spans `context` no longer has (it keeps at most
 /// [`MAX_OPEN_SPANS`](crate::sink::MAX_OPEN_SPANS) open), once there are enough of them to be
-/// worth a pass: what a sink keeps per span stays bounded like the context.
-pub(crate) fn forget_forgotten(spans: &mut IdMap<Vec<u8>>, context: &Context) {
+/// worth a pass: what a sink keeps per span stays bounded like the context. The entry of
+/// `opening`, the span being opened, stays whether or not the context has it yet.
+pub(crate) fn forget_forgotten(spans: &mut IdMap<Vec<u8>>, context: &Context, opening: u64) {
     if spans.len() > context.open_spans() + 1024 {
-        spans.retain(|id, _| context.span(*id).is_some());
+        spans.retain(|id, _| *id == opening || context.span(*id).is_some());
     }
 }
 
@@ -1765,6 +1766,10 @@ pub(crate) struct Lines {
     pub(crate) context: Context,
     writer: BufWriter<Target>,
     line: Vec<u8>,
+    /// The allocation of the last decoded record's values, for the next record.
+    values: Vec<Value<'static>>,
+    /// The allocation of the last event's spans, for the next event.
+    scope: Vec<&'static Span>,
 }
 
 impl fmt::Debug for Lines {
@@ -1777,11 +1782,30 @@ impl fmt::Debug for Lines {
 }
 
 impl Lines {
-    pub(crate) fn new(writer: Target) -> Self {
+    /// Lines written to `writer`, with a context that keeps span values or not
+    /// ([`Context::without_span_values`]: for a sink that keeps span fields itself).
+    pub(crate) fn new(writer: Target, span_values: bool) -> Self {
+        let context = if span_values {
+            Context::new()
+        } else {
+            Context::new().without_span_values()
+        };
         Self {
-            context: Context::new(),
+            context,
             writer: BufWriter::with_capacity(1 << 16, writer),
             line: Vec::with_capacity(256),
+            values: Vec::new(),
+            scope: Vec::new(),
+        }
+    }
+
+    /// Decodes a worker entry, as an I/O error if it is not a record: events and span
+    /// creations into the vector of values the last record left (see [`Lines::write`]).
+    pub(crate) fn decode<'a>(&mut self, entry: &Entry<'a>) -> io::Result<Record<'a>> {
+        let values = super::decode::recycle(std::mem::take(&mut self.values));
+        match super::decode::record(entry.bytes(), values) {
+            Some(record) => Ok(record),
+            None => decode(entry),
         }
     }
 
@@ -1791,17 +1815,24 @@ impl Lines {
         record: Record<'_>,
         render: impl FnOnce(&EventInContext<'_>, &mut Vec<u8>),
     ) -> io::Result<()> {
-        if !self.context.apply(&record) {
-            return Ok(());
-        }
-        let Record::Event(event) = record else {
-            return Ok(());
+        let event_ready = self.context.apply(&record);
+        let event = match record {
+            Record::Event(event) if event_ready => event,
+            Record::Event(wire::Event { values, .. })
+            | Record::SpanNew(wire::SpanNew { values, .. }) => {
+                self.values = super::decode::recycle(values);
+                return Ok(());
+            }
+            _ => return Ok(()),
         };
-        let Some(event) = self.context.event(event) else {
+        let scope = recycle_scope(std::mem::take(&mut self.scope));
+        let Some(event) = self.context.event_with(event, scope) else {
             return Ok(());
         };
         self.line.clear();
         render(&event, &mut self.line);
+        self.scope = recycle_scope(event.spans);
+        self.values = super::decode::recycle(event.event.values);
         self.writer.write_all(&self.line)
     }
 
@@ -1854,6 +1885,12 @@ impl Lines {
     }
 }
 
+/// An empty vector of another lifetime with `scope`'s allocation, for the next event.
+fn recycle_scope<'b>(scope: Vec<&Span>) -> Vec<&'b Span> {
+    // Same size and alignment: collected in place, keeping the allocation.
+    scope.into_iter().filter_map(|_| None).collect()
+}
+
 /// Decodes a worker entry, as an I/O error if it is not a record.
 pub(crate) fn decode<'a>(entry: &Entry<'a>) -> io::Result<Record<'a>> {
     entry
@@ -1899,7 +1936,9 @@ impl TextSink {
     /// rotating or plain [`File`] is synced to disk when the journal shuts down.
     pub fn new(writer: impl Write + Send + 'static) -> Self {
         Self {
-            lines: Lines::new(Target::of(writer)),
+            // The sink keeps each span's fields as text (`spans`): the context need not keep
+            // their values too.
+            lines: Lines::new(Target::of(writer), false),
             format: TextFormat::new(),
             spans: SpanFields::default(),
         }
@@ -2042,7 +2081,8 @@ impl TextSink {
 
 impl Sink for TextSink {
     fn write(&mut self, entry: Entry<'_>) -> io::Result<()> {
-        self.write_record(decode(&entry)?)
+        let record = self.lines.decode(&entry)?;
+        self.write_record(record)
     }
 
     fn flush(&mut self) -> io::Result<()> {
