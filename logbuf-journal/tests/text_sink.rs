@@ -690,7 +690,8 @@ fn spans_keep_their_fields_while_forgotten_ones_are_dropped() {
     let mut sink = TextSink::new(out.clone()).without_time();
     let write = |sink: &mut TextSink, record: Record<'_>| {
         let bytes = postcard::to_allocvec(&record).unwrap();
-        sink.write(logbuf_journal::sink::Entry::new(&bytes)).unwrap();
+        sink.write(logbuf_journal::sink::Entry::new(&bytes))
+            .unwrap();
     };
     for (id, kind, fields) in [
         (1, CallsiteKind::Span, vec!["n"]),
@@ -736,7 +737,10 @@ fn spans_keep_their_fields_while_forgotten_ones_are_dropped() {
     let text = out.text();
     let mut lines = text.lines();
     for id in kept {
-        assert_eq!(lines.next(), Some(format!(" INFO s{{n={id}}}: t: in").as_str()));
+        assert_eq!(
+            lines.next(),
+            Some(format!(" INFO s{{n={id}}}: t: in").as_str())
+        );
     }
     assert_eq!(lines.next(), None);
 }

@@ -87,7 +87,7 @@ use std::io::{self, BufWriter, IsTerminal, Write};
 use super::{Entry, Sink};
 use crate::read::{Context, EventInContext, LostCallsite, OwnedValue, Span, UNKNOWN_STRING};
 use crate::rotate::RotatingFile;
-use crate::wire::{self, Dropped, Level, Record, Value};
+use crate::wire::{self, Dropped, Level, Record, SpanClose, SpanCloseTimes, Value};
 
 /// How a sink writes each event's time.
 ///
@@ -1439,7 +1439,14 @@ impl<'v> Field<'v> {
 #[derive(Debug, Default)]
 pub struct SpanFields {
     spans: IdMap<Vec<u8>>,
+    /// Texts of closed spans, emptied, for spans to come.
+    free: Vec<Vec<u8>>,
+    /// The allocation of the last values resolved, for the next.
+    resolved: Vec<Value<'static>>,
 }
+
+/// At most this many texts of closed spans are kept for spans to come.
+const FREE_TEXTS: usize = 64;
 
 impl SpanFields {
     /// No spans.
@@ -1461,9 +1468,8 @@ impl SpanFields {
                 let Some(callsite) = context.callsite(new.callsite) else {
                     return;
                 };
-                let mut text = Vec::new();
-                let values = context.resolved(&new.values);
-                format.fields(&callsite.fields, values.iter().map(Field::Wire), &mut text);
+                let mut text = self.free.pop().unwrap_or_default();
+                self.write(format, context, &callsite.fields, &new.values, &mut text);
                 self.spans.insert(new.id, text);
                 forget_forgotten(&mut self.spans, context, new.id);
             }
@@ -1471,26 +1477,53 @@ impl SpanFields {
                 let Some(span) = context.span(update.id) else {
                     return;
                 };
-                let Some(text) = self.spans.get_mut(&update.id) else {
-                    return;
-                };
                 if update.values.iter().all(|v| *v == Value::Empty) {
                     return;
                 }
+                let Some(mut text) = self.spans.remove(&update.id) else {
+                    return;
+                };
                 if !text.is_empty() {
                     text.push(b' ');
                 }
-                let values = context.resolved(&update.values);
-                format.fields(&span.callsite.fields, values.iter().map(Field::Wire), text);
+                self.write(
+                    format,
+                    context,
+                    &span.callsite.fields,
+                    &update.values,
+                    &mut text,
+                );
+                self.spans.insert(update.id, text);
             }
-            Record::SpanClose(close) => {
-                self.spans.remove(&close.id);
-            }
-            Record::SpanCloseTimes(close) => {
-                self.spans.remove(&close.id);
+            Record::SpanClose(SpanClose { id, .. })
+            | Record::SpanCloseTimes(SpanCloseTimes { id, .. }) => {
+                if let Some(mut text) = self.spans.remove(id)
+                    && self.free.len() < FREE_TEXTS
+                {
+                    text.clear();
+                    self.free.push(text);
+                }
             }
             _ => {}
         }
+    }
+
+    /// Appends `values` as fields named `names`, interned strings resolved.
+    fn write(
+        &mut self,
+        format: &TextFormat,
+        context: &Context,
+        names: &[String],
+        values: &[Value<'_>],
+        text: &mut Vec<u8>,
+    ) {
+        let mut resolved = super::decode::recycle(std::mem::take(&mut self.resolved));
+        resolved.extend(values.iter().map(|v| match *v {
+            Value::Interned(id) => context.resolve(id),
+            ref v => v.clone(),
+        }));
+        format.fields(names, resolved.iter().map(Field::Wire), text);
+        self.resolved = super::decode::recycle(resolved);
     }
 }
 
