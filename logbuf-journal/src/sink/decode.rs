@@ -7,7 +7,7 @@
 //! written longer than it needs, damage) gives `None`, and the caller decodes the record with postcard, which
 //! decides what it is. What this gives is what postcard gives for the same bytes.
 
-use crate::wire::{Event, Record, SpanNew, Value};
+use crate::wire::{Event, Record, SpanClose, SpanCloseTimes, SpanNew, SpanTransition, Value};
 
 /// The bytes being read.
 struct Input<'a> {
@@ -93,8 +93,9 @@ impl<'a> Input<'a> {
     }
 }
 
-/// The record `bytes` hold if it is an event or a span's creation in the forms this module
-/// reads, its values in `values` (emptied first); `None` for anything else.
+/// The record `bytes` hold if it is an event, a span's creation, enter, exit or close in the
+/// forms this module reads, an event's or span's values in `values` (emptied first); `None`
+/// for anything else.
 pub(crate) fn record<'a>(bytes: &'a [u8], mut values: Vec<Value<'a>>) -> Option<Record<'a>> {
     values.clear();
     let mut input = Input { bytes };
@@ -129,6 +130,28 @@ pub(crate) fn record<'a>(bytes: &'a [u8], mut values: Vec<Value<'a>>) -> Option<
                 values,
             }))
         }
+        4 | 5 => {
+            let transition = SpanTransition {
+                id: input.u64()?,
+                time: input.u64()?,
+                thread: input.u64()?,
+            };
+            Some(if bytes[0] == 4 {
+                Record::SpanEnter(transition)
+            } else {
+                Record::SpanExit(transition)
+            })
+        }
+        6 => Some(Record::SpanClose(SpanClose {
+            id: input.u64()?,
+            time: input.u64()?,
+        })),
+        12 => Some(Record::SpanCloseTimes(SpanCloseTimes {
+            id: input.u64()?,
+            time: input.u64()?,
+            busy: input.u64()?,
+            idle: input.u64()?,
+        })),
         _ => None,
     }
 }
@@ -143,7 +166,7 @@ pub(crate) fn recycle<'b>(values: Vec<Value<'_>>) -> Vec<Value<'b>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::{SpanClose, SpanRecord};
+    use crate::wire::SpanRecord;
 
     fn postcard_record(bytes: &[u8]) -> Option<Record<'_>> {
         postcard::from_bytes(bytes).ok()
@@ -201,7 +224,23 @@ mod tests {
             thread: 1,
             values: values(),
         });
-        for original in [event, span] {
+        let transition = SpanTransition {
+            id: 1 << 50,
+            time: 2,
+            thread: 3,
+        };
+        let spans = [
+            Record::SpanEnter(transition),
+            Record::SpanExit(transition),
+            Record::SpanClose(SpanClose { id: 9, time: 300 }),
+            Record::SpanCloseTimes(SpanCloseTimes {
+                id: 9,
+                time: 300,
+                busy: u64::MAX,
+                idle: 0,
+            }),
+        ];
+        for original in [event, span].into_iter().chain(spans) {
             let bytes = postcard::to_allocvec(&original).unwrap();
             check(&bytes, true);
             // Every prefix is damage: never decoded here, whatever postcard makes of it.
@@ -251,7 +290,10 @@ mod tests {
                 id: 1,
                 values: vec![Value::U64(1)],
             }),
-            Record::SpanClose(SpanClose { id: 1, time: 2 }),
+            Record::FollowsFrom(crate::wire::FollowsFrom {
+                span: 1,
+                follows: 2,
+            }),
         ];
         for other in others {
             check(&postcard::to_allocvec(&other).unwrap(), false);
