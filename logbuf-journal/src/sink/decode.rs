@@ -157,6 +157,10 @@ pub(crate) fn record<'a>(bytes: &'a [u8], mut values: Vec<Value<'a>>) -> Option<
 }
 
 /// An empty vector of another lifetime with `values`'s allocation, for the next record.
+#[allow(
+    clippy::unnecessary_filter_map,
+    reason = "`filter` cannot change the item type, which is the point"
+)]
 pub(crate) fn recycle<'b>(values: Vec<Value<'_>>) -> Vec<Value<'b>> {
     // Same size and alignment: the standard library collects this in place, keeping the
     // allocation (and were it not to, the result is still an empty vector).

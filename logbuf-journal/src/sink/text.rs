@@ -1919,6 +1919,10 @@ impl Lines {
 }
 
 /// An empty vector of another lifetime with `scope`'s allocation, for the next event.
+#[allow(
+    clippy::unnecessary_filter_map,
+    reason = "`filter` cannot change the item type, which is the point"
+)]
 fn recycle_scope<'b>(scope: Vec<&Span>) -> Vec<&'b Span> {
     // Same size and alignment: collected in place, keeping the allocation.
     scope.into_iter().filter_map(|_| None).collect()
