@@ -233,6 +233,8 @@ struct WallClock {
     furthest: Option<wire::Clock>,
     /// The pair met last: readings are placed relative to it.
     latest: Option<wire::Clock>,
+    /// [`WallClock::rate`] of the pairs so far (0 before the first).
+    per_tick: f64,
 }
 
 impl WallClock {
@@ -244,10 +246,20 @@ impl WallClock {
             self.furthest = Some(pair);
         }
         self.latest = Some(pair);
+        self.per_tick = self.rate();
+    }
+
+    /// Nanoseconds per tick, as worked out when the last pair came.
+    fn per_tick(&self) -> f64 {
+        if self.latest.is_some() {
+            self.per_tick
+        } else {
+            1.0
+        }
     }
 
     /// Nanoseconds per tick, from the two pairs furthest apart.
-    fn per_tick(&self) -> f64 {
+    fn rate(&self) -> f64 {
         let (Some(earliest), Some(furthest)) = (self.earliest, self.furthest) else {
             return 1.0;
         };
@@ -267,7 +279,10 @@ impl WallClock {
         let per_tick = self.per_tick();
         // The offset from the latest pair in floating point (small), the sum in integers:
         // nanoseconds since 1970 need more bits than an `f64` has.
-        let delta = ((i128::from(ticks) - i128::from(latest.ticks)) as f64 * per_tick) as i128;
+        let ticks = i128::from(ticks) - i128::from(latest.ticks);
+        // The same `f64` either way; from an `i64` it takes a fraction of the instructions.
+        let ticks = i64::try_from(ticks).map_or(ticks as f64, |t| t as f64);
+        let delta = (ticks * per_tick) as i128;
         let nanos = (i128::from(latest.unix_nanos) + delta).max(0);
         Some(u64::try_from(nanos).unwrap_or(u64::MAX))
     }
@@ -344,6 +359,9 @@ pub struct Context {
     /// callsites named, resolved.
     drop_callsites: Option<(u64, Vec<LostCallsite>)>,
     discarded: u64,
+    /// Spans are opened without their values, and recorded values are not applied
+    /// ([`Context::without_span_values`]).
+    no_span_values: bool,
 }
 
 /// A callsite a drop report names (format 2.3), with how many of the report's records were
@@ -360,6 +378,31 @@ impl Context {
     /// An empty context: no callsites, no threads, no spans, no clock.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A context that keeps no span values: every [`Span`] it gives has empty
+    /// [`Span::values`], and [`Record::SpanRecord`] changes nothing. Everything else (the
+    /// spans themselves, their callsites, parents, times and threads) is kept as usual.
+    ///
+    /// For code that keeps what it needs of span values itself, as the text sink keeps each
+    /// span's fields as rendered text: it saves a copy of every span's values.
+    ///
+    /// ```
+    /// use logbuf_journal::read::Context;
+    /// use logbuf_journal::wire::{Callsite, CallsiteKind, Level, Record, SpanNew, Value};
+    ///
+    /// let mut context = Context::new().without_span_values();
+    /// context.apply(&Record::Callsite(Callsite { id: 1, kind: CallsiteKind::Span,
+    ///     level: Level::Info, target: "app", name: "request", module_path: None, file: None,
+    ///     line: None, fields: vec!["path"] }));
+    /// context.apply(&Record::SpanNew(SpanNew { id: 7, parent: None, callsite: 1, time: 0,
+    ///     thread: 1, values: vec![Value::Str("/users")] }));
+    /// let span = context.span(7).unwrap();
+    /// assert_eq!((span.callsite.name.as_str(), span.values.len()), ("request", 0));
+    /// ```
+    pub fn without_span_values(mut self) -> Self {
+        self.no_span_values = true;
+        self
     }
 
     /// Takes in one record: definitions, spans opening, recording and closing, clock pairs and
@@ -386,7 +429,11 @@ impl Context {
                         id: s.id,
                         parent: s.parent,
                         callsite: Arc::clone(callsite),
-                        values: s.values.iter().map(|v| self.owned(v)).collect(),
+                        values: if self.no_span_values {
+                            Vec::new()
+                        } else {
+                            s.values.iter().map(|v| self.owned(v)).collect()
+                        },
                         time: s.time,
                         thread: s.thread,
                     };
@@ -394,6 +441,8 @@ impl Context {
                 }
                 None => self.orphans += 1,
             },
+            // Nothing of the span changes when its values are not kept.
+            Record::SpanRecord(_) if self.no_span_values => {}
             Record::SpanRecord(r) => {
                 let values: Vec<Option<OwnedValue>> = r
                     .values
@@ -454,17 +503,32 @@ impl Context {
     /// not: events change nothing); `None` if its callsite is unknown.
     ///
     /// Values that refer to interned strings come as [`Value::Str`].
-    pub fn event<'a>(&'a self, mut event: wire::Event<'a>) -> Option<EventInContext<'a>> {
+    pub fn event<'a>(&'a self, event: wire::Event<'a>) -> Option<EventInContext<'a>> {
+        self.event_with(event, Vec::new())
+    }
+
+    /// [`Context::event`], with the spans put in `spans` (emptied first): a caller that
+    /// takes the vector back from each event it is done with allocates once for all of them.
+    pub(crate) fn event_with<'a>(
+        &'a self,
+        mut event: wire::Event<'a>,
+        mut spans: Vec<&'a Span>,
+    ) -> Option<EventInContext<'a>> {
         let callsite = self.callsites.get(&event.callsite)?;
         for value in &mut event.values {
             if let Value::Interned(id) = *value {
                 *value = self.resolve(id);
             }
         }
+        spans.clear();
+        if event.parent.is_some() {
+            self.walk(event.parent, usize::MAX, &mut spans);
+            spans.reverse();
+        }
         Some(EventInContext {
             thread_name: self.thread_name(event.thread),
             unix_nanos: self.clock.nanos(event.time),
-            spans: self.scope(event.parent),
+            spans,
             spans_elided: 0,
             event,
             callsite,
@@ -513,8 +577,13 @@ impl Context {
                 .is_some_and(|(.., depth)| *depth >= KEEP_SCOPE_FROM)
             && !self.scopes.contains_key(&parent)
         {
-            let (chain, elided) = self.walk(event.parent, MAX_SCOPE);
-            let chain: Vec<Arc<Span>> = chain.into_iter().map(Arc::clone).collect();
+            let mut walked = Vec::new();
+            let elided = self.walk(event.parent, MAX_SCOPE, &mut walked);
+            // Each span of the chain is open (the walk met it in the table) and given once.
+            let chain: Vec<Arc<Span>> = walked
+                .iter()
+                .filter_map(|s| self.spans.get(&s.id).map(|(span, ..)| Arc::clone(span)))
+                .collect();
             if self.scopes.len() >= KEPT_SCOPES {
                 self.scopes.clear();
             }
@@ -534,8 +603,10 @@ impl Context {
         let (spans, spans_elided) = match kept {
             Some((chain, elided)) => (chain.iter().rev().map(|s| &**s).collect(), *elided),
             None => {
-                let (chain, elided) = this.walk(event.parent, MAX_SCOPE);
-                (chain.into_iter().rev().map(|s| &**s).collect(), elided)
+                let mut chain = Vec::new();
+                let elided = this.walk(event.parent, MAX_SCOPE, &mut chain);
+                chain.reverse();
+                (chain, elided)
             }
         };
         Some(EventInContext {
@@ -549,14 +620,13 @@ impl Context {
     }
 
     /// The span `parent` and its open ancestors, innermost first, at most `limit` of them,
-    /// each once; and how many open ancestors are beyond them, as counted when the first of
-    /// those was opened.
+    /// each once, appended to `chain` (empty); returns how many open ancestors are beyond
+    /// them, as counted when the first of those was opened.
     ///
     /// A walk ends at a span that is not open, at a span met before (a cycle: found by
     /// Brent's method, a constant amount of work per step), or past the deepest chain any span
     /// had at its creation (no true chain is longer).
-    fn walk(&self, parent: Option<u64>, limit: usize) -> (Vec<&Arc<Span>>, u64) {
-        let mut chain: Vec<&Arc<Span>> = Vec::new();
+    fn walk<'s>(&'s self, parent: Option<u64>, limit: usize, chain: &mut Vec<&'s Span>) -> u64 {
         let limit = limit.min(self.deepest);
         // Brent: `tortoise` is the span met at the last power of two, `steps` the spans met
         // since; a span equal to it closes a cycle of `steps + 1` spans.
@@ -574,17 +644,16 @@ impl Context {
                     .find(|&i| chain.get(i + cycle).map_or(id, |s| s.id) == chain[i].id)
                     .unwrap_or(chain.len());
                 chain.truncate(first.saturating_add(cycle));
-                return (chain, 0);
+                return 0;
             }
             if chain.len() >= limit {
                 // Stopped by the deepest chain seen: a cycle, nothing left out. Stopped by
                 // `limit`: the spans above, as many as `span` had when it opened.
-                let elided = if chain.len() >= self.deepest {
+                return if chain.len() >= self.deepest {
                     0
                 } else {
                     *depth as u64
                 };
-                return (chain, elided);
             }
             chain.push(span);
             steps += 1;
@@ -595,7 +664,7 @@ impl Context {
             }
             next = span.parent;
         }
-        (chain, 0)
+        0
     }
 
     /// The value an interned string id stands for: [`Value::Str`] with its text, or, for an
@@ -630,8 +699,10 @@ impl Context {
     /// no further than the deepest chain any span had at its creation, and a cycle of parents
     /// (damage) ends where a span comes round again: each span is given once.
     pub fn scope(&self, parent: Option<u64>) -> Vec<&Span> {
-        let (chain, _) = self.walk(parent, usize::MAX);
-        chain.into_iter().rev().map(|s| &**s).collect()
+        let mut chain = Vec::new();
+        self.walk(parent, usize::MAX, &mut chain);
+        chain.reverse();
+        chain
     }
 
     /// The callsite with this id, if defined.

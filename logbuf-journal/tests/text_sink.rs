@@ -680,3 +680,67 @@ fn drop_reports_name_the_thread_and_handle_unknown_times() {
          writes or thread teardown)\n"
     );
 }
+
+/// Past the most spans a context keeps open, the sink forgets the oldest; each span it still
+/// has keeps its fields, the span opened as the sink drops the entries of forgotten ones
+/// among them (its fields are kept as text only: the sink's context keeps no span values).
+#[test]
+fn spans_keep_their_fields_while_forgotten_ones_are_dropped() {
+    let out = Buf::default();
+    let mut sink = TextSink::new(out.clone()).without_time();
+    let write = |sink: &mut TextSink, record: Record<'_>| {
+        let bytes = postcard::to_allocvec(&record).unwrap();
+        sink.write(logbuf_journal::sink::Entry::new(&bytes))
+            .unwrap();
+    };
+    for (id, kind, fields) in [
+        (1, CallsiteKind::Span, vec!["n"]),
+        (2, CallsiteKind::Event, vec!["message"]),
+    ] {
+        let callsite = Callsite {
+            id,
+            kind,
+            level: Level::Info,
+            target: "t",
+            name: "s",
+            module_path: None,
+            file: None,
+            line: None,
+            fields,
+        };
+        write(&mut sink, Record::Callsite(callsite));
+    }
+    let spans = logbuf_journal::sink::MAX_OPEN_SPANS as u64 + 2_000;
+    for id in 1..=spans {
+        let span = logbuf_journal::wire::SpanNew {
+            id,
+            parent: None,
+            callsite: 1,
+            time: id,
+            thread: 1,
+            values: vec![Value::U64(id)],
+        };
+        write(&mut sink, Record::SpanNew(span));
+    }
+    let kept = spans - logbuf_journal::sink::MAX_OPEN_SPANS as u64 + 1..=spans;
+    for id in kept.clone() {
+        let event = Event {
+            callsite: 2,
+            time: spans + 1,
+            thread: 1,
+            parent: Some(id),
+            values: vec![Value::Debug("in")],
+        };
+        write(&mut sink, Record::Event(event));
+    }
+    sink.flush().unwrap();
+    let text = out.text();
+    let mut lines = text.lines();
+    for id in kept {
+        assert_eq!(
+            lines.next(),
+            Some(format!(" INFO s{{n={id}}}: t: in").as_str())
+        );
+    }
+    assert_eq!(lines.next(), None);
+}

@@ -50,7 +50,7 @@ use crate::IdMap;
 use std::io::{self, Write};
 
 use super::text::{
-    Bytes, DROP_TARGET, DropReport, Lines, SpanClosing, Target, TimeFormatter, Timestamps, decode,
+    Bytes, DROP_TARGET, DropReport, Lines, SpanClosing, Target, TimeFormatter, Timestamps,
     field_name, hex_bytes, push_duration, push_i64, push_u64,
 };
 use super::{Entry, Sink};
@@ -763,7 +763,7 @@ impl JsonSink {
     /// disk when the journal shuts down.
     pub fn new(writer: impl Write + Send + 'static) -> Self {
         Self {
-            lines: Lines::new(Target::of(writer)),
+            lines: Lines::new(Target::of(writer), true),
             format: JsonFormat::new(),
             spans: IdMap::default(),
         }
@@ -828,7 +828,7 @@ impl JsonSink {
                     let mut object = Vec::new();
                     span_object(span, &mut object);
                     self.spans.insert(id, object);
-                    crate::sink::text::forget_forgotten(&mut self.spans, &self.lines.context);
+                    crate::sink::text::forget_forgotten(&mut self.spans, &self.lines.context, id);
                 }
                 None => {
                     self.spans.remove(&id);
@@ -841,7 +841,8 @@ impl JsonSink {
 
 impl Sink for JsonSink {
     fn write(&mut self, entry: Entry<'_>) -> io::Result<()> {
-        self.write_record(decode(&entry)?)
+        let record = self.lines.decode(&entry)?;
+        self.write_record(record)
     }
 
     fn flush(&mut self) -> io::Result<()> {

@@ -18,6 +18,7 @@ use std::io;
 use crate::wire::Record;
 
 mod binary;
+mod decode;
 mod filter;
 pub mod json;
 pub mod syslog;

@@ -87,7 +87,7 @@ use std::io::{self, BufWriter, IsTerminal, Write};
 use super::{Entry, Sink};
 use crate::read::{Context, EventInContext, LostCallsite, OwnedValue, Span, UNKNOWN_STRING};
 use crate::rotate::RotatingFile;
-use crate::wire::{Dropped, Level, Record, Value};
+use crate::wire::{self, Dropped, Level, Record, SpanClose, SpanCloseTimes, Value};
 
 /// How a sink writes each event's time.
 ///
@@ -1439,7 +1439,14 @@ impl<'v> Field<'v> {
 #[derive(Debug, Default)]
 pub struct SpanFields {
     spans: IdMap<Vec<u8>>,
+    /// Texts of closed spans, emptied, for spans to come.
+    free: Vec<Vec<u8>>,
+    /// The allocation of the last values resolved, for the next.
+    resolved: Vec<Value<'static>>,
 }
+
+/// At most this many texts of closed spans are kept for spans to come.
+const FREE_TEXTS: usize = 64;
 
 impl SpanFields {
     /// No spans.
@@ -1461,45 +1468,72 @@ impl SpanFields {
                 let Some(callsite) = context.callsite(new.callsite) else {
                     return;
                 };
-                let mut text = Vec::new();
-                let values = context.resolved(&new.values);
-                format.fields(&callsite.fields, values.iter().map(Field::Wire), &mut text);
+                let mut text = self.free.pop().unwrap_or_default();
+                self.write(format, context, &callsite.fields, &new.values, &mut text);
                 self.spans.insert(new.id, text);
-                forget_forgotten(&mut self.spans, context);
+                forget_forgotten(&mut self.spans, context, new.id);
             }
             Record::SpanRecord(update) => {
                 let Some(span) = context.span(update.id) else {
                     return;
                 };
-                let Some(text) = self.spans.get_mut(&update.id) else {
-                    return;
-                };
                 if update.values.iter().all(|v| *v == Value::Empty) {
                     return;
                 }
+                let Some(mut text) = self.spans.remove(&update.id) else {
+                    return;
+                };
                 if !text.is_empty() {
                     text.push(b' ');
                 }
-                let values = context.resolved(&update.values);
-                format.fields(&span.callsite.fields, values.iter().map(Field::Wire), text);
+                self.write(
+                    format,
+                    context,
+                    &span.callsite.fields,
+                    &update.values,
+                    &mut text,
+                );
+                self.spans.insert(update.id, text);
             }
-            Record::SpanClose(close) => {
-                self.spans.remove(&close.id);
-            }
-            Record::SpanCloseTimes(close) => {
-                self.spans.remove(&close.id);
+            Record::SpanClose(SpanClose { id, .. })
+            | Record::SpanCloseTimes(SpanCloseTimes { id, .. }) => {
+                if let Some(mut text) = self.spans.remove(id)
+                    && self.free.len() < FREE_TEXTS
+                {
+                    text.clear();
+                    self.free.push(text);
+                }
             }
             _ => {}
         }
+    }
+
+    /// Appends `values` as fields named `names`, interned strings resolved.
+    fn write(
+        &mut self,
+        format: &TextFormat,
+        context: &Context,
+        names: &[String],
+        values: &[Value<'_>],
+        text: &mut Vec<u8>,
+    ) {
+        let mut resolved = super::decode::recycle(std::mem::take(&mut self.resolved));
+        resolved.extend(values.iter().map(|v| match *v {
+            Value::Interned(id) => context.resolve(id),
+            ref v => v.clone(),
+        }));
+        format.fields(names, resolved.iter().map(Field::Wire), text);
+        self.resolved = super::decode::recycle(resolved);
     }
 }
 
 /// Drops the entries of spans `context` no longer has (it keeps at most
 /// [`MAX_OPEN_SPANS`](crate::sink::MAX_OPEN_SPANS) open), once there are enough of them to be
-/// worth a pass: what a sink keeps per span stays bounded like the context.
-pub(crate) fn forget_forgotten(spans: &mut IdMap<Vec<u8>>, context: &Context) {
+/// worth a pass: what a sink keeps per span stays bounded like the context. The entry of
+/// `opening`, the span being opened, stays whether or not the context has it yet.
+pub(crate) fn forget_forgotten(spans: &mut IdMap<Vec<u8>>, context: &Context, opening: u64) {
     if spans.len() > context.open_spans() + 1024 {
-        spans.retain(|id, _| context.span(*id).is_some());
+        spans.retain(|id, _| *id == opening || context.span(*id).is_some());
     }
 }
 
@@ -1765,6 +1799,10 @@ pub(crate) struct Lines {
     pub(crate) context: Context,
     writer: BufWriter<Target>,
     line: Vec<u8>,
+    /// The allocation of the last decoded record's values, for the next record.
+    values: Vec<Value<'static>>,
+    /// The allocation of the last event's spans, for the next event.
+    scope: Vec<&'static Span>,
 }
 
 impl fmt::Debug for Lines {
@@ -1777,11 +1815,30 @@ impl fmt::Debug for Lines {
 }
 
 impl Lines {
-    pub(crate) fn new(writer: Target) -> Self {
+    /// Lines written to `writer`, with a context that keeps span values or not
+    /// ([`Context::without_span_values`]: for a sink that keeps span fields itself).
+    pub(crate) fn new(writer: Target, span_values: bool) -> Self {
+        let context = if span_values {
+            Context::new()
+        } else {
+            Context::new().without_span_values()
+        };
         Self {
-            context: Context::new(),
+            context,
             writer: BufWriter::with_capacity(1 << 16, writer),
             line: Vec::with_capacity(256),
+            values: Vec::new(),
+            scope: Vec::new(),
+        }
+    }
+
+    /// Decodes a worker entry, as an I/O error if it is not a record: events and span
+    /// creations into the vector of values the last record left (see [`Lines::write`]).
+    pub(crate) fn decode<'a>(&mut self, entry: &Entry<'a>) -> io::Result<Record<'a>> {
+        let values = super::decode::recycle(std::mem::take(&mut self.values));
+        match super::decode::record(entry.bytes(), values) {
+            Some(record) => Ok(record),
+            None => decode(entry),
         }
     }
 
@@ -1791,17 +1848,24 @@ impl Lines {
         record: Record<'_>,
         render: impl FnOnce(&EventInContext<'_>, &mut Vec<u8>),
     ) -> io::Result<()> {
-        if !self.context.apply(&record) {
-            return Ok(());
-        }
-        let Record::Event(event) = record else {
-            return Ok(());
+        let event_ready = self.context.apply(&record);
+        let event = match record {
+            Record::Event(event) if event_ready => event,
+            Record::Event(wire::Event { values, .. })
+            | Record::SpanNew(wire::SpanNew { values, .. }) => {
+                self.values = super::decode::recycle(values);
+                return Ok(());
+            }
+            _ => return Ok(()),
         };
-        let Some(event) = self.context.event(event) else {
+        let scope = recycle_scope(std::mem::take(&mut self.scope));
+        let Some(event) = self.context.event_with(event, scope) else {
             return Ok(());
         };
         self.line.clear();
         render(&event, &mut self.line);
+        self.scope = recycle_scope(event.spans);
+        self.values = super::decode::recycle(event.event.values);
         self.writer.write_all(&self.line)
     }
 
@@ -1854,6 +1918,16 @@ impl Lines {
     }
 }
 
+/// An empty vector of another lifetime with `scope`'s allocation, for the next event.
+#[allow(
+    clippy::unnecessary_filter_map,
+    reason = "`filter` cannot change the item type, which is the point"
+)]
+fn recycle_scope<'b>(scope: Vec<&Span>) -> Vec<&'b Span> {
+    // Same size and alignment: collected in place, keeping the allocation.
+    scope.into_iter().filter_map(|_| None).collect()
+}
+
 /// Decodes a worker entry, as an I/O error if it is not a record.
 pub(crate) fn decode<'a>(entry: &Entry<'a>) -> io::Result<Record<'a>> {
     entry
@@ -1899,7 +1973,9 @@ impl TextSink {
     /// rotating or plain [`File`] is synced to disk when the journal shuts down.
     pub fn new(writer: impl Write + Send + 'static) -> Self {
         Self {
-            lines: Lines::new(Target::of(writer)),
+            // The sink keeps each span's fields as text (`spans`): the context need not keep
+            // their values too.
+            lines: Lines::new(Target::of(writer), false),
             format: TextFormat::new(),
             spans: SpanFields::default(),
         }
@@ -2042,7 +2118,8 @@ impl TextSink {
 
 impl Sink for TextSink {
     fn write(&mut self, entry: Entry<'_>) -> io::Result<()> {
-        self.write_record(decode(&entry)?)
+        let record = self.lines.decode(&entry)?;
+        self.write_record(record)
     }
 
     fn flush(&mut self) -> io::Result<()> {

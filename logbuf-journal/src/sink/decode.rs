@@ -1,0 +1,333 @@
+//! Decoding the records a line sink sees most (events and span creations) without serde, into
+//! a value vector the sink hands back after each record, so that decoding them allocates
+//! nothing.
+//!
+//! Only the plain forms are decoded here: kinds and value kinds in one byte, values other than
+//! 128-bit integers and errors. Anything else (another record kind, a rare value, a kind
+//! written longer than it needs, damage) gives `None`, and the caller decodes the record with postcard, which
+//! decides what it is. What this gives is what postcard gives for the same bytes.
+
+use crate::wire::{Event, Record, SpanClose, SpanCloseTimes, SpanNew, SpanTransition, Value};
+
+/// The bytes being read.
+struct Input<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Input<'a> {
+    fn byte(&mut self) -> Option<u8> {
+        let (&first, rest) = self.bytes.split_first()?;
+        self.bytes = rest;
+        Some(first)
+    }
+
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if n > self.bytes.len() {
+            return None;
+        }
+        let (head, rest) = self.bytes.split_at(n);
+        self.bytes = rest;
+        Some(head)
+    }
+
+    /// A `u64` varint as postcard reads it: at most ten bytes, the tenth at most 1.
+    fn u64(&mut self) -> Option<u64> {
+        let mut value = 0u64;
+        for i in 0..10 {
+            let byte = self.byte()?;
+            value |= u64::from(byte & 0x7f) << (i * 7);
+            if byte & 0x80 == 0 {
+                return (i < 9 || byte <= 1).then_some(value);
+            }
+        }
+        None
+    }
+
+    fn option_u64(&mut self) -> Option<Option<u64>> {
+        match self.byte()? {
+            0 => Some(None),
+            1 => self.u64().map(Some),
+            _ => None,
+        }
+    }
+
+    fn str(&mut self) -> Option<&'a str> {
+        let len = usize::try_from(self.u64()?).ok()?;
+        std::str::from_utf8(self.take(len)?).ok()
+    }
+
+    /// A vector of values, appended to `values` (empty).
+    fn values(&mut self, values: &mut Vec<Value<'a>>) -> Option<()> {
+        let count = self.u64()?;
+        // Each value takes at least one byte: a count beyond the bytes left is damage.
+        if count > self.bytes.len() as u64 {
+            return None;
+        }
+        for _ in 0..count {
+            let value = match self.byte()? {
+                0 => Value::Empty,
+                1 => Value::U64(self.u64()?),
+                2 => {
+                    let v = self.u64()?;
+                    // Zig-zag.
+                    Value::I64(((v >> 1) as i64) ^ -((v & 1) as i64))
+                }
+                5 => Value::F64(f64::from_le_bytes(self.take(8)?.try_into().ok()?)),
+                6 => match self.byte()? {
+                    0 => Value::Bool(false),
+                    1 => Value::Bool(true),
+                    _ => return None,
+                },
+                7 => Value::Str(self.str()?),
+                8 => {
+                    let len = usize::try_from(self.u64()?).ok()?;
+                    Value::Bytes(self.take(len)?)
+                }
+                9 => Value::Debug(self.str()?),
+                11 => Value::Interned(self.u64()?),
+                _ => return None,
+            };
+            values.push(value);
+        }
+        Some(())
+    }
+}
+
+/// The record `bytes` hold if it is an event, a span's creation, enter, exit or close in the
+/// forms this module reads, an event's or span's values in `values` (emptied first); `None`
+/// for anything else.
+pub(crate) fn record<'a>(bytes: &'a [u8], mut values: Vec<Value<'a>>) -> Option<Record<'a>> {
+    values.clear();
+    let mut input = Input { bytes };
+    match input.byte()? {
+        1 => {
+            let callsite = input.u64()?;
+            let time = input.u64()?;
+            let thread = input.u64()?;
+            let parent = input.option_u64()?;
+            input.values(&mut values)?;
+            Some(Record::Event(Event {
+                callsite,
+                time,
+                thread,
+                parent,
+                values,
+            }))
+        }
+        2 => {
+            let id = input.u64()?;
+            let parent = input.option_u64()?;
+            let callsite = input.u64()?;
+            let time = input.u64()?;
+            let thread = input.u64()?;
+            input.values(&mut values)?;
+            Some(Record::SpanNew(SpanNew {
+                id,
+                parent,
+                callsite,
+                time,
+                thread,
+                values,
+            }))
+        }
+        4 | 5 => {
+            let transition = SpanTransition {
+                id: input.u64()?,
+                time: input.u64()?,
+                thread: input.u64()?,
+            };
+            Some(if bytes[0] == 4 {
+                Record::SpanEnter(transition)
+            } else {
+                Record::SpanExit(transition)
+            })
+        }
+        6 => Some(Record::SpanClose(SpanClose {
+            id: input.u64()?,
+            time: input.u64()?,
+        })),
+        12 => Some(Record::SpanCloseTimes(SpanCloseTimes {
+            id: input.u64()?,
+            time: input.u64()?,
+            busy: input.u64()?,
+            idle: input.u64()?,
+        })),
+        _ => None,
+    }
+}
+
+/// An empty vector of another lifetime with `values`'s allocation, for the next record.
+#[allow(
+    clippy::unnecessary_filter_map,
+    reason = "`filter` cannot change the item type, which is the point"
+)]
+pub(crate) fn recycle<'b>(values: Vec<Value<'_>>) -> Vec<Value<'b>> {
+    // Same size and alignment: the standard library collects this in place, keeping the
+    // allocation (and were it not to, the result is still an empty vector).
+    values.into_iter().filter_map(|_| None).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::SpanRecord;
+
+    fn postcard_record(bytes: &[u8]) -> Option<Record<'_>> {
+        postcard::from_bytes(bytes).ok()
+    }
+
+    /// Whatever this module decodes, postcard decodes the same; and it decodes the plain
+    /// forms itself.
+    fn check(bytes: &[u8], expect_fast: bool) {
+        let fast = record(bytes, Vec::new());
+        if let Some(fast) = &fast {
+            // Compared as `Debug` text: a NaN is not equal to itself.
+            let slow = postcard_record(bytes);
+            assert_eq!(
+                format!("{fast:?}"),
+                format!("{:?}", slow.unwrap()),
+                "{bytes:?}"
+            );
+        }
+        assert_eq!(fast.is_some(), expect_fast, "{bytes:?}");
+    }
+
+    fn values() -> Vec<Value<'static>> {
+        vec![
+            Value::Empty,
+            Value::U64(0),
+            Value::U64(u64::MAX),
+            Value::I64(-1),
+            Value::I64(i64::MIN),
+            Value::I64(i64::MAX),
+            Value::F64(-1.5),
+            Value::Bool(true),
+            Value::Bool(false),
+            Value::Str("tab\tquote\"é"),
+            Value::Str(""),
+            Value::Bytes(&[0, 0xff]),
+            Value::Debug("GET"),
+            Value::Interned(300),
+        ]
+    }
+
+    #[test]
+    fn events_and_span_creations_decode_as_postcard_decodes_them() {
+        let event = Record::Event(Event {
+            callsite: 1 << 40,
+            time: u64::MAX,
+            thread: 3,
+            parent: Some(9),
+            values: values(),
+        });
+        let span = Record::SpanNew(SpanNew {
+            id: 5,
+            parent: None,
+            callsite: 2,
+            time: 77,
+            thread: 1,
+            values: values(),
+        });
+        let transition = SpanTransition {
+            id: 1 << 50,
+            time: 2,
+            thread: 3,
+        };
+        let spans = [
+            Record::SpanEnter(transition),
+            Record::SpanExit(transition),
+            Record::SpanClose(SpanClose { id: 9, time: 300 }),
+            Record::SpanCloseTimes(SpanCloseTimes {
+                id: 9,
+                time: 300,
+                busy: u64::MAX,
+                idle: 0,
+            }),
+        ];
+        for original in [event, span].into_iter().chain(spans) {
+            let bytes = postcard::to_allocvec(&original).unwrap();
+            check(&bytes, true);
+            // Every prefix is damage: never decoded here, whatever postcard makes of it.
+            for end in 0..bytes.len() {
+                check(&bytes[..end], false);
+            }
+            // Every byte changed to a few values: decoded here only as postcard decodes it.
+            for at in 0..bytes.len() {
+                for b in [0u8, 1, 2, 0x7f, 0x80, 0xc3, 0xff] {
+                    let mut changed = bytes.clone();
+                    changed[at] = b;
+                    if let Some(fast) = record(&changed, Vec::new()) {
+                        let slow = postcard_record(&changed);
+                        assert_eq!(
+                            format!("{:?}", Some(fast)),
+                            format!("{slow:?}"),
+                            "{changed:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn other_forms_are_left_to_postcard() {
+        let rare = [
+            Value::U128(1),
+            Value::I128(-1),
+            Value::Error {
+                message: "m",
+                sources: vec!["s"],
+            },
+        ];
+        for value in rare {
+            let event = Record::Event(Event {
+                callsite: 1,
+                time: 2,
+                thread: 3,
+                parent: None,
+                values: vec![value],
+            });
+            check(&postcard::to_allocvec(&event).unwrap(), false);
+        }
+        let others = [
+            Record::SpanRecord(SpanRecord {
+                id: 1,
+                values: vec![Value::U64(1)],
+            }),
+            Record::FollowsFrom(crate::wire::FollowsFrom {
+                span: 1,
+                follows: 2,
+            }),
+        ];
+        for other in others {
+            check(&postcard::to_allocvec(&other).unwrap(), false);
+        }
+        // A kind written longer than it needs; a varint too (decoded here, as postcard does);
+        // a tenth byte above 1.
+        check(&[0x81, 0x00, 1, 2, 3, 0, 0], false);
+        check(&[1, 0x81, 0x00, 2, 3, 0, 0], true);
+        check(
+            &[
+                1, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x02, 2, 3, 0, 0,
+            ],
+            false,
+        );
+        // A string that is not UTF-8, an option tag and a bool that are neither 0 nor 1.
+        check(&[1, 1, 2, 3, 0, 1, 7, 1, 0xff], false);
+        check(&[1, 1, 2, 3, 2, 0], false);
+        check(&[1, 1, 2, 3, 0, 1, 6, 2], false);
+        // A count of values beyond the bytes.
+        check(&[1, 1, 2, 3, 0, 0x80, 0x01, 0], false);
+    }
+
+    #[test]
+    fn a_recycled_vector_keeps_its_allocation() {
+        let text = String::from("x");
+        let mut values = Vec::with_capacity(16);
+        values.push(Value::Str(&text));
+        let capacity = values.capacity();
+        let values: Vec<Value<'static>> = recycle(values);
+        assert!(values.is_empty());
+        assert_eq!(values.capacity(), capacity);
+    }
+}
