@@ -255,14 +255,7 @@ impl<'b> Encoder<'b> {
             let _ = fmt::write(&mut w, args);
             let (text, pieces) = (w.len, w.pieces);
             if w.overflow == 0 && text < 1 << (7 * FORMATTED_LEN_BYTES) {
-                // The text moves back to just after its length, which is then written in
-                // exactly its own bytes (a varint written in place may store past its end).
-                let mut len = [0u8; 10];
-                let prefix = varint_bytewise(&mut len, 0, text as u64);
-                self.buf
-                    .copy_within(text_at..text_at + text, start + prefix);
-                self.buf[start..start + prefix].copy_from_slice(&len[..prefix]);
-                self.len = start + prefix + text;
+                self.close_gap(text_at, text);
                 return pieces;
             }
         }
@@ -562,6 +555,90 @@ impl<'b> Encoder<'b> {
         }
     }
 
+    /// A message like [`Encoder::value_message`], stored as a reference to the interned string
+    /// `id` when the text comes out in one piece that `is_literal` accepts (a front end that
+    /// interned a callsite's literal recognises it, for instance, by its address). Returns
+    /// whether it did.
+    ///
+    /// One formatting pass whichever way it goes: a piece `is_literal` accepts is not copied,
+    /// anything else is formatted straight into the record. Only text that starts with the
+    /// literal and goes on is formatted a second time.
+    ///
+    /// ```
+    /// use logbuf_journal::encode::Encoder;
+    /// use logbuf_journal::wire::{Record, Value};
+    ///
+    /// let mut buf = [0u8; 64];
+    /// let mut enc = Encoder::new(&mut buf);
+    /// enc.event(7, 1_000, 1, None, 2);
+    /// let literal = |s: &str| s == "done";
+    /// let name = "other";
+    /// assert!(enc.value_message_or_interned(format_args!("done"), literal, 3));
+    /// assert!(!enc.value_message_or_interned(format_args!("{name}"), literal, 3));
+    /// let len = enc.finish().unwrap();
+    /// let Record::Event(event) = postcard::from_bytes(&buf[..len]).unwrap() else { panic!() };
+    /// assert_eq!(event.values, [Value::Interned(3), Value::Str("other")]);
+    /// ```
+    #[inline(always)]
+    pub fn value_message_or_interned(
+        &mut self,
+        args: fmt::Arguments<'_>,
+        is_literal: impl Fn(&str) -> bool,
+        id: u64,
+    ) -> bool {
+        let start = self.len;
+        // The kind byte, then the text behind a reserved length prefix; without room for
+        // them, the literal is still recognised and the text measured.
+        let text_at = start + 1 + FORMATTED_LEN_BYTES;
+        let in_place = self.lost == 0 && text_at <= self.buf.len();
+        let room: &mut [u8] = if in_place {
+            &mut self.buf[text_at..]
+        } else {
+            &mut []
+        };
+        let mut w = LiteralWriter {
+            out: SliceWriter {
+                buf: room,
+                len: 0,
+                overflow: 0,
+                pieces: 0,
+            },
+            literal: false,
+            is_literal,
+        };
+        let done = fmt::write(&mut w, args).is_ok();
+        if w.literal {
+            if done && w.out.pieces == 0 {
+                self.value_interned(id);
+                return true;
+            }
+        } else if in_place && w.out.overflow == 0 {
+            let (text, pieces) = (w.out.len, w.out.pieces);
+            if text < 1 << (7 * FORMATTED_LEN_BYTES) {
+                self.buf[start] = if pieces > 1 { value::DEBUG } else { value::STR };
+                self.len = start + 1;
+                self.close_gap(text_at, text);
+                return false;
+            }
+        }
+        self.value_message(args);
+        false
+    }
+
+    /// Writes the length of the `text` bytes formatted at `text_at` (past the current length)
+    /// and moves them back to just after it: the length in exactly its own bytes (a varint
+    /// written in place may store past its end).
+    #[inline]
+    fn close_gap(&mut self, text_at: usize, text: usize) {
+        let start = self.len;
+        let mut len = [0u8; 10];
+        let prefix = varint_bytewise(&mut len, 0, text as u64);
+        self.buf
+            .copy_within(text_at..text_at + text, start + prefix);
+        self.buf[start..start + prefix].copy_from_slice(&len[..prefix]);
+        self.len = start + prefix + text;
+    }
+
     /// A reference to the string `id`, interned with [`Journal::intern`](crate::Journal::intern):
     /// for a message that is the same literal every time.
     #[inline]
@@ -675,6 +752,7 @@ struct SliceWriter<'a> {
 }
 
 impl fmt::Write for SliceWriter<'_> {
+    #[inline]
     fn write_str(&mut self, s: &str) -> fmt::Result {
         self.pieces += usize::from(!s.is_empty());
         if self.overflow == 0
@@ -686,6 +764,34 @@ impl fmt::Write for SliceWriter<'_> {
             self.overflow += s.len();
         }
         Ok(())
+    }
+}
+
+/// Formats into a slice, except a first piece that `is_literal` accepts: that one is only
+/// noted (`literal`), and any piece after it fails the formatting.
+struct LiteralWriter<'a, F> {
+    /// Where the text goes; its `pieces` counts those after a literal as well.
+    out: SliceWriter<'a>,
+    literal: bool,
+    is_literal: F,
+}
+
+impl<F: Fn(&str) -> bool> fmt::Write for LiteralWriter<'_, F> {
+    #[inline]
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        if s.is_empty() {
+            return Ok(());
+        }
+        if self.literal {
+            // The literal, then more: the text is not the literal, and its first piece was
+            // not copied.
+            return Err(fmt::Error);
+        }
+        if self.out.pieces == 0 && (self.is_literal)(s) {
+            self.literal = true;
+            return Ok(());
+        }
+        self.out.write_str(s)
     }
 }
 
