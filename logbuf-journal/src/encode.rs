@@ -79,65 +79,69 @@ const FORMATTED_LEN_BYTES: usize = 3;
 #[derive(Debug)]
 pub struct Encoder<'b> {
     buf: &'b mut [u8],
+    /// Bytes of the record so far: past the end of `buf` once something did not fit, then
+    /// what the record needed (writes stop at the first that does not fit, and count on).
+    /// Checking for room is then one comparison, which also fails after an overflow.
     len: usize,
-    /// Bytes that did not fit; `len + lost` is what the record needed.
-    lost: usize,
 }
 
 impl<'b> Encoder<'b> {
     /// An encoder writing from the start of `buf`.
     #[inline]
     pub fn new(buf: &'b mut [u8]) -> Self {
-        Self {
-            buf,
-            len: 0,
-            lost: 0,
-        }
+        Self { buf, len: 0 }
     }
 
     /// Bytes written so far, or [`Overflow`] if the slice was too small.
     #[inline]
     pub fn finish(self) -> Result<usize, Overflow> {
-        if self.lost == 0 {
+        if self.len <= self.buf.len() {
             Ok(self.len)
         } else {
-            Err(Overflow {
-                needed: self.len + self.lost,
-            })
+            Err(Overflow { needed: self.len })
         }
     }
 
     // === primitives ===
 
+    /// Whether everything so far fitted.
+    #[inline(always)]
+    fn fits(&self) -> bool {
+        self.len <= self.buf.len()
+    }
+
+    /// Counts `n` bytes that did not fit: the length goes past the end of the slice.
+    #[cold]
+    fn overflow(&mut self, n: usize) {
+        self.len = self.len.saturating_add(n).max(self.buf.len() + 1);
+    }
+
     #[inline(always)]
     fn raw(&mut self, bytes: &[u8]) {
-        if self.lost == 0
-            && let Some(dst) = self.buf.get_mut(self.len..)
+        // Past the end after an overflow: `get_mut` fails, and the length stays past it.
+        if let Some(dst) = self.buf.get_mut(self.len..)
             && put(dst, bytes)
         {
             self.len += bytes.len();
             return;
         }
-        self.lost += bytes.len();
+        self.overflow(bytes.len());
     }
 
     #[inline(always)]
     fn byte(&mut self, b: u8) {
         match self.buf.get_mut(self.len) {
-            Some(dst) if self.lost == 0 => {
+            Some(dst) => {
                 *dst = b;
                 self.len += 1;
             }
-            _ => self.lost += 1,
+            None => self.overflow(1),
         }
     }
 
-    /// The next `N` bytes, if nothing was lost yet and they are all there.
+    /// The next `N` bytes, if everything so far fitted and they are all there.
     #[inline(always)]
     fn room<const N: usize>(&mut self) -> Option<&mut [u8; N]> {
-        if self.lost != 0 {
-            return None;
-        }
         self.buf.get_mut(self.len..)?.first_chunk_mut::<N>()
     }
 
@@ -245,7 +249,7 @@ impl<'b> Encoder<'b> {
         }
         let start = self.len;
         let text_at = start + FORMATTED_LEN_BYTES;
-        if self.lost == 0 && text_at <= self.buf.len() {
+        if text_at <= self.buf.len() {
             let mut w = SliceWriter {
                 buf: &mut self.buf[text_at..],
                 len: 0,
@@ -268,8 +272,8 @@ impl<'b> Encoder<'b> {
         let _ = fmt::write(&mut counter, args);
         let (text, pieces) = (counter.0, counter.1);
         let prefix = varint_len(text as u64);
-        if self.lost != 0 || self.len + prefix + text > self.buf.len() {
-            self.lost += prefix + text;
+        if !self.fits() || self.len + prefix + text > self.buf.len() {
+            self.overflow(prefix + text);
             return pieces;
         }
         self.varint(text as u64);
@@ -282,7 +286,8 @@ impl<'b> Encoder<'b> {
         let _ = fmt::write(&mut w, args);
         // The same arguments format to the same text; guard against a `Display` that does not.
         if w.len != text || w.overflow != 0 {
-            self.lost += w.overflow.max(1);
+            let over = w.overflow.max(1);
+            self.overflow(over);
             return pieces;
         }
         self.len += text;
@@ -502,7 +507,7 @@ impl<'b> Encoder<'b> {
         let kind_at = self.len;
         self.byte(value::STR);
         if self.formatted(args) > 1
-            && self.lost == 0
+            && self.fits()
             && let Some(kind) = self.buf.get_mut(kind_at)
         {
             *kind = value::DEBUG;
@@ -590,7 +595,7 @@ impl<'b> Encoder<'b> {
         // The kind byte, then the text behind a reserved length prefix; without room for
         // them, the literal is still recognised and the text measured.
         let text_at = start + 1 + FORMATTED_LEN_BYTES;
-        let in_place = self.lost == 0 && text_at <= self.buf.len();
+        let in_place = text_at <= self.buf.len();
         let room: &mut [u8] = if in_place {
             &mut self.buf[text_at..]
         } else {
@@ -692,8 +697,37 @@ fn put(dst: &mut [u8], src: &[u8]) -> bool {
 /// Bytes of the varint encoding of `v`.
 #[inline]
 pub fn varint_len(v: u64) -> usize {
-    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+    significant_bits(v).div_ceil(7)
 }
+
+/// Bits of `v` up to its highest set bit; 1 for 0 (which takes a byte too).
+#[inline(always)]
+fn significant_bits(v: u64) -> usize {
+    64 - (v | 1).leading_zeros() as usize
+}
+
+/// Varint bytes by [`significant_bits`].
+const VARINT_LEN: [u8; 65] = {
+    let mut t = [0u8; 65];
+    let mut bits = 0;
+    while bits <= 64 {
+        t[bits] = bits.div_ceil(7) as u8;
+        bits += 1;
+    }
+    t
+};
+
+/// For a varint of 2 to 8 bytes made by [`spread7`], by its length: the high bit on every
+/// byte but the last.
+const MORE: [u64; 9] = {
+    let mut t = [0u64; 9];
+    let mut len = 2;
+    while len <= 8 {
+        t[len] = 0x8080_8080_8080_8080u64 & ((1u64 << (8 * (len - 1))) - 1);
+        len += 1;
+    }
+    t
+};
 
 /// Writes `v` as a varint at `dst[n..]` and returns the position after it.
 ///
@@ -711,10 +745,9 @@ fn varint_at<const N: usize>(dst: &mut [u8; N], n: usize, v: u64) -> usize {
     } else if v < 1 << 56
         && let Some(out) = dst.get_mut(n..).and_then(|d| d.first_chunk_mut::<8>())
     {
-        let len = varint_len(v);
-        // The high bit on every byte but the last (`len` is 2 to 8).
-        let more = 0x8080_8080_8080_8080u64 & ((1u64 << (8 * (len - 1))) - 1);
-        *out = (spread7(v) | more).to_le_bytes();
+        // Two table lookups rather than a division by 7 and a shift by the length.
+        let len = usize::from(VARINT_LEN[significant_bits(v)]);
+        *out = (spread7(v) | MORE[len]).to_le_bytes();
         return n + len;
     }
     varint_bytewise(dst, n, v)
