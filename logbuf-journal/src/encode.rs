@@ -142,7 +142,9 @@ impl<'b> Encoder<'b> {
     /// The next `N` bytes, if everything so far fitted and they are all there.
     #[inline(always)]
     fn room<const N: usize>(&mut self) -> Option<&mut [u8; N]> {
-        self.buf.get_mut(self.len..)?.first_chunk_mut::<N>()
+        // One addition and one comparison: the range's start is known not past its end.
+        let end = self.len.checked_add(N)?;
+        self.buf.get_mut(self.len..end)?.first_chunk_mut::<N>()
     }
 
     /// A varint: 7 bits a byte, least significant first, high bit set on all but the last.
