@@ -87,11 +87,11 @@ pub use builder::{Builder, DEFAULT_FILTER_ENV, Error, Guard};
 /// What a full ring does ([`Builder::policy`]): re-exported so that a program needs no
 /// dependency on `logbuf-journal` to choose it.
 pub use logbuf_journal::FullPolicy;
-/// The text layouts, for [`Builder::layout`].
-pub use logbuf_journal::sink::text::Layout;
 /// The flight recorder's settings ([`Builder::flight_recorder`]): re-exported so that a
 /// program needs no dependency on `logbuf-journal` to turn it on.
 pub use logbuf_journal::recorder::FlightRecorder;
+/// The text layouts, for [`Builder::layout`].
+pub use logbuf_journal::sink::text::Layout;
 pub use logger::Logger;
 pub use reload::ReloadHandle;
 pub use test_logger::init_test;
