@@ -113,4 +113,22 @@ mod tests {
         exit(b, 2);
         assert_eq!((current(a), current(b)), (None, None));
     }
+
+    #[test]
+    fn leaving_a_span_below_the_top_keeps_the_top() {
+        let (a, b) = (next_layer(), next_layer());
+        enter(a, 1);
+        enter(b, 2);
+        enter(a, 3);
+        // Left out of order (a span entered here, left on the way out of another's guard).
+        exit(a, 1);
+        assert_eq!((current(a), current(b)), (Some(3), Some(2)));
+        exit(a, 3);
+        assert_eq!((current(a), current(b)), (None, Some(2)));
+        enter(a, 4);
+        exit(b, 2);
+        assert_eq!((current(a), current(b)), (Some(4), None));
+        exit(a, 4);
+        assert_eq!((current(a), current(b)), (None, None));
+    }
 }
