@@ -79,66 +79,72 @@ const FORMATTED_LEN_BYTES: usize = 3;
 #[derive(Debug)]
 pub struct Encoder<'b> {
     buf: &'b mut [u8],
+    /// Bytes of the record so far: past the end of `buf` once something did not fit, then
+    /// what the record needed (writes stop at the first that does not fit, and count on).
+    /// Checking for room is then one comparison, which also fails after an overflow.
     len: usize,
-    /// Bytes that did not fit; `len + lost` is what the record needed.
-    lost: usize,
 }
 
 impl<'b> Encoder<'b> {
     /// An encoder writing from the start of `buf`.
     #[inline]
     pub fn new(buf: &'b mut [u8]) -> Self {
-        Self {
-            buf,
-            len: 0,
-            lost: 0,
-        }
+        Self { buf, len: 0 }
     }
 
     /// Bytes written so far, or [`Overflow`] if the slice was too small.
     #[inline]
     pub fn finish(self) -> Result<usize, Overflow> {
-        if self.lost == 0 {
+        if self.len <= self.buf.len() {
             Ok(self.len)
         } else {
-            Err(Overflow {
-                needed: self.len + self.lost,
-            })
+            Err(Overflow { needed: self.len })
         }
     }
 
     // === primitives ===
 
+    /// Whether everything so far fitted.
+    #[inline(always)]
+    fn fits(&self) -> bool {
+        self.len <= self.buf.len()
+    }
+
+    /// Counts `n` bytes that did not fit: the length goes past the end of the slice.
+    #[cold]
+    fn overflow(&mut self, n: usize) {
+        self.len = self.len.saturating_add(n).max(self.buf.len() + 1);
+    }
+
     #[inline(always)]
     fn raw(&mut self, bytes: &[u8]) {
-        if self.lost == 0
-            && let Some(dst) = self.buf.get_mut(self.len..)
+        // Past the end after an overflow: `get_mut` fails, and the length stays past it.
+        if let Some(dst) = self.buf.get_mut(self.len..)
             && put(dst, bytes)
         {
             self.len += bytes.len();
             return;
         }
-        self.lost += bytes.len();
+        self.overflow(bytes.len());
     }
 
     #[inline(always)]
     fn byte(&mut self, b: u8) {
         match self.buf.get_mut(self.len) {
-            Some(dst) if self.lost == 0 => {
+            Some(dst) => {
                 *dst = b;
                 self.len += 1;
             }
-            _ => self.lost += 1,
+            None => self.overflow(1),
         }
     }
 
-    /// The next `N` bytes, if nothing was lost yet and they are all there.
+    /// The next `N` bytes, if everything so far fitted and they are all there.
     #[inline(always)]
     fn room<const N: usize>(&mut self) -> Option<&mut [u8; N]> {
-        if self.lost != 0 {
-            return None;
-        }
-        self.buf.get_mut(self.len..)?.first_chunk_mut::<N>()
+        // One addition and one comparison: the range's start is known not past its end.
+        let end = self.len.checked_add(N)?;
+        self.buf.get_mut(self.len..end)?.first_chunk_mut::<N>()
     }
 
     /// A varint: 7 bits a byte, least significant first, high bit set on all but the last.
@@ -245,7 +251,7 @@ impl<'b> Encoder<'b> {
         }
         let start = self.len;
         let text_at = start + FORMATTED_LEN_BYTES;
-        if self.lost == 0 && text_at <= self.buf.len() {
+        if text_at <= self.buf.len() {
             let mut w = SliceWriter {
                 buf: &mut self.buf[text_at..],
                 len: 0,
@@ -255,14 +261,7 @@ impl<'b> Encoder<'b> {
             let _ = fmt::write(&mut w, args);
             let (text, pieces) = (w.len, w.pieces);
             if w.overflow == 0 && text < 1 << (7 * FORMATTED_LEN_BYTES) {
-                // The text moves back to just after its length, which is then written in
-                // exactly its own bytes (a varint written in place may store past its end).
-                let mut len = [0u8; 10];
-                let prefix = varint_bytewise(&mut len, 0, text as u64);
-                self.buf
-                    .copy_within(text_at..text_at + text, start + prefix);
-                self.buf[start..start + prefix].copy_from_slice(&len[..prefix]);
-                self.len = start + prefix + text;
+                self.close_gap(text_at, text);
                 return pieces;
             }
         }
@@ -275,8 +274,8 @@ impl<'b> Encoder<'b> {
         let _ = fmt::write(&mut counter, args);
         let (text, pieces) = (counter.0, counter.1);
         let prefix = varint_len(text as u64);
-        if self.lost != 0 || self.len + prefix + text > self.buf.len() {
-            self.lost += prefix + text;
+        if !self.fits() || self.len + prefix + text > self.buf.len() {
+            self.overflow(prefix + text);
             return pieces;
         }
         self.varint(text as u64);
@@ -289,7 +288,8 @@ impl<'b> Encoder<'b> {
         let _ = fmt::write(&mut w, args);
         // The same arguments format to the same text; guard against a `Display` that does not.
         if w.len != text || w.overflow != 0 {
-            self.lost += w.overflow.max(1);
+            let over = w.overflow.max(1);
+            self.overflow(over);
             return pieces;
         }
         self.len += text;
@@ -509,7 +509,7 @@ impl<'b> Encoder<'b> {
         let kind_at = self.len;
         self.byte(value::STR);
         if self.formatted(args) > 1
-            && self.lost == 0
+            && self.fits()
             && let Some(kind) = self.buf.get_mut(kind_at)
         {
             *kind = value::DEBUG;
@@ -560,6 +560,90 @@ impl<'b> Encoder<'b> {
             self.value_message(args);
             false
         }
+    }
+
+    /// A message like [`Encoder::value_message`], stored as a reference to the interned string
+    /// `id` when the text comes out in one piece that `is_literal` accepts (a front end that
+    /// interned a callsite's literal recognises it, for instance, by its address). Returns
+    /// whether it did.
+    ///
+    /// One formatting pass whichever way it goes: a piece `is_literal` accepts is not copied,
+    /// anything else is formatted straight into the record. Only text that starts with the
+    /// literal and goes on is formatted a second time.
+    ///
+    /// ```
+    /// use logbuf_journal::encode::Encoder;
+    /// use logbuf_journal::wire::{Record, Value};
+    ///
+    /// let mut buf = [0u8; 64];
+    /// let mut enc = Encoder::new(&mut buf);
+    /// enc.event(7, 1_000, 1, None, 2);
+    /// let literal = |s: &str| s == "done";
+    /// let name = "other";
+    /// assert!(enc.value_message_or_interned(format_args!("done"), literal, 3));
+    /// assert!(!enc.value_message_or_interned(format_args!("{name}"), literal, 3));
+    /// let len = enc.finish().unwrap();
+    /// let Record::Event(event) = postcard::from_bytes(&buf[..len]).unwrap() else { panic!() };
+    /// assert_eq!(event.values, [Value::Interned(3), Value::Str("other")]);
+    /// ```
+    #[inline(always)]
+    pub fn value_message_or_interned(
+        &mut self,
+        args: fmt::Arguments<'_>,
+        is_literal: impl Fn(&str) -> bool,
+        id: u64,
+    ) -> bool {
+        let start = self.len;
+        // The kind byte, then the text behind a reserved length prefix; without room for
+        // them, the literal is still recognised and the text measured.
+        let text_at = start + 1 + FORMATTED_LEN_BYTES;
+        let in_place = text_at <= self.buf.len();
+        let room: &mut [u8] = if in_place {
+            &mut self.buf[text_at..]
+        } else {
+            &mut []
+        };
+        let mut w = LiteralWriter {
+            out: SliceWriter {
+                buf: room,
+                len: 0,
+                overflow: 0,
+                pieces: 0,
+            },
+            literal: false,
+            is_literal,
+        };
+        let done = fmt::write(&mut w, args).is_ok();
+        if w.literal {
+            if done && w.out.pieces == 0 {
+                self.value_interned(id);
+                return true;
+            }
+        } else if in_place && w.out.overflow == 0 {
+            let (text, pieces) = (w.out.len, w.out.pieces);
+            if text < 1 << (7 * FORMATTED_LEN_BYTES) {
+                self.buf[start] = if pieces > 1 { value::DEBUG } else { value::STR };
+                self.len = start + 1;
+                self.close_gap(text_at, text);
+                return false;
+            }
+        }
+        self.value_message(args);
+        false
+    }
+
+    /// Writes the length of the `text` bytes formatted at `text_at` (past the current length)
+    /// and moves them back to just after it: the length in exactly its own bytes (a varint
+    /// written in place may store past its end).
+    #[inline]
+    fn close_gap(&mut self, text_at: usize, text: usize) {
+        let start = self.len;
+        let mut len = [0u8; 10];
+        let prefix = varint_bytewise(&mut len, 0, text as u64);
+        self.buf
+            .copy_within(text_at..text_at + text, start + prefix);
+        self.buf[start..start + prefix].copy_from_slice(&len[..prefix]);
+        self.len = start + prefix + text;
     }
 
     /// A reference to the string `id`, interned with [`Journal::intern`](crate::Journal::intern):
@@ -615,8 +699,37 @@ fn put(dst: &mut [u8], src: &[u8]) -> bool {
 /// Bytes of the varint encoding of `v`.
 #[inline]
 pub fn varint_len(v: u64) -> usize {
-    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+    significant_bits(v).div_ceil(7)
 }
+
+/// Bits of `v` up to its highest set bit; 1 for 0 (which takes a byte too).
+#[inline(always)]
+fn significant_bits(v: u64) -> usize {
+    64 - (v | 1).leading_zeros() as usize
+}
+
+/// Varint bytes by [`significant_bits`].
+const VARINT_LEN: [u8; 65] = {
+    let mut t = [0u8; 65];
+    let mut bits = 0;
+    while bits <= 64 {
+        t[bits] = bits.div_ceil(7) as u8;
+        bits += 1;
+    }
+    t
+};
+
+/// For a varint of 2 to 8 bytes made by [`spread7`], by its length: the high bit on every
+/// byte but the last.
+const MORE: [u64; 9] = {
+    let mut t = [0u64; 9];
+    let mut len = 2;
+    while len <= 8 {
+        t[len] = 0x8080_8080_8080_8080u64 & ((1u64 << (8 * (len - 1))) - 1);
+        len += 1;
+    }
+    t
+};
 
 /// Writes `v` as a varint at `dst[n..]` and returns the position after it.
 ///
@@ -634,10 +747,9 @@ fn varint_at<const N: usize>(dst: &mut [u8; N], n: usize, v: u64) -> usize {
     } else if v < 1 << 56
         && let Some(out) = dst.get_mut(n..).and_then(|d| d.first_chunk_mut::<8>())
     {
-        let len = varint_len(v);
-        // The high bit on every byte but the last (`len` is 2 to 8).
-        let more = 0x8080_8080_8080_8080u64 & ((1u64 << (8 * (len - 1))) - 1);
-        *out = (spread7(v) | more).to_le_bytes();
+        // Two table lookups rather than a division by 7 and a shift by the length.
+        let len = usize::from(VARINT_LEN[significant_bits(v)]);
+        *out = (spread7(v) | MORE[len]).to_le_bytes();
         return n + len;
     }
     varint_bytewise(dst, n, v)
@@ -675,6 +787,7 @@ struct SliceWriter<'a> {
 }
 
 impl fmt::Write for SliceWriter<'_> {
+    #[inline]
     fn write_str(&mut self, s: &str) -> fmt::Result {
         self.pieces += usize::from(!s.is_empty());
         if self.overflow == 0
@@ -686,6 +799,34 @@ impl fmt::Write for SliceWriter<'_> {
             self.overflow += s.len();
         }
         Ok(())
+    }
+}
+
+/// Formats into a slice, except a first piece that `is_literal` accepts: that one is only
+/// noted (`literal`), and any piece after it fails the formatting.
+struct LiteralWriter<'a, F> {
+    /// Where the text goes; its `pieces` counts those after a literal as well.
+    out: SliceWriter<'a>,
+    literal: bool,
+    is_literal: F,
+}
+
+impl<F: Fn(&str) -> bool> fmt::Write for LiteralWriter<'_, F> {
+    #[inline]
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        if s.is_empty() {
+            return Ok(());
+        }
+        if self.literal {
+            // The literal, then more: the text is not the literal, and its first piece was
+            // not copied.
+            return Err(fmt::Error);
+        }
+        if self.out.pieces == 0 && (self.is_literal)(s) {
+            self.literal = true;
+            return Ok(());
+        }
+        self.out.write_str(s)
     }
 }
 

@@ -470,3 +470,74 @@ fn messages_equal_to_the_interned_text_refer_to_it() {
         check_interned(room, "", Value::Interned(9), format_args!(""));
     }
 }
+
+/// The literal a front end interned, recognised by its address as tracing's layer does.
+static LITERAL: &str = "request done";
+
+fn is_literal(s: &str) -> bool {
+    s.as_ptr() == LITERAL.as_ptr() && s.len() == LITERAL.len()
+}
+
+/// Encodes one message with [`Encoder::value_message_or_interned`] into `room` bytes behind
+/// `at` bytes of other values: the literal (id 9) as a reference to it, anything else exactly
+/// as [`Encoder::value_message`] writes it, overflow included.
+fn check_literal(room: usize, at: usize, literal: bool, args: fmt::Arguments<'_>) {
+    let mut buf = vec![0u8; room];
+    let mut enc = Encoder::new(&mut buf);
+    for _ in 0..at {
+        enc.value_empty();
+    }
+    let matched = enc.value_message_or_interned(args, is_literal, 9);
+    assert_eq!(matched, literal, "{args} in {room}");
+    let got = enc.finish();
+    let mut expected = vec![0u8; room];
+    let mut enc = Encoder::new(&mut expected);
+    for _ in 0..at {
+        enc.value_empty();
+    }
+    if literal {
+        enc.value_interned(9);
+    } else {
+        enc.value_message(args);
+    }
+    let want = enc.finish();
+    assert_eq!(got, want, "{args} in {room}");
+    if let Ok(len) = got {
+        assert_eq!(buf[..len], expected[..len], "{args} in {room}");
+    }
+}
+
+#[test]
+fn a_message_is_its_literal_by_address_and_otherwise_its_text() {
+    let name = "world";
+    let copy = String::from(LITERAL);
+    let long = "x".repeat(300);
+    // Room to format in place, room for the literal's reference only, and too little; at
+    // the start and behind other values.
+    for room in [400, 64, 16, 8, 3, 1] {
+        for at in [0, 2] {
+            // The literal itself: a reference, whichever way it reaches the formatter.
+            check_literal(room, at, true, format_args!("{LITERAL}"));
+            check_literal(
+                room,
+                at,
+                true,
+                format_args!("{:?}", format_args!("{LITERAL}")),
+            );
+            // The same text elsewhere is a string.
+            check_literal(room, at, false, format_args!("{copy}"));
+            // Other text in one piece is a string, in several formatted text: after the
+            // literal, before it, without it.
+            check_literal(room, at, false, format_args!("{name}"));
+            check_literal(room, at, false, format_args!("{LITERAL}{name}"));
+            check_literal(room, at, false, format_args!("{LITERAL} {name}"));
+            check_literal(room, at, false, format_args!("{name}{LITERAL}"));
+            check_literal(room, at, false, format_args!("hello {name}"));
+            check_literal(room, at, false, format_args!("{long}"));
+            check_literal(room, at, false, format_args!("{long}{name}"));
+            // Empty pieces around the literal change nothing.
+            check_literal(room, at, true, format_args!("{}{LITERAL}{}", "", ""));
+            check_literal(room, at, false, format_args!(""));
+        }
+    }
+}

@@ -11,13 +11,19 @@
 //! its stack is the innermost entered span that this layer records. (The registry's answer
 //! can differ when the innermost entered span is filtered out and was made with an explicit
 //! parent: it then gives that span's nearest recorded ancestor.)
+//!
+//! Every event asks for the top of the stack, so the top entry is also kept in a `Cell` of
+//! its own (a thread-local without a destructor: no registration check, no borrow flag): an
+//! event outside any span, or in a span its layer entered last, reads it and nothing else.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 thread_local! {
     /// `(layer, span)` pairs, innermost last.
     static ENTERED: RefCell<Vec<(u64, u64)>> = const { RefCell::new(Vec::new()) };
+    /// The last entry of `ENTERED`; `(0, 0)` when it is empty (layers are numbered from 1).
+    static TOP: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
 }
 
 /// A number for a layer's entries in the thread-local stacks.
@@ -32,6 +38,7 @@ pub(crate) fn enter(layer: u64, span: u64) {
     let _ = ENTERED.try_with(|stack| {
         if let Ok(mut stack) = stack.try_borrow_mut() {
             stack.push((layer, span));
+            TOP.set((layer, span));
         }
     });
 }
@@ -45,6 +52,7 @@ pub(crate) fn exit(layer: u64, span: u64) {
             && let Some(i) = stack.iter().rposition(|&e| e == (layer, span))
         {
             stack.remove(i);
+            TOP.set(stack.last().copied().unwrap_or((0, 0)));
         }
     });
 }
@@ -52,6 +60,19 @@ pub(crate) fn exit(layer: u64, span: u64) {
 /// The innermost span this thread entered that `layer` saw.
 #[inline]
 pub(crate) fn current(layer: u64) -> Option<u64> {
+    let (top, span) = TOP.get();
+    if top == layer {
+        return Some(span);
+    }
+    if top == 0 {
+        return None;
+    }
+    current_below(layer)
+}
+
+/// [`current`] when the top entry is another layer's.
+#[inline(never)]
+fn current_below(layer: u64) -> Option<u64> {
     ENTERED
         .try_with(|stack| {
             let stack = stack.try_borrow().ok()?;
@@ -90,6 +111,24 @@ mod tests {
         assert_eq!(current(a), Some(1));
         exit(a, 1);
         exit(b, 2);
+        assert_eq!((current(a), current(b)), (None, None));
+    }
+
+    #[test]
+    fn leaving_a_span_below_the_top_keeps_the_top() {
+        let (a, b) = (next_layer(), next_layer());
+        enter(a, 1);
+        enter(b, 2);
+        enter(a, 3);
+        // Left out of order (a span entered here, left on the way out of another's guard).
+        exit(a, 1);
+        assert_eq!((current(a), current(b)), (Some(3), Some(2)));
+        exit(a, 3);
+        assert_eq!((current(a), current(b)), (None, Some(2)));
+        enter(a, 4);
+        exit(b, 2);
+        assert_eq!((current(a), current(b)), (Some(4), None));
+        exit(a, 4);
         assert_eq!((current(a), current(b)), (None, None));
     }
 }

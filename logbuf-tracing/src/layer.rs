@@ -150,9 +150,24 @@ impl LogbufLayer {
 }
 
 impl LogbufLayer {
-    /// The recorded span an event is in.
-    #[inline]
+    /// The recorded span an event is in. The usual case, an event in the span its thread
+    /// entered last while no span's creation record was ever dropped, reads the top of the
+    /// thread's stack and nothing else.
+    #[inline(always)]
     fn event_parent<S>(&self, event: &Event<'_>, ctx: &Context<'_, S>) -> Option<u64>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        if event.is_contextual() && !self.unrecorded_spans.load(Ordering::Relaxed) {
+            return entered::current(self.id);
+        }
+        self.event_parent_looked_up(event, ctx)
+    }
+
+    /// [`LogbufLayer::event_parent`] for an event with an explicit parent, or once some
+    /// span's creation record was dropped.
+    #[inline(never)]
+    fn event_parent_looked_up<S>(&self, event: &Event<'_>, ctx: &Context<'_, S>) -> Option<u64>
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {

@@ -98,6 +98,8 @@
 //! two-byte id instead of it. Text made at run time, even in one piece (`info!("{}", email)`,
 //! a number), is never interned: each event carries its own text, and nothing of it is kept
 //! by the layer or repeated in rotated files. Readers give interned messages back as strings.
+//! Either way the message is formatted once per event: into the ring as it is checked, the
+//! literal's piece recognised by its address and not copied.
 //!
 //! Formatting timestamps, levels and text happens on the worker thread, or never when the
 //! binary file is read back later with [`logbuf_journal::read::Reader`] or the `logbuf`

@@ -14,7 +14,7 @@ use std::fmt;
 use logbuf_journal::encode::Encoder;
 use tracing_core::field::{Field, Visit};
 
-use crate::callsites::{Literal, Message};
+use crate::callsites::Message;
 
 /// Zeros written to make an attempt overflow; longer than any first claim ([`FIRST_CLAIM`]).
 static SPOILER: [u8; 2 * FIRST_CLAIM] = [0; 2 * FIRST_CLAIM];
@@ -64,13 +64,12 @@ pub(crate) fn write_values(
         enc: &mut *enc,
         next: 0,
         len,
-        disordered: false,
         message,
         message_differs: false,
     };
     record(&mut visitor);
     mode.message_differs |= visitor.message_differs;
-    if visitor.disordered {
+    if visitor.next == DISORDERED {
         mode.by_field = true;
         enc.value_bytes(&SPOILER);
         return;
@@ -80,12 +79,16 @@ pub(crate) fn write_values(
     }
 }
 
+/// [`InOrder::next`] once a value came out of field order: no field index reaches it, so
+/// every later value is out of order too.
+const DISORDERED: usize = usize::MAX;
+
 /// Writes each value as it is visited, empty values for the fields skipped before it.
 struct InOrder<'e, 'b> {
     enc: &'e mut Encoder<'b>,
+    /// The index of the next field to write, or [`DISORDERED`].
     next: usize,
     len: usize,
-    disordered: bool,
     message: Message,
     message_differs: bool,
 }
@@ -95,8 +98,8 @@ impl InOrder<'_, '_> {
     #[inline(always)]
     fn take(&mut self, field: &Field) -> bool {
         let index = field.index();
-        if index < self.next || index >= self.len || self.disordered {
-            self.disordered = true;
+        if index < self.next || index >= self.len {
+            self.next = DISORDERED;
             return false;
         }
         while self.next < index {
@@ -211,47 +214,24 @@ visit_impl!(InOrder);
 visit_impl!(OneField);
 
 /// The `message` field. tracing hands it over as `&dyn Debug` (a `fmt::Arguments`), so the
-/// literal of `info!("done")` cannot be told from formatted text without formatting it. A
-/// callsite whose literal was interned gets one formatting pass that writes nothing: the
-/// message is that literal when it comes out as one piece at the literal's address and of its
-/// length (read-only bytes, so the same text), and is then stored as a reference to it.
-/// Otherwise the message is formatted straight into the claim: as a string when it came out
-/// in one piece (a literal, or a lone string argument), as formatted text when assembled
-/// from several. Returns `false` when there was an interned message and this was not it.
-#[inline]
+/// literal of `info!("done")` cannot be told from formatted text without formatting it: one
+/// pass, straight into the claim. A callsite whose literal was interned gets the reference to
+/// it when the message comes out as one piece at the literal's address and of its length
+/// (read-only bytes, so the same text), which is not copied; anything else is the text: a
+/// string when it came out in one piece (a literal, or a lone string argument), formatted
+/// text when assembled from several. Returns `false` when there was an interned message and
+/// this was not it.
+#[inline(always)]
 fn message(enc: &mut Encoder<'_>, value: &dyn fmt::Debug, interned: Message) -> bool {
-    if let Some(literal) = interned {
-        let mut same = SamePiece { literal, pieces: 0 };
-        if fmt::write(&mut same, format_args!("{value:?}")).is_ok() && same.pieces == 1 {
-            enc.value_interned(literal.id);
-            return true;
-        }
-        enc.value_message(format_args!("{value:?}"));
-        return false;
-    }
-    enc.value_message(format_args!("{value:?}"));
-    true
-}
-
-/// Checks that a message is one piece at a literal's address and of its length; fails the
-/// formatting at the first piece that is not.
-struct SamePiece {
-    literal: Literal,
-    pieces: usize,
-}
-
-impl fmt::Write for SamePiece {
-    #[inline]
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        if s.is_empty() {
-            return Ok(());
-        }
-        self.pieces += 1;
-        if self.pieces == 1 && s.as_ptr().addr() == self.literal.addr && s.len() == self.literal.len
-        {
-            Ok(())
-        } else {
-            Err(fmt::Error)
+    match interned {
+        Some(literal) => enc.value_message_or_interned(
+            format_args!("{value:?}"),
+            move |s| s.as_ptr().addr() == literal.addr && s.len() == literal.len,
+            literal.id,
+        ),
+        None => {
+            enc.value_message(format_args!("{value:?}"));
+            true
         }
     }
 }

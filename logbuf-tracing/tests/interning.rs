@@ -162,3 +162,46 @@ fn a_callsite_first_seen_on_another_thread_is_interned_once() {
     );
     assert!(read(&path).iter().all(|m| *m == Value::Str("tick")));
 }
+
+/// Text that counts how often it was formatted.
+struct Counted<'a>(&'a str, &'a std::sync::atomic::AtomicUsize);
+
+impl std::fmt::Display for Counted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        f.write_str(self.0)
+    }
+}
+
+#[test]
+fn a_message_is_formatted_once_per_event_whether_it_is_the_literal_or_not() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    static FIRST: &str = "from static data";
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("once.lbf");
+    let (layer, guard) = LogbufLayer::builder().file(&path).build().unwrap();
+    let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
+    let formatted = AtomicUsize::new(0);
+    let run_time = String::from("made at run time");
+    let mut after_first = Vec::new();
+    tracing::dispatcher::with_default(&dispatch, || {
+        // The callsite's first message is one piece in read-only static data: interned, and
+        // compared by address from then on; the later ones differ.
+        for text in [FIRST, FIRST, run_time.as_str(), FIRST] {
+            let before = formatted.load(Ordering::Relaxed);
+            tracing::info!("{}", Counted(text, &formatted));
+            after_first.push(formatted.load(Ordering::Relaxed) - before);
+        }
+    });
+    drop(guard);
+    // The first event is also formatted to find its literal; every later one once.
+    assert_eq!(after_first[1..], [1, 1, 1], "{after_first:?}");
+    let (interned, messages) = raw(&path);
+    assert_eq!(interned.values().collect::<Vec<_>>(), [FIRST]);
+    assert_eq!(messages[2], r#"Str("made at run time")"#);
+    assert_eq!(
+        read(&path),
+        [FIRST, FIRST, "made at run time", FIRST].map(Value::Str)
+    );
+}
