@@ -2,8 +2,6 @@
 //! file and line), and losing them allocates nothing on the logging thread, even with more
 //! callsites losing records than the journal's table holds.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::io;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -14,45 +12,12 @@ use logbuf_journal::sink::Entry;
 use logbuf_journal::wire::Record;
 use logbuf_journal::{FullPolicy, Sink};
 
-struct Counting;
+mod common;
 
-thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-// SAFETY: every call is forwarded to the system allocator unchanged; the thread-local counter
-// is a const-initialised `Cell`, which needs no allocation to access.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-        // SAFETY: forwarded with the caller's layout.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-        // SAFETY: forwarded with the caller's layout.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-        // SAFETY: forwarded unchanged; the caller guarantees `ptr` came from this allocator.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded unchanged; the caller guarantees `ptr` came from this allocator.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+use common::allocations;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocations() -> u64 {
-    ALLOCATIONS.with(Cell::get)
-}
+static GLOBAL: common::Counting = common::Counting;
 
 /// Keeps every record; holds the worker in its first write until the test lets it go.
 struct Gate {
