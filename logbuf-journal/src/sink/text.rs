@@ -367,14 +367,36 @@ pub(crate) fn escape_into(text: &str, out: &mut Vec<u8>) {
 pub(crate) fn push_u64(out: &mut Vec<u8>, mut v: u64, width: usize) {
     let mut digits = [b'0'; 20];
     let mut at = digits.len();
-    while v > 0 || at == digits.len() {
+    // Two digits at a time.
+    while v >= 100 {
+        let pair = usize::from((v % 100) as u8) * 2;
+        v /= 100;
+        at -= 2;
+        digits[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    }
+    if v >= 10 {
+        let pair = usize::from(v as u8) * 2;
+        at -= 2;
+        digits[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    } else {
         at -= 1;
-        digits[at] = b'0' + (v % 10) as u8;
-        v /= 10;
+        digits[at] = b'0' + v as u8;
     }
     let at = at.min(digits.len().saturating_sub(width));
     out.extend_from_slice(&digits[at..]);
 }
+
+/// `00` to `99`, two bytes each.
+static DIGIT_PAIRS: [u8; 200] = {
+    let mut pairs = [0; 200];
+    let mut n = 0;
+    while n < 100 {
+        pairs[n * 2] = b'0' + (n / 10) as u8;
+        pairs[n * 2 + 1] = b'0' + (n % 10) as u8;
+        n += 1;
+    }
+    pairs
+};
 
 /// Appends `v` in decimal.
 pub(crate) fn push_i64(out: &mut Vec<u8>, v: i64) {
@@ -2356,6 +2378,27 @@ mod tests {
             out.clear();
             push_u64(&mut out, v, width);
             assert_eq!(out, text.as_bytes());
+        }
+        // Every number of digits, each with every width up to one past it.
+        let mut v = 1u64;
+        for _ in 0..20 {
+            for n in [
+                v - 1,
+                v,
+                v.saturating_add(9),
+                v.saturating_mul(5).saturating_add(3),
+                v.saturating_mul(10) - 1,
+            ] {
+                for width in 0..=21 {
+                    out.clear();
+                    push_u64(&mut out, n, width);
+                    let want = format!("{n:0width$}");
+                    // At most 20 digits, as many as a `u64` has.
+                    let want = &want[want.len().saturating_sub(20.max(n.to_string().len()))..];
+                    assert_eq!(out, want.as_bytes(), "{n} width {width}");
+                }
+            }
+            v = v.saturating_mul(10);
         }
         for v in [0, -1, 42, i64::MIN, i64::MAX] {
             out.clear();
