@@ -197,14 +197,27 @@ impl TimeFormatter {
                 None => return false,
             },
         };
-        out.extend_from_slice(&text[..19]);
-        out.push(b'.');
-        push_u64(out, micros, 6);
-        if local {
-            out.extend_from_slice(&text[19..25]);
-        } else {
-            out.push(b'Z');
+        // Put together here and copied once: the second, six digits of microseconds (below a
+        // million: three pairs), the zone.
+        let mut stamp = [0u8; 32];
+        stamp[..19].copy_from_slice(&text[..19]);
+        stamp[19] = b'.';
+        let micros = micros as usize;
+        for (at, pair) in [
+            (20, micros / 10_000),
+            (22, micros / 100 % 100),
+            (24, micros % 100),
+        ] {
+            stamp[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair * 2..pair * 2 + 2]);
         }
+        let end = if local {
+            stamp[26..32].copy_from_slice(&text[19..25]);
+            32
+        } else {
+            stamp[26] = b'Z';
+            27
+        };
+        out.extend_from_slice(&stamp[..end]);
         true
     }
 
@@ -1285,11 +1298,10 @@ impl TextFormat {
                 out.push(b' ');
             }
             first = false;
-            let name = field_name(name);
             let text = cached.and_then(|cached| cached.get(i));
             let message = match text {
                 Some(text) => text.is_none(),
-                None => name == "message",
+                None => field_name(name) == "message",
             };
             if message {
                 // A message is text even when it came as a string value: no quotes.
@@ -1302,12 +1314,13 @@ impl TextFormat {
             }
             match text {
                 Some(Some(text)) => out.extend_from_slice(text),
-                _ => self.name(name, out),
+                _ => self.name(field_name(name), out),
             }
             match value.error_sources() {
                 Some(sources) => {
                     value.text(out);
                     if sources.len() > 0 {
+                        let name = field_name(name);
                         out.push(b' ');
                         self.style(ITALIC, out, |out| escape_into(name, out));
                         self.style(ITALIC, out, |out| out.extend_from_slice(b".sources"));
@@ -2419,6 +2432,17 @@ mod tests {
         // From the cache, a microsecond later.
         assert!(time.write(Timestamps::Rfc3339Utc, nanos + 1_000, &mut out));
         assert_eq!(out, b"2026-11-29T06:40:00.123457Z");
+        // Every digit of the microseconds, and the nanoseconds below them dropped.
+        let second = nanos - 123_456_789;
+        for micros in [0, 7, 10, 99, 100, 9_999, 10_000, 99_999, 100_000, 999_999] {
+            out.clear();
+            assert!(time.write(
+                Timestamps::Rfc3339Utc,
+                second + micros * 1_000 + 999,
+                &mut out
+            ));
+            assert_eq!(out, format!("2026-11-29T06:40:00.{micros:06}Z").as_bytes());
+        }
 
         // The same formatter, asked for another form of the same second.
         let local = time;
