@@ -797,7 +797,11 @@ fn redefined_callsites() -> Vec<Record<'static>> {
             "event",
             vec!["message", "r#fn", "n\tb"],
         ),
-        span(10, None, 1, vec![Value::Str("a"), Value::U64(1)]),
+        Record::Interned(logbuf_journal::wire::Interned {
+            id: 5,
+            text: "interned",
+        }),
+        span(10, None, 1, vec![Value::Interned(5), Value::U64(1)]),
         Record::SpanRecord(SpanRecord {
             id: 10,
             values: vec![Value::Empty, Value::U64(2)],
@@ -863,6 +867,7 @@ fn lines_are_the_same_as_rendered_fresh_whatever_the_callsites_and_options() {
         let want = rendered_fresh(&format, &records);
         assert_eq!(want.lines().count(), 4);
         assert!(want.contains("\\n"), "{want}");
+        assert!(want.contains("\"interned\""), "{want}");
         assert_eq!(out.text(), want, "{format:?}");
     }
 }

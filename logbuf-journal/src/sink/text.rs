@@ -1621,6 +1621,11 @@ impl SpanFields {
         values: &[Value<'_>],
         text: &mut Vec<u8>,
     ) {
+        // Nothing to resolve, the usual case: written from the record's values.
+        if !values.iter().any(|v| matches!(v, Value::Interned(_))) {
+            format.fields(names, cached, values.iter().map(Field::Wire), text);
+            return;
+        }
         let mut resolved = super::decode::recycle(std::mem::take(&mut self.resolved));
         resolved.extend(values.iter().map(|v| match *v {
             Value::Interned(id) => context.resolve(id),
