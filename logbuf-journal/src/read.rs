@@ -237,6 +237,9 @@ struct WallClock {
     per_tick: f64,
 }
 
+/// 2^63: every `f64` of smaller magnitude truncates to an `i64`.
+const I64_RANGE: f64 = 9_223_372_036_854_775_808.0;
+
 impl WallClock {
     fn add(&mut self, pair: wire::Clock) {
         if self.earliest.is_none_or(|e| pair.ticks < e.ticks) {
@@ -281,8 +284,18 @@ impl WallClock {
         // nanoseconds since 1970 need more bits than an `f64` has.
         let ticks = i128::from(ticks) - i128::from(latest.ticks);
         // The same `f64` either way; from an `i64` it takes a fraction of the instructions.
-        let ticks = i64::try_from(ticks).map_or(ticks as f64, |t| t as f64);
-        let delta = (ticks * per_tick) as i128;
+        let ticks = match i64::try_from(ticks) {
+            Ok(t) => t as f64,
+            Err(_) => ticks as f64,
+        };
+        let delta = ticks * per_tick;
+        // The same truncation either way where an `i64` holds it (NaN goes the long way, to
+        // 0 as well); from an `i64` it takes a fraction of the instructions.
+        let delta = if delta.abs() < I64_RANGE {
+            i128::from(delta as i64)
+        } else {
+            delta as i128
+        };
         let nanos = (i128::from(latest.unix_nanos) + delta).max(0);
         Some(u64::try_from(nanos).unwrap_or(u64::MAX))
     }
@@ -943,5 +956,71 @@ impl<R: Read> Reader<R> {
     /// [`Context::discarded`]).
     pub fn discarded(&self) -> u64 {
         self.context.discarded
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The wall clock's reading worked out in 128-bit integers and floating point all
+    /// through, as the shortcuts through `i64` must give it.
+    fn nanos_in_i128(latest: wire::Clock, per_tick: f64, ticks: u64) -> u64 {
+        let ticks = (i128::from(ticks) - i128::from(latest.ticks)) as f64;
+        let nanos = (i128::from(latest.unix_nanos) + (ticks * per_tick) as i128).max(0);
+        u64::try_from(nanos).unwrap_or(u64::MAX)
+    }
+
+    #[test]
+    fn readings_are_those_of_the_128_bit_sums_at_every_scale() {
+        let pairs = [
+            (0, 0),
+            (1 << 40, 1_700_000_000_000_000_000),
+            (u64::MAX, u64::MAX / 2),
+        ];
+        // Rates from the two pairs furthest apart: none, slow and fast counters, and ones
+        // that carry offsets past an `i64` of nanoseconds.
+        let rates = [
+            (0, 0),
+            (1_000_000, 333_333),
+            (1_000_000, 3_000_000),
+            (1 << 62, u64::MAX),
+        ];
+        let ticks = [
+            0,
+            1,
+            999,
+            1 << 40,
+            (1 << 40) + 12_345_678,
+            (1 << 40) - 1,
+            i64::MAX as u64,
+            i64::MAX as u64 + 1,
+            1 << 63 | 12_345,
+            u64::MAX - 1,
+            u64::MAX,
+        ];
+        for (ticks_apart, nanos_apart) in rates {
+            for (latest_ticks, latest_nanos) in pairs {
+                let mut clock = WallClock::default();
+                let start = wire::Clock {
+                    ticks: latest_ticks.saturating_sub(ticks_apart),
+                    unix_nanos: latest_nanos.saturating_sub(nanos_apart),
+                };
+                let latest = wire::Clock {
+                    ticks: latest_ticks,
+                    unix_nanos: latest_nanos,
+                };
+                clock.add(start);
+                clock.add(latest);
+                let per_tick = clock.per_tick();
+                for &t in &ticks {
+                    assert_eq!(
+                        clock.nanos(t),
+                        Some(nanos_in_i128(latest, per_tick, t)),
+                        "{t} ticks, {per_tick} ns per tick, latest {latest:?}"
+                    );
+                }
+            }
+        }
     }
 }

@@ -6,7 +6,7 @@ mod scenario;
 
 use std::io;
 
-use logbuf_journal::sink::text::{TextSink, Timestamps};
+use logbuf_journal::sink::text::{TextFormat, TextSink, Timestamps};
 use logbuf_journal::wire::{Callsite, CallsiteKind, Clock, Event, Level, Record, Value};
 use logbuf_journal::{FullPolicy, Journal, Sink};
 use scenario::{Buf, now_nanos, through_fmt};
@@ -743,4 +743,162 @@ fn spans_keep_their_fields_while_forgotten_ones_are_dropped() {
         );
     }
     assert_eq!(lines.next(), None);
+}
+
+/// Callsites whose target, name and field names need escaping (and a raw identifier and a
+/// message among the fields), a span callsite redefined under its id while a span of its
+/// first definition is open, and an event callsite redefined with other fields.
+fn redefined_callsites() -> Vec<Record<'static>> {
+    use logbuf_journal::wire::{SpanNew, SpanRecord};
+    let callsite = |id, kind, target, name, fields| {
+        Record::Callsite(Callsite {
+            id,
+            kind,
+            level: Level::Warn,
+            target,
+            name,
+            module_path: None,
+            file: Some("src/\u{9b}lib.rs"),
+            line: Some(12),
+            fields,
+        })
+    };
+    let span = |id, parent, callsite, values| {
+        Record::SpanNew(SpanNew {
+            id,
+            parent,
+            callsite,
+            time: 0,
+            thread: 1,
+            values,
+        })
+    };
+    let event = |parent, values| {
+        Record::Event(Event {
+            callsite: 2,
+            time: 0,
+            thread: 1,
+            parent,
+            values,
+        })
+    };
+    vec![
+        callsite(
+            1,
+            CallsiteKind::Span,
+            "app\n::db",
+            "re\rq",
+            vec!["r#type", "p\x1bth"],
+        ),
+        callsite(
+            2,
+            CallsiteKind::Event,
+            "app\x07",
+            "event",
+            vec!["message", "r#fn", "n\tb"],
+        ),
+        Record::Interned(logbuf_journal::wire::Interned {
+            id: 5,
+            text: "interned",
+        }),
+        span(10, None, 1, vec![Value::Interned(5), Value::U64(1)]),
+        Record::SpanRecord(SpanRecord {
+            id: 10,
+            values: vec![Value::Empty, Value::U64(2)],
+        }),
+        event(
+            Some(10),
+            vec![Value::Debug("hi\n"), Value::U64(3), Value::Str("x")],
+        ),
+        callsite(1, CallsiteKind::Span, "other", "job", vec!["id"]),
+        span(11, Some(10), 1, vec![Value::U64(7)]),
+        event(
+            Some(11),
+            vec![Value::Debug("in both"), Value::Empty, Value::Bool(true)],
+        ),
+        callsite(
+            2,
+            CallsiteKind::Event,
+            "moved",
+            "event",
+            vec!["count", "message"],
+        ),
+        event(Some(11), vec![Value::U64(4), Value::Debug("redefined")]),
+        event(None, vec![Value::Empty, Value::Debug("no spans")]),
+    ]
+}
+
+/// The lines [`TextFormat::render_with`] writes for `records`, from a context and span texts
+/// fed the same records.
+fn rendered_fresh(format: &TextFormat, records: &[Record<'_>]) -> String {
+    use logbuf_journal::read::Context;
+    use logbuf_journal::sink::text::SpanFields;
+    let (mut context, mut spans, mut out) = (Context::new(), SpanFields::new(), Vec::new());
+    for record in records {
+        spans.apply(format, &context, record);
+        if context.apply(record)
+            && let Record::Event(event) = record
+        {
+            let event = context.event(event.clone()).unwrap();
+            format.render_with(&event, &spans, &mut out);
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn lines_are_the_same_as_rendered_fresh_whatever_the_callsites_and_options() {
+    let records = redefined_callsites();
+    let formats: [fn(TextFormat) -> TextFormat; 5] = [
+        |f| f,
+        |f| f.with_ansi(true),
+        |f| f.with_file(true).with_line_number(true).with_ansi(true),
+        |f| f.with_target(false).with_file(true),
+        |f| f.compact().with_ansi(true),
+    ];
+    for options in formats {
+        let format = options(TextFormat::new().without_time());
+        let out = Buf::default();
+        let mut sink = TextSink::new(out.clone()).with_format(|_| format.clone());
+        for record in records.clone() {
+            sink.write_record(record).unwrap();
+        }
+        sink.flush().unwrap();
+        let want = rendered_fresh(&format, &records);
+        assert_eq!(want.lines().count(), 4);
+        assert!(want.contains("\\n"), "{want}");
+        assert!(want.contains("\"interned\""), "{want}");
+        assert_eq!(out.text(), want, "{format:?}");
+    }
+}
+
+#[test]
+fn options_changed_after_the_definitions_apply_to_the_lines_after() {
+    let records = redefined_callsites();
+    // The last event is in no span (the fields of spans are kept as they were written).
+    let (before, after) = records.split_at(records.len() - 1);
+    let out = Buf::default();
+    let mut sink = TextSink::new(out.clone()).without_time();
+    for record in before.iter().cloned() {
+        sink.write_record(record).unwrap();
+    }
+    let mut sink = sink.with_ansi(true).with_file(true).with_line_number(true);
+    for record in after.iter().cloned() {
+        sink.write_record(record).unwrap();
+    }
+    sink.flush().unwrap();
+    let plain = rendered_fresh(&TextFormat::new().without_time(), &records);
+    let coloured = TextFormat::new()
+        .without_time()
+        .with_ansi(true)
+        .with_file(true)
+        .with_line_number(true);
+    let coloured = rendered_fresh(&coloured, &records);
+    let want: Vec<&str> = plain
+        .lines()
+        .take(3)
+        .chain(coloured.lines().skip(3))
+        .collect();
+    assert_eq!(out.text().lines().collect::<Vec<_>>(), want);
+    assert!(want[3].contains("\x1b["));
 }

@@ -85,7 +85,9 @@ use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 
 use super::{Entry, Sink};
-use crate::read::{Context, EventInContext, LostCallsite, OwnedValue, Span, UNKNOWN_STRING};
+use crate::read::{
+    Callsite, Context, EventInContext, LostCallsite, OwnedValue, Span, UNKNOWN_STRING,
+};
 use crate::rotate::RotatingFile;
 use crate::wire::{self, Dropped, Level, Record, SpanClose, SpanCloseTimes, Value};
 
@@ -195,14 +197,27 @@ impl TimeFormatter {
                 None => return false,
             },
         };
-        out.extend_from_slice(&text[..19]);
-        out.push(b'.');
-        push_u64(out, micros, 6);
-        if local {
-            out.extend_from_slice(&text[19..25]);
-        } else {
-            out.push(b'Z');
+        // Put together here and copied once: the second, six digits of microseconds (below a
+        // million: three pairs), the zone.
+        let mut stamp = [0u8; 32];
+        stamp[..19].copy_from_slice(&text[..19]);
+        stamp[19] = b'.';
+        let micros = micros as usize;
+        for (at, pair) in [
+            (20, micros / 10_000),
+            (22, micros / 100 % 100),
+            (24, micros % 100),
+        ] {
+            stamp[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair * 2..pair * 2 + 2]);
         }
+        let end = if local {
+            stamp[26..32].copy_from_slice(&text[19..25]);
+            32
+        } else {
+            stamp[26] = b'Z';
+            27
+        };
+        out.extend_from_slice(&stamp[..end]);
         true
     }
 
@@ -365,14 +380,36 @@ pub(crate) fn escape_into(text: &str, out: &mut Vec<u8>) {
 pub(crate) fn push_u64(out: &mut Vec<u8>, mut v: u64, width: usize) {
     let mut digits = [b'0'; 20];
     let mut at = digits.len();
-    while v > 0 || at == digits.len() {
+    // Two digits at a time.
+    while v >= 100 {
+        let pair = usize::from((v % 100) as u8) * 2;
+        v /= 100;
+        at -= 2;
+        digits[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    }
+    if v >= 10 {
+        let pair = usize::from(v as u8) * 2;
+        at -= 2;
+        digits[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    } else {
         at -= 1;
-        digits[at] = b'0' + (v % 10) as u8;
-        v /= 10;
+        digits[at] = b'0' + v as u8;
     }
     let at = at.min(digits.len().saturating_sub(width));
     out.extend_from_slice(&digits[at..]);
 }
+
+/// `00` to `99`, two bytes each.
+static DIGIT_PAIRS: [u8; 200] = {
+    let mut pairs = [0; 200];
+    let mut n = 0;
+    while n < 100 {
+        pairs[n * 2] = b'0' + (n / 10) as u8;
+        pairs[n * 2 + 1] = b'0' + (n % 10) as u8;
+        n += 1;
+    }
+    pairs
+};
 
 /// Appends `v` in decimal.
 pub(crate) fn push_i64(out: &mut Vec<u8>, v: i64) {
@@ -788,9 +825,22 @@ impl TextFormat {
     /// [`TextFormat::render`] with the spans' fields as `spans` kept them, in `fmt`'s layout
     /// (a span `spans` does not know is written from its values).
     pub fn render_with(&self, event: &EventInContext<'_>, spans: &SpanFields, out: &mut Vec<u8>) {
+        self.render_event(event, spans, None, out);
+    }
+
+    /// [`TextFormat::render_with`], with what is the same on every line of a callsite copied
+    /// from `texts` (rendered in this format) where it has the callsite.
+    fn render_event(
+        &self,
+        event: &EventInContext<'_>,
+        spans: &SpanFields,
+        texts: Option<&CallsiteTexts>,
+        out: &mut Vec<u8>,
+    ) {
         let callsite = event.callsite;
         let values = event.event.values.iter().map(Field::Wire);
         if self.layout == Layout::Full {
+            let cached = texts.and_then(|texts| texts.get(callsite));
             // The default, written straight: the worker's usual path.
             self.head(
                 event.unix_nanos,
@@ -801,17 +851,22 @@ impl TextFormat {
             );
             if !event.spans.is_empty() {
                 for span in &event.spans {
-                    self.span(span, spans.get(span.id), out);
+                    let name = texts.and_then(|texts| texts.get(&span.callsite));
+                    self.span(span, name, spans.get(span.id), out);
                 }
                 out.push(b' ');
             }
-            self.location(
-                &callsite.target,
-                callsite.file.as_deref(),
-                callsite.line,
-                out,
-            );
-            self.fields(&callsite.fields, values, out);
+            match cached {
+                Some(text) => out.extend_from_slice(&text.location),
+                None => self.location(
+                    &callsite.target,
+                    callsite.file.as_deref(),
+                    callsite.line,
+                    out,
+                ),
+            }
+            let names = cached.map(|text| &*text.fields);
+            self.fields(&callsite.fields, names, values, out);
             out.push(b'\n');
             return;
         }
@@ -828,7 +883,7 @@ impl TextFormat {
             if format.layout == Layout::EnvLogger {
                 format.env_logger_fields(&callsite.fields, values, out);
             } else {
-                format.fields(&callsite.fields, values, out);
+                format.fields(&callsite.fields, None, values, out);
             }
         });
     }
@@ -918,7 +973,7 @@ impl TextFormat {
                         Some(fields) => out.extend_from_slice(fields),
                         None => {
                             let values = span.values.iter().map(Field::Owned);
-                            self.fields(&span.callsite.fields, values, out);
+                            self.fields(&span.callsite.fields, None, values, out);
                         }
                     });
                     let empty = if self.ansi {
@@ -951,7 +1006,7 @@ impl TextFormat {
         self.line_start(head, out);
         if !scope.is_empty() {
             for span in scope {
-                self.span(span, spans.get(span.id), out);
+                self.span(span, None, spans.get(span.id), out);
             }
             out.push(b' ');
         }
@@ -1193,9 +1248,20 @@ impl TextFormat {
         }
     }
 
+    /// A span in the default layout: its name (copied from `cached` when given), its fields
+    /// (`kept`, or its values), and the colon after.
     #[inline(always)]
-    fn span(&self, span: &Span, kept: Option<&[u8]>, out: &mut Vec<u8>) {
-        self.style(BOLD, out, |out| escape_into(&span.callsite.name, out));
+    fn span(
+        &self,
+        span: &Span,
+        cached: Option<&CallsiteText>,
+        kept: Option<&[u8]>,
+        out: &mut Vec<u8>,
+    ) {
+        match cached {
+            Some(text) => out.extend_from_slice(&text.name),
+            None => self.style(BOLD, out, |out| escape_into(&span.callsite.name, out)),
+        }
         match kept {
             Some([]) => {}
             Some(fields) => {
@@ -1206,7 +1272,7 @@ impl TextFormat {
             None if span.values.iter().any(|v| *v != OwnedValue::Empty) => {
                 self.style(BOLD, out, |out| out.push(b'{'));
                 let values = span.values.iter().map(Field::Owned);
-                self.fields(&span.callsite.fields, values, out);
+                self.fields(&span.callsite.fields, None, values, out);
                 self.style(BOLD, out, |out| out.push(b'}'));
             }
             None => {}
@@ -1214,14 +1280,17 @@ impl TextFormat {
         self.style(DIMMED, out, |out| out.push(b':'));
     }
 
+    /// The fields named `names` with `values`, each `name=` copied from `cached` (a
+    /// [`CallsiteText::fields`] of the same names, in this format) when given.
     fn fields<'v>(
         &self,
         names: &[String],
+        cached: Option<&[Option<Box<[u8]>>]>,
         values: impl Iterator<Item = Field<'v>>,
         out: &mut Vec<u8>,
     ) {
         let mut first = true;
-        for (name, value) in names.iter().zip(values) {
+        for (i, (name, value)) in names.iter().zip(values).enumerate() {
             if value.is_empty() {
                 continue;
             }
@@ -1229,8 +1298,12 @@ impl TextFormat {
                 out.push(b' ');
             }
             first = false;
-            let name = field_name(name);
-            if name == "message" {
+            let text = cached.and_then(|cached| cached.get(i));
+            let message = match text {
+                Some(text) => text.is_none(),
+                None => field_name(name) == "message",
+            };
+            if message {
                 // A message is text even when it came as a string value: no quotes.
                 match value {
                     Field::Wire(Value::Str(text)) => escape_into(text, out),
@@ -1239,11 +1312,15 @@ impl TextFormat {
                 }
                 continue;
             }
-            self.name(name, out);
+            match text {
+                Some(Some(text)) => out.extend_from_slice(text),
+                _ => self.name(field_name(name), out),
+            }
             match value.error_sources() {
                 Some(sources) => {
                     value.text(out);
                     if sources.len() > 0 {
+                        let name = field_name(name);
                         out.push(b' ');
                         self.style(ITALIC, out, |out| escape_into(name, out));
                         self.style(ITALIC, out, |out| out.extend_from_slice(b".sources"));
@@ -1463,13 +1540,35 @@ impl SpanFields {
     /// nothing), written in `format`'s style. `context` is the context the events are rendered
     /// with; this may be called before or after the record is applied to it.
     pub fn apply(&mut self, format: &TextFormat, context: &Context, record: &Record<'_>) {
+        self.apply_with(format, context, record, None);
+    }
+
+    /// [`SpanFields::apply`], with the field names copied from `texts` (rendered in `format`)
+    /// where it has the span's callsite.
+    fn apply_with(
+        &mut self,
+        format: &TextFormat,
+        context: &Context,
+        record: &Record<'_>,
+        texts: Option<&CallsiteTexts>,
+    ) {
         match record {
             Record::SpanNew(new) => {
                 let Some(callsite) = context.callsite(new.callsite) else {
                     return;
                 };
+                let names = texts
+                    .and_then(|texts| texts.get(callsite))
+                    .map(|text| &*text.fields);
                 let mut text = self.free.pop().unwrap_or_default();
-                self.write(format, context, &callsite.fields, &new.values, &mut text);
+                self.write(
+                    format,
+                    context,
+                    &callsite.fields,
+                    names,
+                    &new.values,
+                    &mut text,
+                );
                 self.spans.insert(new.id, text);
                 forget_forgotten(&mut self.spans, context, new.id);
             }
@@ -1486,10 +1585,14 @@ impl SpanFields {
                 if !text.is_empty() {
                     text.push(b' ');
                 }
+                let names = texts
+                    .and_then(|texts| texts.get(&span.callsite))
+                    .map(|text| &*text.fields);
                 self.write(
                     format,
                     context,
                     &span.callsite.fields,
+                    names,
                     &update.values,
                     &mut text,
                 );
@@ -1514,16 +1617,98 @@ impl SpanFields {
         format: &TextFormat,
         context: &Context,
         names: &[String],
+        cached: Option<&[Option<Box<[u8]>>]>,
         values: &[Value<'_>],
         text: &mut Vec<u8>,
     ) {
+        // Nothing to resolve, the usual case: written from the record's values.
+        if !values.iter().any(|v| matches!(v, Value::Interned(_))) {
+            format.fields(names, cached, values.iter().map(Field::Wire), text);
+            return;
+        }
         let mut resolved = super::decode::recycle(std::mem::take(&mut self.resolved));
         resolved.extend(values.iter().map(|v| match *v {
             Value::Interned(id) => context.resolve(id),
             ref v => v.clone(),
         }));
-        format.fields(names, resolved.iter().map(Field::Wire), text);
+        format.fields(names, cached, resolved.iter().map(Field::Wire), text);
         self.resolved = super::decode::recycle(resolved);
+    }
+}
+
+/// What the default layout writes of a callsite the same on every line, rendered once, when
+/// the sink takes in the callsite's definition: copied on each line instead of checked for
+/// characters to escape and styled again.
+#[derive(Debug)]
+struct CallsiteText {
+    /// The address of the context's callsite this was rendered from: a callsite redefined
+    /// under the same id (or a span opened before that) is not this one.
+    of: usize,
+    /// The target, file and line, as [`TextFormat::location`] writes them.
+    location: Vec<u8>,
+    /// The name as a span's is written.
+    name: Vec<u8>,
+    /// Each field's `name=` as [`TextFormat::name`] writes it, `None` for a message.
+    fields: Box<[Option<Box<[u8]>>]>,
+}
+
+impl CallsiteText {
+    /// `callsite`'s text in `format`.
+    fn new(format: &TextFormat, callsite: &Callsite) -> Self {
+        let mut location = Vec::new();
+        format.location(
+            &callsite.target,
+            callsite.file.as_deref(),
+            callsite.line,
+            &mut location,
+        );
+        let mut name = Vec::new();
+        format.style(BOLD, &mut name, |out| escape_into(&callsite.name, out));
+        let fields = callsite
+            .fields
+            .iter()
+            .map(|field| {
+                let field = field_name(field);
+                (field != "message").then(|| {
+                    let mut text = Vec::new();
+                    format.name(field, &mut text);
+                    text.into_boxed_slice()
+                })
+            })
+            .collect();
+        Self {
+            of: std::ptr::from_ref(callsite).addr(),
+            location,
+            name,
+            fields,
+        }
+    }
+}
+
+/// The [`CallsiteText`]s of a sink's callsites, by id, in the sink's format.
+#[derive(Debug, Default)]
+struct CallsiteTexts(IdMap<CallsiteText>);
+
+impl CallsiteTexts {
+    /// The text of `callsite`, if it is the one kept for its id. The callsite kept for an id
+    /// is alive in the context, so no other callsite has its address.
+    #[inline]
+    fn get(&self, callsite: &Callsite) -> Option<&CallsiteText> {
+        self.0
+            .get(&callsite.id)
+            .filter(|text| text.of == std::ptr::from_ref(callsite).addr())
+    }
+
+    /// Keeps the text of the callsite `context` now has for `id`, in `format`.
+    fn define(&mut self, format: &TextFormat, context: &Context, id: u64) {
+        match context.callsite(id) {
+            Some(callsite) => {
+                self.0.insert(id, CallsiteText::new(format, callsite));
+            }
+            None => {
+                self.0.remove(&id);
+            }
+        }
     }
 }
 
@@ -1948,6 +2133,8 @@ pub struct TextSink {
     lines: Lines,
     format: TextFormat,
     spans: SpanFields,
+    /// Callsites' texts in `format`, kept from their definitions on.
+    texts: CallsiteTexts,
 }
 
 impl TextSink {
@@ -1978,6 +2165,7 @@ impl TextSink {
             lines: Lines::new(Target::of(writer), false),
             format: TextFormat::new(),
             spans: SpanFields::default(),
+            texts: CallsiteTexts::default(),
         }
     }
 
@@ -1993,6 +2181,8 @@ impl TextSink {
     /// ```
     pub fn with_format(mut self, options: impl FnOnce(TextFormat) -> TextFormat) -> Self {
         self.format = options(self.format);
+        // Rendered in the format that was: the lines to come are written without them.
+        self.texts = CallsiteTexts::default();
         self
     }
 
@@ -2002,58 +2192,49 @@ impl TextSink {
     }
 
     /// See [`TextFormat::with_timestamps`].
-    pub fn with_timestamps(mut self, timestamps: Timestamps) -> Self {
-        self.format = self.format.with_timestamps(timestamps);
-        self
+    pub fn with_timestamps(self, timestamps: Timestamps) -> Self {
+        self.with_format(|f| f.with_timestamps(timestamps))
     }
 
     /// See [`TextFormat::without_time`].
-    pub fn without_time(mut self) -> Self {
-        self.format = self.format.without_time();
-        self
+    pub fn without_time(self) -> Self {
+        self.with_format(|f| f.without_time())
     }
 
     /// See [`TextFormat::with_ansi`]; overrides what [`TextSink::stdout`] and
     /// [`TextSink::stderr`] detected.
-    pub fn with_ansi(mut self, ansi: bool) -> Self {
-        self.format = self.format.with_ansi(ansi);
-        self
+    pub fn with_ansi(self, ansi: bool) -> Self {
+        self.with_format(|f| f.with_ansi(ansi))
     }
 
     /// See [`TextFormat::with_target`].
-    pub fn with_target(mut self, target: bool) -> Self {
-        self.format = self.format.with_target(target);
-        self
+    pub fn with_target(self, target: bool) -> Self {
+        self.with_format(|f| f.with_target(target))
     }
 
     /// See [`TextFormat::with_level`].
-    pub fn with_level(mut self, level: bool) -> Self {
-        self.format = self.format.with_level(level);
-        self
+    pub fn with_level(self, level: bool) -> Self {
+        self.with_format(|f| f.with_level(level))
     }
 
     /// See [`TextFormat::with_thread_names`].
-    pub fn with_thread_names(mut self, names: bool) -> Self {
-        self.format = self.format.with_thread_names(names);
-        self
+    pub fn with_thread_names(self, names: bool) -> Self {
+        self.with_format(|f| f.with_thread_names(names))
     }
 
     /// See [`TextFormat::with_thread_ids`].
-    pub fn with_thread_ids(mut self, ids: bool) -> Self {
-        self.format = self.format.with_thread_ids(ids);
-        self
+    pub fn with_thread_ids(self, ids: bool) -> Self {
+        self.with_format(|f| f.with_thread_ids(ids))
     }
 
     /// See [`TextFormat::with_file`].
-    pub fn with_file(mut self, file: bool) -> Self {
-        self.format = self.format.with_file(file);
-        self
+    pub fn with_file(self, file: bool) -> Self {
+        self.with_format(|f| f.with_file(file))
     }
 
     /// See [`TextFormat::with_line_number`].
-    pub fn with_line_number(mut self, line: bool) -> Self {
-        self.format = self.format.with_line_number(line);
-        self
+    pub fn with_line_number(self, line: bool) -> Self {
+        self.with_format(|f| f.with_line_number(line))
     }
 
     /// See [`TextFormat::with_layout`].
@@ -2064,9 +2245,8 @@ impl TextSink {
     /// let sink = TextSink::stderr().with_layout(Layout::Compact);
     /// # drop(sink);
     /// ```
-    pub fn with_layout(mut self, layout: Layout) -> Self {
-        self.format = self.format.with_layout(layout);
-        self
+    pub fn with_layout(self, layout: Layout) -> Self {
+        self.with_format(|f| f.with_layout(layout))
     }
 
     /// See [`TextFormat::compact`].
@@ -2075,9 +2255,8 @@ impl TextSink {
     }
 
     /// See [`TextFormat::with_span_close`].
-    pub fn with_span_close(mut self, close: bool) -> Self {
-        self.format = self.format.with_span_close(close);
-        self
+    pub fn with_span_close(self, close: bool) -> Self {
+        self.with_format(|f| f.with_span_close(close))
     }
 
     /// Takes one record, as the worker hands it over: definitions and span records update the
@@ -2088,7 +2267,13 @@ impl TextSink {
     ///
     /// Writing failed; the sink can be called again.
     pub fn write_record(&mut self, record: Record<'_>) -> io::Result<()> {
-        let (format, spans) = (&self.format, &mut self.spans);
+        let (format, spans, texts) = (&self.format, &mut self.spans, &mut self.texts);
+        if let Record::Callsite(callsite) = &record {
+            let id = callsite.id;
+            self.lines.context.apply(&record);
+            texts.define(format, &self.lines.context, id);
+            return Ok(());
+        }
         if let Record::Dropped(dropped) = record {
             return self
                 .lines
@@ -2096,7 +2281,7 @@ impl TextSink {
         }
         match record {
             Record::SpanNew(_) | Record::SpanRecord(_) => {
-                spans.apply(format, &self.lines.context, &record);
+                spans.apply_with(format, &self.lines.context, &record, Some(texts));
             }
             Record::SpanClose(_) | Record::SpanCloseTimes(_) => {
                 if format.span_close {
@@ -2111,8 +2296,10 @@ impl TextSink {
             Record::Clock(pair) => format.time.start_at(pair.unix_nanos),
             _ => {}
         }
-        self.lines
-            .write(record, |event, out| format.render_with(event, spans, out))
+        let texts = Some(&*texts);
+        self.lines.write(record, |event, out| {
+            format.render_event(event, spans, texts, out)
+        })
     }
 }
 
@@ -2210,6 +2397,27 @@ mod tests {
             push_u64(&mut out, v, width);
             assert_eq!(out, text.as_bytes());
         }
+        // Every number of digits, each with every width up to one past it.
+        let mut v = 1u64;
+        for _ in 0..20 {
+            for n in [
+                v - 1,
+                v,
+                v.saturating_add(9),
+                v.saturating_mul(5).saturating_add(3),
+                v.saturating_mul(10) - 1,
+            ] {
+                for width in 0..=21 {
+                    out.clear();
+                    push_u64(&mut out, n, width);
+                    let want = format!("{n:0width$}");
+                    // At most 20 digits, as many as a `u64` has.
+                    let want = &want[want.len().saturating_sub(20.max(n.to_string().len()))..];
+                    assert_eq!(out, want.as_bytes(), "{n} width {width}");
+                }
+            }
+            v = v.saturating_mul(10);
+        }
         for v in [0, -1, 42, i64::MIN, i64::MAX] {
             out.clear();
             push_i64(&mut out, v);
@@ -2229,6 +2437,17 @@ mod tests {
         // From the cache, a microsecond later.
         assert!(time.write(Timestamps::Rfc3339Utc, nanos + 1_000, &mut out));
         assert_eq!(out, b"2026-11-29T06:40:00.123457Z");
+        // Every digit of the microseconds, and the nanoseconds below them dropped.
+        let second = nanos - 123_456_789;
+        for micros in [0, 7, 10, 99, 100, 9_999, 10_000, 99_999, 100_000, 999_999] {
+            out.clear();
+            assert!(time.write(
+                Timestamps::Rfc3339Utc,
+                second + micros * 1_000 + 999,
+                &mut out
+            ));
+            assert_eq!(out, format!("2026-11-29T06:40:00.{micros:06}Z").as_bytes());
+        }
 
         // The same formatter, asked for another form of the same second.
         let local = time;
