@@ -32,7 +32,7 @@
 //! after the registering thread put the definition in, so the same holds for every thread.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -45,7 +45,7 @@ use tracing_core::{Event, Level, Metadata};
 
 use crate::statics;
 
-/// Slots in each thread's cache (a power of two): 24 KiB a thread.
+/// Slots in each thread's cache (a power of two): 28 KiB a thread.
 const SLOTS: usize = 512;
 
 /// Slots a callsite may sit in, from its hash on.
@@ -55,16 +55,43 @@ const PROBES: usize = 8;
 pub(crate) type Message = Option<Literal>;
 
 /// A callsite's literal message: where its bytes lie (read-only static data, fixed while the
-/// object holding them is loaded; never read through these fields) and the id the journal
-/// interned a copy of them under.
+/// object holding them is loaded; never read through this address), a copy of its text, and
+/// the id the journal interned the text under.
+///
+/// The address is the quick test; the text the sure one. The compiler may give the same
+/// literal more than one address (each inlined copy of a function in another codegen unit can
+/// carry its own copy of the bytes), so a message that comes out in one piece from another
+/// address is compared by its text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Literal {
     /// Address of the literal's first byte.
     pub(crate) addr: usize,
-    /// Its length in bytes.
-    pub(crate) len: usize,
+    /// The literal's text: a copy kept for the life of the process (see [`kept`]).
+    pub(crate) text: &'static str,
     /// The interned string's id.
     pub(crate) id: u64,
+}
+
+impl Literal {
+    /// Whether `s`, a message that came out in one piece, is this literal.
+    #[inline(always)]
+    pub(crate) fn is(&self, s: &str) -> bool {
+        s.len() == self.text.len() && (s.as_ptr().addr() == self.addr || s == self.text)
+    }
+}
+
+/// `text`, kept for the life of the process: one copy for each distinct literal message any
+/// layer has seen (a literal is program text, so their number is bounded by the program's
+/// callsites).
+fn kept(text: &str) -> &'static str {
+    static KEPT: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
+    let mut kept = KEPT.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(&text) = kept.get(text) {
+        return text;
+    }
+    let text: &'static str = Box::leak(Box::from(text));
+    kept.insert(text);
+    text
 }
 
 /// What records of a callsite need of it.
@@ -331,7 +358,7 @@ impl Callsites {
         let message = *entry.message.get_or_insert_with(|| {
             literal.map(|(text, addr)| Literal {
                 addr,
-                len: text.len(),
+                text: kept(&text),
                 id: journal.intern(&text),
             })
         });

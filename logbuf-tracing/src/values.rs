@@ -216,8 +216,8 @@ visit_impl!(OneField);
 /// The `message` field. tracing hands it over as `&dyn Debug` (a `fmt::Arguments`), so the
 /// literal of `info!("done")` cannot be told from formatted text without formatting it: one
 /// pass, straight into the claim. A callsite whose literal was interned gets the reference to
-/// it when the message comes out as one piece at the literal's address and of its length
-/// (read-only bytes, so the same text), which is not copied; anything else is the text: a
+/// it when the message comes out as one piece with the literal's text (at the literal's
+/// address, or at another copy's), which is not copied; anything else is the text: a
 /// string when it came out in one piece (a literal, or a lone string argument), formatted
 /// text when assembled from several. Returns `false` when there was an interned message and
 /// this was not it.
@@ -226,7 +226,7 @@ fn message(enc: &mut Encoder<'_>, value: &dyn fmt::Debug, interned: Message) -> 
     match interned {
         Some(literal) => enc.value_message_or_interned(
             format_args!("{value:?}"),
-            move |s| s.as_ptr().addr() == literal.addr && s.len() == literal.len,
+            move |s| literal.is(s),
             literal.id,
         ),
         None => {

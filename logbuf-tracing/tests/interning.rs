@@ -205,3 +205,45 @@ fn a_message_is_formatted_once_per_event_whether_it_is_the_literal_or_not() {
         [FIRST, FIRST, "made at run time", FIRST].map(Value::Str)
     );
 }
+
+/// The same literal may lie at more than one address: the compiler can give each copy of an
+/// inlined function its own copy of the text. A callsite whose message comes out as the
+/// literal's text from another address is still the literal: its events keep referring to the
+/// interned string (the first event does not make the callsite stop interning), while a
+/// message of the same length and other text is written as its own.
+#[test]
+fn the_literal_from_another_address_is_still_the_literal() {
+    static FIRST: &str = "request done";
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("copies.lbf");
+    let (layer, guard) = LogbufLayer::builder().file(&path).build().unwrap();
+    let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
+    // The same text at another address, and other text of the same length.
+    let copy = String::from(FIRST);
+    let other = String::from("request DONE");
+    assert_ne!(copy.as_ptr(), FIRST.as_ptr());
+    tracing::dispatcher::with_default(&dispatch, || {
+        for text in [FIRST, copy.as_str(), FIRST, copy.as_str(), other.as_str()] {
+            tracing::info!("{}", text);
+        }
+    });
+    drop(guard);
+    let (interned, messages) = raw(&path);
+    assert_eq!(interned.values().collect::<Vec<_>>(), [FIRST]);
+    let done = interned.keys().next().unwrap();
+    let reference = format!("Interned({done})");
+    assert_eq!(
+        messages,
+        [
+            reference.clone(),
+            reference.clone(),
+            reference.clone(),
+            reference,
+            r#"Str("request DONE")"#.to_owned(),
+        ]
+    );
+    assert_eq!(
+        read(&path),
+        [FIRST, FIRST, FIRST, FIRST, "request DONE"].map(Value::Str)
+    );
+}
