@@ -12,11 +12,16 @@
 //! #        --defaults 1 (env LOGBUF_BENCH_DEFAULTS=1)  both sides with their default queues
 //! #        --only 1|2 (env LOGBUF_BENCH_ONLY)  logbuf's case only, or OpenTelemetry's (to profile one)
 //! #        --threads 1|2 (env LOGBUF_BENCH_THREADS)  one of the thread counts only
+//! #        --scoped 1 (env LOGBUF_BENCH_SCOPED=1)  every run in this process, scoped dispatch
 //! ```
 //!
 //! The event is `info!(user_id = 42u64, latency_us = 17.5, path = "/api/v1/orders",
-//! "request done")`, as in the `tracing_layer` bench. Each case gets its own `Dispatch`, set as
-//! the default on each logging thread with `tracing::dispatcher::with_default`:
+//! "request done")`, as in the `tracing_layer` bench. Each run (a case at a thread count, in a
+//! round) is a child process of the bench, in which the case's subscriber is the global
+//! default, as a service's `init()` makes it; the rounds interleave the cases. With
+//! `--scoped 1`, every run is in the bench's own process instead, each case's `Dispatch` set as
+//! the default on each logging thread with `tracing::dispatcher::with_default` (a thread-local
+//! lookup per event on both sides). The cases:
 //!
 //! - `logbuf + OtlpSink`: `LogbufLayer` with `OtlpSink` as its only sink. The logging thread
 //!   encodes the event into its ring; the journal's worker converts it to an OTLP `LogRecord`;
@@ -26,9 +31,12 @@
 //!   HTTP/protobuf exporter (reqwest's blocking client). The logging thread builds the
 //!   `SdkLogRecord` and queues it.
 //!
-//! Both post to the same receiver: a small HTTP/1.1 server in this process, on another thread,
-//! on a loopback port, that decodes every body as an `ExportLogsServiceRequest` with prost and
-//! counts the log records whose body is the event's message.
+//! Both post to the same receiver: a small HTTP/1.1 server in the run's process, on another
+//! thread, on a loopback port, that decodes every body as an `ExportLogsServiceRequest` with
+//! prost and counts the log records whose body is the event's message. With the global
+//! default, the OpenTelemetry SDK's own `tracing` events (its exporter's debug events) reach
+//! its bridge too, as in a service without a filter for them: the receiver counts them as
+//! "other records".
 //!
 //! By default each side gets queues with room for a run's events, so that the timed figures are
 //! the logging thread's own cost, as in `tracing_layer`'s `logbuf, block` case: logbuf 32 MiB
@@ -42,7 +50,9 @@
 //! flushed, the provider force-flushed, and the receiver waited for) so that each timed part
 //! starts with empty queues. Then each thread times each call with the cycle counter, then logs
 //! as many events again in batches of 1000 timed together (the mean without timer cost).
-//! Figures are medians over rounds; ratios are medians of per-round ratios.
+//! Figures are medians over rounds; ratios are medians of per-round ratios. The timed region's
+//! own cost (two counter reads, measured at the start) is in every event timed one by one, on
+//! both sides; the ratios show the p50s as measured and less that cost.
 //!
 //! Delivered per second: the events of the timed part that reached the receiver, divided by the
 //! time from its start to the end of the shutdown (guard dropped, provider shut down), which
@@ -62,7 +72,6 @@ use std::time::{Duration, Instant};
 mod event;
 
 use event::{ThreadRun, histogram, log, timed};
-use hdrhistogram::Histogram;
 use logbuf_benches::{Table, cycles, fmt, fmt_ratio, machine, median, setting};
 use logbuf_journal::FullPolicy;
 use logbuf_otlp::opentelemetry_proto::tonic::collector::logs::v1::{
@@ -362,25 +371,31 @@ fn subscriber(case: Case, url: &str, sized: bool, per_run: usize) -> (Dispatch, 
 
 /// A histogram of counter ticks up to about 4 s at 2.5 GHz (longer ones are counted as that).
 /// Logs the warm-up, waits at `settled` for it to be delivered, then the timed events.
+/// With `dispatch`, the thread logs through it as its scoped default; without, through the
+/// global default.
 fn log_thread(
-    dispatch: &Dispatch,
+    dispatch: Option<&Dispatch>,
     warm_up: u64,
     events: u64,
     settled: &Barrier,
     start: &Barrier,
 ) -> ThreadRun {
-    tracing::dispatcher::with_default(dispatch, || {
+    let work = || {
         for _ in 0..warm_up {
             log();
         }
         settled.wait();
         start.wait();
         timed(events)
-    })
+    };
+    match dispatch {
+        Some(dispatch) => tracing::dispatcher::with_default(dispatch, work),
+        None => work(),
+    }
 }
 
 /// Events of one run, and the delivery rate of its timed part.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 struct Count {
     logged: u64,
     received: u64,
@@ -408,8 +423,14 @@ impl Count {
     }
 }
 
+/// What one run measured; quantiles and means in counter ticks.
+#[derive(Debug, Clone, Copy, PartialEq)]
 struct Run {
-    hist: Histogram<u64>,
+    p50: f64,
+    p99: f64,
+    p999: f64,
+    /// Mean of the events timed one by one.
+    mean: f64,
     batch_mean: f64,
     /// Events of the timed part delivered per second, up to the end of the shutdown.
     per_sec: f64,
@@ -419,22 +440,82 @@ struct Run {
     count: Count,
 }
 
-fn run(case: Case, threads: usize, warm_up: u64, events: u64, sized: bool) -> Run {
+impl Run {
+    /// The run as one line of text, for a child process to hand its run to the parent.
+    fn line(&self) -> String {
+        let opt = |v: Option<u64>| v.map_or("-".to_owned(), |v| v.to_string());
+        let c = &self.count;
+        format!(
+            "{} {} {} {} {} {} {} {} {} {} {} {} {}",
+            self.p50,
+            self.p99,
+            self.p999,
+            self.mean,
+            self.batch_mean,
+            self.per_sec,
+            self.cpu_per_event,
+            c.logged,
+            c.received,
+            c.other,
+            c.requests,
+            opt(c.dropped),
+            opt(c.lost),
+        )
+    }
+
+    fn from_line(line: &str) -> Option<Run> {
+        let w: Vec<&str> = line.split_whitespace().collect();
+        if w.len() != 13 {
+            return None;
+        }
+        let f = |i: usize| w[i].parse::<f64>().ok();
+        let n = |i: usize| w[i].parse::<u64>().ok();
+        let opt = |i: usize| match w[i] {
+            "-" => Some(None),
+            v => v.parse::<u64>().ok().map(Some),
+        };
+        Some(Run {
+            p50: f(0)?,
+            p99: f(1)?,
+            p999: f(2)?,
+            mean: f(3)?,
+            batch_mean: f(4)?,
+            per_sec: f(5)?,
+            cpu_per_event: f(6)?,
+            count: Count {
+                logged: n(7)?,
+                received: n(8)?,
+                other: n(9)?,
+                requests: n(10)?,
+                dropped: opt(11)?,
+                lost: opt(12)?,
+            },
+        })
+    }
+}
+
+/// One run of `case`. With `global`, the case's subscriber becomes the process's global default
+/// (once per process: the run is a child process of its own).
+fn run(case: Case, threads: usize, warm_up: u64, events: u64, sized: bool, global: bool) -> Run {
     let receiver = Receiver::start();
     let per_thread = warm_up + 2 * events;
     let per_run = (threads as u64 * per_thread) as usize;
     let (dispatch, keep) = subscriber(case, &receiver.url(), sized, per_run);
+    if global {
+        tracing::dispatcher::set_global_default(dispatch.clone()).expect("a first global default");
+    }
+    let scoped = (!global).then_some(&dispatch);
     let settled = Barrier::new(threads + 1);
     let start = Barrier::new(threads + 1);
     let (runs, timed_from, cpu_from, before): (Vec<ThreadRun>, Instant, u64, u64) =
         thread::scope(|s| {
             let handles: Vec<_> = (0..threads)
                 .map(|t| {
-                    let (dispatch, settled, start) = (&dispatch, &settled, &start);
+                    let (settled, start) = (&settled, &start);
                     thread::Builder::new()
                         .name(format!("log-{t}"))
                         .spawn_scoped(s, move || {
-                            log_thread(dispatch, warm_up, events, settled, start)
+                            log_thread(scoped, warm_up, events, settled, start)
                         })
                         .expect("thread")
                 })
@@ -485,7 +566,10 @@ fn run(case: Case, threads: usize, warm_up: u64, events: u64, sized: bool) -> Ru
     }
     let batch_mean = runs.iter().map(|r| r.batch_mean).sum::<f64>() / runs.len() as f64;
     Run {
-        hist,
+        p50: hist.value_at_quantile(0.5) as f64,
+        p99: hist.value_at_quantile(0.99) as f64,
+        p999: hist.value_at_quantile(0.999) as f64,
+        mean: hist.mean(),
         batch_mean,
         per_sec,
         cpu_per_event,
@@ -506,13 +590,64 @@ struct Figures {
     count: Count,
 }
 
+/// The environment variable that makes the bench a child running one case: the case's index,
+/// the logging threads, warm-up and timed events per thread, and whether queues are sized for
+/// the run (1) or the defaults (0), separated by spaces. The child prints its [`Run`] on a
+/// line that starts with [`CHILD_RUN`].
+const CHILD: &str = "LOGBUF_OTLP_CHILD";
+const CHILD_RUN: &str = "run: ";
+
+/// Runs one case in a child process of this bench, where the case's subscriber is the global
+/// default, as a service's `init()` makes it.
+fn run_in_child(case: usize, threads: usize, warm_up: u64, events: u64, sized: bool) -> Run {
+    let exe = std::env::current_exe().expect("the bench's own path");
+    let out = std::process::Command::new(exe)
+        .env(
+            CHILD,
+            format!("{case} {threads} {warm_up} {events} {}", u8::from(sized)),
+        )
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("a child run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(CHILD_RUN))
+        .and_then(Run::from_line)
+        .unwrap_or_else(|| panic!("child run failed ({}): {stdout}", out.status))
+}
+
+/// The child's side of [`run_in_child`].
+fn child(spec: &str) {
+    let w: Vec<u64> = spec
+        .split_whitespace()
+        .map(|v| v.parse().expect("a number"))
+        .collect();
+    let [case, threads, warm_up, events, sized] = w[..] else {
+        panic!("{CHILD} wants five numbers, got {spec:?}");
+    };
+    let r = run(
+        CASES[case as usize],
+        threads as usize,
+        warm_up,
+        events,
+        sized == 1,
+        true,
+    );
+    println!("{CHILD_RUN}{}", r.line());
+}
+
 fn main() {
+    if let Ok(spec) = std::env::var(CHILD) {
+        return child(&spec);
+    }
     let events = setting("events", "LOGBUF_BENCH_EVENTS", 100_000) as u64;
     let rounds = setting("rounds", "LOGBUF_BENCH_ROUNDS", 5);
     let warm_up = setting("warm-up", "LOGBUF_BENCH_WARM_UP", 500_000) as u64;
     let sized = setting("defaults", "LOGBUF_BENCH_DEFAULTS", 0) == 0;
     let only = setting("only", "LOGBUF_BENCH_ONLY", 0);
     let only_threads = setting("threads", "LOGBUF_BENCH_THREADS", 0);
+    let scoped = setting("scoped", "LOGBUF_BENCH_SCOPED", 0) == 1;
     let selected = |ci: usize, threads: usize| {
         (only == 0 || only == ci + 1) && (only_threads == 0 || only_threads == threads)
     };
@@ -540,12 +675,16 @@ fn main() {
                 if !selected(ci, threads) {
                     continue;
                 }
-                let r = run(case, threads, warm_up, events, sized);
+                let r = if scoped {
+                    run(case, threads, warm_up, events, sized, false)
+                } else {
+                    run_in_child(ci, threads, warm_up, events, sized)
+                };
                 let f = &mut figures[ti][ci];
-                f.p50.push(r.hist.value_at_quantile(0.5) as f64 / per_ns);
-                f.p99.push(r.hist.value_at_quantile(0.99) as f64 / per_ns);
-                f.p999.push(r.hist.value_at_quantile(0.999) as f64 / per_ns);
-                f.mean.push(r.hist.mean() / per_ns);
+                f.p50.push(r.p50 / per_ns);
+                f.p99.push(r.p99 / per_ns);
+                f.p999.push(r.p999 / per_ns);
+                f.mean.push(r.mean / per_ns);
                 f.batch.push(r.batch_mean / per_ns);
                 f.per_sec.push(r.per_sec);
                 f.cpu.push(r.cpu_per_event);
@@ -625,6 +764,16 @@ fn main() {
         "p50".to_owned(),
         ratio(&one[logbuf].p50, &one[otel].p50),
         ratio(&two[logbuf].p50, &two[otel].p50),
+        String::new(),
+    ]);
+    // The timed region's own cost (the two counter reads) is in every timed event of both
+    // sides; less it, the p50s compare what the logging thread itself pays.
+    let timer_ns = overhead as f64 / per_ns;
+    let net = |v: &[f64]| v.iter().map(|x| x - timer_ns).collect::<Vec<f64>>();
+    t.row([
+        "p50 less the timed region's own cost".to_owned(),
+        ratio(&net(&one[logbuf].p50), &net(&one[otel].p50)),
+        ratio(&net(&two[logbuf].p50), &net(&two[otel].p50)),
         "<= 0.20".to_owned(),
     ]);
     t.row([
