@@ -329,6 +329,9 @@ pub fn resource(service_name: &str, attributes: &[KeyValue]) -> Resource {
 pub struct LogBatch {
     scopes: Vec<ScopeRecords>,
     index: HashMap<String, usize>,
+    /// The scope the last record went to: the next one is most often of the same target, and
+    /// comparing its name is cheaper than hashing it.
+    last: usize,
     records: usize,
     bytes: usize,
 }
@@ -351,17 +354,19 @@ impl LogBatch {
 
     /// The encoded records of the scope named `scope` (an event's target).
     fn scope(&mut self, scope: &str) -> &mut Vec<u8> {
-        let at = match self.index.get(scope) {
-            Some(&at) => at,
-            None => {
-                self.scopes.push(ScopeRecords {
-                    name: scope.to_owned(),
-                    records: Vec::new(),
-                });
-                self.index.insert(scope.to_owned(), self.scopes.len() - 1);
-                self.scopes.len() - 1
-            }
+        let at = if self.scopes.get(self.last).is_some_and(|s| s.name == scope) {
+            self.last
+        } else if let Some(&at) = self.index.get(scope) {
+            at
+        } else {
+            self.scopes.push(ScopeRecords {
+                name: scope.to_owned(),
+                records: Vec::new(),
+            });
+            self.index.insert(scope.to_owned(), self.scopes.len() - 1);
+            self.scopes.len() - 1
         };
+        self.last = at;
         &mut self.scopes[at].records
     }
 
