@@ -5,6 +5,7 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use logbuf_journal::file::{FileReader, OpenError, ReadStats};
 use logbuf_journal::wire::{Clock, Record};
@@ -184,7 +185,8 @@ pub fn input_bytes(path: &Path) -> u64 {
 
 /// Opens the journal file at `path` for reading, with a large read buffer; `-` ([`STDIN`])
 /// reads standard input. A gzip-compressed journal (`.lbf.gz`, as `Rotation::compress`
-/// leaves rotated files) is decompressed as it is read.
+/// leaves rotated files) is decompressed as it is read; a compressed stream that is corrupt
+/// or cut short ends where the damage is, and [`damage_report`] reports it.
 ///
 /// # Errors
 ///
@@ -195,12 +197,81 @@ pub fn open_journal(path: &Path) -> Result<Journal, OpenFailure> {
         reason: describe_io(&e),
         exit: Exit::Error,
     };
-    if path == Path::new(STDIN) {
+    let opened = if path == Path::new(STDIN) {
         let stdin = CountedStdin(io::stdin());
-        return journal_from(path, gunzipped(stdin).map_err(fail)?);
+        journal_from(path, gunzipped(path, stdin).map_err(fail)?)
+    } else {
+        let file = open_plain(path)?;
+        journal_from(path, gunzipped(path, file).map_err(fail)?)
+    };
+    opened.map_err(|failure| match compression_damage(path) {
+        // The header could not be read because the compressed stream failed first.
+        Some(why) => OpenFailure {
+            path: path.to_path_buf(),
+            reason: why,
+            exit: Exit::Damaged,
+        },
+        None => failure,
+    })
+}
+
+/// Compressed inputs whose gzip stream failed (corrupt, or cut short) while read, by path,
+/// with the line that says so: [`damage_report`] reports it, so every subcommand says it and
+/// exits with [`Exit::Damaged`]. An entry lasts until the path is opened again.
+static COMPRESSION_DAMAGE: Mutex<Vec<(PathBuf, String)>> = Mutex::new(Vec::new());
+
+fn compression_damage_list() -> MutexGuard<'static, Vec<(PathBuf, String)>> {
+    COMPRESSION_DAMAGE
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+}
+
+/// What went wrong with the compressed stream of `path`, if anything, since it was opened.
+fn compression_damage(path: &Path) -> Option<String> {
+    compression_damage_list()
+        .iter()
+        .find(|(p, _)| p == path)
+        .map(|(_, why)| why.clone())
+}
+
+/// A gzip decoder whose stream errors (a corrupt or cut-short compressed file) end the input
+/// where the damage is, as a clean end, and are kept for [`damage_report`]: the journal reader
+/// yields every record before the damage, and counts a frame the damage cut as a torn tail.
+/// Errors of the file beneath (an I/O error) pass through as they are.
+struct GzipStream<R> {
+    decoder: R,
+    path: PathBuf,
+    failed: bool,
+}
+
+impl<R: Read> Read for GzipStream<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.failed {
+            return Ok(0);
+        }
+        match self.decoder.read(buf) {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::InvalidInput
+                        | io::ErrorKind::InvalidData
+                        | io::ErrorKind::UnexpectedEof
+                ) =>
+            {
+                self.failed = true;
+                compression_damage_list().push((
+                    self.path.clone(),
+                    format!(
+                        "the compressed stream is damaged or cut short ({}); what came before \
+                         it was read",
+                        describe_io(&e)
+                    ),
+                ));
+                Ok(0)
+            }
+            other => other,
+        }
     }
-    let file = open_plain(path)?;
-    journal_from(path, gunzipped(file).map_err(fail)?)
 }
 
 /// The first bytes of a gzip stream.
@@ -208,10 +279,15 @@ const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 /// `src`, decompressed on the fly if it is gzip (a rotated file compressed with
 /// `Rotation::compress`, or `gzip`'s output): streaming, without a temporary file.
-fn gunzipped<R: Read + Send + 'static>(src: R) -> io::Result<Box<dyn Read + Send>> {
+fn gunzipped<R: Read + Send + 'static>(path: &Path, src: R) -> io::Result<Box<dyn Read + Send>> {
+    compression_damage_list().retain(|(p, _)| p != path);
     let mut src = BufReader::with_capacity(READ_BUFFER, src);
     if src.fill_buf()?.starts_with(&GZIP_MAGIC) {
-        let decoder = flate2::read::MultiGzDecoder::new(src);
+        let decoder = GzipStream {
+            decoder: flate2::read::MultiGzDecoder::new(src),
+            path: path.to_path_buf(),
+            failed: false,
+        };
         return Ok(Box::new(BufReader::with_capacity(READ_BUFFER, decoder)));
     }
     Ok(Box::new(src))
@@ -241,6 +317,10 @@ pub fn is_gzip(path: &Path) -> bool {
 pub fn damage_report(path: &Path, stats: &ReadStats, orphans: u64) -> Option<(String, Exit)> {
     let mut parts = Vec::new();
     let mut exit = Exit::Ok;
+    if let Some(why) = compression_damage(path) {
+        parts.push(why);
+        exit = Exit::Damaged;
+    }
     if stats.damaged_regions > 0 {
         parts.push(format!(
             "skipped {} damaged region{} ({} bytes)",
