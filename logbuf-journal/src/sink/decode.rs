@@ -109,6 +109,7 @@ impl<'a> Input<'a> {
         if count > self.bytes.len() as u64 {
             return None;
         }
+        values.reserve(count as usize);
         for _ in 0..count {
             let value = match self.byte()? {
                 0 => Value::Empty,
@@ -313,6 +314,40 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn an_entry_decodes_every_record_as_postcard_does() {
+        let records = [
+            Record::Event(Event {
+                callsite: 1,
+                time: 2,
+                thread: 3,
+                parent: Some(4),
+                values: values(),
+            }),
+            Record::Event(Event {
+                callsite: 1,
+                time: 2,
+                thread: 3,
+                parent: None,
+                values: vec![Value::U128(u128::MAX), Value::I128(-1)],
+            }),
+            Record::SpanRecord(SpanRecord {
+                id: 1,
+                values: vec![Value::U64(1)],
+            }),
+            Record::SpanClose(SpanClose { id: 9, time: 300 }),
+        ];
+        for original in records {
+            let bytes = postcard::to_allocvec(&original).unwrap();
+            let entry = crate::sink::Entry::new(&bytes);
+            assert_eq!(entry.record().ok(), postcard_record(&bytes));
+            assert_eq!(entry.record().unwrap(), original);
+        }
+        // Bytes that are no record: postcard's error.
+        let entry = crate::sink::Entry::new(&[0xff, 0xff, 0xff]);
+        assert!(entry.record().is_err());
     }
 
     #[test]
