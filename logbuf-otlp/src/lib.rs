@@ -278,6 +278,7 @@ impl OtlpSinkBuilder {
         Ok(OtlpSink {
             context: Context::new(),
             batch: LogBatch::new(),
+            code: protobuf::CodeAttributes::default(),
             counted: 0,
             opened: None,
             endpoint,
@@ -411,6 +412,8 @@ impl OtlpStats {
 pub struct OtlpSink {
     context: Context,
     batch: LogBatch,
+    /// The `code.*` attributes of recent callsites, encoded.
+    code: protobuf::CodeAttributes,
     /// Records in `batch` that the stats count (all but the sink's own loss reports).
     counted: u64,
     /// When the batch's first record came.
@@ -493,7 +496,8 @@ impl OtlpSink {
                 let Some(event) = self.context.event(event) else {
                     return self.report();
                 };
-                self.batch.push_event(&event, now_nanos());
+                self.batch
+                    .push_event_cached(&event, now_nanos(), &mut self.code);
             }
             other => {
                 self.context.apply(&other);

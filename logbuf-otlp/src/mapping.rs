@@ -384,10 +384,29 @@ impl LogBatch {
     /// Adds the log record of `event` ([`log_record`]`(event, observed)`) under its target's
     /// scope, encoded straight from the event.
     pub fn push_event(&mut self, event: &EventInContext<'_>, observed: u64) {
+        self.push_encoded(event, observed, None);
+    }
+
+    /// [`LogBatch::push_event`], with the callsite's `code.*` attributes from `code`.
+    pub(crate) fn push_event_cached(
+        &mut self,
+        event: &EventInContext<'_>,
+        observed: u64,
+        code: &mut protobuf::CodeAttributes,
+    ) {
+        self.push_encoded(event, observed, Some(code));
+    }
+
+    fn push_encoded(
+        &mut self,
+        event: &EventInContext<'_>,
+        observed: u64,
+        code: Option<&mut protobuf::CodeAttributes>,
+    ) {
         let out = self.scope(&event.callsite.target);
         let before = out.len();
         protobuf::message(out, LOG_RECORDS, |out| {
-            protobuf::encode_log_record(event, observed, out);
+            protobuf::encode(event, observed, code, out);
         });
         self.bytes += out.len() - before;
         self.records += 1;

@@ -11,7 +11,7 @@
 //! default (zero, empty) are left out, as proto3 leaves them out, and `oneof` members and
 //! present messages are always written.
 
-use logbuf_journal::read::{EventInContext, OwnedValue, Span, UNKNOWN_STRING};
+use logbuf_journal::read::{Callsite, EventInContext, OwnedValue, Span, UNKNOWN_STRING};
 use logbuf_journal::wire::Value;
 
 use crate::mapping::{field_key, severity};
@@ -231,6 +231,91 @@ fn span_value(out: &mut Vec<u8>, span: &Span) {
 /// them): the bytes prost writes for [`mapping::log_record`](crate::mapping::log_record)`(event,
 /// observed)`, without building it.
 pub fn encode_log_record(event: &EventInContext<'_>, observed: u64, out: &mut Vec<u8>) {
+    encode(event, observed, None, out);
+}
+
+/// Slots of a [`CodeAttributes`].
+const CODE_SLOTS: usize = 256;
+
+/// The `code.*` attributes of recent callsites, encoded, in slots by callsite id: they depend
+/// on the callsite alone, so an event of a callsite seen before copies them instead of
+/// encoding them again. A slot is used only while the event's callsite has the id, file, line
+/// and module the slot's bytes were made from (a file of a rotated series, or a journal read
+/// after another, defines its own callsites under the same ids).
+#[derive(Debug, Default)]
+pub(crate) struct CodeAttributes {
+    slots: Vec<Option<CodeSlot>>,
+}
+
+#[derive(Debug)]
+struct CodeSlot {
+    id: u64,
+    file: Option<Box<str>>,
+    line: Option<u32>,
+    module: Option<Box<str>>,
+    bytes: Vec<u8>,
+}
+
+impl CodeAttributes {
+    /// Appends `callsite`'s `code.*` attributes.
+    fn write(&mut self, callsite: &Callsite, out: &mut Vec<u8>) {
+        if self.slots.is_empty() {
+            self.slots.resize_with(CODE_SLOTS, || None);
+        }
+        let slot = &mut self.slots[(callsite.id % CODE_SLOTS as u64) as usize];
+        match slot {
+            Some(s)
+                if s.id == callsite.id
+                    && s.line == callsite.line
+                    && s.file.as_deref() == callsite.file.as_deref()
+                    && s.module.as_deref() == callsite.module_path.as_deref() =>
+            {
+                out.extend_from_slice(&s.bytes);
+            }
+            _ => {
+                let mut bytes = Vec::new();
+                code_attributes(callsite, &mut bytes);
+                out.extend_from_slice(&bytes);
+                *slot = Some(CodeSlot {
+                    id: callsite.id,
+                    file: callsite.file.as_deref().map(Box::from),
+                    line: callsite.line,
+                    module: callsite.module_path.as_deref().map(Box::from),
+                    bytes,
+                });
+            }
+        }
+    }
+}
+
+/// The attributes `code.file.path`, `code.line.number` and `code.namespace` of those
+/// `callsite` has.
+fn code_attributes(callsite: &Callsite, out: &mut Vec<u8>) {
+    const ATTRIBUTES: u32 = log_record::ATTRIBUTES;
+    if let Some(file) = &callsite.file {
+        key_value(out, ATTRIBUTES, &["code.file.path"], |v| {
+            any_string(v, file)
+        });
+    }
+    if let Some(line) = callsite.line {
+        key_value(out, ATTRIBUTES, &["code.line.number"], |v| {
+            any_int(v, i64::from(line));
+        });
+    }
+    if let Some(module) = &callsite.module_path {
+        key_value(out, ATTRIBUTES, &["code.namespace"], |v| {
+            any_string(v, module);
+        });
+    }
+}
+
+/// [`encode_log_record`], with the `code.*` attributes from `code` when given.
+pub(crate) fn encode(
+    event: &EventInContext<'_>,
+    observed: u64,
+    code: Option<&mut CodeAttributes>,
+    out: &mut Vec<u8>,
+) {
     let callsite = event.callsite;
     let values = &event.event.values;
     let (number, text) = severity(callsite.level);
@@ -263,20 +348,9 @@ pub fn encode_log_record(event: &EventInContext<'_>, observed: u64, out: &mut Ve
             error_sources(out, ATTRIBUTES, key, sources);
         }
     }
-    if let Some(file) = &callsite.file {
-        key_value(out, ATTRIBUTES, &["code.file.path"], |v| {
-            any_string(v, file)
-        });
-    }
-    if let Some(line) = callsite.line {
-        key_value(out, ATTRIBUTES, &["code.line.number"], |v| {
-            any_int(v, i64::from(line));
-        });
-    }
-    if let Some(module) = &callsite.module_path {
-        key_value(out, ATTRIBUTES, &["code.namespace"], |v| {
-            any_string(v, module);
-        });
+    match code {
+        Some(code) => code.write(callsite, out),
+        None => code_attributes(callsite, out),
     }
     key_value(out, ATTRIBUTES, &["thread.id"], |v| {
         any_integer(v, event.event.thread);
@@ -483,6 +557,46 @@ mod tests {
         }
     }
 
+    /// The `code.*` attributes cache the property test keeps across its cases.
+    static CODE: std::sync::Mutex<CodeAttributes> =
+        std::sync::Mutex::new(CodeAttributes { slots: Vec::new() });
+
+    /// A cached callsite's attributes are used only for a callsite with the same id, file,
+    /// line and module: one redefined under its id gets its own.
+    #[test]
+    fn cached_code_attributes_follow_a_callsite_redefined_under_its_id() {
+        let mut code = CodeAttributes::default();
+        let site = |id, file: Option<&str>, line, module: Option<&str>| Callsite {
+            id,
+            kind: CallsiteKind::Event,
+            level: Level::Info,
+            target: "t".to_owned(),
+            name: "n".to_owned(),
+            module_path: module.map(str::to_owned),
+            file: file.map(str::to_owned),
+            line,
+            fields: Vec::new(),
+        };
+        let sites = [
+            site(7, Some("src/a.rs"), Some(1), Some("a")),
+            site(7, Some("src/b.rs"), Some(1), Some("a")),
+            site(7, Some("src/b.rs"), Some(2), Some("a")),
+            site(7, Some("src/b.rs"), Some(2), Some("b")),
+            site(7, None, None, None),
+            // Another id in the same slot.
+            site(7 + CODE_SLOTS as u64, Some("src/a.rs"), Some(1), Some("a")),
+            site(7, Some("src/a.rs"), Some(1), Some("a")),
+        ];
+        for site in &sites {
+            for _ in 0..2 {
+                let (mut cached, mut direct) = (Vec::new(), Vec::new());
+                code.write(site, &mut cached);
+                code_attributes(site, &mut direct);
+                assert_eq!(cached, direct, "{site:?}");
+            }
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2_000))]
 
@@ -496,6 +610,13 @@ mod tests {
             encode_log_record(&event, case.observed, &mut direct);
             let mapped = log_record(&event, case.observed);
             prop_assert_eq!(&direct, &mapped.encode_to_vec());
+            // With the `code.*` attributes from a cache kept across cases (the same callsite
+            // id, located or not from case to case), filled or used.
+            for _ in 0..2 {
+                let mut cached = Vec::new();
+                encode(&event, case.observed, Some(&mut CODE.lock().unwrap()), &mut cached);
+                prop_assert_eq!(&cached, &direct);
+            }
             prop_assert_eq!(LogRecord::decode(direct.as_slice()).expect("decodes"), mapped);
         }
     }
