@@ -44,7 +44,9 @@
 //! - `logbuf-bin`: `LogbufLayer` writing a binary file, default settings;
 //!   `logbuf-bin-block`: the same with `FullPolicy::Block`; `logbuf-bin-enter-exit`: the same
 //!   with `record_enter_exit(true)` set explicitly; `logbuf-text`: `LogbufLayer` with a
-//!   `TextSink` writing text lines to a file.
+//!   `TextSink` writing text lines to a file;
+//! - `fmt-json-lossy`: `fmt` with its JSON format into `non_blocking` (lossy);
+//!   `logbuf-json`: `LogbufLayer` with a `JsonSink` writing JSON lines to a file.
 //!
 //! Every subscriber filters with `EnvFilter::new("info")`. Figures are medians over rounds;
 //! ratios to `none` are medians of each round's ratio; event counts are sums over the rounds.

@@ -10,6 +10,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use logbuf_journal::sink::json::JsonSink;
 use logbuf_journal::sink::text::TextSink;
 use logbuf_journal::{FullPolicy, Guard, Journal};
 use logbuf_tracing::LogbufLayer;
@@ -22,7 +23,7 @@ use tracing_subscriber::layer::SubscriberExt;
 pub(crate) const EVENTS_PER_REQUEST: u64 = 4;
 
 /// Every back end, in the order a round runs them.
-pub(crate) const BACKENDS: [&str; 8] = [
+pub(crate) const BACKENDS: [&str; 10] = [
     "none",
     "registry",
     "fmt-lossy",
@@ -31,6 +32,8 @@ pub(crate) const BACKENDS: [&str; 8] = [
     "logbuf-bin-block",
     "logbuf-text",
     "logbuf-bin-enter-exit",
+    "fmt-json-lossy",
+    "logbuf-json",
 ];
 
 /// Requests the handler has served, since the start.
@@ -79,36 +82,50 @@ pub(crate) fn install(backend: &str, dir: &Path) -> Output {
             set(tracing_subscriber::registry().with(filter()).into());
             Output::Nothing
         }
-        "fmt-lossy" | "fmt-block" => {
+        "fmt-lossy" | "fmt-block" | "fmt-json-lossy" => {
             let path = dir.join("app.log");
             let file = File::create(&path).expect("create the log file");
             let (writer, guard) = NonBlockingBuilder::default()
-                .lossy(backend == "fmt-lossy")
+                .lossy(backend != "fmt-block")
                 .finish(file);
             let errors = writer.error_counter();
             let layer = tracing_subscriber::fmt::layer()
                 .with_ansi(false)
                 .with_writer(writer);
-            set(tracing_subscriber::registry()
-                .with(filter())
-                .with(layer)
-                .into());
+            if backend == "fmt-json-lossy" {
+                set(tracing_subscriber::registry()
+                    .with(filter())
+                    .with(layer.json())
+                    .into());
+            } else {
+                set(tracing_subscriber::registry()
+                    .with(filter())
+                    .with(layer)
+                    .into());
+            }
             Output::Appender {
                 guard: Some(guard),
                 errors,
                 path,
             }
         }
-        "logbuf-bin" | "logbuf-bin-block" | "logbuf-bin-enter-exit" | "logbuf-text" => {
-            let binary = backend != "logbuf-text";
+        "logbuf-bin"
+        | "logbuf-bin-block"
+        | "logbuf-bin-enter-exit"
+        | "logbuf-text"
+        | "logbuf-json" => {
+            let binary = backend.starts_with("logbuf-bin");
             let path = dir.join(if binary { "app.lbf" } else { "app.log" });
             let mut builder = LogbufLayer::builder();
             builder = if binary {
                 builder.file(&path)
             } else {
-                builder.sink(TextSink::new(
-                    File::create(&path).expect("create the log file"),
-                ))
+                let file = File::create(&path).expect("create the log file");
+                if backend == "logbuf-json" {
+                    builder.sink(JsonSink::new(file))
+                } else {
+                    builder.sink(TextSink::new(file))
+                }
             };
             match backend {
                 "logbuf-bin-block" => builder = builder.policy(FullPolicy::Block),
