@@ -567,20 +567,37 @@ fn lost_callsites(report: &DropReport<'_>, obj: &mut Object<'_>) {
 
 /// A span as an object: its recorded fields sorted by name, then `name`.
 fn span_object(span: &Span, out: &mut Vec<u8>) {
-    let mut members: Vec<(&str, &OwnedValue)> = span
+    let members = span
         .callsite
         .fields
         .iter()
         .map(|n| field_name(n))
         .zip(&span.values)
-        .filter(|(_, v)| **v != OwnedValue::Empty)
-        .collect();
-    members.sort_by(|a, b| a.0.cmp(b.0));
+        .filter(|(_, v)| **v != OwnedValue::Empty);
     let mut obj = Object::open(out);
-    fields(
-        &mut obj,
-        members.into_iter().map(|(n, v)| (n, Field::Owned(v))),
-    );
+    // Most spans have a few fields: sorted on the stack, without a vector.
+    const FEW: usize = 8;
+    let mut few: [(&str, &OwnedValue); FEW] = [("", &OwnedValue::Empty); FEW];
+    let mut n = 0;
+    let mut more = Vec::new();
+    for member in members {
+        if n < FEW {
+            few[n] = member;
+            n += 1;
+        } else {
+            if more.is_empty() {
+                more.extend_from_slice(&few);
+            }
+            more.push(member);
+        }
+    }
+    let sorted: &mut [(&str, &OwnedValue)] = if more.is_empty() {
+        &mut few[..n]
+    } else {
+        &mut more
+    };
+    sorted.sort_by(|a, b| a.0.cmp(b.0));
+    fields(&mut obj, sorted.iter().map(|&(n, v)| (n, Field::Owned(v))));
     string(&span.callsite.name, obj.key("name"));
     obj.close();
 }
@@ -681,11 +698,44 @@ static JSON_SPECIAL: [bool; 256] = {
     table
 };
 
+/// Whether any byte of the 8 in `word` is one [`JSON_SPECIAL`] marks: below 0x20, `"`,
+/// `\\`, DEL or 0xc2. Exact for the word as a whole (the per-byte flags of the subtractions
+/// may be wrong past a byte that borrows, but only after a byte that is itself a match).
+#[inline]
+fn has_special(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Some byte below `n` (n <= 0x80): it borrows into its own high bit, which was clear.
+    let below = |n: u64| word.wrapping_sub(ONES * n) & !word & HIGH;
+    // Some byte equal to `b`: a zero byte of the exclusive or.
+    let equal = |b: u8| {
+        let x = word ^ (ONES * u64::from(b));
+        x.wrapping_sub(ONES) & !x & HIGH
+    };
+    (below(0x20) | equal(b'"') | equal(b'\\') | equal(0x7f) | equal(0xc2)) != 0
+}
+
+/// Whether `bytes` hold a byte [`string`] may have to escape: eight bytes at a time, the
+/// rest one by one.
+fn needs_escape(bytes: &[u8]) -> bool {
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        let word = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+        if has_special(word) {
+            return true;
+        }
+    }
+    words
+        .remainder()
+        .iter()
+        .any(|&b| JSON_SPECIAL[usize::from(b)])
+}
+
 /// A JSON string, with every control character (C0, DEL, C1) escaped.
 pub(crate) fn string(text: &str, out: &mut Vec<u8>) {
     out.push(b'"');
     let bytes = text.as_bytes();
-    if !bytes.iter().any(|&b| JSON_SPECIAL[usize::from(b)]) {
+    if !needs_escape(bytes) {
         out.extend_from_slice(bytes);
         out.push(b'"');
         return;
@@ -743,7 +793,12 @@ pub struct JsonSink {
     /// Each open span's object, written when it opens and again when values are recorded on
     /// it, rather than for every event inside it.
     spans: IdMap<Vec<u8>>,
+    /// Buffers of closed spans' objects, for the next spans' (at most [`SPARE_BUFFERS`]).
+    spare: Vec<Vec<u8>>,
 }
+
+/// Buffers of closed spans' objects a [`JsonSink`] keeps for reuse.
+const SPARE_BUFFERS: usize = 64;
 
 impl JsonSink {
     /// Writes to standard output.
@@ -766,6 +821,7 @@ impl JsonSink {
             lines: Lines::new(Target::of(writer), true),
             format: JsonFormat::new(),
             spans: IdMap::default(),
+            spare: Vec::new(),
         }
     }
 
@@ -809,7 +865,9 @@ impl JsonSink {
                         }
                     })?;
                 }
-                self.spans.remove(id);
+                if let Some(object) = self.spans.remove(id) {
+                    self.keep_spare(object);
+                }
                 None
             }
             Record::Clock(pair) => {
@@ -825,17 +883,31 @@ impl JsonSink {
         if let Some(id) = changed {
             match self.lines.context.span(id) {
                 Some(span) => {
-                    let mut object = Vec::new();
+                    let mut object = self.spare.pop().unwrap_or_default();
+                    object.clear();
                     span_object(span, &mut object);
-                    self.spans.insert(id, object);
+                    if let Some(old) = self.spans.insert(id, object) {
+                        self.keep_spare(old);
+                    }
                     crate::sink::text::forget_forgotten(&mut self.spans, &self.lines.context, id);
                 }
                 None => {
-                    self.spans.remove(&id);
+                    if let Some(object) = self.spans.remove(&id) {
+                        self.keep_spare(object);
+                    }
                 }
             }
         }
         written
+    }
+}
+
+impl JsonSink {
+    /// Keeps a span object's buffer for a later span, unless enough are kept or it grew large.
+    fn keep_spare(&mut self, object: Vec<u8>) {
+        if self.spare.len() < SPARE_BUFFERS && object.capacity() <= 4096 {
+            self.spare.push(object);
+        }
     }
 }
 
@@ -875,6 +947,114 @@ mod tests {
         assert!(!json.chars().any(|c| c.is_control()));
         let back: String = serde_json::from_str(&json).unwrap();
         assert_eq!(back, text);
+    }
+
+    /// A span's object lists its recorded fields sorted by name (raw identifiers without
+    /// `r#`), empty ones left out, then its name: with few fields and with more than the
+    /// stack holds.
+    #[test]
+    fn span_objects_sort_their_fields() {
+        use crate::read::{Callsite, Span};
+        use crate::wire::CallsiteKind;
+        for n in 0..14u64 {
+            // Names in an order that is not sorted; every third value empty.
+            let names: Vec<String> = (0..n)
+                .map(|i| {
+                    let k = (i * 7) % 14;
+                    if k == 3 {
+                        "r#type".to_owned()
+                    } else {
+                        format!("f{k:02}")
+                    }
+                })
+                .collect();
+            let values: Vec<OwnedValue> = (0..n)
+                .map(|i| {
+                    if i % 3 == 2 {
+                        OwnedValue::Empty
+                    } else {
+                        OwnedValue::U64(i)
+                    }
+                })
+                .collect();
+            let span = Span {
+                id: 1,
+                parent: None,
+                callsite: std::sync::Arc::new(Callsite {
+                    id: 1,
+                    kind: CallsiteKind::Span,
+                    level: Level::Info,
+                    target: "t".to_owned(),
+                    name: "s".to_owned(),
+                    module_path: None,
+                    file: None,
+                    line: None,
+                    fields: names.clone(),
+                }),
+                values: values.clone(),
+                time: 0,
+                thread: 1,
+            };
+            let mut out = Vec::new();
+            span_object(&span, &mut out);
+            let mut expect: Vec<(String, u64)> = names
+                .iter()
+                .zip(&values)
+                .filter_map(|(name, v)| match v {
+                    OwnedValue::U64(v) => Some((field_name(name).to_owned(), *v)),
+                    _ => None,
+                })
+                .collect();
+            expect.sort();
+            let mut json: String = expect
+                .iter()
+                .map(|(k, v)| format!("\"{k}\":{v},"))
+                .collect();
+            json.push_str("\"name\":\"s\"");
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                format!("{{{json}}}"),
+                "{n} fields"
+            );
+        }
+    }
+
+    /// Eight bytes at a time finds what the table finds, for every byte value at every
+    /// position of a word, beside every other byte value, and in longer runs.
+    #[test]
+    fn words_are_searched_as_the_table_searches_bytes() {
+        let table = |bytes: &[u8]| bytes.iter().any(|&b| JSON_SPECIAL[usize::from(b)]);
+        for a in 0..=255u8 {
+            for b in 0..=255u8 {
+                for at in [0, 3, 7] {
+                    let mut word = [b'a'; 8];
+                    word[at] = a;
+                    word[(at + 1) % 8] = b;
+                    assert_eq!(needs_escape(&word), table(&word), "{word:02x?}");
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// A string's JSON is what serde_json reads back as the same text, and has no
+        /// control character in it.
+        #[test]
+        fn strings_read_back_as_they_were(
+            text in proptest::string::string_regex("(.|[\\x00-\\x20\"\\\\\\x7f\\u{80}-\\u{a0}é✓]){0,40}").unwrap(),
+        ) {
+            let mut out = Vec::new();
+            string(&text, &mut out);
+            let json = String::from_utf8(out).unwrap();
+            proptest::prop_assert!(!json.chars().any(char::is_control), "{json:?}");
+            let back: String = serde_json::from_str(&json).unwrap();
+            let bytes = text.as_bytes();
+            proptest::prop_assert_eq!(
+                needs_escape(bytes),
+                bytes.iter().any(|&b| JSON_SPECIAL[usize::from(b)])
+            );
+            proptest::prop_assert_eq!(back, text);
+        }
     }
 
     #[test]
