@@ -94,12 +94,13 @@
 //! A callsite's message is interned the first time one of its events is seen, if it is a
 //! literal: it formats in one piece whose bytes lie in the read-only data of the executable
 //! or a loaded library (checked on Linux; elsewhere nothing is interned). Every event whose
-//! message is that same literal (the same address and length) then carries a one- or
-//! two-byte id instead of it. Text made at run time, even in one piece (`info!("{}", email)`,
+//! message comes out in one piece as that literal (at its address, or with its text, as
+//! when the compiler gave an inlined copy of the callsite its own copy of the literal) then
+//! carries a one- or two-byte id instead of it. Text made at run time, even in one piece (`info!("{}", email)`,
 //! a number), is never interned: each event carries its own text, and nothing of it is kept
 //! by the layer or repeated in rotated files. Readers give interned messages back as strings.
 //! Either way the message is formatted once per event: into the ring as it is checked, the
-//! literal's piece recognised by its address and not copied.
+//! literal's piece recognised and not copied.
 //!
 //! Formatting timestamps, levels and text happens on the worker thread, or never when the
 //! binary file is read back later with [`logbuf_journal::read::Reader`] or the `logbuf`
