@@ -15,6 +15,11 @@
 //! Every event asks for the top of the stack, so the top entry is also kept in a `Cell` of
 //! its own (a thread-local without a destructor: no registration check, no borrow flag): an
 //! event outside any span, or in a span its layer entered last, reads it and nothing else.
+//!
+//! While a thread is torn down the stack may be gone before code that still logs (the
+//! destructor of another thread-local): a span entered then is the top until it is left, and
+//! a span left then leaves no top, so that such events are put in no span rather than in one
+//! they are not in.
 
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,23 +43,33 @@ pub(crate) fn enter(layer: u64, span: u64) {
     let _ = ENTERED.try_with(|stack| {
         if let Ok(mut stack) = stack.try_borrow_mut() {
             stack.push((layer, span));
-            TOP.set((layer, span));
         }
     });
+    // Without the stack (the thread's locals torn down), the top is still this span, for the
+    // events logged in it.
+    TOP.set((layer, span));
 }
 
 /// Notes that this thread left `span`: its innermost entry goes (a span entered twice stays
 /// entered once). A span this thread did not enter (entered on another) changes nothing.
 #[inline]
 pub(crate) fn exit(layer: u64, span: u64) {
-    let _ = ENTERED.try_with(|stack| {
-        if let Ok(mut stack) = stack.try_borrow_mut()
-            && let Some(i) = stack.iter().rposition(|&e| e == (layer, span))
-        {
+    let kept = ENTERED.try_with(|stack| {
+        let Ok(mut stack) = stack.try_borrow_mut() else {
+            return false;
+        };
+        if let Some(i) = stack.iter().rposition(|&e| e == (layer, span)) {
             stack.remove(i);
             TOP.set(stack.last().copied().unwrap_or((0, 0)));
         }
+        true
     });
+    if kept != Ok(true) {
+        // The stack is gone (the thread's locals torn down) or busy: what was under this span
+        // is unknown, and the span itself is left. Events from now on are in no span rather
+        // than in one they are not in.
+        TOP.set((0, 0));
+    }
 }
 
 /// The innermost span this thread entered that `layer` saw.
