@@ -10,11 +10,11 @@ use logbuf_tracing::LogbufLayer;
 use tracing_subscriber::layer::SubscriberExt;
 
 /// Held by a thread-local: leaves its span, then logs, when the thread ends. The span stays
-/// open (`open` is dropped after the event), so a reader would show the event in it if the
+/// open (`_open` is dropped after the event), so a reader would show the event in it if the
 /// event named it as its parent.
 struct Late {
     entered: Option<tracing::span::EnteredSpan>,
-    open: tracing::Span,
+    _open: tracing::Span,
 }
 
 impl Drop for Late {
@@ -47,7 +47,7 @@ fn an_event_logged_during_thread_teardown_is_not_put_in_a_span_already_left() {
         LATE.with(|late| {
             *late.borrow_mut() = Some(Late {
                 entered: Some(entered),
-                open,
+                _open: open,
             });
         });
     })
