@@ -79,7 +79,8 @@
 //!   journal shuts down and [`shutdown_timeout`](OtlpSinkBuilder::shutdown_timeout) (default
 //!   5 s) has passed. Each loss is also returned as an error from the sink's next call, which
 //!   the journal counts in `Stats::sink_errors` and reports on stderr, and is reported to the
-//!   collector by a log record of its own once records go through again.
+//!   collector by a log record of its own in the next batch (which arrives once records go
+//!   through again, or is lost with that batch).
 //!
 //! Plain `http://` is built in; `https://` needs the `rustls` feature (ureq with rustls and
 //! the webpki root certificates). Proxies are taken from the environment (`HTTPS_PROXY`,
