@@ -58,6 +58,13 @@ use crate::read::{EventInContext, OwnedValue, Span};
 use crate::wire::{Level, Record, SpanClose, SpanCloseTimes, Value};
 use std::fmt::Write as _;
 
+/// One of the format's own keys, quoted and followed by its colon, for [`Object::known`].
+macro_rules! known {
+    ($key:literal) => {
+        concat!("\"", $key, "\":")
+    };
+}
+
 // === impl JsonFormat ===
 
 /// How events are written as JSON: the options of `tracing-subscriber`'s JSON format, and the
@@ -238,7 +245,7 @@ impl JsonFormat {
         if self.flatten_event {
             fields(&mut obj, names.zip(values));
         } else {
-            let mut inner = Object::open(obj.key("fields"));
+            let mut inner = Object::open(obj.known(known!("fields")));
             fields(&mut inner, names.zip(values));
             inner.close();
         }
@@ -307,7 +314,7 @@ impl JsonFormat {
         if self.flatten_event {
             members(&mut obj);
         } else {
-            let mut inner = Object::open(obj.key("fields"));
+            let mut inner = Object::open(obj.known(known!("fields")));
             members(&mut inner);
             inner.close();
         }
@@ -324,7 +331,7 @@ impl JsonFormat {
             self.timestamp(&mut obj, nanos);
         }
         if self.level {
-            string(level_name(head.level), obj.key("level"));
+            obj.known(level_member(head.level));
         }
         obj
     }
@@ -345,25 +352,25 @@ impl JsonFormat {
             None => span_object(span, out),
         };
         if self.target {
-            string(head.target, obj.key("target"));
+            string(head.target, obj.known(known!("target")));
         }
         if self.file
             && let Some(file) = head.file
         {
-            string(file, obj.key("filename"));
+            string(file, obj.known(known!("filename")));
         }
         if self.line_number
             && let Some(line) = head.line
         {
-            push_u64(obj.key("line_number"), u64::from(line), 1);
+            push_u64(obj.known(known!("line_number")), u64::from(line), 1);
         }
         if self.current_span
             && let Some(span) = current
         {
-            span_object(span, obj.key("span"));
+            span_object(span, obj.known(known!("span")));
         }
         if self.span_list && current.is_some() {
-            let out = obj.key("spans");
+            let out = obj.known(known!("spans"));
             out.push(b'[');
             for (i, span) in list.iter().enumerate() {
                 if i > 0 {
@@ -375,12 +382,12 @@ impl JsonFormat {
         }
         if self.thread_names {
             match head.thread_name {
-                Some(name) => string(name, obj.key("threadName")),
-                None => thread_id(head.thread, obj.key("threadName")),
+                Some(name) => string(name, obj.known(known!("threadName"))),
+                None => thread_id(head.thread, obj.known(known!("threadName"))),
             }
         }
         if self.thread_ids {
-            thread_id(head.thread, obj.key("threadId"));
+            thread_id(head.thread, obj.known(known!("threadId")));
         }
         obj.close_line();
     }
@@ -452,7 +459,7 @@ impl JsonFormat {
         if self.flatten_event {
             members(&mut obj);
         } else {
-            let mut inner = Object::open(obj.key("fields"));
+            let mut inner = Object::open(obj.known(known!("fields")));
             members(&mut inner);
             inner.close();
         }
@@ -479,7 +486,7 @@ impl JsonFormat {
     #[inline]
     fn timestamp(&self, obj: &mut Object<'_>, nanos: u64) {
         let mark = obj.out.len();
-        let out = obj.key("timestamp");
+        let out = obj.known(known!("timestamp"));
         out.push(b'"');
         let written = self.time.write(self.timestamps, nanos, out);
         out.push(b'"');
@@ -492,6 +499,17 @@ impl JsonFormat {
 
 fn thread_id(thread: u64, out: &mut Vec<u8>) {
     let _ = write!(Bytes(out), "\"ThreadId({thread})\"");
+}
+
+/// The `level` member of an object, key and value.
+fn level_member(level: Level) -> &'static str {
+    match level {
+        Level::Trace => concat!(known!("level"), "\"TRACE\""),
+        Level::Debug => concat!(known!("level"), "\"DEBUG\""),
+        Level::Info => concat!(known!("level"), "\"INFO\""),
+        Level::Warn => concat!(known!("level"), "\"WARN\""),
+        Level::Error => concat!(known!("level"), "\"ERROR\""),
+    }
 }
 
 fn level_name(level: Level) -> &'static str {
@@ -514,6 +532,18 @@ impl<'o> Object<'o> {
     fn open(out: &'o mut Vec<u8>) -> Self {
         out.push(b'{');
         Self { out, first: true }
+    }
+
+    /// Writes a member's key given quoted, with its colon (`known!("level")`), and hands back
+    /// the buffer for the value: the format's own keys, which need no escaping, in one copy.
+    #[inline]
+    fn known(&mut self, quoted: &'static str) -> &mut Vec<u8> {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        self.out.extend_from_slice(quoted.as_bytes());
+        self.out
     }
 
     /// Writes `"key":` and hands back the buffer for the value.
@@ -598,7 +628,7 @@ fn span_object(span: &Span, out: &mut Vec<u8>) {
     };
     sorted.sort_by(|a, b| a.0.cmp(b.0));
     fields(&mut obj, sorted.iter().map(|&(n, v)| (n, Field::Owned(v))));
-    string(&span.callsite.name, obj.key("name"));
+    string(&span.callsite.name, obj.known(known!("name")));
     obj.close();
 }
 
@@ -947,6 +977,46 @@ mod tests {
         assert!(!json.chars().any(|c| c.is_control()));
         let back: String = serde_json::from_str(&json).unwrap();
         assert_eq!(back, text);
+    }
+
+    /// The format's own keys and level members, written in one copy, are what `key` and
+    /// `string` write for them.
+    #[test]
+    fn known_keys_are_what_key_writes() {
+        let pairs = [
+            (known!("fields"), "fields"),
+            (known!("target"), "target"),
+            (known!("filename"), "filename"),
+            (known!("line_number"), "line_number"),
+            (known!("span"), "span"),
+            (known!("spans"), "spans"),
+            (known!("threadName"), "threadName"),
+            (known!("threadId"), "threadId"),
+            (known!("timestamp"), "timestamp"),
+            (known!("name"), "name"),
+        ];
+        for (quoted, key) in pairs {
+            let (mut fast, mut slow) = (Vec::new(), Vec::new());
+            let mut a = Object::open(&mut fast);
+            a.key("x");
+            a.known(quoted);
+            let mut b = Object::open(&mut slow);
+            b.key("x");
+            b.key(key);
+            assert_eq!(fast, slow, "{key}");
+        }
+        for level in [
+            Level::Trace,
+            Level::Debug,
+            Level::Info,
+            Level::Warn,
+            Level::Error,
+        ] {
+            let (mut fast, mut slow) = (Vec::new(), Vec::new());
+            Object::open(&mut fast).known(level_member(level));
+            string(level_name(level), Object::open(&mut slow).key("level"));
+            assert_eq!(fast, slow, "{level:?}");
+        }
     }
 
     /// A span's object lists its recorded fields sorted by name (raw identifiers without
