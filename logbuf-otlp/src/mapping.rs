@@ -405,7 +405,8 @@ impl LogBatch {
     ) {
         let out = self.scope(&event.callsite.target);
         let before = out.len();
-        protobuf::message(out, LOG_RECORDS, |out| {
+        // A record takes 128 bytes or more (its attributes): two bytes for its length.
+        protobuf::message_in(out, LOG_RECORDS, 2, |out| {
             protobuf::encode(event, observed, code, out);
         });
         self.bytes += out.len() - before;

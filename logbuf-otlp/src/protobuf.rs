@@ -90,15 +90,30 @@ fn fixed64(out: &mut Vec<u8>, field: u32, v: u64) {
 /// after the body, in the byte left for it; a body of 128 bytes or more is moved up to make
 /// room for a longer length.
 pub(crate) fn message(out: &mut Vec<u8>, field: u32, body: impl FnOnce(&mut Vec<u8>)) {
+    message_in(out, field, 1, body);
+}
+
+/// [`message`] with `room` bytes left for the length (1 or 2): a body expected to take 128
+/// bytes or more (a whole log record) then moves only when its length takes another width.
+pub(crate) fn message_in(
+    out: &mut Vec<u8>,
+    field: u32,
+    room: usize,
+    body: impl FnOnce(&mut Vec<u8>),
+) {
     key(out, field, LEN);
     let at = out.len();
-    out.push(0);
+    out.resize(at + room, 0);
     body(out);
-    let len = out.len() - at - 1;
+    let len = out.len() - at - room;
     let width = varint_len(len as u64);
-    if width > 1 {
-        out.resize(out.len() + width - 1, 0);
-        out.copy_within(at + 1..at + 1 + len, at + width);
+    if width != room {
+        let start = at + room;
+        if width > room {
+            out.resize(out.len() + width - room, 0);
+        }
+        out.copy_within(start..start + len, at + width);
+        out.truncate(at + width + len);
     }
     let mut v = len as u64;
     for byte in &mut out[at..at + width] {
@@ -704,6 +719,24 @@ mod tests {
         assert_eq!(body, expected.encode_to_vec());
         assert_eq!(batch.to_request(&resource).unwrap(), expected);
         assert!(batch.encoded_len() < body.len());
+    }
+
+    /// A message with room for a two-byte length, or one, is the same bytes whatever the
+    /// body's length (below 128, up to 16 383, beyond).
+    #[test]
+    fn a_message_is_the_same_whatever_room_its_length_had() {
+        for len in [0usize, 1, 127, 128, 300, 16_383, 16_384, 70_000] {
+            let body: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let mut expect = vec![9u8];
+            key(&mut expect, 2, LEN);
+            varint(&mut expect, len as u64);
+            expect.extend_from_slice(&body);
+            for room in [1, 2] {
+                let mut out = vec![9u8];
+                message_in(&mut out, 2, room, |out| out.extend_from_slice(&body));
+                assert_eq!(out, expect, "{len} bytes, room {room}");
+            }
+        }
     }
 
     #[test]
