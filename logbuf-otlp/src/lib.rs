@@ -279,7 +279,7 @@ impl OtlpSinkBuilder {
         Ok(OtlpSink {
             context: Context::new(),
             batch: LogBatch::new(),
-            code: protobuf::CodeAttributes::default(),
+            code: protobuf::CachedAttributes::default(),
             counted: 0,
             opened: None,
             endpoint,
@@ -413,8 +413,8 @@ impl OtlpStats {
 pub struct OtlpSink {
     context: Context,
     batch: LogBatch,
-    /// The `code.*` attributes of recent callsites, encoded.
-    code: protobuf::CodeAttributes,
+    /// The `code.*` and `thread.*` attributes of recent callsites and threads, encoded.
+    code: protobuf::CachedAttributes,
     /// Records in `batch` that the stats count (all but the sink's own loss reports).
     counted: u64,
     /// When the batch's first record came.

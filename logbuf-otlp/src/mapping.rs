@@ -387,12 +387,12 @@ impl LogBatch {
         self.push_encoded(event, observed, None);
     }
 
-    /// [`LogBatch::push_event`], with the callsite's `code.*` attributes from `code`.
+    /// [`LogBatch::push_event`], with the `code.*` and `thread.*` attributes from `code`.
     pub(crate) fn push_event_cached(
         &mut self,
         event: &EventInContext<'_>,
         observed: u64,
-        code: &mut protobuf::CodeAttributes,
+        code: &mut protobuf::CachedAttributes,
     ) {
         self.push_encoded(event, observed, Some(code));
     }
@@ -401,7 +401,7 @@ impl LogBatch {
         &mut self,
         event: &EventInContext<'_>,
         observed: u64,
-        code: Option<&mut protobuf::CodeAttributes>,
+        code: Option<&mut protobuf::CachedAttributes>,
     ) {
         let out = self.scope(&event.callsite.target);
         let before = out.len();

@@ -249,17 +249,27 @@ pub fn encode_log_record(event: &EventInContext<'_>, observed: u64, out: &mut Ve
     encode(event, observed, None, out);
 }
 
-/// Slots of a [`CodeAttributes`].
+/// Slots of a [`CachedAttributes`].
 const CODE_SLOTS: usize = 256;
 
-/// The `code.*` attributes of recent callsites, encoded, in slots by callsite id: they depend
-/// on the callsite alone, so an event of a callsite seen before copies them instead of
-/// encoding them again. A slot is used only while the event's callsite has the id, file, line
+/// The `code.*` attributes of recent callsites, encoded, in slots by callsite id, and the
+/// `thread.*` attributes of recent threads: they depend on the callsite or the thread alone,
+/// so an event of a callsite or thread seen before copies them instead of encoding them again. A slot is used only while the event's callsite has the id, file, line
 /// and module the slot's bytes were made from (a file of a rotated series, or a journal read
 /// after another, defines its own callsites under the same ids).
 #[derive(Debug, Default)]
-pub(crate) struct CodeAttributes {
+pub(crate) struct CachedAttributes {
     slots: Vec<Option<CodeSlot>>,
+    /// The `thread.*` attributes of recent threads, by thread number, the same way: used only
+    /// while the thread has the number and name they were made from.
+    threads: Vec<Option<ThreadSlot>>,
+}
+
+#[derive(Debug)]
+struct ThreadSlot {
+    thread: u64,
+    name: Option<Box<str>>,
+    bytes: Vec<u8>,
 }
 
 #[derive(Debug)]
@@ -271,7 +281,7 @@ struct CodeSlot {
     bytes: Vec<u8>,
 }
 
-impl CodeAttributes {
+impl CachedAttributes {
     /// Appends `callsite`'s `code.*` attributes.
     fn write(&mut self, callsite: &Callsite, out: &mut Vec<u8>) {
         if self.slots.is_empty() {
@@ -303,6 +313,40 @@ impl CodeAttributes {
     }
 }
 
+impl CachedAttributes {
+    /// Appends the `thread.id` and `thread.name` attributes of `thread`, named `name`.
+    fn write_thread(&mut self, thread: u64, name: Option<&str>, out: &mut Vec<u8>) {
+        if self.threads.is_empty() {
+            self.threads.resize_with(CODE_SLOTS, || None);
+        }
+        let slot = &mut self.threads[(thread % CODE_SLOTS as u64) as usize];
+        match slot {
+            Some(s) if s.thread == thread && s.name.as_deref() == name => {
+                out.extend_from_slice(&s.bytes);
+            }
+            _ => {
+                let mut bytes = Vec::new();
+                thread_attributes(thread, name, &mut bytes);
+                out.extend_from_slice(&bytes);
+                *slot = Some(ThreadSlot {
+                    thread,
+                    name: name.map(Box::from),
+                    bytes,
+                });
+            }
+        }
+    }
+}
+
+/// The attributes `thread.id` and, when it has a name, `thread.name` of `thread`.
+fn thread_attributes(thread: u64, name: Option<&str>, out: &mut Vec<u8>) {
+    const ATTRIBUTES: u32 = log_record::ATTRIBUTES;
+    key_value(out, ATTRIBUTES, &["thread.id"], |v| any_integer(v, thread));
+    if let Some(name) = name {
+        key_value(out, ATTRIBUTES, &["thread.name"], |v| any_string(v, name));
+    }
+}
+
 /// The attributes `code.file.path`, `code.line.number` and `code.namespace` of those
 /// `callsite` has.
 fn code_attributes(callsite: &Callsite, out: &mut Vec<u8>) {
@@ -324,11 +368,11 @@ fn code_attributes(callsite: &Callsite, out: &mut Vec<u8>) {
     }
 }
 
-/// [`encode_log_record`], with the `code.*` attributes from `code` when given.
+/// [`encode_log_record`], with the `code.*` and `thread.*` attributes from `code` when given.
 pub(crate) fn encode(
     event: &EventInContext<'_>,
     observed: u64,
-    code: Option<&mut CodeAttributes>,
+    code: Option<&mut CachedAttributes>,
     out: &mut Vec<u8>,
 ) {
     let callsite = event.callsite;
@@ -364,14 +408,14 @@ pub(crate) fn encode(
         }
     }
     match code {
-        Some(code) => code.write(callsite, out),
-        None => code_attributes(callsite, out),
-    }
-    key_value(out, ATTRIBUTES, &["thread.id"], |v| {
-        any_integer(v, event.event.thread);
-    });
-    if let Some(name) = event.thread_name {
-        key_value(out, ATTRIBUTES, &["thread.name"], |v| any_string(v, name));
+        Some(code) => {
+            code.write(callsite, out);
+            code.write_thread(event.event.thread, event.thread_name, out);
+        }
+        None => {
+            code_attributes(callsite, out);
+            thread_attributes(event.event.thread, event.thread_name, out);
+        }
     }
     if !event.spans.is_empty() {
         key_value(out, ATTRIBUTES, &["spans"], |v| {
@@ -573,14 +617,16 @@ mod tests {
     }
 
     /// The `code.*` attributes cache the property test keeps across its cases.
-    static CODE: std::sync::Mutex<CodeAttributes> =
-        std::sync::Mutex::new(CodeAttributes { slots: Vec::new() });
+    static CODE: std::sync::Mutex<CachedAttributes> = std::sync::Mutex::new(CachedAttributes {
+        slots: Vec::new(),
+        threads: Vec::new(),
+    });
 
     /// A cached callsite's attributes are used only for a callsite with the same id, file,
     /// line and module: one redefined under its id gets its own.
     #[test]
     fn cached_code_attributes_follow_a_callsite_redefined_under_its_id() {
-        let mut code = CodeAttributes::default();
+        let mut code = CachedAttributes::default();
         let site = |id, file: Option<&str>, line, module: Option<&str>| Callsite {
             id,
             kind: CallsiteKind::Event,
@@ -608,6 +654,29 @@ mod tests {
                 code.write(site, &mut cached);
                 code_attributes(site, &mut direct);
                 assert_eq!(cached, direct, "{site:?}");
+            }
+        }
+    }
+
+    /// A cached thread's attributes are used only for the same thread number and name: a
+    /// thread named later, renamed, or another in the same slot gets its own.
+    #[test]
+    fn cached_thread_attributes_follow_the_thread_and_its_name() {
+        let mut code = CachedAttributes::default();
+        let threads = [
+            (3, None),
+            (3, Some("worker-3")),
+            (3, Some("renamed")),
+            (3 + CODE_SLOTS as u64, Some("renamed")),
+            (3, Some("renamed")),
+            (u64::MAX, Some("é")),
+        ];
+        for (thread, name) in threads {
+            for _ in 0..2 {
+                let (mut cached, mut direct) = (Vec::new(), Vec::new());
+                code.write_thread(thread, name, &mut cached);
+                thread_attributes(thread, name, &mut direct);
+                assert_eq!(cached, direct, "{thread} {name:?}");
             }
         }
     }
